@@ -1,0 +1,95 @@
+// Integration tests drive a fleet of real sshd "web servers" on loopback through this wrapper
+// around test/fleet/fleet.sh (see that script for how the hosts are isolated). Needs root.
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+
+export interface FleetHost {
+  /** web1, web2, … */
+  name: string;
+  /** loopback address; ssh on port 22, http on 8080 */
+  address: string;
+  /** the directory the host sees as /data */
+  dataDir: string;
+  /** http://<address>:8080, serving /data/www/<app>/current */
+  httpUrl: string;
+}
+
+export interface Fleet {
+  dir: string;
+  hosts: FleetHost[];
+  /** a known_hosts file trusting every host's key as of startFleet */
+  knownHosts: string;
+  /** private key that logs in as root on every host */
+  clientKey: string;
+  /** kill the host's sshd and its sessions (connections are refused); data is kept */
+  stop(name: string): Promise<void>;
+  start(name: string): Promise<void>;
+  /** SIGSTOP the host's sshd: TCP connects, but no banner ever comes */
+  freeze(name: string): Promise<void>;
+  thaw(name: string): Promise<void>;
+  /** give the host a new host key that knownHosts does not know */
+  rekey(name: string): Promise<void>;
+  /** stop everything; safe to call more than once */
+  down(): Promise<void>;
+}
+
+const script = fileURLToPath(new URL('../fleet/fleet.sh', import.meta.url));
+
+export async function startFleet(opts: { size: number; net: string; dir: string }): Promise<Fleet> {
+  // Invoked through bash so that a lost executable bit does not matter.
+  const run = async (...args: string[]): Promise<string> => {
+    const { stdout } = await execa('bash', [script, ...args], {
+      env: { FLEET_DIR: opts.dir, FLEET_NET: opts.net },
+    });
+    return stdout;
+  };
+
+  let downed: Promise<void> | undefined;
+  const down = (): Promise<void> => {
+    // Concurrent or repeated calls share one run; a failed run may be retried.
+    downed ??= run('down').then(
+      () => undefined,
+      (err: unknown) => {
+        downed = undefined;
+        throw err;
+      },
+    );
+    return downed;
+  };
+
+  try {
+    await run('up', String(opts.size));
+  } catch (err) {
+    // A half-started fleet would outlive the test run: take down what did start.
+    await down().catch(() => undefined);
+    throw err;
+  }
+
+  // The script's list is the truth about names and addresses.
+  const hosts = (await run('hosts'))
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line): FleetHost => {
+      const [name = '', address = ''] = line.trim().split(/\s+/);
+      return {
+        name,
+        address,
+        dataDir: join(opts.dir, 'hosts', name, 'data'),
+        httpUrl: `http://${address}:8080`,
+      };
+    });
+
+  return {
+    dir: opts.dir,
+    hosts,
+    knownHosts: join(opts.dir, 'known_hosts'),
+    clientKey: join(opts.dir, 'clientkey'),
+    stop: async (name) => void (await run('stop', name)),
+    start: async (name) => void (await run('start', name)),
+    freeze: async (name) => void (await run('freeze', name)),
+    thaw: async (name) => void (await run('thaw', name)),
+    rekey: async (name) => void (await run('rekey', name)),
+    down,
+  };
+}
