@@ -1,0 +1,79 @@
+/**
+ * Find and load app files (`<appsDir>/<app>.ts`), validate them, and resolve
+ * `<app>-<env>` against what exists. Files starting with "_" are shared
+ * modules apps may import (common hosts, defaults), not apps.
+ */
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createJiti } from 'jiti';
+import { ConfigError, UsageError, errorMessage } from '../errors.js';
+import { checkAppName, splitTarget } from './names.js';
+import { type AppEnv, resolveAppEnv } from './resolve.js';
+import { type AppConfig, appSchema, formatIssues } from './schema.js';
+
+export interface LoadOptions {
+  appsDir: string;
+  root: string;
+}
+
+/** The module app files get for `import { defineApp } from 'slipway'`, compiled or not. */
+function slipwayModule(): string {
+  const js = fileURLToPath(new URL('./index.js', import.meta.url));
+  return existsSync(js) ? js : js.replace(/\.js$/, '.ts');
+}
+
+export function displayPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel.startsWith('..') ? file : rel;
+}
+
+export async function listApps(appsDir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(appsDir);
+  } catch (err) {
+    throw new UsageError(`cannot read the apps directory ${appsDir}: ${errorMessage(err)} (set --apps or SLIPWAY_APPS)`);
+  }
+  return names
+    .filter((n) => n.endsWith('.ts') && !n.startsWith('_') && !n.endsWith('.d.ts'))
+    .map((n) => n.slice(0, -3))
+    .filter((n) => !checkAppName(n))
+    .sort();
+}
+
+export async function loadApp(appsDir: string, app: string): Promise<{ config: AppConfig; file: string }> {
+  const file = join(appsDir, `${app}.ts`);
+  const shown = displayPath(file);
+  const jiti = createJiti(import.meta.url, { alias: { slipway: slipwayModule() }, moduleCache: false });
+  let raw: unknown;
+  try {
+    raw = await jiti.import(file, { default: true });
+  } catch (err) {
+    throw new ConfigError([`${shown}: cannot be loaded: ${errorMessage(err).split('\n')[0]}`]);
+  }
+  const parsed = appSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues).map((p) => `${shown}: ${p}`));
+  return { config: parsed.data, file: shown };
+}
+
+/** Show a user-supplied string safely in a message: quoted, control characters escaped. */
+export function shown(value: string): string {
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+}
+
+/** Resolve `<app>-<env>` against the apps directory; only known apps and envs pass. */
+export async function loadTarget(target: string, options: LoadOptions): Promise<AppEnv> {
+  const parts = splitTarget(target);
+  if (!parts) throw new UsageError(`${shown(target)} is not <app>-<env> (for example: caseconductor-prod)`);
+  const apps = await listApps(options.appsDir);
+  if (!apps.includes(parts.app)) {
+    throw new UsageError(`unknown app ${shown(parts.app)} in ${displayPath(options.appsDir)} (apps: ${apps.join(', ') || 'none'})`);
+  }
+  const { config, file } = await loadApp(options.appsDir, parts.app);
+  if (!Object.hasOwn(config.envs, parts.env)) {
+    throw new UsageError(`unknown env ${shown(parts.env)} for app ${parts.app} (envs: ${Object.keys(config.envs).join(', ')})`);
+  }
+  return resolveAppEnv(config, parts.app, parts.env, file, options.root);
+}

@@ -1,0 +1,73 @@
+/**
+ * Strict checks for every name a user or an app file supplies. Each returns
+ * undefined when the value is acceptable, or a short reason when it is not,
+ * so callers can report every problem at once.
+ */
+import { isIP } from 'node:net';
+
+/** Apps: lower-case words joined by single hyphens (the env never has one, see splitTarget). */
+export const APP_NAME = /^[a-z][a-z0-9]*(?:[_-][a-z0-9]+)*$/;
+/** Envs: one lower-case word, so `<app>-<env>` splits at the last hyphen unambiguously. */
+export const ENV_NAME = /^[a-z][a-z0-9_]*$/;
+
+export function checkAppName(name: string): string | undefined {
+  if (name.length > 64 || !APP_NAME.test(name)) return 'app names are lower-case letters, digits, "-" and "_", starting with a letter';
+  return undefined;
+}
+
+export function checkEnvName(name: string): string | undefined {
+  if (name.length > 32 || !ENV_NAME.test(name)) return 'env names are one lower-case word (letters, digits, "_"), starting with a letter';
+  return undefined;
+}
+
+const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+export function checkHostName(host: string): string | undefined {
+  if (isIP(host)) return undefined;
+  if (host.length > 253 || !host.split('.').every((label) => LABEL.test(label))) return 'not a valid host name';
+  return undefined;
+}
+
+/**
+ * Git's own ref-name rules (git check-ref-format), for branches and revisions,
+ * plus a refusal of a leading "-" so a ref can never be read as an option.
+ */
+export function checkRefName(ref: string): string | undefined {
+  const bad = 'not a valid git ref name';
+  if (ref === '' || ref.length > 255) return bad;
+  if (ref.startsWith('-')) return 'a ref cannot start with "-"';
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x20\x7f~^:?*[\\]/.test(ref)) return bad;
+  if (ref.includes('..') || ref.includes('@{') || ref.includes('//') || ref === '@') return bad;
+  if (ref.startsWith('/') || ref.endsWith('/') || ref.endsWith('.')) return bad;
+  if (ref.split('/').some((part) => part.startsWith('.') || part.endsWith('.lock'))) return bad;
+  return undefined;
+}
+
+/** An absolute path with no "..", no control characters and no leading "-" in any part. */
+export function checkAbsolutePath(path: string): string | undefined {
+  // eslint-disable-next-line no-control-regex
+  if (!path.startsWith('/') || /[\x00-\x1f\x7f]/.test(path)) return 'must be an absolute path without control characters';
+  if (path.split('/').some((part) => part === '..' || part === '.' || part.startsWith('-'))) {
+    return 'must not contain "." or ".." parts or parts starting with "-"';
+  }
+  return undefined;
+}
+
+/** A path inside a tree: relative, no "..", no control characters. */
+export function checkRelativePath(path: string): string | undefined {
+  // eslint-disable-next-line no-control-regex
+  if (path === '' || path.startsWith('/') || /[\x00-\x1f\x7f]/.test(path)) return 'must be a relative path without control characters';
+  if (path.split('/').some((part) => part === '..' || part.startsWith('-'))) return 'must not contain ".." or parts starting with "-"';
+  return undefined;
+}
+
+/** Split `<app>-<env>` at its last hyphen. The caller checks both halves exist. */
+export function splitTarget(target: string): { app: string; env: string } | undefined {
+  const at = target.lastIndexOf('-');
+  if (at <= 0 || at === target.length - 1) return undefined;
+  const app = target.slice(0, at);
+  const env = target.slice(at + 1);
+  if (checkAppName(app) || checkEnvName(env)) return undefined;
+  return { app, env };
+}

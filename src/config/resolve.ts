@@ -1,0 +1,86 @@
+/**
+ * Turn a validated app file and an env name into the AppEnv a run works with:
+ * env overrides merged over app settings over built-in defaults.
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from '../errors.js';
+import { type AdminPaths, adminPaths } from './paths.js';
+import type { AppConfig, RemoteSettings, SshSettings, Task } from './schema.js';
+
+export interface Host {
+  /** What the operator sees in output: `web3`. */
+  name: string;
+  address: string;
+  port: number;
+  user: string;
+}
+
+export interface AppEnv {
+  app: string;
+  env: string;
+  /** The app file, for messages. */
+  file: string;
+  repo: string;
+  branch: string;
+  submodules: boolean;
+  gitConfig: Record<string, string>;
+  tasks: Task[];
+  exclude: string[];
+  privateEnvFile: string;
+  privateMode: number;
+  paths: AdminPaths;
+  ssh: SshSettings;
+  remote: RemoteSettings;
+  parallel: number;
+  hosts: Host[];
+}
+
+export function defaultSsh(home = homedir()): SshSettings {
+  return {
+    user: 'root',
+    port: 22,
+    key: join(home, '.ssh', 'id_ed25519'),
+    knownHosts: join(home, '.ssh', 'known_hosts'),
+    connectTimeout: 10,
+    commandTimeout: 30,
+    // a frozen or vanished host misses 3 keepalives 2 s apart: it fails within ~8 s
+    keepaliveInterval: 2,
+    keepaliveCountMax: 3,
+  };
+}
+
+export const DEFAULT_REMOTE: RemoteSettings = { path: '/data/www/{app}', keepReleases: 5, rsync: 'rsync' };
+
+export function resolveAppEnv(config: AppConfig, app: string, env: string, file: string, root: string): AppEnv {
+  const envConfig = config.envs[env];
+  if (!envConfig) throw new ConfigError([`${file}: no env "${env}" (envs: ${Object.keys(config.envs).join(', ')})`]);
+  const ssh: SshSettings = { ...defaultSsh(), ...config.ssh, ...envConfig.ssh };
+  const remote: RemoteSettings = { ...DEFAULT_REMOTE, ...config.remote, ...envConfig.remote };
+  remote.path = remote.path.replaceAll('{app}', app).replaceAll('{env}', env);
+  const hosts = envConfig.hosts.map((spec): Host => {
+    const h = typeof spec === 'string' ? { name: spec } : spec;
+    return { name: h.name, address: h.address ?? h.name, port: h.port ?? ssh.port, user: h.user ?? ssh.user };
+  });
+  const seen = new Set<string>();
+  const dupes = hosts.filter((h) => (seen.has(h.name) ? true : (seen.add(h.name), false)));
+  if (dupes.length) throw new ConfigError(dupes.map((h) => `${file}: envs.${env}.hosts: "${h.name}" is listed twice`));
+  return {
+    app,
+    env,
+    file,
+    repo: config.repo,
+    branch: envConfig.branch ?? config.branch,
+    submodules: config.submodules,
+    gitConfig: config.gitConfig,
+    tasks: config.tasks,
+    exclude: config.exclude,
+    privateEnvFile: config.private.envFile,
+    privateMode: parseInt(config.private.mode, 8),
+    paths: adminPaths(root, env, app, config.private.dir),
+    ssh,
+    remote,
+    parallel: envConfig.parallel ?? config.parallel,
+    hosts,
+  };
+}

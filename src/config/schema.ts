@@ -1,0 +1,142 @@
+/**
+ * The shape of an app file, with its defaults. Parsing is strict: unknown keys
+ * are errors, and every problem is reported with its path.
+ */
+import { z } from 'zod';
+import {
+  checkAbsolutePath,
+  checkEnvName,
+  checkHostName,
+  checkRefName,
+  checkRelativePath,
+} from './names.js';
+
+/** Turn a `check*` function (reason or undefined) into a zod refinement. */
+const checked = (check: (value: string) => string | undefined) =>
+  z.string().superRefine((value, ctx) => {
+    const reason = check(value);
+    if (reason) ctx.addIssue({ code: 'custom', message: reason });
+  });
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x1f\x7f]/;
+const plainString = z.string().min(1).refine((s) => !CONTROL.test(s), 'must not contain control characters');
+const argv = z.array(plainString).min(1, 'a command needs at least a program');
+const seconds = z.number().positive().max(86_400);
+
+export interface TaskContext {
+  /** The source checkout the task runs in. */
+  readonly cwd: string;
+  readonly app: string;
+  readonly env: string;
+  readonly revision: string;
+  /** Environment the task sees: the admin's, plus the private dotenv values. */
+  readonly vars: Readonly<Record<string, string>>;
+  /** Run a command in the checkout with live, redacted output. */
+  run(cmd: readonly [string, ...string[]]): Promise<void>;
+  log(message: string): void;
+}
+export type TaskFunction = (ctx: TaskContext) => Promise<void> | void;
+
+const taskFunction = z.custom<TaskFunction>((v) => typeof v === 'function', 'must be a function');
+const task = z.union([
+  argv,
+  z.strictObject({
+    name: plainString,
+    run: z.union([argv, taskFunction]),
+  }),
+]);
+
+const sshSettings = z.strictObject({
+  user: z.string().regex(/^[a-z_][a-z0-9_.-]{0,31}$/, 'not a valid unix user name'),
+  port: z.number().int().min(1).max(65535),
+  key: checked(checkAbsolutePath),
+  knownHosts: checked(checkAbsolutePath),
+  connectTimeout: seconds,
+  commandTimeout: seconds,
+  keepaliveInterval: seconds,
+  keepaliveCountMax: z.number().int().min(1).max(100),
+});
+
+const remoteSettings = z.strictObject({
+  /** Where releases live on each web server; `{app}` and `{env}` are filled in. */
+  path: z.string().superRefine((value, ctx) => {
+    const reason = checkAbsolutePath(value.replaceAll('{app}', 'app').replaceAll('{env}', 'env'));
+    if (reason) ctx.addIssue({ code: 'custom', message: reason });
+  }),
+  keepReleases: z.number().int().min(1).max(100),
+  /** rsync on the web servers. */
+  rsync: checked(checkAbsolutePath).or(z.literal('rsync')),
+});
+
+const hostSpec = z.union([
+  checked(checkHostName),
+  z.strictObject({
+    name: checked(checkHostName),
+    address: checked(checkHostName).optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    user: sshSettings.shape.user.optional(),
+  }),
+]);
+
+const envSettings = z.strictObject({
+  hosts: z.array(hostSpec).min(1, 'an env needs at least one host'),
+  branch: checked(checkRefName).optional(),
+  ssh: sshSettings.partial().optional(),
+  remote: remoteSettings.partial().optional(),
+  parallel: z.number().int().min(1).max(1000).optional(),
+});
+
+const privateSettings = z.strictObject({
+  /** Directory of private files; default `<root>/<env>/private/<app>`. */
+  dir: checked(checkAbsolutePath).optional(),
+  /** Dotenv file inside it whose variables reach the admin tasks (never shipped). */
+  envFile: checked(checkRelativePath).default('.env'),
+  /** Mode of private files on the web servers. */
+  mode: z.string().regex(/^0?[0-7]{3}$/, 'an octal mode such as 0640').default('0640'),
+});
+
+export const appSchema = z.strictObject({
+  repo: plainString.refine((s) => !s.startsWith('-'), 'must not start with "-"'),
+  branch: checked(checkRefName).default('main'),
+  submodules: z.boolean().default(true),
+  /** Extra `git -c key=value` settings for the source checkout. */
+  gitConfig: z
+    .record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9-]*(\.[^\s=]+)*\.[a-zA-Z][a-zA-Z0-9-]*$/, 'not a git config key'), plainString)
+    .default({}),
+  tasks: z.array(task).default([]),
+  /** rsync exclude patterns, on top of `.git*` and `.hg*`. */
+  exclude: z.array(plainString).default([]),
+  private: privateSettings.default({ envFile: '.env', mode: '0640' }),
+  ssh: sshSettings.partial().default({}),
+  remote: remoteSettings.partial().default({}),
+  parallel: z.number().int().min(1).max(1000).default(25),
+  envs: z
+    .record(z.string(), envSettings)
+    .superRefine((envs, ctx) => {
+      for (const name of Object.keys(envs)) {
+        const reason = checkEnvName(name);
+        if (reason) ctx.addIssue({ code: 'custom', path: [name], message: reason });
+      }
+      if (Object.keys(envs).length === 0) ctx.addIssue({ code: 'custom', message: 'an app needs at least one env' });
+    }),
+});
+
+export type AppInput = z.input<typeof appSchema>;
+export type AppConfig = z.output<typeof appSchema>;
+export type Task = z.output<typeof task>;
+export type SshSettings = z.output<typeof sshSettings>;
+export type RemoteSettings = z.output<typeof remoteSettings>;
+export type HostSpec = z.output<typeof hostSpec>;
+
+/** Format zod issues as `envs.prod.hosts[2]: not a valid host name`. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => {
+    const path = issue.path
+      .map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`))
+      .join('');
+    const message =
+      issue.code === 'unrecognized_keys' ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
+    return path ? `${path}: ${message}` : message;
+  });
+}

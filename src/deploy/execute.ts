@@ -1,0 +1,140 @@
+/**
+ * Ship a release to every host of an env: stage everywhere first (each host
+ * pulls through its own SSH connection), then switch `current` only if every
+ * host staged. Hosts that fail before switching keep serving the old release.
+ */
+import { readFile } from 'node:fs/promises';
+import type { AppEnv, Host } from '../config/resolve.js';
+import { DeployFailedError, ExitCode, UsageError, errorMessage } from '../errors.js';
+import type { Release } from '../release-store/release.js';
+import { type Reporter, step } from '../report/events.js';
+import { onEachHost } from './fanout.js';
+import { type KnownHostsFile, parseKnownHosts } from './known-hosts.js';
+import { idOfDir, parseLines, parseRsyncStats, stageCmd, switchCmd, type TransferStats } from './remote.js';
+import { type ReleaseServer, startReleaseServer } from './serve.js';
+import { HostSession } from './ssh.js';
+
+export interface HostReport {
+  host: string;
+  state: 'switched' | 'staged' | 'failed';
+  previous?: string;
+  transferred?: TransferStats;
+  error?: string;
+}
+
+export interface Credentials {
+  knownHosts: KnownHostsFile;
+  privateKey: Buffer;
+}
+
+export async function loadCredentials(appEnv: AppEnv): Promise<Credentials> {
+  const read = async (path: string, what: string) => {
+    try {
+      return await readFile(path);
+    } catch (err) {
+      throw new UsageError(`cannot read the ${what} ${path}: ${errorMessage(err)} (set ssh.${what === 'SSH key' ? 'key' : 'knownHosts'} in ${appEnv.file})`);
+    }
+  };
+  const [key, known] = await Promise.all([read(appEnv.ssh.key, 'SSH key'), read(appEnv.ssh.knownHosts, 'known_hosts file')]);
+  return { privateKey: key, knownHosts: parseKnownHosts(known.toString('utf8')) };
+}
+
+export function connect(host: Host, appEnv: AppEnv, creds: Credentials, reporter: Reporter): Promise<HostSession> {
+  return step(reporter, host.name, 'connect', `connecting to ${host.address}`, () =>
+    HostSession.open(host, { ssh: appEnv.ssh, ...creds }), () => `connected to ${host.address}:${host.port}`);
+}
+
+/** Stage a release on one host: the host pulls the export through a forwarded port. */
+export async function stageOn(session: HostSession, appEnv: AppEnv, release: Release, server: ReleaseServer, reporter: Reporter) {
+  return step(reporter, session.host.name, 'stage', `staging ${release.id}`, async () => {
+    const forward = await session.forwardIn((stream) => server.serve(stream));
+    try {
+      const cmd = stageCmd(appEnv.remote.path, release, forward.port, appEnv.ssh.commandTimeout, appEnv.remote.rsync);
+      // the transfer has its own I/O timeout (rsync --timeout); this one only bounds a wedged script
+      const result = await session.exec(cmd, { stdin: `${server.secret}\n`, timeoutMs: 6 * 3600 * 1000 });
+      if (result.code !== 0) throw new Error(`staging failed (exit ${result.code}): ${lastLine(result.stderr || result.stdout)}`);
+      const lines = parseLines(result.stdout);
+      return {
+        previous: idOfDir(lines.get('live')?.[0]?.replace(/^none$/, '')) || undefined,
+        present: lines.has('present'),
+        transferred: parseRsyncStats(result.stdout),
+      };
+    } finally {
+      await forward.close();
+    }
+  }, (r) => (r.present ? `${release.id} already staged` : `staged ${release.id} (${r.transferred.files} files, ${formatBytes(r.transferred.bytes)} received)`));
+}
+
+export async function switchOn(session: HostSession, appEnv: AppEnv, release: Release, reporter: Reporter): Promise<string[]> {
+  return step(reporter, session.host.name, 'switch', `switching to ${release.id}`, async () => {
+    const result = await session.exec(switchCmd(appEnv.remote.path, release, appEnv.remote.keepReleases));
+    if (result.code !== 0 || !parseLines(result.stdout).has('switched')) {
+      throw new Error(`switch failed (exit ${result.code}): ${lastLine(result.stderr || result.stdout)}`);
+    }
+    return (parseLines(result.stdout).get('pruned') ?? []).map((d) => idOfDir(d) ?? d);
+  }, (pruned) => `live on ${release.id}${pruned.length ? ` (pruned ${pruned.join(', ')})` : ''}`);
+}
+
+export interface ShipOptions {
+  exportDir: string;
+  hosts?: readonly Host[];
+}
+
+/** Stage on all hosts, then switch all: the whole deploy fan-out. */
+export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Reporter, options: ShipOptions): Promise<HostReport[]> {
+  const hosts = options.hosts ?? appEnv.hosts;
+  const creds = await loadCredentials(appEnv);
+  const server = await startReleaseServer(options.exportDir);
+  const sessions = new Map<string, HostSession>();
+  const reports = new Map<string, HostReport>(hosts.map((h) => [h.name, { host: h.name, state: 'failed' }]));
+  try {
+    const staged = await onEachHost(hosts, appEnv.parallel, async (host) => {
+      const session = await connect(host, appEnv, creds, reporter);
+      sessions.set(host.name, session);
+      return stageOn(session, appEnv, release, server, reporter);
+    });
+    for (const s of staged) {
+      const report = reports.get(s.host)!;
+      if (s.ok) Object.assign(report, { state: 'staged', previous: s.value.previous, transferred: s.value.transferred });
+      else report.error = s.error;
+    }
+    const failed = staged.filter((s) => !s.ok);
+    if (failed.length) {
+      reporter.emit({ kind: 'note', level: 'error', text: `staging failed on ${failed.map((f) => f.host).join(', ')}: no host was switched; every host still serves its previous release` });
+      return [...reports.values()];
+    }
+    const switched = await onEachHost(hosts, appEnv.parallel, (host) => switchOn(sessions.get(host.name)!, appEnv, release, reporter));
+    for (const s of switched) {
+      const report = reports.get(s.host)!;
+      if (s.ok) report.state = 'switched';
+      else Object.assign(report, { state: 'staged', error: s.error });
+    }
+    return [...reports.values()];
+  } finally {
+    for (const session of sessions.values()) session.close();
+    await server.close();
+  }
+}
+
+/** Turn host reports into the run's verdict: throws naming every host that did not get the release. */
+export function verifyAllSwitched(release: Release, reports: readonly HostReport[]): void {
+  const bad = reports.filter((r) => r.state !== 'switched');
+  if (!bad.length) return;
+  const someSwitched = reports.some((r) => r.state === 'switched');
+  const lines = bad.map((r) => `  ${r.host}: ${r.error ?? 'not switched'}`);
+  throw new DeployFailedError(
+    `${release.id} did not reach ${bad.length} of ${reports.length} hosts:\n${lines.join('\n')}` +
+      (someSwitched ? `\nthe fleet is mixed: fix the hosts above and run the deploy again` : `\nno host was switched; the fleet still serves what it served before`),
+    someSwitched ? ExitCode.partial : ExitCode.failed,
+  );
+}
+
+function lastLine(text: string): string {
+  return text.trim().split('\n').filter(Boolean).slice(-3).join(' / ') || 'no output';
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} kB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}

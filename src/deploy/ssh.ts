@@ -1,0 +1,159 @@
+/**
+ * One SSH connection per web server, reused for every step on that host.
+ * Host keys are always verified against known_hosts; agent forwarding is never
+ * requested; keepalives and timeouts make a dead or frozen host fail in seconds.
+ */
+import type { Duplex } from 'node:stream';
+import { Client, type ClientChannel } from 'ssh2';
+import type { Host } from '../config/resolve.js';
+import type { SshSettings } from '../config/schema.js';
+import { HostError, errorMessage } from '../errors.js';
+import { type Cmd, shellLine } from '../exec/cmd.js';
+import { type KnownHostsFile, verifyHostKey } from './known-hosts.js';
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ConnectOptions {
+  ssh: SshSettings;
+  knownHosts: KnownHostsFile;
+  privateKey: Buffer;
+}
+
+export class HostSession {
+  private closed = false;
+  private lostReason: string | undefined;
+  private readonly onLost = new Set<(reason: string) => void>();
+
+  private constructor(
+    readonly host: Host,
+    private readonly client: Client,
+    private readonly ssh: SshSettings,
+  ) {
+    client.on('close', () => this.lose('the SSH connection closed'));
+    client.on('error', (err) => this.lose(`the SSH connection failed: ${err.message}`));
+  }
+
+  static open(host: Host, options: ConnectOptions): Promise<HostSession> {
+    const client = new Client();
+    let keyProblem: string | undefined;
+    return new Promise((resolve, reject) => {
+      const fail = (err: Error) => {
+        client.end();
+        reject(new HostError(host.name, keyProblem ?? `cannot connect to ${host.address}:${host.port}: ${err.message}`));
+      };
+      client.once('ready', () => {
+        client.removeListener('error', fail);
+        resolve(new HostSession(host, client, options.ssh));
+      });
+      client.once('error', fail);
+      client.connect({
+        host: host.address,
+        port: host.port,
+        username: host.user,
+        privateKey: options.privateKey,
+        readyTimeout: options.ssh.connectTimeout * 1000,
+        keepaliveInterval: options.ssh.keepaliveInterval * 1000,
+        keepaliveCountMax: options.ssh.keepaliveCountMax,
+        agentForward: false,
+        hostVerifier: (key: Buffer) => {
+          const verdict = verifyHostKey(options.knownHosts, host.address, host.port, key, host.name);
+          if (!verdict.ok) keyProblem = `host key refused: ${verdict.message}`;
+          return verdict.ok;
+        },
+      });
+    });
+  }
+
+  private lose(reason: string): void {
+    if (this.closed || this.lostReason) return;
+    this.lostReason = reason;
+    for (const listener of this.onLost) listener(reason);
+  }
+
+  private fail(message: string): HostError {
+    return new HostError(this.host.name, message);
+  }
+
+  /** Run a command (argv, quoted in one place) and collect its output. Never throws on a non-zero exit. */
+  exec(cmd: Cmd, options: { stdin?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
+    if (this.lostReason) return Promise.reject(this.fail(this.lostReason));
+    const timeoutMs = options.timeoutMs ?? this.ssh.commandTimeout * 1000;
+    return new Promise((resolve, reject) => {
+      let channel: ClientChannel | undefined;
+      let settled = false;
+      const finish = (err: Error | undefined, result?: ExecResult) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.onLost.delete(lost);
+        if (err) reject(err);
+        else resolve(result!);
+      };
+      const lost = (reason: string) => finish(this.fail(reason));
+      this.onLost.add(lost);
+      const timer = setTimeout(() => {
+        channel?.signal('KILL');
+        channel?.close();
+        finish(this.fail(`${cmd[0]} timed out after ${Math.round(timeoutMs / 1000)} s`));
+      }, timeoutMs);
+      this.client.exec(shellLine(cmd), (err, stream) => {
+        if (err) return finish(this.fail(`cannot run ${cmd[0]}: ${err.message}`));
+        channel = stream;
+        const out: Buffer[] = [];
+        const errOut: Buffer[] = [];
+        let code = -1;
+        stream.on('data', (d: Buffer) => out.push(d));
+        stream.stderr.on('data', (d: Buffer) => errOut.push(d));
+        stream.on('exit', (exitCode: number | null, signal?: string) => {
+          code = exitCode ?? (signal ? 128 : -1);
+        });
+        stream.on('close', () =>
+          finish(undefined, { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') }),
+        );
+        stream.end(options.stdin ?? '');
+      });
+    });
+  }
+
+  /**
+   * Open a port on the web server's loopback whose connections come back to
+   * this process through the SSH connection. Returns the port.
+   */
+  forwardIn(onConnection: (stream: Duplex) => void): Promise<{ port: number; close: () => Promise<void> }> {
+    return new Promise((resolve, reject) => {
+      this.client.forwardIn('127.0.0.1', 0, (err, port) => {
+        if (err) return reject(this.fail(`cannot open a forwarded port (is AllowTcpForwarding on?): ${err.message}`));
+        // one forward per session at a time; a connection to another port is not ours to answer
+        const listener = (info: { destPort: number }, accept: () => Duplex) => {
+          if (info.destPort === port) onConnection(accept());
+        };
+        this.client.on('tcp connection', listener);
+        const close = () =>
+          new Promise<void>((done) => {
+            this.client.removeListener('tcp connection', listener);
+            if (this.lostReason || this.closed) return done();
+            try {
+              this.client.unforwardIn('127.0.0.1', port, () => done());
+            } catch {
+              done();
+            }
+          });
+        resolve({ port, close });
+      });
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.client.end();
+    } catch (err) {
+      void errorMessage(err);
+    }
+  }
+}

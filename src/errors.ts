@@ -1,0 +1,54 @@
+/**
+ * The few error types feature code throws. The CLI maps them to exit codes
+ * (documented in README) and prints only `message` unless --verbose.
+ */
+export const ExitCode = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  lockHeld: 3,
+  reverted: 4,
+  partial: 5,
+} as const;
+
+export class SlipwayError extends Error {
+  readonly exitCode: number = ExitCode.failed;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad command line, unknown app or env, hostile name: nothing was changed. */
+export class UsageError extends SlipwayError {
+  override readonly exitCode = ExitCode.usage;
+}
+
+/** An app file that does not load or does not validate; every problem is listed. */
+export class ConfigError extends SlipwayError {
+  override readonly exitCode = ExitCode.usage;
+  constructor(readonly problems: readonly string[]) {
+    super(problems.length === 1 ? problems[0]! : `${problems.length} problems:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+/** A local step (git, rsync, an admin task) failed before anything was shipped. */
+export class StepError extends SlipwayError {}
+
+/** One host failed; the message always starts with the host's name. */
+export class HostError extends SlipwayError {
+  constructor(readonly host: string, message: string, options?: { cause?: unknown }) {
+    super(`${host}: ${message}`, options);
+  }
+}
+
+/** The run finished but some hosts did not get the release. */
+export class DeployFailedError extends SlipwayError {
+  constructor(message: string, override readonly exitCode: number = ExitCode.failed) {
+    super(message);
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

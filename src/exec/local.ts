@@ -1,0 +1,73 @@
+import { execa } from 'execa';
+import { StepError } from '../errors.js';
+import { type Cmd, display } from './cmd.js';
+
+export interface RunOptions {
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  input?: string;
+  /** Called with each line of stdout and stderr as it arrives (live output). */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** Return the result instead of throwing when the command exits non-zero. */
+  reject?: boolean;
+  timeoutMs?: number;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+/** Commands run under the C locale so that porcelain output parses the same everywhere. */
+const BASE_ENV = { LC_ALL: 'C', LANG: 'C' };
+
+/** Run a command on the admin node. Throws StepError naming the command unless reject is false. */
+export async function runLocal(cmd: Cmd, options: RunOptions = {}): Promise<RunResult> {
+  const [program, ...args] = cmd;
+  const child = execa(program, args, {
+    cwd: options.cwd,
+    env: { ...BASE_ENV, ...options.env },
+    input: options.input,
+    stdin: options.input === undefined ? 'ignore' : undefined,
+    reject: false,
+    timeout: options.timeoutMs,
+    lines: false,
+    stripFinalNewline: false,
+  });
+  if (options.onLine) {
+    const onLine = options.onLine;
+    for (const stream of ['stdout', 'stderr'] as const) {
+      let buffered = '';
+      child[stream]?.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString('utf8');
+        const lines = buffered.split('\n');
+        buffered = lines.pop() ?? '';
+        for (const line of lines) onLine(line, stream);
+      });
+      child[stream]?.on('end', () => {
+        if (buffered) onLine(buffered, stream);
+      });
+    }
+  }
+  const result = await child;
+  const out: RunResult = {
+    stdout: String(result.stdout ?? ''),
+    stderr: String(result.stderr ?? ''),
+    exitCode: result.exitCode ?? (result.timedOut ? 124 : 1),
+  };
+  if (result.failed && options.reject !== false) {
+    const why = result.timedOut
+      ? `timed out after ${options.timeoutMs} ms`
+      : result.exitCode === undefined
+        ? String(result.shortMessage ?? 'could not start')
+        : `exited ${result.exitCode}`;
+    const detail = lastLines(out.stderr || out.stdout, 5);
+    throw new StepError(`${display(cmd)} ${why}${detail ? `:\n${detail}` : ''}`);
+  }
+  return out;
+}
+
+function lastLines(text: string, n: number): string {
+  return text.trimEnd().split('\n').slice(-n).join('\n');
+}

@@ -1,0 +1,25 @@
+/**
+ * One deploy, as a short list of named phases:
+ *   update → release → export → ship
+ */
+import type { AppEnv } from './config/resolve.js';
+import { type HostReport, shipRelease, verifyAllSwitched } from './deploy/execute.js';
+import { exportRelease, makeRelease, type Release } from './release-store/index.js';
+import { ADMIN, type Reporter, step } from './report/events.js';
+import { type UpdateOptions, updateSource } from './update/index.js';
+
+export interface DeployResult {
+  release: Release;
+  created: boolean;
+  hosts: HostReport[];
+}
+
+export async function deploy(appEnv: AppEnv, options: UpdateOptions, reporter: Reporter): Promise<DeployResult> {
+  const source = await updateSource(appEnv, options, reporter);
+  const { release, created } = await makeRelease(appEnv, source, reporter);
+  const exportDir = await step(reporter, ADMIN, 'export', `checking out ${release.id} from the store`, () =>
+    exportRelease(appEnv.paths.www, appEnv.paths.export, release, appEnv.privateMode), () => `${release.id} ready to serve`);
+  const hosts = await shipRelease(appEnv, release, reporter, { exportDir });
+  verifyAllSwitched(release, hosts);
+  return { release, created, hosts };
+}

@@ -1,0 +1,22 @@
+/** Git on the release store, under fixed settings so no user or system config changes what is committed. */
+import { runLocal, type RunOptions, type RunResult } from '../exec/local.js';
+
+const FIXED = [
+  '-c', 'core.autocrlf=false',
+  '-c', 'core.safecrlf=false',
+  '-c', 'core.fileMode=true',
+  '-c', 'core.symlinks=true',
+  '-c', 'core.hooksPath=/dev/null',
+  '-c', 'core.excludesFile=/dev/null',
+  '-c', 'core.quotePath=false',
+  '-c', 'commit.gpgSign=false',
+  '-c', 'tag.gpgSign=false',
+  '-c', 'advice.detachedHead=false',
+];
+
+export function storeGit(dir: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+  return runLocal(['git', '-C', dir, ...FIXED, ...args], {
+    ...options,
+    env: { GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0', ...options.env },
+  });
+}

@@ -1,0 +1,29 @@
+/** release: rsync the checkout into the www tree, overlay private files, commit a release. */
+import type { AppEnv } from '../config/resolve.js';
+import type { SourceState } from '../update/checkout.js';
+import { ADMIN, type Reporter, step } from '../report/events.js';
+import { type CommitResult, commitRelease, deployerName, initStore, syncIntoWww } from './store.js';
+
+export type { Release } from './release.js';
+export { exportRelease, listReleases, resolveRelease } from './store.js';
+
+export async function makeRelease(appEnv: AppEnv, source: SourceState, reporter: Reporter, build?: string): Promise<CommitResult> {
+  return step(reporter, ADMIN, 'release', `releasing into ${appEnv.paths.www}`, async () => {
+    await initStore(appEnv.paths.www);
+    const privateFiles = await syncIntoWww(appEnv);
+    return commitRelease(
+      appEnv.paths.www,
+      {
+        app: appEnv.app,
+        env: appEnv.env,
+        deployer: deployerName(),
+        source: source.sha,
+        branch: source.branch,
+        subject: source.subject,
+        submodules: source.submodules,
+        build,
+      },
+      privateFiles,
+    );
+  }, (r) => (r.created ? `committed release ${r.release.id} (${r.release.commit.slice(0, 12)})` : `no change since ${r.release.id}: no new release`));
+}

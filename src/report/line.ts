@@ -1,0 +1,40 @@
+/**
+ * Plain output for logs and CI: one timestamped line per finished step, host
+ * first, with its duration. `start` events are silent so a log reads as a
+ * record of what happened.
+ */
+import type { Reporter, RunEvent } from './events.js';
+
+export function formatDuration(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)}ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
+}
+
+export function formatLine(event: RunEvent, now: Date): string | undefined {
+  const ts = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  switch (event.kind) {
+    case 'step':
+      if (event.state === 'start') return undefined;
+      return `${ts} [${event.host}] ${event.state === 'fail' ? 'FAILED: ' : ''}${event.text}${event.ms === undefined ? '' : ` in ${formatDuration(event.ms)}`}`;
+    case 'output':
+      return `${ts} [${event.host}] | ${event.line}`;
+    case 'note':
+      return `${ts} ${event.level === 'info' ? '' : `${event.level.toUpperCase()}: `}${event.text}`;
+  }
+}
+
+export function lineReporter(write: (line: string) => void = (l) => process.stderr.write(`${l}\n`), clock: () => Date = () => new Date()): Reporter {
+  return {
+    begin: (title) => write(`${clock().toISOString().replace(/\.\d{3}Z$/, 'Z')} ${title}`),
+    emit: (event) => {
+      const line = formatLine(event, clock());
+      if (line !== undefined) write(line);
+    },
+    close: async () => {},
+  };
+}
+
+/** Collects events, prints nothing: for tests and for commands whose output is data. */
+export function memoryReporter(): Reporter & { events: RunEvent[] } {
+  const events: RunEvent[] = [];
+  return { events, begin: () => {}, emit: (e) => void events.push(e), close: async () => {} };
+}

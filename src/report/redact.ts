@@ -1,0 +1,44 @@
+/**
+ * Secrets are removed from everything a run prints. Values read from the
+ * private dotenv file are registered here once; every renderer and the CLI's
+ * error handler pass their text through `redact`.
+ */
+import type { Reporter, RunEvent } from './events.js';
+
+export const REDACTED = '[REDACTED]';
+
+const known = new Set<string>();
+let ordered: string[] = [];
+
+/** Register secret values (too-short values would redact ordinary words, and are kept out). */
+export function addSecrets(values: Iterable<string>): void {
+  for (const v of values) if (v.length >= 3) known.add(v);
+  // longest first, so a secret that contains another is removed whole
+  ordered = [...known].sort((a, b) => b.length - a.length);
+}
+
+export function redact(text: string): string {
+  let out = text;
+  for (const value of ordered) out = out.split(value).join(REDACTED);
+  return out;
+}
+
+function clean(event: RunEvent): RunEvent {
+  switch (event.kind) {
+    case 'step':
+      return { ...event, text: redact(event.text) };
+    case 'output':
+      return { ...event, line: redact(event.line) };
+    case 'note':
+      return { ...event, text: redact(event.text) };
+  }
+}
+
+/** A reporter that redacts every text before passing it on. */
+export function redacting(inner: Reporter): Reporter {
+  return {
+    begin: (title, hosts) => inner.begin(redact(title), hosts),
+    emit: (event) => inner.emit(clean(event)),
+    close: () => inner.close(),
+  };
+}

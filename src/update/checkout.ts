@@ -1,0 +1,119 @@
+/**
+ * The app's source checkout on the admin node: clone if absent, fetch, move to
+ * the wanted revision, bring submodules along. Verb-first functions over
+ * simple-git; `verify*` throws with the next step to take.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { type SimpleGit, simpleGit } from 'simple-git';
+import { StepError, UsageError, errorMessage } from '../errors.js';
+
+export interface SubmoduleState {
+  path: string;
+  sha: string;
+}
+
+export interface SourceState {
+  sha: string;
+  /** The branch followed, or undefined when an exact revision was asked for. */
+  branch?: string;
+  subject: string;
+  submodules: SubmoduleState[];
+}
+
+export interface CheckoutSpec {
+  dir: string;
+  repo: string;
+  branch: string;
+  revision?: string;
+  submodules: boolean;
+  gitConfig: Record<string, string>;
+  /** Discard local modifications instead of refusing. */
+  force: boolean;
+}
+
+function git(dir: string, gitConfig: Record<string, string>): SimpleGit {
+  const config = Object.entries(gitConfig).map(([k, v]) => `${k}=${v}`);
+  return simpleGit({ baseDir: dir, config }).env({ ...process.env, LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0' });
+}
+
+async function wrap<T>(what: string, body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (err) {
+    if (err instanceof StepError || err instanceof UsageError) throw err;
+    throw new StepError(`${what}: ${errorMessage(err).trim()}`);
+  }
+}
+
+export async function ensureClone(spec: CheckoutSpec): Promise<void> {
+  if (existsSync(spec.dir)) {
+    if (!existsSync(`${spec.dir}/.git`)) throw new StepError(`${spec.dir} exists but is not a git checkout; move it away or remove it`);
+    return;
+  }
+  await mkdir(dirname(spec.dir), { recursive: true });
+  await wrap(`cloning ${spec.repo}`, () => git(dirname(spec.dir), spec.gitConfig).clone(spec.repo, spec.dir));
+}
+
+/** Refuse to reset over local work unless forced: a reset would destroy it. */
+export async function verifyClean(spec: CheckoutSpec): Promise<void> {
+  const g = git(spec.dir, spec.gitConfig);
+  const status = await wrap('reading the checkout status', () => g.raw(['status', '--porcelain=v1', '--untracked-files=no']));
+  const changed = status.split('\n').filter(Boolean);
+  if (changed.length && !spec.force) {
+    throw new StepError(
+      `the checkout ${spec.dir} has local modifications that a reset would destroy:\n  ${changed.slice(0, 10).join('\n  ')}` +
+        `\ncommit or discard them, or run again with --force to discard them`,
+    );
+  }
+}
+
+/** Fetch and resolve what to deploy: the exact revision, or the branch head. */
+export async function fetchTarget(spec: CheckoutSpec): Promise<string> {
+  const g = git(spec.dir, spec.gitConfig);
+  await wrap(`fetching ${spec.repo}`, () =>
+    g.raw(['fetch', '--prune', '--tags', '--force', 'origin', `+refs/heads/${spec.branch}:refs/remotes/origin/${spec.branch}`]),
+  );
+  const wanted = spec.revision ?? `refs/remotes/origin/${spec.branch}`;
+  try {
+    return (await g.raw(['rev-parse', '--verify', '--end-of-options', `${wanted}^{commit}`])).trim();
+  } catch {
+    throw new UsageError(
+      spec.revision
+        ? `revision ${JSON.stringify(spec.revision)} is not a commit in ${spec.repo}`
+        : `branch ${JSON.stringify(spec.branch)} does not exist in ${spec.repo}`,
+    );
+  }
+}
+
+export async function checkoutRevision(spec: CheckoutSpec, sha: string): Promise<void> {
+  const g = git(spec.dir, spec.gitConfig);
+  await wrap(`checking out ${sha}`, () => g.raw(['-c', 'advice.detachedHead=false', 'checkout', '--force', '--detach', sha]));
+  if (!spec.submodules) return;
+  await wrap('syncing submodules', () => g.raw(['submodule', 'sync', '--recursive']));
+  await wrap('updating submodules', () => g.raw(['submodule', 'update', '--init', '--recursive', '--force']));
+}
+
+export async function getSourceState(spec: CheckoutSpec, sha: string): Promise<SourceState> {
+  const g = git(spec.dir, spec.gitConfig);
+  const subject = (await g.raw(['log', '-1', '--format=%s', sha])).trim();
+  const submodules: SubmoduleState[] = [];
+  if (spec.submodules) {
+    const out = await g.raw(['submodule', 'status', '--recursive']);
+    for (const line of out.split('\n')) {
+      const m = /^[ +-U]?([0-9a-f]{40,64}) (\S+)/.exec(line);
+      if (m) submodules.push({ sha: m[1]!, path: m[2]! });
+    }
+  }
+  return { sha, branch: spec.revision ? undefined : spec.branch, subject, submodules };
+}
+
+/** The whole update of the checkout, in order. */
+export async function updateCheckout(spec: CheckoutSpec): Promise<SourceState> {
+  await ensureClone(spec);
+  await verifyClean(spec);
+  const sha = await fetchTarget(spec);
+  await checkoutRevision(spec, sha);
+  return getSourceState(spec, sha);
+}

@@ -1,0 +1,37 @@
+/** update: bring the source checkout to the wanted revision and run the admin tasks. */
+import type { AppEnv } from '../config/resolve.js';
+import { ADMIN, type Reporter, step } from '../report/events.js';
+import { addSecrets } from '../report/redact.js';
+import { type SourceState, updateCheckout } from './checkout.js';
+import { readPrivateVars, runTasks } from './tasks.js';
+
+export type { SourceState } from './checkout.js';
+
+export interface UpdateOptions {
+  revision?: string;
+  force?: boolean;
+}
+
+export async function updateSource(appEnv: AppEnv, options: UpdateOptions, reporter: Reporter): Promise<SourceState> {
+  const vars = await readPrivateVars(appEnv);
+  addSecrets(Object.values(vars));
+  const source = await step(
+    reporter,
+    ADMIN,
+    'update',
+    `updating ${appEnv.paths.src}`,
+    () =>
+      updateCheckout({
+        dir: appEnv.paths.src,
+        repo: appEnv.repo,
+        branch: appEnv.branch,
+        revision: options.revision,
+        submodules: appEnv.submodules,
+        gitConfig: appEnv.gitConfig,
+        force: options.force ?? false,
+      }),
+    (s) => `source at ${s.sha.slice(0, 12)}${s.branch ? ` (${s.branch})` : ''} "${s.subject}"${s.submodules.length ? `, ${s.submodules.length} submodule(s)` : ''}`,
+  );
+  await runTasks(appEnv, source.sha, vars, reporter);
+  return source;
+}
