@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { chmod, lstat, mkdir, readdir, rm } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { AppEnv } from '../config/resolve.js';
 import { StepError, UsageError } from '../errors.js';
@@ -69,7 +69,7 @@ export async function resolveRelease(www: string, ref: string): Promise<Release>
 
 /** The real user behind sudo, as a safe name for the commit author. */
 export function deployerName(env: NodeJS.ProcessEnv = process.env): string {
-  const name = env.SUDO_USER || env.USER || env.LOGNAME || 'unknown';
+  const name = env.SUDO_USER || env.USER || env.LOGNAME || userInfo().username;
   return /^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,31}$/.test(name) ? name : 'unknown';
 }
 

@@ -35,7 +35,9 @@ export interface CheckoutSpec {
 
 function git(dir: string, gitConfig: Record<string, string>): SimpleGit {
   const config = Object.entries(gitConfig).map(([k, v]) => `${k}=${v}`);
-  return simpleGit({ baseDir: dir, config }).env({ ...process.env, LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0' });
+  // app files are trusted admin config; simple-git guards protocol settings against untrusted input
+  const unsafe = { allowUnsafeProtocolOverride: Object.keys(gitConfig).some((k) => k.startsWith('protocol.')) };
+  return simpleGit({ baseDir: dir, config, unsafe }).env({ ...process.env, LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0' });
 }
 
 async function wrap<T>(what: string, body: () => Promise<T>): Promise<T> {

@@ -37,9 +37,8 @@ say() { echo "fleet: $*" >&2; }
 
 # Inside a host, /root and /data are mounted over: sshd (which reads its config and keys after
 # the mounts) and the http server would find nothing of ours under those paths.
-for p in "$F" "$HERE"; do
-  case $p/ in /root/* | /data/*) die "$p is under /root or /data, which every host mounts over" ;; esac
-done
+# The http server is copied into $F for the same reason, so the repo itself may live under /root.
+case $F/ in /root/* | /data/*) die "$F is under /root or /data, which every host mounts over" ;; esac
 
 hostdir() { echo "$F/hosts/$1"; }
 
@@ -148,7 +147,7 @@ launch_http() {
   rm -f "$F/$1.http.pid"
   # env -i: a daemon should not inherit the caller's NODE_OPTIONS, test-runner variables etc.
   nsenter -t "$pid" -m -- env -i PATH=/usr/local/bin:/usr/bin:/bin \
-    "$NODE" "$HERE/http-server.mjs" --host "$addr" --port "$HTTP_PORT" --name "$1" \
+    "$NODE" "$F/http-server.mjs" --host "$addr" --port "$HTTP_PORT" --name "$1" \
     --pidfile "$F/$1.http.pid" </dev/null >>"$F/$1.http.log" 2>&1 &
 }
 
@@ -208,6 +207,7 @@ cmd_up() {
   [[ $NET =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || die "FLEET_NET must be three octets in 127/8, like 127.0.1 (got '$NET')"
   [ -x "$SSHD" ] || die "$SSHD not found: install openssh-server"
   NODE=$(command -v node) || die "node not found"
+  mkdir -p "$F" && cp "$HERE/http-server.mjs" "$F/http-server.mjs"
   case $NODE/ in /root/*) die "node ($NODE) is under /root, which every host mounts over" ;; esac
 
   # /run/sshd is sshd's privilege-separation dir; /data must exist as a mount point.
