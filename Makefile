@@ -1,0 +1,48 @@
+# Slipway. `make demo` and `make test` work on a fresh Debian machine as root.
+SHELL := /bin/bash
+DEMO_DIR ?= /tmp/slipway-demo
+TEST_FILES = $(wildcard test/unit/*.test.ts) $(wildcard test/integration/*.test.ts)
+
+.PHONY: all deps build typecheck test test-unit test-integration demo demo-down install bench clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	@rm -rf dist
+	@npm run --silent build
+
+typecheck: deps
+	@npm run --silent typecheck
+
+# Every test: unit tests, then integration tests on loopback fleets they start and stop themselves.
+test: build typecheck
+	node --import tsx --test --test-reporter=spec $(TEST_FILES)
+
+test-unit: deps
+	node --import tsx --test --test-reporter=spec $(wildcard test/unit/*.test.ts)
+
+test-integration: build
+	node --import tsx --test --test-reporter=spec $(wildcard test/integration/*.test.ts)
+
+# A real deploy of apps/demo.ts to a 3-host loopback fleet, then what each host serves.
+demo: build
+	@SLIPWAY_DEMO_DIR=$(DEMO_DIR) bash demo/run.sh
+
+demo-down:
+	@FLEET_DIR=$(DEMO_DIR)/fleet FLEET_CLEAN=1 bash test/fleet/fleet.sh down
+	@rm -rf $(DEMO_DIR)
+
+# Install on an admin node: /opt/slipway, with `deploy` on root's PATH (/usr/local/bin).
+PREFIX ?= /opt/slipway
+install: build
+	mkdir -p $(PREFIX)
+	rsync -a --delete --exclude=.git --exclude=test --exclude=.ci ./ $(PREFIX)/
+	cd $(PREFIX) && npm prune --omit=dev --no-audit --no-fund --loglevel=error
+	ln -sfn $(PREFIX)/dist/bin/deploy.js /usr/local/bin/deploy
+	@echo "installed: $$(command -v deploy) -> $(PREFIX); app files go in $(PREFIX)/apps (or set SLIPWAY_APPS)"
+
+clean:
+	rm -rf dist node_modules

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install what Slipway and its tests need on a fresh Debian machine, only where missing:
+# rsync, git, OpenSSH (client and server, for the loopback fleet), unshare/nsenter, and npm packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+need=()
+command -v rsync >/dev/null || need+=(rsync)
+command -v git >/dev/null || need+=(git)
+command -v ssh >/dev/null || need+=(openssh-client)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh-keygen >/dev/null || need+=(openssh-client)
+command -v unshare >/dev/null || need+=(util-linux)
+command -v nsenter >/dev/null || need+=(util-linux)
+command -v pgrep >/dev/null || need+=(procps)
+command -v curl >/dev/null || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+  [ "$(id -u)" = 0 ] || { echo "install-deps: need root to install: ${need[*]}" >&2; exit 1; }
+  echo "install-deps: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# npm ci only when the lock file changed since the last install
+stamp=node_modules/.slipway-installed
+if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+  touch "$stamp"
+fi
