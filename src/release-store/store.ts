@@ -116,6 +116,9 @@ export async function commitRelease(www: string, facts: Omit<ReleaseFacts, 'priv
 export async function exportRelease(www: string, exportDir: string, release: Release, privateMode: number): Promise<string> {
   const ready = existsSync(join(exportDir, '.git'));
   if (ready) {
+    // chmod of private files changed their ctime; refresh so git does not think them
+    // modified and rewrite them (a new mtime would make hosts transfer them again)
+    await storeGit(exportDir, ['update-index', '-q', '--refresh'], { reject: false });
     await storeGit(exportDir, ['checkout', '--quiet', '--detach', '--force', release.commit]);
     await storeGit(exportDir, ['clean', '-ffdxq']);
   } else {

@@ -37,6 +37,7 @@ export interface Fleet {
 const script = fileURLToPath(new URL('../fleet/fleet.sh', import.meta.url));
 
 export async function startFleet(opts: { size: number; net: string; dir: string }): Promise<Fleet> {
+  if (process.getuid?.() !== 0) throw new Error('the test fleet needs root (mount namespaces, sshd on port 22): run the tests as root');
   // Invoked through bash so that a lost executable bit does not matter.
   const run = async (...args: string[]): Promise<string> => {
     const { stdout } = await execa('bash', [script, ...args], {

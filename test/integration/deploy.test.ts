@@ -1,0 +1,179 @@
+/**
+ * End to end on a real loopback fleet: `deploy <app>-<env>` updates the source,
+ * commits a release and ships it to every host, which pulls it over the
+ * deploy's own SSH connection.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type World, commitTree, git, makeWorld, treeOf } from '../support/world.js';
+
+const noRevision = (rel: string) => rel === 'REVISION';
+
+describe('deploy end to end', { timeout: 300_000 }, () => {
+  let w: World;
+  const tags = () => git(w.www, 'tag', '--list').then((t) => t.split('\n').filter(Boolean));
+  const http = async (i: number, path: string) => (await fetch(`${w.fleet.hosts[i]!.httpUrl}/${w.app}/${path}`)).text();
+
+  before(async () => {
+    w = await makeWorld({ net: '127.0.11', remoteExtra: 'keepReleases: 3' });
+  });
+  after(async () => {
+    await w?.down();
+  });
+
+  it('first deploy: every host serves exactly the release commit, private files included', async () => {
+    const r = await w.deploy(w.target);
+    assert.equal(r.exitCode, 0, r.all);
+    assert.match(r.stderr, /r1 \([0-9a-f]{12}\) live on 3\/3 hosts/);
+    const commit = await git(w.www, 'rev-parse', 'r1');
+    const expected = await commitTree(w.www, commit);
+    assert.ok(expected.has('app/settings_local.py'), 'the private settings are in the release commit');
+    assert.ok(expected.has('vendor/lib/lib.py'), 'the submodule content is in the release commit');
+    for (const host of w.fleet.hosts) {
+      const live = w.liveDir(host);
+      assert.ok(live, `${host.name} has a current release`);
+      assert.deepEqual(treeOf(live, noRevision), expected, `${host.name} serves the release tree`);
+      assert.equal(readFileSync(join(live, 'REVISION'), 'utf8').trim(), commit);
+      assert.equal(statSync(join(live, 'app/settings_local.py')).mode & 0o777, 0o640, 'private files are not world-readable');
+    }
+    assert.equal(await http(0, 'index.html'), '<h1>shop v1</h1>\n');
+  });
+
+  it('never ships VCS metadata, but keeps .gitkeep', () => {
+    for (const host of w.fleet.hosts) {
+      const files = [...treeOf(w.liveDir(host)!).keys()];
+      assert.deepEqual(files.filter((f) => /(^|\/)\.(git|hg)/.test(f)), ['static/.gitkeep'], host.name);
+    }
+  });
+
+  it('records who deployed and what source in the store, listed by `deploy releases`', async () => {
+    const r = await w.deploy('releases', w.target);
+    assert.equal(r.exitCode, 0, r.all);
+    const source = await git(w.work, 'rev-parse', 'HEAD');
+    assert.match(r.stdout, new RegExp(`^r1 .* alice .* source ${source.slice(0, 12)} \\(main\\)  vendor/lib@[0-9a-f]{8}$`, 'm'));
+  });
+
+  it('a deploy with nothing changed makes no new release and transfers nothing', async () => {
+    const r = await w.deploy(w.target);
+    assert.equal(r.exitCode, 0, r.all);
+    assert.match(r.stderr, /no change since r1: no new release/);
+    assert.equal((r.stderr.match(/r1 already staged/g) ?? []).length, 3);
+    assert.deepEqual(await tags(), ['r1']);
+  });
+
+  it('after a one-file change only that file crosses the wire; the rest is hard-linked', async () => {
+    await w.commit({ 'index.html': '<h1>shop v2</h1>\n' });
+    const r = await w.deploy(w.target);
+    assert.equal(r.exitCode, 0, r.all);
+    assert.equal((r.stderr.match(/staged r2 \(1 files,/g) ?? []).length, 3, r.stderr);
+    for (const host of w.fleet.hosts) {
+      const releases = join(w.remoteBase(host), 'releases');
+      const [r1, r2] = readdirSync(releases).sort();
+      assert.ok(r1?.startsWith('r1-') && r2?.startsWith('r2-'));
+      const inode = (rel: string, dir: string) => statSync(join(releases, dir, rel)).ino;
+      assert.equal(inode('health.txt', r1!), inode('health.txt', r2!), `${host.name}: unchanged file is hard-linked`);
+      assert.equal(inode('vendor/lib/lib.py', r1!), inode('vendor/lib/lib.py', r2!));
+      assert.notEqual(inode('index.html', r1!), inode('index.html', r2!));
+    }
+    assert.equal(await http(2, 'index.html'), '<h1>shop v2</h1>\n');
+  });
+
+  it('when staging fails on one host, no host switches and the old release keeps serving', async () => {
+    const web2 = w.fleet.hosts[1]!;
+    const before = w.fleet.hosts.map((h) => w.liveDir(h));
+    await w.fleet.stop(web2.name);
+    try {
+      await w.commit({ 'index.html': '<h1>shop v3</h1>\n' });
+      const r = await w.deploy(w.target);
+      assert.equal(r.exitCode, 1, r.all);
+      assert.match(r.stderr, /web2: cannot connect to 127\.0\.11\.2:22/);
+      assert.match(r.stderr, /no host was switched/);
+      assert.deepEqual(w.fleet.hosts.map((h) => w.liveDir(h)), before);
+      assert.equal(await http(0, 'index.html'), '<h1>shop v2</h1>\n');
+    } finally {
+      await w.fleet.start(web2.name);
+    }
+    const again = await w.deploy(w.target);
+    assert.equal(again.exitCode, 0, again.all);
+    assert.match(again.stderr, /r3 .* live on 3\/3 hosts/);
+    assert.equal(await http(1, 'index.html'), '<h1>shop v3</h1>\n');
+  });
+
+  it('keeps only the newest releases on each host (keepReleases), the live one included', async () => {
+    for (const n of [4, 5]) {
+      await w.commit({ 'index.html': `<h1>shop v${n}</h1>\n` });
+      const r = await w.deploy(w.target);
+      assert.equal(r.exitCode, 0, r.all);
+    }
+    for (const host of w.fleet.hosts) {
+      const dirs = readdirSync(join(w.remoteBase(host), 'releases')).sort();
+      assert.deepEqual(dirs.map((d) => d.split('-')[0]), ['r3', 'r4', 'r5'], host.name);
+      assert.ok(w.liveDir(host)!.includes('/r5-'));
+    }
+  });
+
+  it('`deploy status` shows every host on the newest release', async () => {
+    const r = await w.deploy('status', w.target);
+    assert.equal(r.exitCode, 0, r.all);
+    assert.equal((r.stdout.match(/ r5 .* newest$/gm) ?? []).length, 3, r.stdout);
+  });
+
+  it('--revision ships that exact commit', async () => {
+    const first = (await git(w.work, 'rev-list', '--max-parents=0', 'HEAD')).trim();
+    const r = await w.deploy(w.target, '--revision', first);
+    assert.equal(r.exitCode, 0, r.all);
+    assert.equal(await http(0, 'index.html'), '<h1>shop v1</h1>\n');
+    const releases = await w.deploy('releases', w.target);
+    assert.match(releases.stdout, new RegExp(`^r6 .* source ${first.slice(0, 12)}  `, 'm'));
+  });
+
+  it('refuses to reset a checkout with local modifications unless --force', async () => {
+    const src = join(w.root, 'prod', 'src', w.app);
+    await writeFile(join(src, 'health.txt'), 'edited by hand\n');
+    const refused = await w.deploy(w.target);
+    assert.equal(refused.exitCode, 1, refused.all);
+    assert.match(refused.stderr, /local modifications that a reset would destroy:\n.*health\.txt/);
+    assert.match(refused.stderr, /--force/);
+    assert.equal(readFileSync(join(src, 'health.txt'), 'utf8'), 'edited by hand\n', 'nothing was discarded');
+    const forced = await w.deploy(w.target, '--force');
+    assert.equal(forced.exitCode, 0, forced.all);
+    assert.equal(readFileSync(join(src, 'health.txt'), 'utf8'), 'ok\n');
+  });
+
+  it('runs admin tasks with private variables that are never printed; a failing task releases nothing', async () => {
+    await w.writeApp(`tasks: [
+      ['sh', '-c', 'echo "token is $API_TOKEN"; mkdir -p static && echo built > static/bundle.css'],
+      { name: 'check', run: ['sh', '-c', 'test ! -e FAIL || { echo "failing with $API_TOKEN" >&2; exit 7; }'] },
+    ],`);
+    await w.commit({ 'index.html': '<h1>shop v7</h1>\n' });
+    const ok = await w.deploy(w.target);
+    assert.equal(ok.exitCode, 0, ok.all);
+    assert.match(ok.stderr, /\[admin\] \| token is \[REDACTED\]/);
+    assert.doesNotMatch(ok.all, /tok-9f8e7d6c5b4a/);
+    assert.equal(await http(1, 'static/bundle.css'), 'built\n', 'task output is part of the release');
+    const tagsBefore = await tags();
+
+    await w.commit({ FAIL: '1' });
+    const failed = await w.deploy(w.target);
+    assert.equal(failed.exitCode, 1, failed.all);
+    assert.match(failed.stderr, /admin task "check" failed/);
+    assert.doesNotMatch(failed.all, /tok-9f8e7d6c5b4a/);
+    assert.deepEqual(await tags(), tagsBefore, 'no release was made');
+    assert.equal(await http(1, 'index.html'), '<h1>shop v7</h1>\n');
+    await w.writeApp();
+  });
+
+  it('refuses a host whose key does not match known_hosts, and switches no host', async () => {
+    await w.commit({ FAIL: null, 'index.html': '<h1>shop v9</h1>\n' });
+    const web3 = w.fleet.hosts[2]!;
+    await w.fleet.rekey(web3.name);
+    const r = await w.deploy(w.target);
+    assert.equal(r.exitCode, 1, r.all);
+    assert.match(r.stderr, /web3: host key refused: .*SHA256:/);
+    assert.equal(await http(0, 'index.html'), '<h1>shop v7</h1>\n');
+    assert.ok(!existsSync(join(w.remoteBase(web3), 'releases', 'nothing')));
+  });
+});
