@@ -121,7 +121,7 @@ export function verifyAllSwitched(release: Release, reports: readonly HostReport
   const bad = reports.filter((r) => r.state !== 'switched');
   if (!bad.length) return;
   const someSwitched = reports.some((r) => r.state === 'switched');
-  const lines = bad.map((r) => `  ${r.host}: ${r.error ?? 'not switched'}`);
+  const lines = bad.map((r) => `  ${r.host}: ${r.error ?? (r.state === 'staged' ? 'staged, not switched because staging failed elsewhere' : 'not switched')}`);
   throw new DeployFailedError(
     `${release.id} did not reach ${bad.length} of ${reports.length} hosts:\n${lines.join('\n')}` +
       (someSwitched ? `\nthe fleet is mixed: fix the hosts above and run the deploy again` : `\nno host was switched; the fleet still serves what it served before`),

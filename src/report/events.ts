@@ -57,7 +57,9 @@ export async function step<T>(
     reporter.emit({ kind: 'step', host, step: name, state: 'done', text: doneText(result), ms: performance.now() - started });
     return result;
   } catch (err) {
-    const text = err instanceof Error ? err.message : String(err);
+    const message = err instanceof Error ? err.message : String(err);
+    // a HostError already names its host, which the renderers show anyway
+    const text = message.startsWith(`${host}: `) ? message.slice(host.length + 2) : message;
     reporter.emit({ kind: 'step', host, step: name, state: 'fail', text, ms: performance.now() - started });
     throw err;
   }

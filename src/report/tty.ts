@@ -38,7 +38,7 @@ export function ttyReporter(): Reporter {
             r.task = task;
             task.title = `${name}: ${r.title === name ? 'waiting' : r.title}`;
             await r.done;
-            if (r.failed) throw new Error(`${name}: ${r.failed}`);
+            if (r.failed) throw new Error(r.failed);
           },
         })),
         {
