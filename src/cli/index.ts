@@ -82,6 +82,10 @@ function parsePositive(value: string): number {
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  if (argv.length <= 2) {
+    process.stderr.write(program.helpInformation());
+    return ExitCode.usage;
+  }
   try {
     await program.parseAsync(argv);
     return ExitCode.ok;

@@ -53,6 +53,9 @@ export async function loadApp(appsDir: string, app: string): Promise<{ config: A
   } catch (err) {
     throw new ConfigError([`${shown}: cannot be loaded: ${errorMessage(err).split('\n')[0]}`]);
   }
+  if (raw === undefined || raw === null || typeof raw !== 'object') {
+    throw new ConfigError([`${shown}: must \`export default defineApp({ ... })\``]);
+  }
   const parsed = appSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues).map((p) => `${shown}: ${p}`));
   return { config: parsed.data, file: shown };

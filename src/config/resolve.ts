@@ -65,6 +65,14 @@ export function resolveAppEnv(config: AppConfig, app: string, env: string, file:
   const seen = new Set<string>();
   const dupes = hosts.filter((h) => (seen.has(h.name) ? true : (seen.add(h.name), false)));
   if (dupes.length) throw new ConfigError(dupes.map((h) => `${file}: envs.${env}.hosts: "${h.name}" is listed twice`));
+  // two names for one server would stage over each other
+  const endpoints = new Map<string, string>();
+  for (const h of hosts) {
+    const key = `${h.address}:${h.port}`;
+    const other = endpoints.get(key);
+    if (other) throw new ConfigError([`${file}: envs.${env}.hosts: "${other}" and "${h.name}" are the same server (${key})`]);
+    endpoints.set(key, h.name);
+  }
   return {
     app,
     env,

@@ -15,9 +15,15 @@ export function quote(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
+/** Words the shell would read as syntax in command position, not as a program. */
+const RESERVED = new Set(['!', '{', '}', 'case', 'do', 'done', 'elif', 'else', 'esac', 'fi', 'for', 'if', 'in', 'then', 'until', 'while', 'function', 'select', 'time', '[[', ']]']);
+
 /** The one function that turns a Cmd into a line for a remote POSIX shell. */
 export function shellLine(cmd: Cmd): string {
-  return cmd.map(quote).join(' ');
+  const [program, ...args] = cmd;
+  // in command position, `a=b` would be an assignment and `if` a keyword: quote them to stay a program
+  const first = program.includes('=') || RESERVED.has(program) ? `'${program.replaceAll("'", `'\\''`)}'` : quote(program);
+  return [first, ...args.map(quote)].join(' ');
 }
 
 /** A readable rendering for logs and dry runs (same quoting, so it can be pasted). */

@@ -42,7 +42,7 @@ export function releaseMessage(id: string, f: ReleaseFacts): string {
     ...(f.branch ? [`Source-Branch: ${f.branch}`] : []),
     `Source-Subject: ${oneLine(f.subject)}`,
     ...f.submodules.map((s) => `Submodule: ${s.sha} ${s.path}`),
-    ...f.privateFiles.map((p) => `Private-File: ${p}`),
+    ...f.privateFiles.map((p) => `Private-File: ${oneLine(p)}`),
     ...(f.build ? [`Build: ${oneLine(f.build)}`] : []),
   ];
   return `Release ${id} of ${f.app}-${f.env}\n\n${trailers.join('\n')}\n`;

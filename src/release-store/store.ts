@@ -39,7 +39,12 @@ async function listPrivateFiles(dir: string, envFile: string): Promise<string[]>
     .filter((e) => !e.isDirectory())
     .map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name).slice(dir.length + 1))
     .filter((p) => p !== envFile && !p.split('/').some((part) => part.startsWith('.git') && part !== '.gitkeep') && !p.split('/').some((part) => part.startsWith('.hg')))
-    .sort();
+    .sort()
+    .map((p) => {
+      // eslint-disable-next-line no-control-regex
+      if (/[\x00-\x1f\x7f]/.test(p)) throw new StepError(`private file ${JSON.stringify(p)} has a control character in its name; rename it`);
+      return p;
+    });
 }
 
 export async function listReleases(www: string): Promise<Release[]> {

@@ -6,7 +6,12 @@
 import type { Reporter, RunEvent } from './events.js';
 
 export function formatDuration(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)}ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
+  // round first, then pick the unit, so no unit is shown at its own limit ("1000ms", "60.0s")
+  if (Math.round(ms) < 1000) return `${Math.round(ms)}ms`;
+  const tenths = Math.round(ms / 100);
+  if (tenths < 600) return `${(tenths / 10).toFixed(1)}s`;
+  const seconds = Math.round(ms / 1000);
+  return `${Math.floor(seconds / 60)}m${seconds % 60}s`;
 }
 
 export function formatLine(event: RunEvent, now: Date): string | undefined {

@@ -12,7 +12,11 @@ let ordered: string[] = [];
 
 /** Register secret values (too-short values would redact ordinary words, and are kept out). */
 export function addSecrets(values: Iterable<string>): void {
-  for (const v of values) if (v.length >= 3) known.add(v);
+  for (const v of values) {
+    if (v.length >= 3) known.add(v);
+    // output is redacted line by line, so a multi-line value (a PEM key) is also known by its lines
+    if (v.includes('\n')) for (const line of v.split(/\r?\n/)) if (line.trim().length >= 6) known.add(line.trim());
+  }
   // longest first, so a secret that contains another is removed whole
   ordered = [...known].sort((a, b) => b.length - a.length);
 }

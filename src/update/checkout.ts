@@ -104,7 +104,8 @@ export async function getSourceState(spec: CheckoutSpec, sha: string): Promise<S
   if (spec.submodules) {
     const out = await g.raw(['submodule', 'status', '--recursive']);
     for (const line of out.split('\n')) {
-      const m = /^[ +-U]?([0-9a-f]{40,64}) (\S+)/.exec(line);
+      // ` <sha> <path> (<describe>)`; a path may contain spaces
+      const m = /^[ +-U]?([0-9a-f]{40,64}) (.+?)(?: \(.*\))?$/.exec(line);
       if (m) submodules.push({ sha: m[1]!, path: m[2]! });
     }
   }

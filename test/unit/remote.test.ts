@@ -1,0 +1,499 @@
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { type Cmd, shellLine } from '../../src/exec/cmd.js';
+import {
+  RELEASE_DIR,
+  idOfDir,
+  parseLines,
+  parseRsyncStats,
+  releaseDir,
+  stageCmd,
+  statusCmd,
+  switchCmd,
+} from '../../src/deploy/remote.js';
+import { MODULE, RSYNC_USER } from '../../src/deploy/serve.js';
+import type { Release } from '../../src/release-store/release.js';
+
+/** A stable, distinct 40-hex commit id per release number. */
+function commitFor(n: number): string {
+  return createHash('sha1').update(`commit ${n}`).digest('hex');
+}
+
+function rel(n: number, commit = commitFor(n)): Release {
+  return { id: `r${n}`, number: n, commit, date: '2024-01-01T00:00:00Z', deployer: 'alice', submodules: [], privateFiles: [] };
+}
+
+let tmp: string;
+before(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'slipway-remote-'));
+});
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+let counter = 0;
+function freshBase(): string {
+  const base = join(tmp, `host${++counter}`, 'www', 'app');
+  mkdirSync(join(base, 'releases'), { recursive: true });
+  return base;
+}
+
+/** Run a Cmd the way a web server does: the line from shellLine, given to sh -c. */
+function runRemote(cmd: Cmd, cwd = tmp): { stdout: string; stderr: string; status: number | null } {
+  const r = spawnSync('/bin/sh', ['-c', shellLine(cmd)], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, LC_ALL: 'C' } });
+  return { stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8'), status: r.status };
+}
+
+/** A complete release dir, as STAGE leaves it. */
+function staged(base: string, release: Release, files: Record<string, string> = { 'index.html': `<h1>${release.id}</h1>\n` }): string {
+  const dir = join(base, 'releases', releaseDir(release));
+  mkdirSync(dir, { recursive: true });
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
+  writeFileSync(join(dir, 'REVISION'), `${release.commit}\n`);
+  return dir;
+}
+
+function releasesIn(base: string): string[] {
+  return readdirSync(join(base, 'releases')).sort();
+}
+
+describe('command builders', () => {
+  const release = rel(42, '9fceb02d0ae598e95dc970b74767f19372d61af8');
+
+  test('releaseDir is r<N>-<commit12>', () => {
+    assert.equal(releaseDir(release), 'r42-9fceb02d0ae5');
+    assert.match(releaseDir(release), RELEASE_DIR);
+  });
+
+  test('stageCmd: sh -c <fixed script> slipway-stage base dir rev port timeout rsync', () => {
+    const cmd = stageCmd('/data/www/demo', release, 40123, 29.2, 'rsync');
+    assert.equal(cmd.length, 10);
+    assert.deepEqual([cmd[0], cmd[1]], ['sh', '-c']);
+    assert.deepEqual(cmd.slice(3), ['slipway-stage', '/data/www/demo', 'r42-9fceb02d0ae5', release.commit, '40123', '30', 'rsync']);
+    assert.match(cmd[2]!, /^set -eu\n/);
+    assert.ok(cmd[2]!.includes(`rsync://${RSYNC_USER}@127.0.0.1:$port/${MODULE}/`));
+  });
+
+  test('switchCmd: sh -c <fixed script> slipway-switch base dir keep', () => {
+    const cmd = switchCmd('/data/www/demo', release, 5);
+    assert.deepEqual([cmd[0], cmd[1]], ['sh', '-c']);
+    assert.deepEqual(cmd.slice(3), ['slipway-switch', '/data/www/demo', 'r42-9fceb02d0ae5', '5']);
+    assert.match(cmd[2]!, /^set -eu\n/);
+  });
+
+  test('statusCmd: sh -c <fixed script> slipway-status base', () => {
+    const cmd = statusCmd('/data/www/demo');
+    assert.equal(cmd.length, 5);
+    assert.deepEqual([cmd[0], cmd[1], cmd[3], cmd[4]], ['sh', '-c', 'slipway-status', '/data/www/demo']);
+  });
+
+  test('the scripts are fixed: no argument is ever glued into them', () => {
+    const hostile = "/data/www/$(touch pwned) 'x' `y`";
+    const other = rel(7, 'abcdefabcdef0123456789abcdef0123456789ab');
+    assert.equal(stageCmd(hostile, other, 1, 1, '/opt/x;y/rsync')[2], stageCmd('/a', release, 2, 2, 'rsync')[2]);
+    assert.equal(switchCmd(hostile, other, 1)[2], switchCmd('/a', release, 9)[2]);
+    assert.equal(statusCmd(hostile)[2], statusCmd('/a')[2]);
+    for (const cmd of [stageCmd(hostile, other, 1, 1, 'rsync'), switchCmd(hostile, other, 1), statusCmd(hostile)]) {
+      assert.ok(!cmd[2]!.includes('pwned'));
+      assert.equal(cmd[4], hostile);
+    }
+  });
+});
+
+describe('RELEASE_DIR and idOfDir', () => {
+  test('RELEASE_DIR matches only names this tool creates', () => {
+    assert.deepEqual([...(RELEASE_DIR.exec('r42-9fceb02d0ae5') ?? [])], ['r42-9fceb02d0ae5', '42', '9fceb02d0ae5']);
+    for (const name of ['r0-9fceb02d0ae5', 'r42-9fceb02d0ae', 'r42-9fceb02d0ae5f', 'r42-9FCEB02D0AE5', '.r42-9fceb02d0ae5.partial', 'r42-9fceb02d0ae5.bak', 'r42', 'current', 'r-9fceb02d0ae5', ' r42-9fceb02d0ae5']) {
+      assert.ok(!RELEASE_DIR.test(name), name);
+    }
+  });
+
+  test('idOfDir shows r<N> for release dirs, anything else as it is', () => {
+    assert.equal(idOfDir('r42-9fceb02d0ae5'), 'r42');
+    assert.equal(idOfDir('r1-000000000000'), 'r1');
+    assert.equal(idOfDir('something-else'), 'something-else');
+    assert.equal(idOfDir(''), undefined);
+    assert.equal(idOfDir(undefined), undefined);
+  });
+});
+
+describe('parseLines', () => {
+  test('groups "key value" lines by key, in order', () => {
+    const m = parseLines('previous r1-000000000000\nswitched\npruned r2-aaaaaaaaaaaa\n\n  pruned r3-bbbbbbbbbbbb  \nlive \nnote two words here\n');
+    assert.deepEqual([...m.entries()], [
+      ['previous', ['r1-000000000000']],
+      ['switched', ['']],
+      ['pruned', ['r2-aaaaaaaaaaaa', 'r3-bbbbbbbbbbbb']],
+      ['live', ['']],
+      ['note', ['two words here']],
+    ]);
+  });
+  test('empty output has no keys', () => {
+    assert.equal(parseLines('').size, 0);
+    assert.equal(parseLines('\n\n  \n').size, 0);
+  });
+});
+
+describe('parseRsyncStats on real rsync output', () => {
+  let src: string;
+  let rsh: string;
+  before(() => {
+    src = join(tmp, 'stats-src');
+    mkdirSync(join(src, 'sub'), { recursive: true });
+    writeFileSync(join(src, 'big.bin'), randomBytes(1_234_567));
+    writeFileSync(join(src, 'small.txt'), 'hello\n');
+    writeFileSync(join(src, 'sub', 'c.txt'), 'c\n');
+    // a "remote shell" that runs the server side locally: rsync pulls, as hosts do, with no network
+    rsh = join(tmp, 'local-rsh');
+    writeFileSync(rsh, '#!/bin/sh\nshift\nexec "$@"\n');
+    chmodSync(rsh, 0o755);
+  });
+
+  function pull(dest: string): string {
+    const r = spawnSync('rsync', ['-rlpt', '--delete', '--stats', '-e', rsh, `host:${src}/`, `${dest}/`], { env: { PATH: process.env.PATH, LC_ALL: 'C' } });
+    assert.equal(r.status, 0, r.stderr.toString());
+    return r.stdout.toString('utf8');
+  }
+
+  test('counts files transferred and bytes received, with thousands separators', () => {
+    const dest = join(tmp, 'stats-dest');
+    const out = pull(dest);
+    assert.match(out, /Total bytes received: \d{1,3},\d{3},\d{3}/, 'rsync prints grouped numbers');
+    const stats = parseRsyncStats(out);
+    assert.equal(stats.files, 3);
+    assert.ok(stats.bytes >= 1_234_567 + 9, `bytes ${stats.bytes}`);
+    assert.ok(stats.bytes < 1_300_000, `bytes ${stats.bytes}`);
+    const received = /Total bytes received: ([0-9,]+)/.exec(out)![1]!;
+    assert.equal(stats.bytes, Number(received.replaceAll(',', '')));
+
+    // nothing changed: nothing transferred, only the file list crosses
+    const again = parseRsyncStats(pull(dest));
+    assert.equal(again.files, 0);
+    assert.ok(again.bytes < 1000, `bytes ${again.bytes}`);
+
+    writeFileSync(join(src, 'small.txt'), 'changed\n');
+    assert.equal(parseRsyncStats(pull(dest)).files, 1);
+  });
+
+  test('output without stats reads as zero', () => {
+    assert.deepEqual(parseRsyncStats(''), { files: 0, bytes: 0 });
+    assert.deepEqual(parseRsyncStats('live none\nstaged\n'), { files: 0, bytes: 0 });
+  });
+});
+
+describe('the SWITCH script, run by the real sh', () => {
+  test('refuses a release that is not staged, and changes nothing', () => {
+    const base = freshBase();
+    const r1 = rel(1);
+    const r = runRemote(switchCmd(base, r1, 5));
+    assert.equal(r.status, 3);
+    assert.match(r.stderr, new RegExp(`release ${releaseDir(r1)} is not staged on this host`));
+    assert.ok(!existsSync(join(base, 'current')));
+    assert.ok(!r.stdout.includes('switched'));
+  });
+
+  test('refuses a release dir without REVISION (an incomplete copy), keeping the live one', () => {
+    const base = freshBase();
+    const r1 = rel(1);
+    const r2 = rel(2);
+    staged(base, r1);
+    assert.equal(runRemote(switchCmd(base, r1, 5)).status, 0);
+    mkdirSync(join(base, 'releases', releaseDir(r2)));
+    const r = runRemote(switchCmd(base, r2, 5));
+    assert.equal(r.status, 3);
+    assert.equal(readlinkSync(join(base, 'current')), `releases/${releaseDir(r1)}`);
+  });
+
+  test('points current at the release with a relative link, and reports the previous one', () => {
+    const base = freshBase();
+    const r1 = rel(1);
+    const r2 = rel(2);
+    staged(base, r1);
+    staged(base, r2);
+
+    const first = runRemote(switchCmd(base, r1, 5));
+    assert.equal(first.status, 0, first.stderr);
+    assert.equal(readlinkSync(join(base, 'current')), `releases/${releaseDir(r1)}`);
+    assert.equal(readFileSync(join(base, 'current', 'index.html'), 'utf8'), '<h1>r1</h1>\n');
+    assert.deepEqual(parseLines(first.stdout).get('previous'), ['']);
+    assert.ok(parseLines(first.stdout).has('switched'));
+
+    const second = runRemote(switchCmd(base, r2, 5));
+    assert.equal(second.status, 0, second.stderr);
+    assert.equal(readlinkSync(join(base, 'current')), `releases/${releaseDir(r2)}`);
+    assert.deepEqual(parseLines(second.stdout).get('previous'), [releaseDir(r1)]);
+    assert.equal(parseLines(second.stdout).get('pruned'), undefined);
+    // no temporary link is left behind
+    assert.deepEqual(readdirSync(base).sort(), ['current', 'releases']);
+  });
+
+  test('switching to the live release again is harmless', () => {
+    const base = freshBase();
+    const r1 = rel(1);
+    staged(base, r1);
+    assert.equal(runRemote(switchCmd(base, r1, 1)).status, 0);
+    const again = runRemote(switchCmd(base, r1, 1));
+    assert.equal(again.status, 0, again.stderr);
+    assert.deepEqual(parseLines(again.stdout).get('previous'), [releaseDir(r1)]);
+    assert.equal(readlinkSync(join(base, 'current')), `releases/${releaseDir(r1)}`);
+    assert.deepEqual(releasesIn(base), [releaseDir(r1)]);
+  });
+
+  test('prunes beyond keep, newest kept, by release number (r10 is newer than r9)', () => {
+    const base = freshBase();
+    const all = [1, 2, 3, 8, 9, 10, 11].map((n) => rel(n));
+    for (const r of all) staged(base, r);
+    const r11 = all.at(-1)!;
+    const r = runRemote(switchCmd(base, r11, 3));
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(releasesIn(base), [rel(10), rel(11), rel(9)].map(releaseDir).sort());
+    assert.deepEqual(
+      (parseLines(r.stdout).get('pruned') ?? []).sort(),
+      [rel(1), rel(2), rel(3), rel(8)].map(releaseDir).sort(),
+    );
+  });
+
+  test('never removes the live release, even when it is older than the ones kept', () => {
+    const base = freshBase();
+    const all = [1, 2, 3, 4, 5, 6].map((n) => rel(n));
+    for (const r of all) staged(base, r);
+    // roll back to r2 keeping 2: r6 and r5 are the newest, r2 is live
+    const r = runRemote(switchCmd(base, rel(2), 2));
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(readlinkSync(join(base, 'current')), `releases/${releaseDir(rel(2))}`);
+    assert.deepEqual(releasesIn(base), [rel(2), rel(5), rel(6)].map(releaseDir).sort());
+    assert.ok(!(parseLines(r.stdout).get('pruned') ?? []).includes(releaseDir(rel(2))));
+
+    // keep 1: only the live one is certain to stay
+    const one = runRemote(switchCmd(base, rel(2), 1));
+    assert.equal(one.status, 0, one.stderr);
+    assert.ok(existsSync(join(base, 'current', 'REVISION')));
+    assert.ok(releasesIn(base).includes(releaseDir(rel(2))));
+  });
+
+  test('leaves alone every name it did not create', () => {
+    const base = freshBase();
+    for (const n of [1, 2, 3, 4]) staged(base, rel(n));
+    const foreign = [
+      'notes.txt',
+      'r5-short',
+      'r6-ABCDEF012345',
+      'r7-0123456789ab.bak',
+      '.r8-0123456789ab.partial',
+      'backup',
+      'r9-0123456789abc',
+      'x r1-0123456789ab',
+    ];
+    for (const name of foreign) {
+      if (name.endsWith('.txt')) writeFileSync(join(base, 'releases', name), 'mine\n');
+      else mkdirSync(join(base, 'releases', name));
+    }
+    writeFileSync(join(base, 'unrelated'), 'x');
+    const r = runRemote(switchCmd(base, rel(4), 1));
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(releasesIn(base), [...foreign, releaseDir(rel(4))].sort());
+    assert.ok(existsSync(join(base, 'unrelated')));
+  });
+
+  test('a base path with spaces and shell syntax is used literally', () => {
+    const base = join(tmp, "we'ird $(touch pwned) `x`", 'www');
+    mkdirSync(join(base, 'releases'), { recursive: true });
+    const r1 = rel(1);
+    staged(base, r1);
+    const r = runRemote(switchCmd(base, r1, 5), tmp);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(readlinkSync(join(base, 'current')), `releases/${releaseDir(r1)}`);
+    assert.ok(!existsSync(join(tmp, 'pwned')));
+  });
+});
+
+describe('the STATUS script, run by the real sh', () => {
+  test('no current release: "live" with nothing, exit 0', () => {
+    const base = freshBase();
+    const r = runRemote(statusCmd(base));
+    assert.equal(r.status, 0);
+    assert.deepEqual([...parseLines(r.stdout).entries()], [['live', ['']]]);
+  });
+
+  test('a missing base is not an error either', () => {
+    const r = runRemote(statusCmd(join(tmp, 'no', 'such', 'base')));
+    assert.equal(r.status, 0);
+    assert.deepEqual(parseLines(r.stdout).get('live'), ['']);
+  });
+
+  test('after a switch: the live dir and its revision', () => {
+    const base = freshBase();
+    const r1 = rel(1);
+    staged(base, r1);
+    assert.equal(runRemote(switchCmd(base, r1, 5)).status, 0);
+    const lines = parseLines(runRemote(statusCmd(base)).stdout);
+    assert.deepEqual(lines.get('live'), [releaseDir(r1)]);
+    assert.deepEqual(lines.get('revision'), [r1.commit]);
+    assert.equal(idOfDir(lines.get('live')?.[0]), 'r1');
+  });
+});
+
+describe('the STAGE script, run by the real sh', () => {
+  // STAGE pulls from the admin's rsync daemon through a forwarded port. Here "rsync"
+  // is a wrapper that records its arguments, checks and drops the daemon-only ones,
+  // and runs the real rsync from a local directory: the script's own logic (link-dest
+  // choice, partial dir, rename, REVISION) runs for real.
+  let source: string;
+  let wrapper: string;
+  let argLog: string;
+
+  before(() => {
+    source = join(tmp, 'export');
+    mkdirSync(join(source, 'css'), { recursive: true });
+    writeFileSync(join(source, 'index.html'), '<h1>new</h1>\n');
+    writeFileSync(join(source, 'css', 'site.css'), 'body{}\n');
+    argLog = join(tmp, 'rsync-args.log');
+    wrapper = join(tmp, 'fake-daemon-rsync');
+    writeFileSync(
+      wrapper,
+      `#!/bin/sh
+set -eu
+log=${shellLine([argLog])}
+src=${shellLine([`${source}/`])}
+: > "$log"
+for a in "$@"; do printf '%s\\n' "$a" >> "$log"; done
+i=0
+for a in "$@"; do
+  i=$((i + 1))
+  [ "$i" -eq 1 ] && set --
+  case "$a" in
+    --password-file=-|--contimeout=*) ;;
+    rsync://*) set -- "$@" "$src" ;;
+    *) set -- "$@" "$a" ;;
+  esac
+done
+exec rsync "$@"
+`,
+    );
+    chmodSync(wrapper, 0o755);
+  });
+
+  beforeEach(() => rmSync(argLog, { force: true }));
+
+  function stage(base: string, release: Release) {
+    return runRemote(stageCmd(base, release, 40123, 29.5, wrapper));
+  }
+
+  function loggedArgs(): string[] {
+    return existsSync(argLog) ? readFileSync(argLog, 'utf8').split('\n').slice(0, -1) : [];
+  }
+
+  test('stages into a partial dir, renames it, writes REVISION, and links against live and recent releases', () => {
+    const base = freshBase();
+    const [r1, r2, r3, r4] = [1, 2, 3, 4].map((n) => rel(n));
+    // r1 is live; r2 is complete; r3 has no REVISION (an incomplete copy, never used)
+    const old = staged(base, r1!, { 'index.html': 'old\n', 'css/site.css': 'body{}\n' });
+    const mtime = statSync(join(source, 'css', 'site.css')).mtime;
+    utimesSync(join(old, 'css', 'site.css'), mtime, mtime);
+    staged(base, r2!);
+    mkdirSync(join(base, 'releases', releaseDir(r3!)));
+    symlinkSync(`releases/${releaseDir(r1!)}`, join(base, 'current'));
+    // a leftover of an interrupted run
+    mkdirSync(join(base, 'releases', '.r9-0123456789ab.partial'));
+
+    const r = stage(base, r4!);
+    assert.equal(r.status, 0, r.stderr);
+    const lines = parseLines(r.stdout);
+    assert.deepEqual(lines.get('live'), [releaseDir(r1!)]);
+    assert.ok(lines.has('staged'));
+
+    const args = loggedArgs();
+    assert.deepEqual(args, [
+      '-rlpt',
+      '--delete',
+      '--stats',
+      '--timeout=30',
+      '--contimeout=30',
+      `--link-dest=${base}/releases/${releaseDir(r1!)}`,
+      `--link-dest=${base}/releases/${releaseDir(r2!)}`,
+      '--password-file=-',
+      `rsync://${RSYNC_USER}@127.0.0.1:40123/${MODULE}/`,
+      `.${releaseDir(r4!)}.partial/`,
+    ]);
+
+    const dir = join(base, 'releases', releaseDir(r4!));
+    assert.equal(readFileSync(join(dir, 'REVISION'), 'utf8'), `${r4!.commit}\n`);
+    assert.equal(readFileSync(join(dir, 'index.html'), 'utf8'), '<h1>new</h1>\n');
+    // an unchanged file is a hard link to the live release's copy, not a new file
+    assert.equal(statSync(join(dir, 'css', 'site.css')).ino, statSync(join(old, 'css', 'site.css')).ino);
+    assert.deepEqual(releasesIn(base), [r1!, r2!, r3!, r4!].map(releaseDir).sort(), 'no partial dir is left');
+    // staging never touches what is served
+    assert.equal(readlinkSync(join(base, 'current')), `releases/${releaseDir(r1!)}`);
+
+    const stats = parseRsyncStats(r.stdout);
+    assert.equal(stats.files, 1, 'only index.html crossed the wire');
+  });
+
+  test('a release already staged with the same revision is "present": rsync does not run', () => {
+    const base = freshBase();
+    const r1 = rel(1);
+    staged(base, r1);
+    const r = stage(base, r1);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(parseLines(r.stdout).get('live'), ['none']);
+    assert.ok(parseLines(r.stdout).has('present'));
+    assert.deepEqual(loggedArgs(), []);
+  });
+
+  test('a stale dir of the same name is replaced; the first stage creates releases/', () => {
+    const base = join(tmp, `host${++counter}`, 'www', 'app');
+    const r1 = rel(1);
+    let r = stage(base, r1);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(!loggedArgs().some((a) => a.startsWith('--link-dest')), 'nothing to link against on a new host');
+    writeFileSync(join(base, 'releases', releaseDir(r1), 'REVISION'), 'something else\n');
+    writeFileSync(join(base, 'releases', releaseDir(r1), 'stray'), 'x');
+    r = stage(base, r1);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(parseLines(r.stdout).has('staged'));
+    assert.ok(!existsSync(join(base, 'releases', releaseDir(r1), 'stray')));
+    assert.equal(readFileSync(join(base, 'releases', releaseDir(r1), 'REVISION'), 'utf8'), `${r1.commit}\n`);
+  });
+
+  test('refuses to restage the live release when its REVISION does not match', () => {
+    const base = freshBase();
+    const r1 = rel(1);
+    const dir = staged(base, r1);
+    symlinkSync(`releases/${releaseDir(r1)}`, join(base, 'current'));
+    writeFileSync(join(dir, 'REVISION'), 'tampered\n');
+    const r = stage(base, r1);
+    assert.equal(r.status, 3);
+    assert.match(r.stderr, /refusing to restage/);
+    assert.deepEqual(loggedArgs(), []);
+    assert.equal(readFileSync(join(dir, 'index.html'), 'utf8'), '<h1>r1</h1>\n');
+  });
+
+  test('a failing rsync fails the stage and leaves no release dir', () => {
+    const base = freshBase();
+    const r1 = rel(1);
+    const r = runRemote(stageCmd(base, r1, 40123, 30, '/bin/false'));
+    assert.notEqual(r.status, 0);
+    assert.ok(!parseLines(r.stdout).has('staged'));
+    assert.ok(!existsSync(join(base, 'releases', releaseDir(r1))));
+  });
+});
