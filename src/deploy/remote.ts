@@ -96,8 +96,10 @@ for p in .r*.partial; do [ -e "$p" ] && rm -rf -- "$p"; done
 if [ "$live" = "$dir" ]; then
   [ ! -e "$fix" ] || rm -rf -- "$fix"
   set --
-  for d in $(ls -1 | grep -E '^r[0-9]+-[0-9a-f]{12}$' | sort -rV | head -n 3); do
-    [ -f "$d/REVISION" ] && set -- "$@" "--link-dest=$base/releases/$d"
+  for d in "$dir" $(ls -1 | grep -E '^r[0-9]+-[0-9a-f]{12}$' | sort -rV | head -n 3); do
+    [ -f "$d/REVISION" ] || continue
+    case " $* " in *"/$d "*) continue ;; esac
+    set -- "$@" "--link-dest=$base/releases/$d"
   done
   # --checksum: an edited file may keep its size and time; link only identical content
   "$rsync" -rlpt --checksum --delete --stats --timeout="$timeout" --contimeout="$timeout" "$@" --password-file=- \\
