@@ -75,6 +75,7 @@ Example:
 
   program
     .command('rollback <target>')
+    .summary('make an earlier release live again (default: the previous one)')
     .description('Make an earlier release of <app>-<env> live again: by default the one live before the current one.\nNo rebuild, no admin tasks; hosts that pruned the release get its exact tree from the store.')
     .option('--to <release>', 'roll back to this release: an id (r42), a commit or a tag of the store')
     .option('-f, --force', 'roll back even across changes to the migration paths')
@@ -90,6 +91,7 @@ Examples:
 
   program
     .command('sync <target>')
+    .summary('bring every host to the live release, repairing hand-changed ones')
     .description('Bring every host of <app>-<env> to the live release without making a new one: hosts on another release or none\nget it, hosts whose files were changed by hand get a fresh copy.')
     .option('-p, --parallel <n>', 'hosts worked on at once', parsePositive)
     .addHelpText('after', `
@@ -102,6 +104,7 @@ Example:
 
   program
     .command('log <target>')
+    .summary('deploys, rollbacks and syncs, newest first')
     .description('List the deploys, rollbacks and syncs of <app>-<env>, newest first, with who, when, the result and the hosts.')
     .option('-n, --limit <n>', 'show only the newest <n> events', parsePositive)
     .addHelpText('after', `
@@ -114,6 +117,7 @@ Example:
 
   program
     .command('diff <target> [from] [to]')
+    .summary('files changed between two releases')
     .description('List the files that differ between two releases (default: the live one and the newest).\nPrivate files are marked; their contents are never shown.')
     .option('--patch', 'also show the changes to the non-private files')
     .addHelpText('after', `
