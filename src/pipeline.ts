@@ -1,10 +1,12 @@
 /**
  * One deploy, as a short list of named phases:
- *   update → release → export → ship
+ *   update → release → export → ship → record
+ * Every deploy that gets past its input checks is recorded in the store's
+ * history, failures included.
  */
 import type { AppEnv } from './config/resolve.js';
 import { type HostReport, shipRelease, verifyAllSwitched } from './deploy/execute.js';
-import { exportRelease, makeRelease, type Release } from './release-store/index.js';
+import { exportRelease, isWorthRecording, makeRelease, type Release, recordRun, viewStore } from './release-store/index.js';
 import { ADMIN, type Reporter, step } from './report/events.js';
 import { type UpdateOptions, updateSource } from './update/index.js';
 
@@ -15,11 +17,26 @@ export interface DeployResult {
 }
 
 export async function deploy(appEnv: AppEnv, options: UpdateOptions, reporter: Reporter): Promise<DeployResult> {
-  const source = await updateSource(appEnv, options, reporter);
-  const { release, created } = await makeRelease(appEnv, source, reporter);
-  const exportDir = await step(reporter, ADMIN, 'export', `checking out ${release.id} from the store`, () =>
-    exportRelease(appEnv.paths.www, appEnv.paths.export, release, appEnv.privateMode), () => `${release.id} ready to serve`);
-  const hosts = await shipRelease(appEnv, release, reporter, { exportDir });
-  verifyAllSwitched(release, hosts);
-  return { release, created, hosts };
+  const from = (await viewStore(appEnv.paths.www)).live?.id;
+  let release: Release | undefined;
+  let hosts: HostReport[] = [];
+  try {
+    const source = await updateSource(appEnv, options, reporter);
+    const made = await makeRelease(appEnv, source, reporter);
+    release = made.release;
+    const exportDir = await exportStep(appEnv, release, reporter);
+    hosts = await shipRelease(appEnv, release, reporter, { exportDir });
+    verifyAllSwitched(release, hosts);
+    await recordRun(appEnv.paths.www, { kind: 'deploy', from, to: release, hosts }, reporter);
+    return { release, created: made.created, hosts };
+  } catch (err) {
+    if (isWorthRecording(err)) await recordRun(appEnv.paths.www, { kind: 'deploy', from, to: release, hosts, error: err }, reporter);
+    throw err;
+  }
+}
+
+/** Check out a release's exact tree from the store, private files included, for hosts to pull. */
+export function exportStep(appEnv: AppEnv, release: Release, reporter: Reporter, dir = appEnv.paths.export): Promise<string> {
+  return step(reporter, ADMIN, 'export', `checking out ${release.id} from the store`, () =>
+    exportRelease(appEnv.paths.www, dir, release, appEnv.privateMode), () => `${release.id} ready to serve`);
 }

@@ -14,6 +14,8 @@ Examples:
                                                  ship exactly the commit CI tested
   deploy releases caseconductor-prod             list releases, newest first
   deploy status caseconductor-prod               what every host serves now
+  sudo deploy rollback caseconductor-prod        back to the release live before this one
+  deploy log caseconductor-prod                  deploys, rollbacks and syncs, newest first
 
 Environment:
   SLIPWAY_APPS   directory of app files (default: the apps/ shipped with Slipway)
@@ -62,13 +64,69 @@ Example:
 
   program
     .command('status <target>')
-    .description('Show the release each host of <app>-<env> serves, and whether it is the newest.')
+    .description('Show the release each host of <app>-<env> serves, whether it is the live one, and whether its files still match it.')
     .addHelpText('after', `
 Example:
   deploy status caseconductor-prod`)
     .action(async (target: string, _opts, cmd: Command) => {
       const { statusCommand } = await import('./info.js');
       await statusCommand(target, cmd.optsWithGlobals<GlobalOptions>());
+    });
+
+  program
+    .command('rollback <target>')
+    .summary('make an earlier release live again (default: the previous one)')
+    .description('Make an earlier release of <app>-<env> live again: by default the one live before the current one.\nNo rebuild, no admin tasks; hosts that pruned the release get its exact tree from the store.')
+    .option('--to <release>', 'roll back to this release: an id (r42), a commit or a tag of the store')
+    .option('-f, --force', 'roll back even across changes to the migration paths')
+    .option('-p, --parallel <n>', 'hosts worked on at once', parsePositive)
+    .addHelpText('after', `
+Examples:
+  sudo deploy rollback caseconductor-prod
+  sudo deploy rollback caseconductor-prod --to r41`)
+    .action(async (target: string, opts, cmd: Command) => {
+      const { rollbackCommand } = await import('./rollback.js');
+      await rollbackCommand(target, opts, cmd.optsWithGlobals<GlobalOptions>());
+    });
+
+  program
+    .command('sync <target>')
+    .summary('bring every host to the live release, repairing hand-changed ones')
+    .description('Bring every host of <app>-<env> to the live release without making a new one: hosts on another release or none\nget it, hosts whose files were changed by hand get a fresh copy.')
+    .option('-p, --parallel <n>', 'hosts worked on at once', parsePositive)
+    .addHelpText('after', `
+Example:
+  sudo deploy sync caseconductor-prod`)
+    .action(async (target: string, opts, cmd: Command) => {
+      const { syncCommand } = await import('./rollback.js');
+      await syncCommand(target, opts, cmd.optsWithGlobals<GlobalOptions>());
+    });
+
+  program
+    .command('log <target>')
+    .summary('deploys, rollbacks and syncs, newest first')
+    .description('List the deploys, rollbacks and syncs of <app>-<env>, newest first, with who, when, the result and the hosts.')
+    .option('-n, --limit <n>', 'show only the newest <n> events', parsePositive)
+    .addHelpText('after', `
+Example:
+  deploy log caseconductor-prod -n 10`)
+    .action(async (target: string, opts, cmd: Command) => {
+      const { logCommand } = await import('./history.js');
+      await logCommand(target, opts, cmd.optsWithGlobals<GlobalOptions>());
+    });
+
+  program
+    .command('diff <target> [from] [to]')
+    .summary('files changed between two releases')
+    .description('List the files that differ between two releases (default: the live one and the newest).\nPrivate files are marked; their contents are never shown.')
+    .option('--patch', 'also show the changes to the non-private files')
+    .addHelpText('after', `
+Examples:
+  deploy diff caseconductor-prod
+  deploy diff caseconductor-prod r40 r42 --patch`)
+    .action(async (target: string, from: string | undefined, to: string | undefined, opts, cmd: Command) => {
+      const { diffCommand } = await import('./history.js');
+      await diffCommand(target, from, to, opts, cmd.optsWithGlobals<GlobalOptions>());
     });
 
   return program;

@@ -1,10 +1,9 @@
 /** Read-only commands: what is in the store, and what each host serves. */
 import { loadTarget } from '../config/load.js';
-import { connect, loadCredentials } from '../deploy/execute.js';
-import { onEachHost } from '../deploy/fanout.js';
-import { idOfDir, parseLines, statusCmd } from '../deploy/remote.js';
+import { inspectOn, summarizeDrift, withEachHost } from '../deploy/drift.js';
+import { idOfDir } from '../deploy/remote.js';
 import { DeployFailedError } from '../errors.js';
-import { listReleases } from '../release-store/index.js';
+import { exportRelease, viewStore } from '../release-store/index.js';
 import { memoryReporter } from '../report/line.js';
 import { type GlobalOptions, locations } from './context.js';
 
@@ -12,47 +11,63 @@ const out = (line: string) => process.stdout.write(`${line}\n`);
 
 export async function releasesCommand(target: string, globals: GlobalOptions): Promise<void> {
   const appEnv = await loadTarget(target, locations(globals));
-  const releases = await listReleases(appEnv.paths.www);
+  const { releases, live, state } = await viewStore(appEnv.paths.www);
   if (!releases.length) {
     out(`no releases of ${appEnv.app}-${appEnv.env} yet (store: ${appEnv.paths.www})`);
     return;
   }
   for (const r of releases) {
     const subs = r.submodules.map((s) => `${s.path}@${s.sha.slice(0, 8)}`).join(' ');
+    // live per the history; "rolled-back" = a rollback moved the fleet away from it
+    const mark = r.id === live?.id ? 'live' : state.rolledBack.has(r.id) ? 'rolled-back' : '';
     out(
-      [r.id.padEnd(6), r.commit.slice(0, 12), r.date, r.deployer.padEnd(10), `source ${r.source?.slice(0, 12) ?? '?'}${r.branch ? ` (${r.branch})` : ''}`, subs]
+      [r.id.padEnd(6), r.commit.slice(0, 12), mark.padEnd(11), r.date, r.deployer.padEnd(10), `source ${r.source?.slice(0, 12) ?? '?'}${r.branch ? ` (${r.branch})` : ''}`, subs]
         .filter(Boolean)
         .join('  '),
     );
   }
 }
 
+/**
+ * What every host serves, against the store's live release: hosts on another
+ * release, and hosts whose live tree differs from the release commit (changed
+ * by hand), are flagged and make the command exit 1.
+ */
 export async function statusCommand(target: string, globals: GlobalOptions): Promise<void> {
   const appEnv = await loadTarget(target, locations(globals));
-  const [newest] = await listReleases(appEnv.paths.www);
-  const creds = await loadCredentials(appEnv);
+  const { releases, live, state } = await viewStore(appEnv.paths.www);
+  const newest = releases[0];
+  if (!live) {
+    out(`no releases of ${appEnv.app}-${appEnv.env} yet (store: ${appEnv.paths.www})`);
+    return;
+  }
   const quiet = memoryReporter();
-  const results = await onEachHost(appEnv.hosts, appEnv.parallel, async (host) => {
-    const session = await connect(host, appEnv, creds, quiet);
-    try {
-      const result = await session.exec(statusCmd(appEnv.remote.path));
-      const lines = parseLines(result.stdout);
-      return { dir: lines.get('live')?.[0] || undefined, revision: lines.get('revision')?.[0] };
-    } finally {
-      session.close();
-    }
-  });
+  // a checkout of its own, so a status never moves the export a running deploy serves from
+  const verifyDir = await exportRelease(appEnv.paths.www, appEnv.paths.verify, live, appEnv.privateMode);
+  const results = await withEachHost(appEnv, appEnv.hosts, verifyDir, quiet, (session, server) => inspectOn(session, appEnv, live, server, quiet));
+  out(`live release: ${live.id} (${live.commit.slice(0, 12)})${state.live ? '' : ' (no history yet: taken to be the newest)'}`);
   out(`newest release: ${newest ? `${newest.id} (${newest.commit.slice(0, 12)})` : 'none'}`);
-  let failures = 0;
+  let unreachable = 0;
+  let differ = 0;
   for (const r of results) {
     if (!r.ok) {
-      failures++;
+      unreachable++;
       out(`${r.host.padEnd(16)} UNREACHABLE  ${r.error}`);
       continue;
     }
-    const live = idOfDir(r.value.dir) ?? 'none';
-    const matches = newest && r.value.revision === newest.commit;
-    out(`${r.host.padEnd(16)} ${live.padEnd(8)} ${r.value.revision?.slice(0, 12) ?? '-'.padEnd(12)}  ${matches ? 'newest' : 'NOT NEWEST'}`);
+    const t = r.value;
+    const verdict =
+      t.verdict === 'in-sync' ? 'ok'
+      : t.verdict === 'modified' ? `MODIFIED: ${summarizeDrift(t.drift)}`
+      : t.verdict === 'no-release' ? 'NO RELEASE'
+      : `DRIFT: not the live ${live.id}`;
+    if (t.verdict !== 'in-sync') differ++;
+    const isNewest = newest && t.revision === newest.commit;
+    out(`${r.host.padEnd(16)} ${(idOfDir(t.dir) ?? 'none').padEnd(8)} ${t.revision?.slice(0, 12) ?? '-'.padEnd(12)}  ${verdict}${isNewest ? ', newest' : ''}`);
   }
-  if (failures) throw new DeployFailedError(`${failures} host(s) could not be reached`);
+  const problems = [
+    ...(unreachable ? [`${unreachable} host(s) could not be reached`] : []),
+    ...(differ ? [`${differ} host(s) differ from the live release ${live.id}: run deploy sync ${appEnv.app}-${appEnv.env}`] : []),
+  ];
+  if (problems.length) throw new DeployFailedError(problems.join('; '));
 }

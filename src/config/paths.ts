@@ -14,6 +14,8 @@ export interface AdminPaths {
   state: string;
   /** The tree of the release being shipped, checked out from the store. */
   export: string;
+  /** A second checkout of the store, for comparing hosts without moving the export under a deploy. */
+  verify: string;
 }
 
 export const DEFAULT_ROOT = '/data';
@@ -26,5 +28,6 @@ export function adminPaths(root: string, env: string, app: string, privateDir?: 
     private: privateDir ?? join(root, env, 'private', app),
     state,
     export: join(state, 'export'),
+    verify: join(state, 'verify'),
   };
 }

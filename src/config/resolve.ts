@@ -27,6 +27,7 @@ export interface AppEnv {
   gitConfig: Record<string, string>;
   tasks: Task[];
   exclude: string[];
+  migrations: string[];
   privateEnvFile: string;
   privateMode: number;
   paths: AdminPaths;
@@ -83,6 +84,7 @@ export function resolveAppEnv(config: AppConfig, app: string, env: string, file:
     gitConfig: config.gitConfig,
     tasks: config.tasks,
     exclude: config.exclude,
+    migrations: config.migrations,
     privateEnvFile: config.private.envFile,
     privateMode: parseInt(config.private.mode, 8),
     paths: adminPaths(root, env, app, config.private.dir),

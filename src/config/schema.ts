@@ -107,6 +107,8 @@ export const appSchema = z.strictObject({
   tasks: z.array(task).default([]),
   /** rsync exclude patterns, on top of `.git*` and `.hg*`. */
   exclude: z.array(plainString).default([]),
+  /** Paths in the release tree holding database migrations; rollback across a change to them needs --force. */
+  migrations: z.array(checked(checkRelativePath)).default([]),
   private: privateSettings.default({ envFile: '.env', mode: '0640' }),
   ssh: sshSettings.partial().default({}),
   remote: remoteSettings.partial().default({}),

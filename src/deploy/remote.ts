@@ -65,6 +65,56 @@ echo "live \${live##*/}"
 [ -n "$live" ] && [ -f "$base/current/REVISION" ] && echo "revision $(cat "$base/current/REVISION")"
 exit 0`;
 
+// Compare the live tree with the release it claims to be, without changing it:
+// a dry-run pull by checksum (times ignored: the export's mtimes are not the host's).
+const INSPECT = `set -eu
+base=$1 expect=$2 port=$3 timeout=$4 rsync=$5
+live=$(readlink "$base/current" 2>/dev/null || true)
+echo "live \${live##*/}"
+[ -n "$live" ] && [ -f "$base/current/REVISION" ] || exit 0
+rev=$(cat "$base/current/REVISION")
+echo "revision $rev"
+[ "$rev" = "$expect" ] || exit 0
+"$rsync" -rlp --checksum --dry-run --delete --exclude=/REVISION --timeout="$timeout" --contimeout="$timeout" \\
+  --out-format='drift %i %n' --password-file=- \\
+  "rsync://${RSYNC_USER}@127.0.0.1:$port/${MODULE}/" "$base/current/"
+echo checked`;
+
+// Replace a live release whose files were changed by hand, never editing it in
+// place: stage a fresh copy, serve it, rebuild the canonical directory from it
+// by hard links, serve that, drop the copy. \`current\` always names a complete tree.
+const REPAIR = `set -eu
+base=$1 dir=$2 rev=$3 port=$4 timeout=$5 rsync=$6
+umask 022
+cd "$base/releases"
+fix=".$dir.repair"
+live=$(readlink "$base/current" 2>/dev/null || true)
+live=\${live##*/}
+[ "$live" = "$dir" ] || [ "$live" = "$fix" ] || { echo "$dir is not the live release on this host (live: \${live:-none})" >&2; exit 3; }
+serve() { ln -s "releases/$1" "$base/.current.$$"; mv -T "$base/.current.$$" "$base/current"; }
+for p in .r*.partial; do [ -e "$p" ] && rm -rf -- "$p"; done
+if [ "$live" = "$dir" ]; then
+  [ ! -e "$fix" ] || rm -rf -- "$fix"
+  set --
+  for d in "$dir" $(ls -1 | grep -E '^r[0-9]+-[0-9a-f]{12}$' | sort -rV | head -n 3); do
+    [ -f "$d/REVISION" ] || continue
+    case " $* " in *"/$d "*) continue ;; esac
+    set -- "$@" "--link-dest=$base/releases/$d"
+  done
+  # --checksum: an edited file may keep its size and time; link only identical content
+  "$rsync" -rlpt --checksum --delete --stats --timeout="$timeout" --contimeout="$timeout" "$@" --password-file=- \\
+    "rsync://${RSYNC_USER}@127.0.0.1:$port/${MODULE}/" ".$dir.partial/"
+  printf '%s\\n' "$rev" > ".$dir.partial/REVISION"
+  mv -T ".$dir.partial" "$fix"
+  serve "$fix"
+fi
+rm -rf -- "$dir"
+"$rsync" -rlpt --link-dest="$base/releases/$fix" "$fix/" ".$dir.partial/"
+mv -T ".$dir.partial" "$dir"
+serve "$dir"
+rm -rf -- "$fix"
+echo repaired`;
+
 function script(name: string, body: string, args: string[]): Cmd {
   return ['sh', '-c', body, `slipway-${name}`, ...args];
 }
@@ -79,6 +129,35 @@ export function switchCmd(base: string, release: Release, keep: number): Cmd {
 
 export function statusCmd(base: string): Cmd {
   return script('status', STATUS, [base]);
+}
+
+export function inspectCmd(base: string, expect: Release, port: number, timeoutS: number, rsync: string): Cmd {
+  return script('inspect', INSPECT, [base, expect.commit, String(port), String(Math.ceil(timeoutS)), rsync]);
+}
+
+export function repairCmd(base: string, release: Release, port: number, timeoutS: number, rsync: string): Cmd {
+  return script('repair', REPAIR, [base, releaseDir(release), release.commit, String(port), String(Math.ceil(timeoutS)), rsync]);
+}
+
+/** How a host's file differs from the release, from rsync's itemized changes. */
+export interface Drift {
+  kind: 'modified' | 'missing' | 'extra' | 'mode' | 'changed';
+  path: string;
+}
+
+/** Read `drift <%i> <%n>` lines (rsync --out-format) into differences. */
+export function parseDrift(lines: readonly string[]): Drift[] {
+  return lines.flatMap((line): Drift[] => {
+    const m = /^(\S+)\s+(.*)$/.exec(line);
+    if (!m) return [];
+    const [, flags, path] = m as unknown as [string, string, string];
+    if (flags === '*deleting') return [{ kind: 'extra', path }];
+    const attrs = flags.slice(2);
+    if (/^\++$/.test(attrs)) return [{ kind: 'missing', path }];
+    if (flags[1] === 'L' || attrs[0] === 'c' || attrs[1] === 's') return [{ kind: 'modified', path }];
+    if (attrs[3] === 'p') return [{ kind: 'mode', path }];
+    return [{ kind: 'changed', path }];
+  });
 }
 
 /** `key value` lines printed by the scripts. */

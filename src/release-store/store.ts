@@ -8,6 +8,7 @@ import { chmod, lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { AppEnv } from '../config/resolve.js';
+import { checkRefName } from '../config/names.js';
 import { StepError, UsageError } from '../errors.js';
 import { runLocal } from '../exec/local.js';
 import { storeGit } from './git.js';
@@ -61,15 +62,27 @@ export async function listReleases(www: string): Promise<Release[]> {
   return releases;
 }
 
-/** Find a release by id (`r42`) or by commit (full or abbreviated). */
+/**
+ * Find a release by id (`r42`), by commit (the store's or the source's, full or
+ * abbreviated) or by any tag in the store that points at a release commit.
+ */
 export async function resolveRelease(www: string, ref: string): Promise<Release> {
-  if (!/^(r[1-9][0-9]{0,8}|[0-9a-f]{7,64})$/.test(ref)) {
-    throw new UsageError(`${JSON.stringify(ref)} is not a release id (r42) or a commit id`);
+  const isHex = /^[0-9a-f]{7,64}$/.test(ref);
+  if (!RELEASE_TAG.test(ref) && !isHex && checkRefName(ref)) {
+    throw new UsageError(`${JSON.stringify(ref)} is not a release id (r42), a commit id or a tag`);
   }
   const releases = await listReleases(www);
-  const found = releases.filter((r) => r.id === ref || r.commit.startsWith(ref));
+  let found = releases.filter((r) => r.id === ref);
+  if (!found.length && isHex) {
+    found = releases.filter((r) => r.commit.startsWith(ref));
+    if (!found.length) found = releases.filter((r) => r.source?.startsWith(ref));
+  }
+  if (!found.length && !isHex && releases.length) {
+    const tag = await storeGit(www, ['rev-parse', '--verify', '--quiet', `refs/tags/${ref}^{commit}`], { reject: false });
+    if (tag.exitCode === 0) found = releases.filter((r) => r.commit === tag.stdout.trim());
+  }
   if (found.length === 1) return found[0]!;
-  throw new UsageError(found.length ? `${ref} is ambiguous: ${found.map((r) => r.id).join(', ')}` : `no release ${ref} in the store ${www}`);
+  throw new UsageError(found.length ? `${ref} is ambiguous: ${found.map((r) => r.id).join(', ')}` : `no release ${ref} in the store ${www} (deploy releases lists them)`);
 }
 
 /** The real user behind sudo, as a safe name for the commit author. */

@@ -42,6 +42,8 @@ export interface WorldOptions {
   /** Extra top-level keys for the app file, as TypeScript source (`keepReleases` goes in remote). */
   appExtra?: string;
   remoteExtra?: string;
+  /** How many of the fleet's hosts the app file lists (default: all), so a test can add one later. */
+  appHosts?: number;
 }
 
 export interface World {
@@ -61,7 +63,7 @@ export interface World {
   /** The directory `current` points to on a host, or undefined. */
   liveDir(host: FleetHost): string | undefined;
   remoteBase(host: FleetHost): string;
-  writeApp(extra?: string, remoteExtra?: string): Promise<void>;
+  writeApp(extra?: string, remoteExtra?: string, appHosts?: number): Promise<void>;
   down(): Promise<void>;
 }
 
@@ -105,8 +107,8 @@ export async function makeWorld(options: WorldOptions): Promise<World> {
   await writeFile(join(privateDir, '.env'), 'API_TOKEN=tok-9f8e7d6c5b4a\n');
   await chmod(join(privateDir, '.env'), 0o600);
 
-  const writeApp = async (extra = options.appExtra ?? '', remoteExtra = options.remoteExtra ?? '') => {
-    const hosts = fleet.hosts.map((h) => `{ name: '${h.name}', address: '${h.address}' }`).join(', ');
+  const writeApp = async (extra = options.appExtra ?? '', remoteExtra = options.remoteExtra ?? '', appHosts = options.appHosts ?? fleet.hosts.length) => {
+    const hosts = fleet.hosts.slice(0, appHosts).map((h) => `{ name: '${h.name}', address: '${h.address}' }`).join(', ');
     await writeFile(
       join(appsDir, `${app}.ts`),
       `import { defineApp } from 'slipway';

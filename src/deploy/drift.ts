@@ -1,0 +1,104 @@
+/**
+ * Does each host run what the store says is live, file for file? A host is
+ * compared by a dry-run pull by checksum against the export of the live
+ * release, over the same forwarded port a deploy pulls through: only file
+ * names and checksums cross the wire, and every kind of hand change is seen
+ * (edited, added, removed files, modes, symlinks).
+ */
+import type { AppEnv, Host } from '../config/resolve.js';
+import type { Release } from '../release-store/release.js';
+import { type Reporter, step } from '../report/events.js';
+import { connect, formatBytes, loadCredentials } from './execute.js';
+import { onEachHost, type Outcome } from './fanout.js';
+import { type Drift, idOfDir, inspectCmd, parseDrift, parseLines, parseRsyncStats, repairCmd, type TransferStats } from './remote.js';
+import { type ReleaseServer, startReleaseServer } from './serve.js';
+import type { HostSession } from './ssh.js';
+
+export type Verdict = 'in-sync' | 'modified' | 'other-release' | 'no-release';
+
+export interface HostTree {
+  /** the release dir `current` names, if any */
+  dir?: string;
+  revision?: string;
+  verdict: Verdict;
+  drift: Drift[];
+}
+
+/** Read a host's live release and, if it is the live one, how its files differ. */
+export async function inspectOn(session: HostSession, appEnv: AppEnv, live: Release, server: ReleaseServer, reporter: Reporter): Promise<HostTree> {
+  return step(reporter, session.host.name, 'inspect', `comparing with ${live.id}`, async () => {
+    const forward = await session.forwardIn((stream) => server.serve(stream));
+    try {
+      const cmd = inspectCmd(appEnv.remote.path, live, forward.port, appEnv.ssh.commandTimeout, appEnv.remote.rsync);
+      const result = await session.exec(cmd, { stdin: `${server.secret}\n`, timeoutMs: 3600 * 1000 });
+      const lines = parseLines(result.stdout);
+      if (result.code !== 0) throw new Error(`inspection failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().split('\n').slice(-2).join(' / ')}`);
+      const dir = lines.get('live')?.[0] || undefined;
+      const revision = lines.get('revision')?.[0];
+      const drift = parseDrift(lines.get('drift') ?? []);
+      const verdict: Verdict = !revision ? 'no-release' : revision !== live.commit ? 'other-release' : drift.length ? 'modified' : 'in-sync';
+      return { dir, revision, verdict, drift };
+    } finally {
+      await forward.close();
+    }
+  }, (t) => describeTree(t, live));
+}
+
+export function describeTree(t: HostTree, live: Release): string {
+  switch (t.verdict) {
+    case 'in-sync':
+      return `${live.id} intact`;
+    case 'no-release':
+      return 'serves no release';
+    case 'other-release':
+      return `serves ${idOfDir(t.dir) ?? 'an unknown release'}, not the live ${live.id}`;
+    case 'modified':
+      return `${live.id} changed by hand: ${summarizeDrift(t.drift)}`;
+  }
+}
+
+export function summarizeDrift(drift: readonly Drift[], max = 5): string {
+  const shown = drift.slice(0, max).map((d) => `${d.kind} ${d.path}`);
+  return `${drift.length} difference(s): ${shown.join(', ')}${drift.length > max ? ', …' : ''}`;
+}
+
+/** Put a fresh copy of the live release in place of a hand-changed one. */
+export async function repairOn(session: HostSession, appEnv: AppEnv, live: Release, server: ReleaseServer, reporter: Reporter): Promise<TransferStats> {
+  return step(reporter, session.host.name, 'repair', `restaging ${live.id}`, async () => {
+    const forward = await session.forwardIn((stream) => server.serve(stream));
+    try {
+      const cmd = repairCmd(appEnv.remote.path, live, forward.port, appEnv.ssh.commandTimeout, appEnv.remote.rsync);
+      const result = await session.exec(cmd, { stdin: `${server.secret}\n`, timeoutMs: 6 * 3600 * 1000 });
+      if (result.code !== 0 || !parseLines(result.stdout).has('repaired')) {
+        throw new Error(`repair failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().split('\n').slice(-2).join(' / ')}`);
+      }
+      return parseRsyncStats(result.stdout);
+    } finally {
+      await forward.close();
+    }
+  }, (t) => `${live.id} restaged and live (${t.files} files, ${formatBytes(t.bytes)} received)`);
+}
+
+/** Connect to each host and work on it with a release server for `exportDir`; one result per host. */
+export async function withEachHost<T>(
+  appEnv: AppEnv,
+  hosts: readonly Host[],
+  exportDir: string,
+  reporter: Reporter,
+  work: (session: HostSession, server: ReleaseServer) => Promise<T>,
+): Promise<Outcome<T>[]> {
+  const creds = await loadCredentials(appEnv);
+  const server = await startReleaseServer(exportDir);
+  try {
+    return await onEachHost(hosts, appEnv.parallel, async (host) => {
+      const session = await connect(host, appEnv, creds, reporter);
+      try {
+        return await work(session, server);
+      } finally {
+        session.close();
+      }
+    });
+  } finally {
+    await server.close();
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * What changed between two releases of the store. Private files are named,
+ * never shown: patches exclude them by pathspec, so their contents never even
+ * leave git.
+ */
+import { storeGit } from './git.js';
+import type { Release } from './release.js';
+
+export interface FileChange {
+  /** git's letter: A added, M modified, D deleted, T type changed */
+  status: string;
+  path: string;
+  private: boolean;
+}
+
+const literal = (path: string) => `:(literal)${path}`;
+
+/** Files that differ between two releases, in path order, private ones marked. */
+export async function changedFiles(www: string, from: Release, to: Release, only: readonly string[] = []): Promise<FileChange[]> {
+  const privateFiles = new Set([...from.privateFiles, ...to.privateFiles]);
+  const { stdout } = await storeGit(www, ['diff', '--name-status', '-z', '--no-renames', from.commit, to.commit, '--', ...only.map(literal)]);
+  const parts = stdout.split('\0');
+  const out: FileChange[] = [];
+  for (let i = 0; i + 1 < parts.length; i += 2) {
+    const path = parts[i + 1]!;
+    out.push({ status: parts[i]!.slice(0, 1), path, private: privateFiles.has(path) });
+  }
+  return out;
+}
+
+/** A unified diff of the non-private files only. */
+export async function publicPatch(www: string, from: Release, to: Release): Promise<string> {
+  const privateFiles = [...new Set([...from.privateFiles, ...to.privateFiles])];
+  const excludes = privateFiles.map((p) => `:(exclude,literal)${p}`);
+  const { stdout } = await storeGit(www, ['diff', '--no-renames', '--no-color', '--no-ext-diff', '--no-textconv', from.commit, to.commit, '--', '.', ...excludes]);
+  return stdout;
+}
+
+/** The releases between two (exclusive of the older, inclusive of the newer) that touched the given paths. */
+export async function releasesTouching(www: string, releases: readonly Release[], a: Release, b: Release, paths: readonly string[]): Promise<Release[]> {
+  if (!paths.length) return [];
+  const [older, newer] = a.number < b.number ? [a, b] : [b, a];
+  const { stdout } = await storeGit(www, ['log', '--format=%H', `${older.commit}..${newer.commit}`, '--', ...paths.map(literal)]);
+  const commits = new Set(stdout.split('\n').filter(Boolean));
+  return releases.filter((r) => commits.has(r.commit));
+}

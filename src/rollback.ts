@@ -1,0 +1,77 @@
+/**
+ * Rollback: make an earlier release live again. No rebuild, no admin tasks:
+ *   choose target → check migrations → export → ship → record
+ * The ship is the deploy's own fan-out, so hosts that still hold the target
+ * only switch, and hosts that pruned it pull its exact tree from the store.
+ */
+import type { AppEnv } from './config/resolve.js';
+import { type HostReport, shipRelease, verifyAllSwitched } from './deploy/execute.js';
+import { UsageError } from './errors.js';
+import { exportStep } from './pipeline.js';
+import {
+  changedFiles,
+  isWorthRecording,
+  previousRelease,
+  type Release,
+  recordRun,
+  releasesTouching,
+  resolveRelease,
+  type StoreView,
+  viewStore,
+} from './release-store/index.js';
+import type { Reporter } from './report/events.js';
+
+export interface RollbackOptions {
+  /** r42, a commit or a tag; default: the release live before the current one */
+  to?: string;
+  /** roll back across migration changes */
+  force?: boolean;
+}
+
+export interface RollbackPlan {
+  from: Release;
+  to: Release;
+  /** migration files that differ between the two releases */
+  migrations: string[];
+}
+
+/** Decide what a rollback would do; throws UsageError (nothing changed) when it must not. */
+export async function planRollback(appEnv: AppEnv, view: StoreView, options: RollbackOptions): Promise<RollbackPlan> {
+  const www = appEnv.paths.www;
+  const from = view.live;
+  if (!from) throw new UsageError(`${appEnv.app}-${appEnv.env} has no release yet: nothing to roll back`);
+  const to = options.to !== undefined ? await resolveRelease(www, options.to) : previousRelease(view.releases, view.state);
+  if (!to) throw new UsageError(`${from.id} is the only release of ${appEnv.app}-${appEnv.env}: there is nothing earlier to roll back to`);
+  if (to.id === from.id) throw new UsageError(`${to.id} is already the live release; to bring hosts that differ back to it, run deploy sync ${appEnv.app}-${appEnv.env}`);
+  const changes = appEnv.migrations.length ? await changedFiles(www, from, to, appEnv.migrations) : [];
+  const plan = { from, to, migrations: changes.map((c) => c.path) };
+  if (plan.migrations.length && !options.force) {
+    const touching = await releasesTouching(www, view.releases, from, to, appEnv.migrations);
+    throw new UsageError(
+      `refusing to roll back ${from.id} → ${to.id}: migrations changed in between` +
+        `${touching.length ? ` (in ${touching.map((r) => r.id).join(', ')})` : ''}:\n` +
+        plan.migrations.slice(0, 20).map((p) => `  ${p}`).join('\n') +
+        `${plan.migrations.length > 20 ? `\n  … and ${plan.migrations.length - 20} more` : ''}\n` +
+        `the database may no longer match ${to.id}'s code. Undo those migrations first (or check they are backwards compatible), then run again with --force`,
+    );
+  }
+  return plan;
+}
+
+export async function rollback(appEnv: AppEnv, options: RollbackOptions, reporter: Reporter): Promise<{ plan: RollbackPlan; hosts: HostReport[] }> {
+  const plan = await planRollback(appEnv, await viewStore(appEnv.paths.www), options);
+  if (plan.migrations.length) {
+    reporter.emit({ kind: 'note', level: 'warn', text: `--force: rolling back across ${plan.migrations.length} changed migration file(s): ${plan.migrations.slice(0, 5).join(', ')}` });
+  }
+  let hosts: HostReport[] = [];
+  try {
+    const exportDir = await exportStep(appEnv, plan.to, reporter);
+    hosts = await shipRelease(appEnv, plan.to, reporter, { exportDir });
+    verifyAllSwitched(plan.to, hosts);
+    await recordRun(appEnv.paths.www, { kind: 'rollback', from: plan.from.id, to: plan.to, hosts }, reporter);
+    return { plan, hosts };
+  } catch (err) {
+    if (isWorthRecording(err)) await recordRun(appEnv.paths.www, { kind: 'rollback', from: plan.from.id, to: plan.to, hosts, error: err }, reporter);
+    throw err;
+  }
+}

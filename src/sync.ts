@@ -1,0 +1,60 @@
+/**
+ * Sync: bring every host to the store's live release without making a new one.
+ *   export live → inspect each host → repair hand-changed hosts → ship to the rest → record
+ * Hosts already intact are left alone; hosts on another release (or none, such
+ * as a host just added to the env) get the live release through the deploy's
+ * own fan-out; hosts whose live tree was edited get a fresh copy, swapped in
+ * without ever editing the served tree.
+ */
+import type { AppEnv } from './config/resolve.js';
+import { inspectOn, repairOn, type Verdict, withEachHost } from './deploy/drift.js';
+import { shipRelease } from './deploy/execute.js';
+import { DeployFailedError, ExitCode, UsageError } from './errors.js';
+import { exportStep } from './pipeline.js';
+import { isWorthRecording, type Release, recordRun, viewStore } from './release-store/index.js';
+import type { HostOutcome } from './release-store/history.js';
+import type { Reporter } from './report/events.js';
+
+export interface SyncResult {
+  live: Release;
+  hosts: HostOutcome[];
+}
+
+export async function sync(appEnv: AppEnv, reporter: Reporter): Promise<SyncResult> {
+  const live = (await viewStore(appEnv.paths.www)).live;
+  if (!live) throw new UsageError(`${appEnv.app}-${appEnv.env} has no release yet: deploy it first`);
+  const outcomes = new Map<string, HostOutcome>(appEnv.hosts.map((h) => [h.name, { host: h.name, state: 'failed' }]));
+  try {
+    const exportDir = await exportStep(appEnv, live, reporter);
+    const checked = await withEachHost(appEnv, appEnv.hosts, exportDir, reporter, async (session, server): Promise<Verdict | 'repaired'> => {
+      const tree = await inspectOn(session, appEnv, live, server, reporter);
+      if (tree.verdict !== 'modified') return tree.verdict;
+      await repairOn(session, appEnv, live, server, reporter);
+      return 'repaired';
+    });
+    for (const c of checked) {
+      const o = outcomes.get(c.host)!;
+      if (!c.ok) o.error = c.error;
+      else if (c.value === 'in-sync' || c.value === 'repaired') o.state = c.value;
+    }
+    const behind = appEnv.hosts.filter((h) => checked.some((c) => c.host === h.name && c.ok && (c.value === 'other-release' || c.value === 'no-release')));
+    if (behind.length) {
+      for (const r of await shipRelease(appEnv, live, reporter, { exportDir, hosts: behind })) {
+        Object.assign(outcomes.get(r.host)!, { state: r.state, ...(r.error ? { error: r.error } : {}) });
+      }
+    }
+    const hosts = [...outcomes.values()];
+    const bad = hosts.filter((o) => !['in-sync', 'repaired', 'switched'].includes(o.state));
+    if (bad.length) {
+      throw new DeployFailedError(
+        `${bad.length} of ${hosts.length} hosts are not on ${live.id}:\n${bad.map((o) => `  ${o.host}: ${o.error ?? o.state}`).join('\n')}`,
+        bad.length < hosts.length ? ExitCode.partial : ExitCode.failed,
+      );
+    }
+    await recordRun(appEnv.paths.www, { kind: 'sync', from: live.id, to: live, hosts }, reporter);
+    return { live, hosts };
+  } catch (err) {
+    if (isWorthRecording(err)) await recordRun(appEnv.paths.www, { kind: 'sync', from: live.id, to: live, hosts: [...outcomes.values()], error: err }, reporter);
+    throw err;
+  }
+}
