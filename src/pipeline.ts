@@ -14,12 +14,12 @@ export interface DeployResult {
   hosts: HostReport[];
 }
 
-export async function deploy(appEnv: AppEnv, options: UpdateOptions, reporter: Reporter): Promise<DeployResult> {
+export async function deploy(appEnv: AppEnv, options: UpdateOptions, reporter: Reporter, signal?: AbortSignal): Promise<DeployResult> {
   const source = await updateSource(appEnv, options, reporter);
   const { release, created } = await makeRelease(appEnv, source, reporter);
   const exportDir = await step(reporter, ADMIN, 'export', `checking out ${release.id} from the store`, () =>
     exportRelease(appEnv.paths.www, appEnv.paths.export, release, appEnv.privateMode), () => `${release.id} ready to serve`);
-  const hosts = await shipRelease(appEnv, release, reporter, { exportDir });
+  const hosts = await shipRelease(appEnv, release, reporter, { exportDir, signal });
   verifyAllSwitched(release, hosts);
   return { release, created, hosts };
 }

@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { type AdminPaths, adminPaths } from './paths.js';
+import { DEFAULT_ROLLOUT, type RolloutSettings, rolloutProblems } from './rollout.js';
 import type { AppConfig, RemoteSettings, SshSettings, Task } from './schema.js';
 
 export interface Host {
@@ -34,6 +35,7 @@ export interface AppEnv {
   remote: RemoteSettings;
   parallel: number;
   hosts: Host[];
+  rollout: RolloutSettings;
 }
 
 export function defaultSsh(home = homedir()): SshSettings {
@@ -65,6 +67,9 @@ export function resolveAppEnv(config: AppConfig, app: string, env: string, file:
   const seen = new Set<string>();
   const dupes = hosts.filter((h) => (seen.has(h.name) ? true : (seen.add(h.name), false)));
   if (dupes.length) throw new ConfigError(dupes.map((h) => `${file}: envs.${env}.hosts: "${h.name}" is listed twice`));
+  const rollout = envConfig.rollout ?? DEFAULT_ROLLOUT;
+  const rolloutBad = rolloutProblems(rollout, hosts.map((h) => h.name));
+  if (rolloutBad.length) throw new ConfigError(rolloutBad.map((p) => `${file}: envs.${env}.${p}`));
   return {
     app,
     env,
@@ -82,5 +87,6 @@ export function resolveAppEnv(config: AppConfig, app: string, env: string, file:
     remote,
     parallel: envConfig.parallel ?? config.parallel,
     hosts,
+    rollout,
   };
 }
