@@ -13,7 +13,7 @@ import { type Reporter, step } from '../report/events.js';
 import { onEachHost } from './fanout.js';
 import { type KnownHostsFile, parseKnownHosts } from './known-hosts.js';
 import { buildPlan, type RolloutPlan } from './plan.js';
-import { idOfDir, parseLines, parseRsyncStats, pruneCmd, releaseDir, stageCmd, switchCmd, type TransferStats } from './remote.js';
+import { idOfDir, parseLines, parseRsyncStats, pruneCmd, releaseDir, stageCmd, type TransferStats } from './remote.js';
 import { runRollout } from './rollout.js';
 import { rolloutVerdict } from './verdict.js';
 import { type ReleaseServer, startReleaseServer } from './serve.js';
@@ -69,16 +69,6 @@ export async function stageOn(session: HostSession, appEnv: AppEnv, release: Rel
       await forward.close();
     }
   }, (r) => (r.present ? `${release.id} already staged` : `staged ${release.id} (${r.transferred.files} files, ${formatBytes(r.transferred.bytes)} received)`));
-}
-
-export async function switchOn(session: HostSession, appEnv: AppEnv, release: Release, reporter: Reporter): Promise<string[]> {
-  return step(reporter, session.host.name, 'switch', `switching to ${release.id}`, async () => {
-    const result = await session.exec(switchCmd(appEnv.remote.path, release, appEnv.remote.keepReleases));
-    if (result.code !== 0 || !parseLines(result.stdout).has('switched')) {
-      throw new Error(`switch failed (exit ${result.code}): ${lastLine(result.stderr || result.stdout)}`);
-    }
-    return (parseLines(result.stdout).get('pruned') ?? []).map((d) => idOfDir(d) ?? d);
-  }, (pruned) => `live on ${release.id}${pruned.length ? ` (pruned ${pruned.join(', ')})` : ''}`);
 }
 
 export interface ShipOptions {

@@ -6,7 +6,7 @@
 import type { Host } from '../config/resolve.js';
 import type { Hook, RolloutSettings, Size } from '../config/rollout.js';
 import { UsageError } from '../errors.js';
-import type { Cmd } from '../exec/cmd.js';
+import { type Cmd, display } from '../exec/cmd.js';
 
 export type Step =
   | { kind: 'hook'; when: 'pre-switch' | 'post-switch'; name: string; cmd: Cmd; once: boolean }
@@ -100,7 +100,8 @@ function hookSteps(hooks: readonly Hook[], when: 'pre-switch' | 'post-switch', v
   return hooks.flatMap((hook): Step[] => {
     const spec = Array.isArray(hook) ? { run: hook, once: false, name: undefined } : hook;
     if (spec.once && !first) return [];
-    return [{ kind: 'hook', when, name: spec.name ?? spec.run.join(' '), cmd: fill(spec.run, vars), once: spec.once }];
+    const cmd = fill(spec.run, vars);
+    return [{ kind: 'hook', when, name: spec.name ?? display(cmd), cmd, once: spec.once }];
   });
 }
 

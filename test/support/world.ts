@@ -42,6 +42,8 @@ export interface WorldOptions {
   /** Extra top-level keys for the app file, as TypeScript source (`keepReleases` goes in remote). */
   appExtra?: string;
   remoteExtra?: string;
+  /** Extra keys for the prod env (e.g. `rollout: {...}`), as TypeScript source. */
+  envExtra?: string;
 }
 
 export interface World {
@@ -61,7 +63,7 @@ export interface World {
   /** The directory `current` points to on a host, or undefined. */
   liveDir(host: FleetHost): string | undefined;
   remoteBase(host: FleetHost): string;
-  writeApp(extra?: string, remoteExtra?: string): Promise<void>;
+  writeApp(extra?: string, remoteExtra?: string, envExtra?: string): Promise<void>;
   down(): Promise<void>;
 }
 
@@ -105,7 +107,7 @@ export async function makeWorld(options: WorldOptions): Promise<World> {
   await writeFile(join(privateDir, '.env'), 'API_TOKEN=tok-9f8e7d6c5b4a\n');
   await chmod(join(privateDir, '.env'), 0o600);
 
-  const writeApp = async (extra = options.appExtra ?? '', remoteExtra = options.remoteExtra ?? '') => {
+  const writeApp = async (extra = options.appExtra ?? '', remoteExtra = options.remoteExtra ?? '', envExtra = options.envExtra ?? '') => {
     const hosts = fleet.hosts.map((h) => `{ name: '${h.name}', address: '${h.address}' }`).join(', ');
     await writeFile(
       join(appsDir, `${app}.ts`),
@@ -117,7 +119,7 @@ export default defineApp({
   ssh: { key: '${fleet.clientKey}', knownHosts: '${fleet.knownHosts}', connectTimeout: 5, commandTimeout: 20 },
   remote: { path: '/data/www/{app}', ${remoteExtra} },
   ${extra}
-  envs: { prod: { hosts: [${hosts}] } },
+  envs: { prod: { hosts: [${hosts}], ${envExtra} } },
 });
 `,
     );

@@ -97,10 +97,10 @@ describe('steps per host', () => {
   it('hooks around the switch, then the checks, placeholders filled in; run-once only on the first canary', () => {
     const p = plan(fleet(3), r);
     assert.deepEqual(p.phases[0]!.hosts[0]!.steps, [
-      { kind: 'hook', when: 'pre-switch', name: 'lb drain {host}', cmd: ['lb', 'drain', 'web1'], once: false },
+      { kind: 'hook', when: 'pre-switch', name: 'lb drain web1', cmd: ['lb', 'drain', 'web1'], once: false },
       { kind: 'hook', when: 'pre-switch', name: 'warm cache', cmd: ['warm', 'r7', '/data/www/shop'], once: true },
       { kind: 'switch', to: 'r7' },
-      { kind: 'hook', when: 'post-switch', name: 'touch {path}/current/app.wsgi', cmd: ['touch', '/data/www/shop/current/app.wsgi'], once: false },
+      { kind: 'hook', when: 'post-switch', name: 'touch /data/www/shop/current/app.wsgi', cmd: ['touch', '/data/www/shop/current/app.wsgi'], once: false },
       { kind: 'http', url: 'http://10.0.0.1:8080/health', status: 200, body: 'ok', timeoutS: 5 },
       { kind: 'command', cmd: ['check', 'web1'] },
     ]);
@@ -114,7 +114,7 @@ describe('steps per host', () => {
   it('a hostile host value stays one argv word', () => {
     const hosts: Host[] = [{ name: 'web1', address: '10.0.0.1', port: 22, user: 'root' }];
     const p = plan(hosts, { hooks: { preSwitch: [['echo', '{host}; rm -rf /']] } });
-    assert.deepEqual(p.phases[0]!.hosts[0]!.steps[0], { kind: 'hook', when: 'pre-switch', name: 'echo {host}; rm -rf /', cmd: ['echo', 'web1; rm -rf /'], once: false });
+    assert.deepEqual(p.phases[0]!.hosts[0]!.steps[0], { kind: 'hook', when: 'pre-switch', name: "echo 'web1; rm -rf /'", cmd: ['echo', 'web1; rm -rf /'], once: false });
   });
 
   it('prints phases × hosts × steps', () => {
