@@ -12,6 +12,7 @@ Examples:
   sudo deploy caseconductor-prod                 update, release and ship the branch head
   sudo deploy caseconductor-prod --revision 4f2a9c1
                                                  ship exactly the commit CI tested
+  deploy plan caseconductor-prod                 print the rollout a deploy would run; change nothing
   deploy releases caseconductor-prod             list releases, newest first
   deploy status caseconductor-prod               what every host serves now
 

@@ -30,9 +30,10 @@ async function readLive(appEnv: AppEnv, hosts: readonly Host[]): Promise<Map<str
   return new Map(results.map((r) => [r.host, r.ok ? { id: r.value } : { error: r.error }]));
 }
 
-export async function planCommand(target: string, options: RunSelection & { revision?: string }, globals: GlobalOptions): Promise<void> {
+export async function planCommand(target: string, options: RunSelection & { revision?: string; parallel?: number }, globals: GlobalOptions): Promise<void> {
   checkRevision(options.revision);
   const appEnv = applySelection(await loadTarget(target, locations(globals)), options);
+  if (options.parallel) appEnv.parallel = options.parallel;
   const [newest] = await listReleases(appEnv.paths.www);
   const source = await previewSource(appEnv, newest?.source, options.revision);
   const created = !newest || newest.source !== source.sha;
