@@ -16,7 +16,7 @@ export interface DeployResult {
   hosts: HostReport[];
 }
 
-export async function deploy(appEnv: AppEnv, options: UpdateOptions, reporter: Reporter): Promise<DeployResult> {
+export async function deploy(appEnv: AppEnv, options: UpdateOptions, reporter: Reporter, signal?: AbortSignal): Promise<DeployResult> {
   const from = (await viewStore(appEnv.paths.www)).live?.id;
   let release: Release | undefined;
   let hosts: HostReport[] = [];
@@ -25,7 +25,7 @@ export async function deploy(appEnv: AppEnv, options: UpdateOptions, reporter: R
     const made = await makeRelease(appEnv, source, reporter);
     release = made.release;
     const exportDir = await exportStep(appEnv, release, reporter);
-    hosts = await shipRelease(appEnv, release, reporter, { exportDir });
+    hosts = await shipRelease(appEnv, release, reporter, { exportDir, signal });
     verifyAllSwitched(release, hosts);
     await recordRun(appEnv.paths.www, { kind: 'deploy', from, to: release, hosts }, reporter);
     return { release, created: made.created, hosts };

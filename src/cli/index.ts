@@ -12,6 +12,7 @@ Examples:
   sudo deploy caseconductor-prod                 update, release and ship the branch head
   sudo deploy caseconductor-prod --revision 4f2a9c1
                                                  ship exactly the commit CI tested
+  deploy plan caseconductor-prod                 print the rollout a deploy would run; change nothing
   deploy releases caseconductor-prod             list releases, newest first
   deploy status caseconductor-prod               what every host serves now
   sudo deploy rollback caseconductor-prod        back to the release live before this one
@@ -41,14 +42,34 @@ export function buildProgram(): Command {
     .option('-r, --revision <rev>', 'deploy this exact commit instead of the branch head')
     .option('-f, --force', 'discard local modifications in the source checkout')
     .option('-p, --parallel <n>', 'hosts worked on at once', parsePositive)
+    .option('--hosts <names>', 'deploy only to these hosts (comma-separated)', parseHostList)
+    .option('--exclude-hosts <names>', 'leave these hosts out (comma-separated)', parseHostList)
+    .option('--no-auto-revert', 'when the rollout fails, leave the fleet as it is instead of reverting it')
+    .option('-n, --dry-run', 'print the rollout plan and change nothing (same as deploy plan)')
     .addHelpText('after', `
 Examples:
   sudo deploy caseconductor-prod
   sudo deploy caseconductor-stage --revision 4f2a9c1e
-  deploy ship caseconductor-dev --parallel 5`)
+  deploy ship caseconductor-dev --parallel 5
+  sudo deploy caseconductor-prod --hosts web1,web2`)
     .action(async (target: string, opts, cmd: Command) => {
       const { shipCommand } = await import('./ship.js');
       await shipCommand(target, opts, cmd.optsWithGlobals<GlobalOptions>());
+    });
+
+  program
+    .command('plan <target>')
+    .description('Print the rollout a deploy of <app>-<env> would run (phases × hosts × steps), the release and the commits it adds. Changes nothing.')
+    .option('-r, --revision <rev>', 'plan for this exact commit instead of the branch head')
+    .option('--hosts <names>', 'only these hosts (comma-separated)', parseHostList)
+    .option('--exclude-hosts <names>', 'leave these hosts out (comma-separated)', parseHostList)
+    .option('--no-auto-revert', 'plan without the automatic revert')
+    .addHelpText('after', `
+Example:
+  deploy plan caseconductor-prod`)
+    .action(async (target: string, opts, cmd: Command) => {
+      const { planCommand } = await import('./plan.js');
+      await planCommand(target, opts, cmd.optsWithGlobals<GlobalOptions>());
     });
 
   program
@@ -136,6 +157,11 @@ function parsePositive(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 1000) throw new InvalidArgumentError(`expected a whole number from 1 to 1000, got ${JSON.stringify(value)}`);
   return n;
+}
+
+/** `a,b` → ['a', 'b']; repeated options add up. Names are checked against the env later. */
+function parseHostList(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 }
 
 export async function main(argv: string[]): Promise<number> {

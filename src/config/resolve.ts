@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { type AdminPaths, adminPaths } from './paths.js';
+import { DEFAULT_ROLLOUT, type RolloutSettings, rolloutProblems } from './rollout.js';
 import type { AppConfig, RemoteSettings, SshSettings, Task } from './schema.js';
 
 export interface Host {
@@ -35,6 +36,7 @@ export interface AppEnv {
   remote: RemoteSettings;
   parallel: number;
   hosts: Host[];
+  rollout: RolloutSettings;
 }
 
 export function defaultSsh(home = homedir()): SshSettings {
@@ -74,6 +76,9 @@ export function resolveAppEnv(config: AppConfig, app: string, env: string, file:
     if (other) throw new ConfigError([`${file}: envs.${env}.hosts: "${other}" and "${h.name}" are the same server (${key})`]);
     endpoints.set(key, h.name);
   }
+  const rollout = envConfig.rollout ?? DEFAULT_ROLLOUT;
+  const rolloutBad = rolloutProblems(rollout, hosts.map((h) => h.name));
+  if (rolloutBad.length) throw new ConfigError(rolloutBad.map((p) => `${file}: envs.${env}.${p}`));
   return {
     app,
     env,
@@ -92,5 +97,6 @@ export function resolveAppEnv(config: AppConfig, app: string, env: string, file:
     remote,
     parallel: envConfig.parallel ?? config.parallel,
     hosts,
+    rollout,
   };
 }

@@ -10,6 +10,7 @@ import {
   checkRefName,
   checkRelativePath,
 } from './names.js';
+import { rolloutSettings } from './rollout.js';
 
 /** Turn a `check*` function (reason or undefined) into a zod refinement. */
 const checked = (check: (value: string) => string | undefined) =>
@@ -85,6 +86,7 @@ const envSettings = z.strictObject({
   ssh: sshSettings.partial().optional(),
   remote: remoteSettings.partial().optional(),
   parallel: z.number().int().min(1).max(1000).optional(),
+  rollout: rolloutSettings.optional(),
 });
 
 const privateSettings = z.strictObject({

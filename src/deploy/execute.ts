@@ -1,22 +1,27 @@
 /**
  * Ship a release to every host of an env: stage everywhere first (each host
- * pulls through its own SSH connection), then switch `current` only if every
- * host staged. Hosts that fail before switching keep serving the old release.
+ * pulls through its own SSH connection), then, only if every host staged,
+ * switch `current` phase by phase as the rollout plan says (rollout.ts).
+ * Hosts that fail before switching keep serving the old release.
  */
 import { readFile } from 'node:fs/promises';
 import type { AppEnv, Host } from '../config/resolve.js';
 import { DeployFailedError, ExitCode, UsageError, errorMessage } from '../errors.js';
+import { listReleases } from '../release-store/store.js';
 import type { Release } from '../release-store/release.js';
 import { type Reporter, step } from '../report/events.js';
 import { onEachHost } from './fanout.js';
 import { type KnownHostsFile, parseKnownHosts } from './known-hosts.js';
-import { idOfDir, parseLines, parseRsyncStats, stageCmd, switchCmd, type TransferStats } from './remote.js';
+import { buildPlan, type RolloutPlan } from './plan.js';
+import { idOfDir, parseLines, parseRsyncStats, pruneCmd, releaseDir, stageCmd, type TransferStats } from './remote.js';
+import { runRollout } from './rollout.js';
+import { rolloutVerdict } from './verdict.js';
 import { type ReleaseServer, startReleaseServer } from './serve.js';
 import { HostSession } from './ssh.js';
 
 export interface HostReport {
   host: string;
-  state: 'switched' | 'staged' | 'failed';
+  state: 'switched' | 'staged' | 'failed' | 'reverted';
   previous?: string;
   transferred?: TransferStats;
   error?: string;
@@ -56,6 +61,7 @@ export async function stageOn(session: HostSession, appEnv: AppEnv, release: Rel
       const lines = parseLines(result.stdout);
       return {
         previous: idOfDir(lines.get('live')?.[0]?.replace(/^none$/, '')) || undefined,
+        previousDir: lines.get('live')?.[0]?.replace(/^none$/, '') || undefined,
         present: lines.has('present'),
         transferred: parseRsyncStats(result.stdout),
       };
@@ -65,24 +71,30 @@ export async function stageOn(session: HostSession, appEnv: AppEnv, release: Rel
   }, (r) => (r.present ? `${release.id} already staged` : `staged ${release.id} (${r.transferred.files} files, ${formatBytes(r.transferred.bytes)} received)`));
 }
 
-export async function switchOn(session: HostSession, appEnv: AppEnv, release: Release, reporter: Reporter): Promise<string[]> {
-  return step(reporter, session.host.name, 'switch', `switching to ${release.id}`, async () => {
-    const result = await session.exec(switchCmd(appEnv.remote.path, release, appEnv.remote.keepReleases));
-    if (result.code !== 0 || !parseLines(result.stdout).has('switched')) {
-      throw new Error(`switch failed (exit ${result.code}): ${lastLine(result.stderr || result.stdout)}`);
-    }
-    return (parseLines(result.stdout).get('pruned') ?? []).map((d) => idOfDir(d) ?? d);
-  }, (pruned) => `live on ${release.id}${pruned.length ? ` (pruned ${pruned.join(', ')})` : ''}`);
-}
-
 export interface ShipOptions {
   exportDir: string;
-  hosts?: readonly Host[];
+  /** The rollout to run once every host staged; default: the env's rollout over all its hosts. */
+  plan?: RolloutPlan;
+  /** Aborted by Ctrl-C: no new host switches. */
+  signal?: AbortSignal;
 }
 
-/** Stage on all hosts, then switch all: the whole deploy fan-out. */
+export function defaultPlan(appEnv: AppEnv, release: Pick<Release, 'id'>, hosts: readonly Host[] = appEnv.hosts, autoRevert?: boolean): RolloutPlan {
+  return buildPlan({
+    release: release.id,
+    hosts,
+    rollout: appEnv.rollout,
+    parallel: appEnv.parallel,
+    remotePath: appEnv.remote.path,
+    keepReleases: appEnv.remote.keepReleases,
+    autoRevert,
+  });
+}
+
+/** Stage on all hosts, then roll out phase by phase: the whole deploy fan-out. */
 export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Reporter, options: ShipOptions): Promise<HostReport[]> {
-  const hosts = options.hosts ?? appEnv.hosts;
+  const plan = options.plan ?? defaultPlan(appEnv, release);
+  const hosts = plan.hosts;
   const creds = await loadCredentials(appEnv);
   const server = await startReleaseServer(options.exportDir);
   const sessions = new Map<string, HostSession>();
@@ -103,17 +115,36 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
       reporter.emit({ kind: 'note', level: 'error', text: `staging failed on ${failed.map((f) => f.host).join(', ')}: no host was switched; every host still serves its previous release` });
       return [...reports.values()];
     }
-    const switched = await onEachHost(hosts, appEnv.parallel, (host) => switchOn(sessions.get(host.name)!, appEnv, release, reporter));
-    for (const s of switched) {
-      const report = reports.get(s.host)!;
-      if (s.ok) report.state = 'switched';
-      else Object.assign(report, { state: 'staged', error: s.error });
+    const dir = releaseDir(release);
+    const before = new Map(staged.map((s) => [s.host, s.ok ? s.value.previousDir : undefined]));
+    const result = await runRollout(plan, { appEnv, dir, sessions, before, reporter, signal: options.signal });
+    for (const run of result.hosts.values()) {
+      const report = reports.get(run.host)!;
+      report.state = run.serving === dir ? 'switched' : run.revert === 'done' ? 'reverted' : 'staged';
+      if (run.failure) report.error = `${run.failure.phase}: ${run.failure.error}`;
     }
+    const verdict = rolloutVerdict(plan, result, { target: `${appEnv.app}-${appEnv.env}`, dir, sources: await releaseSources(appEnv) });
+    if (verdict) throw verdict;
+    await onEachHost(hosts, appEnv.parallel, (host) => pruneOn(sessions.get(host.name)!, appEnv, reporter));
     return [...reports.values()];
   } finally {
     for (const session of sessions.values()) session.close();
     await server.close();
   }
+}
+
+/** Prune old releases on one host; run only after the whole rollout succeeded, so a revert always finds its release. */
+export async function pruneOn(session: HostSession, appEnv: AppEnv, reporter: Reporter): Promise<string[]> {
+  return step(reporter, session.host.name, 'prune', 'pruning old releases', async () => {
+    const result = await session.exec(pruneCmd(appEnv.remote.path, appEnv.remote.keepReleases));
+    if (result.code !== 0) throw new Error(`pruning failed (exit ${result.code}): ${lastLine(result.stderr || result.stdout)}`);
+    return (parseLines(result.stdout).get('pruned') ?? []).map((d) => idOfDir(d) ?? d);
+  }, (pruned) => (pruned.length ? `pruned ${pruned.join(', ')}` : 'nothing to prune'));
+}
+
+async function releaseSources(appEnv: AppEnv): Promise<Map<string, string | undefined>> {
+  const releases = await listReleases(appEnv.paths.www).catch(() => []);
+  return new Map(releases.map((r) => [r.id, r.source]));
 }
 
 /** Turn host reports into the run's verdict: throws naming every host that did not get the release. */

@@ -59,6 +59,30 @@ ls -1 | grep -E '^r[0-9]+-[0-9a-f]{12}$' | sort -rV | tail -n +"$((keep + 1))" |
   rm -rf -- "$old" && echo "pruned $old"
 done`;
 
+// The rollout's switch: no pruning here, so the release a host served before
+// stays on disk until the whole rollout succeeded (a revert needs it)
+const ACTIVATE = `set -eu
+base=$1 dir=$2
+cd "$base"
+[ -f "releases/$dir/REVISION" ] || { echo "release $dir is not on this host" >&2; exit 3; }
+live=$(readlink current 2>/dev/null || true)
+echo "previous \${live##*/}"
+tmp=".current.$$"
+ln -s "releases/$dir" "$tmp"
+mv -T "$tmp" current
+echo switched`;
+
+const PRUNE = `set -eu
+base=$1 keep=$2
+cd "$base/releases"
+live=$(readlink "$base/current" 2>/dev/null || true)
+live=\${live##*/}
+ls -1 | grep -E '^r[0-9]+-[0-9a-f]{12}$' | sort -rV | tail -n +"$((keep + 1))" | while read -r old; do
+  [ "$old" = "$live" ] && continue
+  rm -rf -- "$old" && echo "pruned $old"
+done
+exit 0`;
+
 const STATUS = `base=$1
 live=$(readlink "$base/current" 2>/dev/null || true)
 echo "live \${live##*/}"
@@ -125,6 +149,16 @@ export function stageCmd(base: string, release: Release, port: number, timeoutS:
 
 export function switchCmd(base: string, release: Release, keep: number): Cmd {
   return script('switch', SWITCH, [base, releaseDir(release), String(keep)]);
+}
+
+/** Point `current` at a staged release directory (`r42-…`), atomically; prints `previous <dir>`. */
+export function activateCmd(base: string, dir: string): Cmd {
+  return script('activate', ACTIVATE, [base, dir]);
+}
+
+/** Remove all but the newest `keep` releases, never the live one. */
+export function pruneCmd(base: string, keep: number): Cmd {
+  return script('prune', PRUNE, [base, String(keep)]);
 }
 
 export function statusCmd(base: string): Cmd {

@@ -144,10 +144,10 @@ describe('deploy end to end', { timeout: 300_000 }, () => {
   });
 
   it('runs admin tasks with private variables that are never printed; a failing task releases nothing', async () => {
-    await w.writeApp(`tasks: [
+    await w.writeApp({ appExtra: `tasks: [
       ['sh', '-c', 'echo "token is $API_TOKEN"; mkdir -p static && echo built > static/bundle.css'],
       { name: 'check', run: ['sh', '-c', 'test ! -e FAIL || { echo "failing with $API_TOKEN" >&2; exit 7; }'] },
-    ],`);
+    ],` });
     await w.commit({ 'index.html': '<h1>shop v7</h1>\n' });
     const ok = await w.deploy(w.target);
     assert.equal(ok.exitCode, 0, ok.all);

@@ -155,7 +155,7 @@ describe('rollback, history and drift', { timeout: 300_000 }, () => {
     assert.match(status.stdout, /^web3 +r4 +[0-9a-f]{12} {2}DRIFT: not the live r1, newest$/m);
     assert.match(status.stderr, /2 host\(s\) differ from the live release r1: run deploy sync/);
 
-    await w.writeApp(MIGRATIONS, '', 4); // web4 joins the env with nothing on it
+    await w.writeApp({ appExtra: MIGRATIONS, appHosts: 4 }); // web4 joins the env with nothing on it
     const tagsBefore = await tags();
     const web1Before = w.liveDir(web1);
     const r = await w.deploy('sync', w.target);

@@ -44,7 +44,11 @@ export interface WorldOptions {
   remoteExtra?: string;
   /** How many of the fleet's hosts the app file lists (default: all), so a test can add one later. */
   appHosts?: number;
+  /** Extra keys for the prod env (e.g. `rollout: {...}`), as TypeScript source. */
+  envExtra?: string;
 }
+
+export type AppParts = Pick<WorldOptions, 'appExtra' | 'remoteExtra' | 'envExtra' | 'appHosts'>;
 
 export interface World {
   dir: string;
@@ -63,7 +67,8 @@ export interface World {
   /** The directory `current` points to on a host, or undefined. */
   liveDir(host: FleetHost): string | undefined;
   remoteBase(host: FleetHost): string;
-  writeApp(extra?: string, remoteExtra?: string, appHosts?: number): Promise<void>;
+  /** Rewrite the app file; what is not given comes from the world's options. */
+  writeApp(parts?: AppParts): Promise<void>;
   down(): Promise<void>;
 }
 
@@ -107,7 +112,8 @@ export async function makeWorld(options: WorldOptions): Promise<World> {
   await writeFile(join(privateDir, '.env'), 'API_TOKEN=tok-9f8e7d6c5b4a\n');
   await chmod(join(privateDir, '.env'), 0o600);
 
-  const writeApp = async (extra = options.appExtra ?? '', remoteExtra = options.remoteExtra ?? '', appHosts = options.appHosts ?? fleet.hosts.length) => {
+  const writeApp = async (parts: AppParts = {}) => {
+    const { appExtra: extra = '', remoteExtra = '', envExtra = '', appHosts = fleet.hosts.length } = { ...options, ...parts };
     const hosts = fleet.hosts.slice(0, appHosts).map((h) => `{ name: '${h.name}', address: '${h.address}' }`).join(', ');
     await writeFile(
       join(appsDir, `${app}.ts`),
@@ -119,7 +125,7 @@ export default defineApp({
   ssh: { key: '${fleet.clientKey}', knownHosts: '${fleet.knownHosts}', connectTimeout: 5, commandTimeout: 20 },
   remote: { path: '/data/www/{app}', ${remoteExtra} },
   ${extra}
-  envs: { prod: { hosts: [${hosts}] } },
+  envs: { prod: { hosts: [${hosts}], ${envExtra} } },
 });
 `,
     );

@@ -1,0 +1,56 @@
+/**
+ * `deploy plan <app>-<env>` and `deploy <app>-<env> --dry-run`: print the
+ * rollout a deploy would run. Only reads: the store, the source repository
+ * (into a throw-away repo) and what each host serves now.
+ */
+import { loadTarget } from '../config/load.js';
+import type { AppEnv, Host } from '../config/resolve.js';
+import { connect, defaultPlan, loadCredentials } from '../deploy/execute.js';
+import { onEachHost } from '../deploy/fanout.js';
+import { formatPlan } from '../deploy/plan-text.js';
+import { idOfDir, parseLines, statusCmd } from '../deploy/remote.js';
+import { DeployFailedError } from '../errors.js';
+import { listReleases } from '../release-store/index.js';
+import { memoryReporter } from '../report/line.js';
+import { previewSource } from '../update/preview.js';
+import { type GlobalOptions, locations } from './context.js';
+import { type RunSelection, applySelection, checkRevision } from './selection.js';
+
+async function readLive(appEnv: AppEnv, hosts: readonly Host[]): Promise<Map<string, { id?: string; error?: string }>> {
+  const creds = await loadCredentials(appEnv);
+  const results = await onEachHost(hosts, appEnv.parallel, async (host) => {
+    const session = await connect(host, appEnv, creds, memoryReporter());
+    try {
+      const r = await session.exec(statusCmd(appEnv.remote.path));
+      return idOfDir(parseLines(r.stdout).get('live')?.[0]) || 'none';
+    } finally {
+      session.close();
+    }
+  });
+  return new Map(results.map((r) => [r.host, r.ok ? { id: r.value } : { error: r.error }]));
+}
+
+export async function planCommand(target: string, options: RunSelection & { revision?: string; parallel?: number }, globals: GlobalOptions): Promise<void> {
+  checkRevision(options.revision);
+  const appEnv = applySelection(await loadTarget(target, locations(globals)), options);
+  if (options.parallel) appEnv.parallel = options.parallel;
+  const [newest] = await listReleases(appEnv.paths.www);
+  const source = await previewSource(appEnv, newest?.source, options.revision);
+  const created = !newest || newest.source !== source.sha;
+  const id = created ? `r${(newest?.number ?? 0) + 1}` : newest.id;
+  const live = await readLive(appEnv, appEnv.hosts);
+  const plan = defaultPlan(appEnv, { id }, appEnv.hosts);
+  const lines = formatPlan(plan, {
+    target: `${appEnv.app}-${appEnv.env}`,
+    release: { id, created, commit: created ? undefined : newest?.commit, source: source.sha, subject: source.subject },
+    base: newest ? { id: newest.id, source: newest.source } : undefined,
+    commits: created ? source.commits : [],
+    live,
+    parallel: appEnv.parallel,
+  });
+  process.stdout.write(`${lines.join('\n')}\nnothing was changed: this is a plan\n`);
+  const unreachable = [...live.entries()].filter(([, v]) => v.error);
+  if (unreachable.length) {
+    throw new DeployFailedError(`cannot read what ${unreachable.length} host(s) serve:\n${unreachable.map(([h, v]) => `  ${h}: ${v.error}`).join('\n')}`);
+  }
+}

@@ -1,0 +1,66 @@
+/** The rollout plan as text, for `deploy plan` and `--dry-run`. Pure: lines in, lines out. */
+import { display } from '../exec/cmd.js';
+import type { RolloutPlan, Step } from './plan.js';
+
+export interface PlanContext {
+  /** `shop-prod`. */
+  target: string;
+  /** The release to ship; `created` when a deploy would make it (it does not exist yet). */
+  release: { id: string; commit?: string; source?: string; subject?: string; created: boolean };
+  /** What the commits are counted from: the newest release in the store. */
+  base?: { id: string; source?: string };
+  /** Source commits the release adds over `base`; undefined when they cannot be listed. */
+  commits?: { sha: string; subject: string }[];
+  /** What each host serves now (release id or 'none'), or why it could not be read. */
+  live: ReadonlyMap<string, { id?: string; error?: string }>;
+  parallel: number;
+}
+
+export function describeStep(step: Step): string {
+  switch (step.kind) {
+    case 'hook':
+      return `${step.when} hook${step.once ? ' (once per deploy)' : ''}: ${display(step.cmd)}`;
+    case 'switch':
+      return `switch current → ${step.to}`;
+    case 'http':
+      return `health: GET ${step.url} expects ${step.status}${step.body === undefined ? '' : ` with ${JSON.stringify(step.body)}`} (timeout ${step.timeoutS}s)`;
+    case 'command':
+      return `health: ${display(step.cmd)} exits 0`;
+  }
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+export function formatPlan(plan: RolloutPlan, ctx: PlanContext): string[] {
+  const r = ctx.release;
+  const lines: string[] = [];
+  const what = r.created ? `a new release ${r.id} (a deploy would create it)` : `${r.id}${r.commit ? ` (${r.commit.slice(0, 12)})` : ''}, already in the store`;
+  lines.push(`plan for ${ctx.target}: ship ${what}`);
+  if (r.source) lines.push(`  source ${r.source.slice(0, 12)}${r.subject ? ` "${r.subject}"` : ''}`);
+  if (ctx.commits === undefined) lines.push(`  commits added: unknown`);
+  else if (!ctx.commits.length) lines.push(`  commits added over ${ctx.base?.id ?? 'nothing'}: none`);
+  else {
+    lines.push(`  commits added over ${ctx.base?.id ?? 'nothing'}: ${ctx.commits.length}`);
+    for (const c of ctx.commits.slice(0, 50)) lines.push(`    ${c.sha.slice(0, 12)} ${c.subject}`);
+    if (ctx.commits.length > 50) lines.push(`    … and ${ctx.commits.length - 50} more`);
+  }
+  lines.push(`stage ${plan.release} on all ${plural(plan.hosts.length, 'host')} first (up to ${Math.min(ctx.parallel, plan.hosts.length)} at once): ${plan.hosts.map((h) => h.name).join(', ')}`);
+  plan.phases.forEach((phase, i) => {
+    if (phase.pauseBefore) lines.push(`pause ${phase.pauseBefore}s`);
+    lines.push(`phase ${i + 1}/${plan.phases.length} ${phase.name}: ${phase.hosts.map((h) => h.host.name).join(', ')} (at most ${phase.concurrency} switching at once)`);
+    for (const { host, steps } of phase.hosts) {
+      const live = ctx.live.get(host.name);
+      const now = live?.error ? `unreachable: ${live.error}` : live?.id ? `serves ${live.id}` : 'not read';
+      lines.push(`  ${host.name} (${now})`);
+      for (const step of steps) lines.push(`    ${describeStep(step)}`);
+    }
+  });
+  lines.push(`failure budget: ${plural(plan.failureBudget, 'host')} of ${plan.hosts.length}; health checks retry ${plural(plan.retries, 'time')} (back-off from ${plan.backoffS}s)`);
+  lines.push(
+    plan.autoRevert
+      ? 'on failure: stop switching and put every host switched in this run back on the release it served before'
+      : 'on failure: stop switching and leave the fleet as it is (--no-auto-revert)',
+  );
+  lines.push(`after success: keep the newest ${plan.keepReleases} releases on each host`);
+  return lines;
+}

@@ -1,0 +1,79 @@
+/**
+ * A rollout's outcome in words and an exit code: what failed, where, what the
+ * fleet serves now, and the command to finish or to go back. Pure.
+ */
+import { DeployFailedError, ExitCode } from '../errors.js';
+import type { RolloutPlan } from './plan.js';
+import { idOfDir } from './remote.js';
+import type { RolloutResult } from './rollout.js';
+
+export interface VerdictContext {
+  /** `shop-prod`. */
+  target: string;
+  /** Directory of the release shipped (`r42-…`). */
+  dir: string;
+  /** Source commit of each release id, for the command that goes back. */
+  sources: ReadonlyMap<string, string | undefined>;
+}
+
+/** `r4 on web1; r3 on web2, web3` */
+export function fleetState(result: RolloutResult): string {
+  const by = new Map<string, string[]>();
+  for (const run of result.hosts.values()) {
+    const id = idOfDir(run.serving) ?? 'nothing';
+    by.set(id, [...(by.get(id) ?? []), run.host]);
+  }
+  return [...by.entries()].map(([id, hosts]) => `${id} on ${hosts.join(', ')}`).join('; ');
+}
+
+function nextSteps(result: RolloutResult, ctx: VerdictContext): string[] {
+  const id = idOfDir(ctx.dir)!;
+  const lines = [`to finish: deploy ${ctx.target} (hosts already on ${id} are switched and checked again)`];
+  const olds = [...new Set([...result.hosts.values()].filter((r) => r.switched && r.before && r.before !== ctx.dir).map((r) => idOfDir(r.before)!))];
+  for (const old of olds) {
+    const source = ctx.sources.get(old);
+    const hosts = [...result.hosts.values()].filter((r) => r.switched && idOfDir(r.before) === old).map((r) => r.host);
+    lines.push(`to go back: ${hosts.join(', ')} served ${old} before${source ? `; deploy ${ctx.target} --revision ${source.slice(0, 12)} ships its source again` : ''}`);
+  }
+  return lines;
+}
+
+/** Undefined when every host of the run is on the release and healthy; otherwise the error to end the run with. */
+export function rolloutVerdict(plan: RolloutPlan, result: RolloutResult, ctx: VerdictContext): DeployFailedError | undefined {
+  const id = idOfDir(ctx.dir)!;
+  const runs = [...result.hosts.values()];
+  const failed = runs.filter((r) => r.failure);
+  const onNew = runs.filter((r) => r.serving === ctx.dir).length;
+  const mixed = onNew > 0 && onNew < runs.length;
+  if (!failed.length && !result.interrupted && onNew === runs.length) return undefined;
+
+  const lines: string[] = [];
+  for (const r of failed) lines.push(`  ${r.host} (${r.failure!.phase}): ${r.failure!.error}`);
+  const revertFailed = runs.filter((r) => r.revert === 'failed');
+  const reverted = runs.filter((r) => r.revert === 'done').map((r) => `${r.host} → ${idOfDir(r.before)}`);
+  const tail = [
+    ...(reverted.length ? [`reverted (and health-checked): ${reverted.join(', ')}`] : []),
+    ...revertFailed.map((r) => `REVERT FAILED on ${r.host}: ${r.revertError}`),
+    `the fleet now serves: ${fleetState(result)}`,
+  ];
+
+  if (result.budgetSpent) {
+    const head = `rollout of ${id} stopped in phase ${result.failedPhase}: ${failed.length} host(s) failed, more than the failure budget of ${plan.failureBudget}:`;
+    if (!plan.autoRevert) {
+      return new DeployFailedError([head, ...lines, 'not reverted (--no-auto-revert)', ...tail, ...nextSteps(result, ctx)].join('\n'), mixed ? ExitCode.partial : ExitCode.failed);
+    }
+    const clean = !revertFailed.length && onNew === 0;
+    return new DeployFailedError([head, ...lines, ...tail].join('\n'), clean ? ExitCode.reverted : ExitCode.failed);
+  }
+  if (result.interrupted) {
+    const after = result.phasesRun.length ? `after phase ${result.phasesRun.at(-1)}` : 'before any host switched';
+    return new DeployFailedError(
+      [`interrupted (Ctrl-C) ${after}: no further host was switched`, ...lines, ...tail, ...nextSteps(result, ctx)].join('\n'),
+      mixed ? ExitCode.partial : ExitCode.failed,
+    );
+  }
+  return new DeployFailedError(
+    [`${id} is live on ${onNew} of ${runs.length} hosts; failed within the failure budget of ${plan.failureBudget}:`, ...lines, ...tail].join('\n'),
+    ExitCode.partial,
+  );
+}
