@@ -96,6 +96,7 @@ describe('a valid app', () => {
       private: '/srv/admin/prod/private/minimal',
       state: '/srv/admin/prod/state/minimal',
       export: '/srv/admin/prod/state/minimal/export',
+      verify: '/srv/admin/prod/state/minimal/verify',
     });
     assert.deepEqual(e.hosts, [
       { name: 'web1', address: 'web1', port: 22, user: 'root' },
