@@ -20,7 +20,7 @@ export async function releasesCommand(target: string, globals: GlobalOptions): P
   for (const r of releases) {
     const subs = r.submodules.map((s) => `${s.path}@${s.sha.slice(0, 8)}`).join(' ');
     out(
-      [r.id.padEnd(6), r.commit.slice(0, 12), r.date, r.deployer.padEnd(10), `source ${r.source?.slice(0, 12) ?? '?'}${r.branch ? ` (${r.branch})` : ''}`, subs]
+      [r.id.padEnd(6), r.commit.slice(0, 12), r.date, r.deployer.padEnd(10), `source ${r.source?.slice(0, 12) ?? '?'}${r.branch ? ` (${r.branch})` : ''}`, subs, r.build ? `build ${r.build}` : '']
         .filter(Boolean)
         .join('  '),
     );

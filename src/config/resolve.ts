@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { type AdminPaths, adminPaths } from './paths.js';
-import type { AppConfig, RemoteSettings, SshSettings, Task } from './schema.js';
+import type { AppConfig, NotifyConfig, RemoteSettings, SshSettings, Task } from './schema.js';
 
 export interface Host {
   /** What the operator sees in output: `web3`. */
@@ -34,6 +34,8 @@ export interface AppEnv {
   remote: RemoteSettings;
   parallel: number;
   hosts: Host[];
+  /** Where to report each run; an env's webhook or statsd replaces the app's. */
+  notify: NotifyConfig;
 }
 
 export function defaultSsh(home = homedir()): SshSettings {
@@ -82,5 +84,6 @@ export function resolveAppEnv(config: AppConfig, app: string, env: string, file:
     remote,
     parallel: envConfig.parallel ?? config.parallel,
     hosts,
+    notify: { ...config.notify, ...envConfig.notify },
   };
 }

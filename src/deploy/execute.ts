@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import type { AppEnv, Host } from '../config/resolve.js';
 import { DeployFailedError, ExitCode, UsageError, errorMessage } from '../errors.js';
 import type { Release } from '../release-store/release.js';
-import { type Reporter, step } from '../report/events.js';
+import { phase, type Reporter, step } from '../report/events.js';
 import { onEachHost } from './fanout.js';
 import { type KnownHostsFile, parseKnownHosts } from './known-hosts.js';
 import { idOfDir, parseLines, parseRsyncStats, stageCmd, switchCmd, type TransferStats } from './remote.js';
@@ -62,7 +62,7 @@ export async function stageOn(session: HostSession, appEnv: AppEnv, release: Rel
     } finally {
       await forward.close();
     }
-  }, (r) => (r.present ? `${release.id} already staged` : `staged ${release.id} (${r.transferred.files} files, ${formatBytes(r.transferred.bytes)} received)`));
+  }, (r) => (r.present ? `${release.id} already staged` : `staged ${release.id} (${r.transferred.files} files, ${formatBytes(r.transferred.bytes)} received)`), (r) => r.transferred);
 }
 
 export async function switchOn(session: HostSession, appEnv: AppEnv, release: Release, reporter: Reporter): Promise<string[]> {
@@ -88,11 +88,12 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
   const sessions = new Map<string, HostSession>();
   const reports = new Map<string, HostReport>(hosts.map((h) => [h.name, { host: h.name, state: 'failed' }]));
   try {
-    const staged = await onEachHost(hosts, appEnv.parallel, async (host) => {
+    const failedHosts = (outcomes: { host: string; ok: boolean }[]) => outcomes.filter((o) => !o.ok).map((o) => o.host);
+    const staged = await phase(reporter, 'stage', () => onEachHost(hosts, appEnv.parallel, async (host) => {
       const session = await connect(host, appEnv, creds, reporter);
       sessions.set(host.name, session);
       return stageOn(session, appEnv, release, server, reporter);
-    });
+    }), failedHosts);
     for (const s of staged) {
       const report = reports.get(s.host)!;
       if (s.ok) Object.assign(report, { state: 'staged', previous: s.value.previous, transferred: s.value.transferred });
@@ -103,7 +104,8 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
       reporter.emit({ kind: 'note', level: 'error', text: `staging failed on ${failed.map((f) => f.host).join(', ')}: no host was switched; every host still serves its previous release` });
       return [...reports.values()];
     }
-    const switched = await onEachHost(hosts, appEnv.parallel, (host) => switchOn(sessions.get(host.name)!, appEnv, release, reporter));
+    const switched = await phase(reporter, 'switch', () =>
+      onEachHost(hosts, appEnv.parallel, (host) => switchOn(sessions.get(host.name)!, appEnv, release, reporter)), failedHosts);
     for (const s of switched) {
       const report = reports.get(s.host)!;
       if (s.ok) report.state = 'switched';
