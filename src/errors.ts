@@ -52,3 +52,8 @@ export class DeployFailedError extends SlipwayError {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** The exit code an error ends the run with: its own, or 1 for anything unexpected. */
+export function exitCodeOf(err: unknown): number {
+  return err instanceof SlipwayError ? err.exitCode : ExitCode.failed;
+}

@@ -7,7 +7,7 @@
 import type { AppEnv } from './config/resolve.js';
 import { type HostReport, shipRelease, verifyAllSwitched } from './deploy/execute.js';
 import { exportRelease, isWorthRecording, makeRelease, type Release, recordRun, viewStore } from './release-store/index.js';
-import { ADMIN, type Reporter, step } from './report/events.js';
+import { ADMIN, phase, type Reporter, step } from './report/events.js';
 import { type UpdateOptions, updateSource } from './update/index.js';
 
 export interface DeployResult {
@@ -16,13 +16,22 @@ export interface DeployResult {
   hosts: HostReport[];
 }
 
-export async function deploy(appEnv: AppEnv, options: UpdateOptions, reporter: Reporter, signal?: AbortSignal): Promise<DeployResult> {
+export interface DeployOptions extends UpdateOptions {
+  /** The CI build behind this deploy (job, number, URL), recorded in the release. */
+  build?: string;
+}
+
+export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: Reporter, signal?: AbortSignal): Promise<DeployResult> {
   const from = (await viewStore(appEnv.paths.www)).live?.id;
   let release: Release | undefined;
   let hosts: HostReport[] = [];
   try {
-    const source = await updateSource(appEnv, options, reporter);
-    const made = await makeRelease(appEnv, source, reporter);
+    const source = await phase(reporter, 'update', () => updateSource(appEnv, options, reporter));
+    const made = await phase(reporter, 'release', async () => {
+      const result = await makeRelease(appEnv, source, reporter, options.build);
+      reporter.emit({ kind: 'release', id: result.release.id, commit: result.release.commit, created: result.created });
+      return result;
+    });
     release = made.release;
     const exportDir = await exportStep(appEnv, release, reporter);
     hosts = await shipRelease(appEnv, release, reporter, { exportDir, signal });

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_ROOT } from '../config/paths.js';
 import { lineReporter } from '../report/line.js';
 import { redacting } from '../report/redact.js';
-import type { Reporter } from '../report/events.js';
+import { type Reporter, tee } from '../report/events.js';
+import { jsonReporter } from '../report/json.js';
 import { ttyReporter } from '../report/tty.js';
 import { checkAbsolutePath } from '../config/names.js';
 import { UsageError } from '../errors.js';
@@ -13,6 +14,8 @@ export interface GlobalOptions {
   apps?: string;
   root?: string;
   verbose?: boolean;
+  /** Answer yes to every confirmation (required when not interactive). */
+  yes?: boolean;
 }
 
 /** The apps/ directory shipped beside the code (dist/src/cli → ../../../apps, src/cli → ../../apps). */
@@ -29,8 +32,28 @@ export function locations(options: GlobalOptions): { appsDir: string; root: stri
   return { appsDir, root };
 }
 
-/** The listr2 view on a terminal; timestamped lines in CI, pipes and logs. */
-export function makeReporter(): Reporter {
-  const interactive = Boolean(process.stderr.isTTY) && !process.env.CI;
-  return redacting(interactive ? ttyReporter() : lineReporter());
+/**
+ * A person is watching only when both stdout and stderr are terminals and CI is
+ * not set (Jenkins, GitHub Actions, GitLab… set CI=true; `CI=0` or `CI=false`
+ * count as unset). Otherwise: no prompts, no spinners, one line per event.
+ */
+export function isInteractive(
+  env: NodeJS.ProcessEnv = process.env,
+  streams: { stdout: { isTTY?: boolean }; stderr: { isTTY?: boolean } } = process,
+): boolean {
+  const ci = (env.CI ?? '').trim().toLowerCase();
+  return Boolean(streams.stdout.isTTY && streams.stderr.isTTY) && ['', '0', 'false'].includes(ci);
+}
+
+export interface ReporterOptions {
+  /** JSON lines on stdout (human lines still go to stderr, never the listr2 view). */
+  json?: boolean;
+  /** More reporters that see every (redacted) event, e.g. a RunTracker. */
+  also?: Reporter[];
+}
+
+/** The listr2 view on a terminal; timestamped lines in CI, pipes and logs; JSON lines with --json. */
+export function makeReporter(options: ReporterOptions = {}): Reporter {
+  const human = isInteractive() && !options.json ? ttyReporter() : lineReporter();
+  return redacting(tee(human, ...(options.json ? [jsonReporter()] : []), ...(options.also ?? [])));
 }

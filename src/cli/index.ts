@@ -21,6 +21,8 @@ Examples:
 Environment:
   SLIPWAY_APPS   directory of app files (default: the apps/ shipped with Slipway)
   SLIPWAY_ROOT   admin node root holding <env>/{src,www,private}/<app> (default: /data)
+  CI             when set (and not 0/false), or without a terminal: no prompts, no spinners
+  JOB_NAME, BUILD_NUMBER, BUILD_URL   Jenkins' build, recorded in the release
 
 Exit codes: 0 ok, 1 failed, 2 usage or config error, 3 lock held,
             4 health check failed and fleet reverted, 5 partial (some hosts not switched)`;
@@ -31,6 +33,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--apps <dir>', 'directory of app files').env('SLIPWAY_APPS'))
     .addOption(new Option('--root <dir>', 'admin node root').env('SLIPWAY_ROOT'))
     .option('-v, --verbose', 'show stack traces on errors')
+    .option('-y, --yes', 'answer yes to every confirmation (needed to confirm anything when not on a terminal)')
     .showHelpAfterError('(run deploy --help for usage)')
     .addHelpText('after', EXAMPLES)
     .exitOverride();
@@ -46,12 +49,17 @@ export function buildProgram(): Command {
     .option('--exclude-hosts <names>', 'leave these hosts out (comma-separated)', parseHostList)
     .option('--no-auto-revert', 'when the rollout fails, leave the fleet as it is instead of reverting it')
     .option('-n, --dry-run', 'print the rollout plan and change nothing (same as deploy plan)')
+    .option('--allow-off-branch', "deploy a --revision that is not on the app's branch (refused otherwise)")
+    .option('--build <text>', 'the CI build to record in the release (default: from JOB_NAME, BUILD_NUMBER, BUILD_URL)')
+    .option('--json', 'JSON lines on stdout, one per event (human lines stay on stderr)')
+    .option('--junit <file>', 'write a JUnit XML report: one test per host, phase and step')
     .addHelpText('after', `
 Examples:
   sudo deploy caseconductor-prod
   sudo deploy caseconductor-stage --revision 4f2a9c1e
   deploy ship caseconductor-dev --parallel 5
-  sudo deploy caseconductor-prod --hosts web1,web2`)
+  sudo deploy caseconductor-prod --hosts web1,web2
+  deploy caseconductor-stage --revision "$GIT_COMMIT" --json --junit slipway-junit.xml > events.jsonl`)
     .action(async (target: string, opts, cmd: Command) => {
       const { shipCommand } = await import('./ship.js');
       await shipCommand(target, opts, cmd.optsWithGlobals<GlobalOptions>());

@@ -21,7 +21,7 @@ export async function releasesCommand(target: string, globals: GlobalOptions): P
     // live per the history; "rolled-back" = a rollback moved the fleet away from it
     const mark = r.id === live?.id ? 'live' : state.rolledBack.has(r.id) ? 'rolled-back' : '';
     out(
-      [r.id.padEnd(6), r.commit.slice(0, 12), mark.padEnd(11), r.date, r.deployer.padEnd(10), `source ${r.source?.slice(0, 12) ?? '?'}${r.branch ? ` (${r.branch})` : ''}`, subs]
+      [r.id.padEnd(6), r.commit.slice(0, 12), mark.padEnd(11), r.date, r.deployer.padEnd(10), `source ${r.source?.slice(0, 12) ?? '?'}${r.branch ? ` (${r.branch})` : ''}`, subs, r.build ? `build ${r.build}` : '']
         .filter(Boolean)
         .join('  '),
     );

@@ -1,7 +1,17 @@
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { loadTarget } from '../config/load.js';
+import type { AppEnv } from '../config/resolve.js';
+import { ExitCode, UsageError, errorMessage, exitCodeOf } from '../errors.js';
+import { notifyRun } from '../notify/index.js';
 import { deploy } from '../pipeline.js';
-import type { Reporter } from '../report/events.js';
+import type { Reporter, RunEvent } from '../report/events.js';
+import { writeJunit } from '../report/junit.js';
 import { formatDuration } from '../report/line.js';
+import { redact } from '../report/redact.js';
+import { RunTracker } from '../report/summary.js';
+import { deployerName } from '../release-store/store.js';
+import { buildFromEnv, checkBuildText } from './ci.js';
 import { type GlobalOptions, locations, makeReporter } from './context.js';
 import { type RunSelection, applySelection, checkRevision } from './selection.js';
 
@@ -10,6 +20,10 @@ export interface ShipOptions extends RunSelection {
   force?: boolean;
   parallel?: number;
   dryRun?: boolean;
+  allowOffBranch?: boolean;
+  build?: string;
+  json?: boolean;
+  junit?: string;
 }
 
 /**
@@ -28,26 +42,78 @@ function interruptible(reporter: Reporter): { signal: AbortSignal; dispose: () =
 }
 
 export async function shipCommand(target: string, options: ShipOptions, globals: GlobalOptions): Promise<void> {
-  checkRevision(options.revision);
   if (options.dryRun) {
+    checkRevision(options.revision);
     const { planCommand } = await import('./plan.js');
     return planCommand(target, options, globals);
   }
-  const appEnv = applySelection(await loadTarget(target, locations(globals)), options);
-  if (options.parallel) appEnv.parallel = options.parallel;
-  const reporter = makeReporter();
   const started = performance.now();
-  reporter.begin(`deploying ${appEnv.app}-${appEnv.env} to ${appEnv.hosts.length} host(s)`, appEnv.hosts.map((h) => h.name));
+  const tracker = new RunTracker();
+  const reporter = makeReporter({ json: options.json, also: [tracker] });
+  const build = options.build ?? buildFromEnv();
+  let appEnv: AppEnv | undefined;
+  let failure: unknown;
   const interrupt = interruptible(reporter);
   try {
-    const result = await deploy(appEnv, { revision: options.revision, force: options.force }, reporter, interrupt.signal);
+    verifyOptions(options);
+    appEnv = applySelection(await loadTarget(target, locations(globals)), options);
+    if (options.parallel) appEnv.parallel = options.parallel;
+    const hosts = appEnv.hosts.map((h) => h.name);
+    reporter.begin(`deploying ${appEnv.app}-${appEnv.env} to ${hosts.length} host(s)`, hosts);
+    reporter.emit({ kind: 'run', state: 'start', target: `${appEnv.app}-${appEnv.env}`, hosts, ...(options.revision ? { revision: options.revision } : {}), ...(build ? { build } : {}) });
+    const result = await deploy(appEnv, { revision: options.revision, force: options.force, allowOffBranch: options.allowOffBranch, build }, reporter, interrupt.signal);
     reporter.emit({
       kind: 'note',
       level: 'info',
       text: `${appEnv.app}-${appEnv.env}: ${result.release.id} (${result.release.commit.slice(0, 12)}) live on ${result.hosts.length}/${result.hosts.length} hosts in ${formatDuration(performance.now() - started)}`,
     });
+  } catch (err) {
+    failure = err;
+  }
+  try {
+    await finishRun(reporter, tracker, {
+      target: appEnv ? `${appEnv.app}-${appEnv.env}` : target,
+      exitCode: failure === undefined ? ExitCode.ok : exitCodeOf(failure),
+      ms: performance.now() - started,
+      ...(failure === undefined ? {} : { error: redact(errorMessage(failure)) }),
+    }, appEnv, options.junit);
   } finally {
     interrupt.dispose();
     await reporter.close();
   }
+  if (failure !== undefined) throw failure;
+}
+
+/** Bad options end the run before anything is touched (exit 2). */
+function verifyOptions(options: ShipOptions): void {
+  checkRevision(options.revision);
+  if (options.build !== undefined) {
+    const bad = checkBuildText(options.build);
+    if (bad) throw new UsageError(`--build: ${bad}`);
+  }
+  if (options.junit !== undefined) {
+    const dir = dirname(resolve(options.junit));
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--junit ${JSON.stringify(options.junit)}: the directory ${dir} does not exist`);
+  }
+}
+
+/**
+ * The end of every run, also a failed one: the JUnit file, notifications (their
+ * failures are warnings only), then `run.finish` as the last event.
+ */
+async function finishRun(
+  reporter: Reporter,
+  tracker: RunTracker,
+  finish: Omit<Extract<RunEvent, { kind: 'run'; state: 'finish' }>, 'kind' | 'state'>,
+  appEnv: AppEnv | undefined,
+  junit: string | undefined,
+): Promise<void> {
+  const event: RunEvent = { kind: 'run', state: 'finish', ...finish };
+  tracker.emit(event); // so the summary below knows the verdict; the tee sees the event last
+  const summary = tracker.summary();
+  const warnings: string[] = [];
+  if (junit) await writeJunit(junit, summary).catch((err) => warnings.push(`cannot write the JUnit report ${junit}: ${errorMessage(err)}`));
+  if (appEnv) warnings.push(...(await notifyRun(appEnv.notify, { action: 'deploy', app: appEnv.app, env: appEnv.env, deployer: deployerName() }, summary)));
+  for (const text of warnings) reporter.emit({ kind: 'note', level: 'warn', text });
+  reporter.emit(event);
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { type AdminPaths, adminPaths } from './paths.js';
 import { DEFAULT_ROLLOUT, type RolloutSettings, rolloutProblems } from './rollout.js';
-import type { AppConfig, RemoteSettings, SshSettings, Task } from './schema.js';
+import type { AppConfig, NotifyConfig, RemoteSettings, SshSettings, Task } from './schema.js';
 
 export interface Host {
   /** What the operator sees in output: `web3`. */
@@ -37,6 +37,8 @@ export interface AppEnv {
   parallel: number;
   hosts: Host[];
   rollout: RolloutSettings;
+  /** Where to report each run; an env's webhook or statsd replaces the app's. */
+  notify: NotifyConfig;
 }
 
 export function defaultSsh(home = homedir()): SshSettings {
@@ -98,5 +100,6 @@ export function resolveAppEnv(config: AppConfig, app: string, env: string, file:
     parallel: envConfig.parallel ?? config.parallel,
     hosts,
     rollout,
+    notify: { ...config.notify, ...envConfig.notify },
   };
 }

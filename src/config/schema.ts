@@ -80,6 +80,26 @@ const hostSpec = z.union([
   }),
 ]);
 
+const notifySettings = z.strictObject({
+  /** POSTed after every run: Slack-compatible `{text}`, or the run summary as JSON. */
+  webhook: z
+    .strictObject({
+      url: z.string().refine((u) => /^https?:\/\/[^\s]+$/.test(u) && URL.canParse(u), 'must be an http:// or https:// URL'),
+      format: z.enum(['slack', 'json']).default('json'),
+      timeout: seconds.default(5),
+    })
+    .optional(),
+  /** A deploy counter and timing sent over UDP, so deploys show on the graphs. */
+  statsd: z
+    .strictObject({
+      host: checked(checkHostName),
+      port: z.number().int().min(1).max(65535).default(8125),
+      prefix: z.string().regex(/^[a-zA-Z0-9_-]+(\.[a-zA-Z0-9_-]+)*$/, 'dot-separated words such as "deploys.web"').default('slipway'),
+      timeout: seconds.default(2),
+    })
+    .optional(),
+});
+
 const envSettings = z.strictObject({
   hosts: z.array(hostSpec).min(1, 'an env needs at least one host'),
   branch: checked(checkRefName).optional(),
@@ -87,6 +107,7 @@ const envSettings = z.strictObject({
   remote: remoteSettings.partial().optional(),
   parallel: z.number().int().min(1).max(1000).optional(),
   rollout: rolloutSettings.optional(),
+  notify: notifySettings.optional(),
 });
 
 const privateSettings = z.strictObject({
@@ -115,6 +136,7 @@ export const appSchema = z.strictObject({
   ssh: sshSettings.partial().default({}),
   remote: remoteSettings.partial().default({}),
   parallel: z.number().int().min(1).max(1000).default(25),
+  notify: notifySettings.default({}),
   envs: z
     .record(z.string(), envSettings)
     .superRefine((envs, ctx) => {
@@ -132,6 +154,7 @@ export type Task = z.output<typeof task>;
 export type SshSettings = z.output<typeof sshSettings>;
 export type RemoteSettings = z.output<typeof remoteSettings>;
 export type HostSpec = z.output<typeof hostSpec>;
+export type NotifyConfig = z.output<typeof notifySettings>;
 
 /** Format zod issues as `envs.prod.hosts[2]: not a valid host name`. */
 export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {

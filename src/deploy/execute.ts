@@ -9,7 +9,7 @@ import type { AppEnv, Host } from '../config/resolve.js';
 import { DeployFailedError, ExitCode, UsageError, errorMessage } from '../errors.js';
 import { listReleases } from '../release-store/store.js';
 import type { Release } from '../release-store/release.js';
-import { type Reporter, step } from '../report/events.js';
+import { phase, type Reporter, step } from '../report/events.js';
 import { onEachHost } from './fanout.js';
 import { type KnownHostsFile, parseKnownHosts } from './known-hosts.js';
 import { buildPlan, type RolloutPlan } from './plan.js';
@@ -68,7 +68,7 @@ export async function stageOn(session: HostSession, appEnv: AppEnv, release: Rel
     } finally {
       await forward.close();
     }
-  }, (r) => (r.present ? `${release.id} already staged` : `staged ${release.id} (${r.transferred.files} files, ${formatBytes(r.transferred.bytes)} received)`));
+  }, (r) => (r.present ? `${release.id} already staged` : `staged ${release.id} (${r.transferred.files} files, ${formatBytes(r.transferred.bytes)} received)`), (r) => r.transferred);
 }
 
 export interface ShipOptions {
@@ -100,11 +100,12 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
   const sessions = new Map<string, HostSession>();
   const reports = new Map<string, HostReport>(hosts.map((h) => [h.name, { host: h.name, state: 'failed' }]));
   try {
-    const staged = await onEachHost(hosts, appEnv.parallel, async (host) => {
+    const failedHosts = (outcomes: { host: string; ok: boolean }[]) => outcomes.filter((o) => !o.ok).map((o) => o.host);
+    const staged = await phase(reporter, 'stage', () => onEachHost(hosts, appEnv.parallel, async (host) => {
       const session = await connect(host, appEnv, creds, reporter);
       sessions.set(host.name, session);
       return stageOn(session, appEnv, release, server, reporter);
-    });
+    }), failedHosts);
     for (const s of staged) {
       const report = reports.get(s.host)!;
       if (s.ok) Object.assign(report, { state: 'staged', previous: s.value.previous, transferred: s.value.transferred });
@@ -117,7 +118,8 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
     }
     const dir = releaseDir(release);
     const before = new Map(staged.map((s) => [s.host, s.ok ? s.value.previousDir : undefined]));
-    const result = await runRollout(plan, { appEnv, dir, sessions, before, reporter, signal: options.signal });
+    const result = await phase(reporter, 'switch', () => runRollout(plan, { appEnv, dir, sessions, before, reporter, signal: options.signal }), (r) =>
+      [...r.hosts.values()].filter((h) => h.failure).map((h) => h.host));
     for (const run of result.hosts.values()) {
       const report = reports.get(run.host)!;
       report.state = run.serving === dir ? 'switched' : run.revert === 'done' ? 'reverted' : 'staged';

@@ -24,6 +24,10 @@ export function formatLine(event: RunEvent, now: Date): string | undefined {
       return `${ts} [${event.host}] | ${event.line}`;
     case 'note':
       return `${ts} ${event.level === 'info' ? '' : `${event.level.toUpperCase()}: `}${event.text}`;
+    default:
+      // phases, the release and the run's start and end are for machine-readable reports;
+      // the step lines already say all of it to a human
+      return undefined;
   }
 }
 

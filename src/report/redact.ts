@@ -35,6 +35,10 @@ function clean(event: RunEvent): RunEvent {
       return { ...event, line: redact(event.line) };
     case 'note':
       return { ...event, text: redact(event.text) };
+    case 'run':
+      return event.state === 'finish' && event.error !== undefined ? { ...event, error: redact(event.error) } : event;
+    default:
+      return event;
   }
 }
 

@@ -56,6 +56,7 @@ export function ttyReporter(): Reporter {
         notes.push(event.text);
         return;
       }
+      if (event.kind !== 'step' && event.kind !== 'output') return;
       const r = rows.get(event.host) ?? row(event.host);
       if (event.kind === 'output') {
         if (r.task) r.task.output = event.line;

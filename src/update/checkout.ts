@@ -8,6 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type SimpleGit, simpleGit } from 'simple-git';
 import { StepError, UsageError, errorMessage } from '../errors.js';
+import { runLocal } from '../exec/local.js';
 
 export interface SubmoduleState {
   path: string;
@@ -31,6 +32,8 @@ export interface CheckoutSpec {
   gitConfig: Record<string, string>;
   /** Discard local modifications instead of refusing. */
   force: boolean;
+  /** Deploy a --revision that is not on the branch instead of refusing. */
+  allowOffBranch?: boolean;
 }
 
 function git(dir: string, gitConfig: Record<string, string>): SimpleGit {
@@ -112,11 +115,29 @@ export async function getSourceState(spec: CheckoutSpec, sha: string): Promise<S
   return { sha, branch: spec.revision ? undefined : spec.branch, subject, submodules };
 }
 
+/** Is the commit in the history of the branch just fetched? */
+export async function isOnBranch(spec: CheckoutSpec, sha: string): Promise<boolean> {
+  // simple-git resolves on exit 1 without stderr, so this one check runs git directly
+  const r = await runLocal(['git', '-C', spec.dir, 'merge-base', '--is-ancestor', sha, `refs/remotes/origin/${spec.branch}`], { reject: false });
+  if (r.exitCode > 1) throw new StepError(`checking that ${sha} is on ${spec.branch}: git merge-base exited ${r.exitCode}: ${r.stderr.trim()}`);
+  return r.exitCode === 0;
+}
+
+/** A --revision must be a commit of the app's branch: CI tested that branch, not a stray commit. */
+export async function verifyOnBranch(spec: CheckoutSpec, sha: string): Promise<void> {
+  if (!spec.revision || spec.allowOffBranch || (await isOnBranch(spec, sha))) return;
+  throw new UsageError(
+    `revision ${JSON.stringify(spec.revision)} (${sha.slice(0, 12)}) is not on the branch ${JSON.stringify(spec.branch)} of ${spec.repo}; ` +
+      `nothing was deployed. Deploy a commit of ${spec.branch}, or pass --allow-off-branch to deploy it anyway`,
+  );
+}
+
 /** The whole update of the checkout, in order. */
 export async function updateCheckout(spec: CheckoutSpec): Promise<SourceState> {
   await ensureClone(spec);
   await verifyClean(spec);
   const sha = await fetchTarget(spec);
+  await verifyOnBranch(spec, sha);
   await checkoutRevision(spec, sha);
   return getSourceState(spec, sha);
 }

@@ -10,6 +10,7 @@ export type { SourceState } from './checkout.js';
 export interface UpdateOptions {
   revision?: string;
   force?: boolean;
+  allowOffBranch?: boolean;
 }
 
 export async function updateSource(appEnv: AppEnv, options: UpdateOptions, reporter: Reporter): Promise<SourceState> {
@@ -29,6 +30,7 @@ export async function updateSource(appEnv: AppEnv, options: UpdateOptions, repor
         submodules: appEnv.submodules,
         gitConfig: appEnv.gitConfig,
         force: options.force ?? false,
+        allowOffBranch: options.allowOffBranch ?? false,
       }),
     (s) => `source at ${s.sha.slice(0, 12)}${s.branch ? ` (${s.branch})` : ''} "${s.subject}"${s.submodules.length ? `, ${s.submodules.length} submodule(s)` : ''}`,
   );
