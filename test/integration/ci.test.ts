@@ -127,8 +127,8 @@ describe('continuous delivery: JSON, JUnit, notifications, exit codes', { timeou
     assert.deepEqual(datagrams.shift()!.split('\n').map((l) => l.replace(/:\d+\|ms$/, ':N|ms')), ['ci.shop.prod.deploy:1|c', 'ci.shop.prod.deploy_ms:N|ms']);
   });
 
-  it('exit 5: a host whose switch fails is a failed test; the others are live; the webhook says so', async () => {
-    await w.writeApp({ appExtra: notifyConfig('/slack', 'slack') });
+  it('exit 5: a host whose switch fails within the failure budget is a failed test; the others are live; the webhook says so', async () => {
+    await w.writeApp({ appExtra: notifyConfig('/slack', 'slack'), envExtra: 'rollout: { failureBudget: 1 },' });
     const web3 = w.fleet.hosts[2]!;
     const current = join(w.remoteBase(web3), 'current');
     const before = revisionOn(2);
@@ -140,8 +140,8 @@ describe('continuous delivery: JSON, JUnit, notifications, exit codes', { timeou
       const junit = join(w.dir, 'junit-partial.xml');
       const r = await run([w.target, '--json', '--junit', junit]);
       assert.equal(r.exitCode, 5, r.all);
-      assert.match(r.stderr, /web3: switch failed/);
-      assert.match(r.stderr, /the fleet is mixed/);
+      assert.match(r.stderr, /web3.*switch to r2 failed/);
+      assert.match(r.stderr, /r2 is live on 2 of 3 hosts; failed within the failure budget of 1/);
       const events = eventsOf(r);
       const r2 = await git(w.www, 'rev-parse', 'r2');
       assert.equal(revisionOn(0), r2);
@@ -150,7 +150,7 @@ describe('continuous delivery: JSON, JUnit, notifications, exit codes', { timeou
       assert.notEqual(before, r2);
       const failed = events.filter((e) => e.type === 'host.failed');
       assert.deepEqual(failed.map((e) => [e.host, e.step]), [['web3', 'switch']]);
-      assert.match(String(failed[0]!.reason), /switch failed \(exit 1\)/);
+      assert.match(String(failed[0]!.reason), /switch to r2 failed \(exit 1\)/);
       const finish = events.at(-1)!;
       assert.equal(finish.exitCode, 5);
       assert.deepEqual(finish.counts, { switched: 2, staged: 0, failed: 1, untouched: 0 });
@@ -160,7 +160,7 @@ describe('continuous delivery: JSON, JUnit, notifications, exit codes', { timeou
       const web3Case = hosts.children.find((c) => c.attrs.name === 'web3')!;
       assert.equal(web3Case.children[0]!.name, 'failure');
       assert.equal(web3Case.children[0]!.attrs.type, 'switch');
-      assert.match(web3Case.children[0]!.attrs.message!, /switch failed/);
+      assert.match(web3Case.children[0]!.attrs.message!, /switch to r2 failed/);
       assert.equal(hosts.attrs.failures, '1');
 
       const slack = JSON.parse(posts.find((p) => p.path === '/slack')!.body) as { text: string };
