@@ -39,9 +39,11 @@ export function buildProgram(): Command {
     .option('-r, --revision <rev>', 'deploy this exact commit instead of the branch head')
     .option('-f, --force', 'discard local modifications in the source checkout')
     .option('-p, --parallel <n>', 'hosts worked on at once', parsePositive)
+    .option('-w, --wait <duration>', 'if another run holds the lock, wait this long for it (30s, 5m, 1h)')
     .addHelpText('after', `
 Examples:
   sudo deploy caseconductor-prod
+  sudo deploy caseconductor-prod --wait 5m
   sudo deploy caseconductor-stage --revision 4f2a9c1e
   deploy ship caseconductor-dev --parallel 5`)
     .action(async (target: string, opts, cmd: Command) => {
@@ -69,6 +71,18 @@ Example:
     .action(async (target: string, _opts, cmd: Command) => {
       const { statusCommand } = await import('./info.js');
       await statusCommand(target, cmd.optsWithGlobals<GlobalOptions>());
+    });
+
+  program
+    .command('unlock <target>')
+    .description('Remove the lock of <app>-<env> left by a run that is gone for good (e.g. its host crashed). Recorded in the lock log.')
+    .option('--force', 'required: confirms no run of <app>-<env> is still going')
+    .addHelpText('after', `
+Example:
+  sudo deploy unlock caseconductor-prod --force`)
+    .action(async (target: string, opts: { force?: boolean }, cmd: Command) => {
+      const { unlockCommand } = await import('./unlock.js');
+      await unlockCommand(target, opts, cmd.optsWithGlobals<GlobalOptions>());
     });
 
   return program;

@@ -4,11 +4,14 @@ import { UsageError } from '../errors.js';
 import { deploy } from '../pipeline.js';
 import { formatDuration } from '../report/line.js';
 import { type GlobalOptions, locations, makeReporter } from './context.js';
+import { guarded, parseWait, verifyAllowed } from './guard.js';
 
 export interface ShipOptions {
   revision?: string;
   force?: boolean;
   parallel?: number;
+  /** How long to wait for another run's lock: 30s, 5m, 1h. */
+  wait?: string;
 }
 
 export async function shipCommand(target: string, options: ShipOptions, globals: GlobalOptions): Promise<void> {
@@ -16,13 +19,15 @@ export async function shipCommand(target: string, options: ShipOptions, globals:
     const bad = checkRefName(options.revision);
     if (bad) throw new UsageError(`--revision ${JSON.stringify(options.revision)}: ${bad}`);
   }
+  const waitMs = parseWait(options.wait);
   const appEnv = await loadTarget(target, locations(globals));
   if (options.parallel) appEnv.parallel = options.parallel;
+  await verifyAllowed(appEnv);
   const reporter = makeReporter();
   const started = performance.now();
   reporter.begin(`deploying ${appEnv.app}-${appEnv.env} to ${appEnv.hosts.length} host(s)`, appEnv.hosts.map((h) => h.name));
   try {
-    const result = await deploy(appEnv, { revision: options.revision, force: options.force }, reporter);
+    const result = await guarded(appEnv, { waitMs, reporter }, () => deploy(appEnv, { revision: options.revision, force: options.force }, reporter));
     reporter.emit({
       kind: 'note',
       level: 'info',
