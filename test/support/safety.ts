@@ -83,7 +83,8 @@ export default defineApp({
 /** Everything a run could change: the admin root and every host's /data. */
 export function snapshot(w: World): Map<string, string> {
   const out = new Map<string, string>();
-  for (const [k, v] of treeOf(w.root)) out.set(`admin/${k}`, v);
+  // FETCH_HEAD is git's note of the last fetch: checking that a --revision exists fetches
+  for (const [k, v] of treeOf(w.root, (rel) => rel.endsWith('/.git/FETCH_HEAD'))) out.set(`admin/${k}`, v);
   for (const h of w.fleet.hosts) for (const [k, v] of treeOf(h.dataDir)) out.set(`${h.name}/${k}`, v);
   return out;
 }
