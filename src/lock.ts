@@ -8,7 +8,7 @@
  * A lock whose process is gone (same host, pid not alive) is stale and taken
  * over; one held from another host is never guessed about.
  */
-import { appendFile, link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { readFileSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -246,9 +246,4 @@ export async function forceUnlock(options: Pick<LockOptions, 'target' | 'dir' | 
   }
   await logEvent(options.dir, { kind: 'lock-force-unlocked', target: options.target, held, by: deployerName(), at: new Date().toISOString() }, options.onEvent);
   return held;
-}
-
-/** For tests and `status`-like views: does a lock file exist at all. */
-export async function hasLock(dir: string): Promise<boolean> {
-  return stat(lockPath(dir)).then(() => true, () => false);
 }

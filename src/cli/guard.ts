@@ -1,8 +1,8 @@
 /**
  * What every command that changes a fleet (deploy, rollback, sync) does around
- * its work: check the deployer may touch this env, take the app-env's lock
- * (or wait for it), turn SIGINT/SIGTERM into an orderly stop, and release the
- * lock however the run ends.
+ * its work: first `verifyAllowed` (may this person touch this env?), then
+ * `guarded`: take the app-env's lock (or wait for it), turn SIGINT/SIGTERM
+ * into an orderly stop, and release the lock however the run ends.
  */
 import { userInfo } from 'node:os';
 import type { AppEnv } from '../config/resolve.js';
