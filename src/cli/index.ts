@@ -20,7 +20,8 @@ Environment:
   SLIPWAY_ROOT   admin node root holding <env>/{src,www,private}/<app> (default: /data)
 
 Exit codes: 0 ok, 1 failed, 2 usage or config error, 3 lock held,
-            4 health check failed and fleet reverted, 5 partial (some hosts not switched)`;
+            4 health check failed and fleet reverted, 5 partial (some hosts not switched),
+            130 interrupted (SIGINT/SIGTERM; each host's state is listed)`;
 
 export function buildProgram(): Command {
   const program = new Command('deploy')
