@@ -9,6 +9,8 @@ export const ExitCode = {
   lockHeld: 3,
   reverted: 4,
   partial: 5,
+  /** 128 + SIGINT, as shells report an interrupted command. */
+  interrupted: 130,
 } as const;
 
 export class SlipwayError extends Error {
@@ -40,6 +42,16 @@ export class HostError extends SlipwayError {
   constructor(readonly host: string, message: string, options?: { cause?: unknown }) {
     super(`${host}: ${message}`, options);
   }
+}
+
+/** Another run holds the app-env's lock; nothing was done. */
+export class LockHeldError extends SlipwayError {
+  override readonly exitCode = ExitCode.lockHeld;
+}
+
+/** SIGINT/SIGTERM: the run stopped starting new work and unwound. */
+export class InterruptedError extends SlipwayError {
+  override readonly exitCode = ExitCode.interrupted;
 }
 
 /** The run finished but some hosts did not get the release. */

@@ -5,7 +5,9 @@
  * history, failures included.
  */
 import type { AppEnv } from './config/resolve.js';
-import { type HostReport, shipRelease, verifyAllSwitched } from './deploy/execute.js';
+import { describeHostStates, type HostReport, shipRelease, verifyAllSwitched } from './deploy/execute.js';
+import { InterruptedError } from './errors.js';
+import { checkInterrupted, interruption } from './interrupt.js';
 import { exportRelease, isWorthRecording, makeRelease, type Release, recordRun, viewStore } from './release-store/index.js';
 import { ADMIN, phase, type Reporter, step } from './report/events.js';
 import { type UpdateOptions, updateSource } from './update/index.js';
@@ -21,20 +23,28 @@ export interface DeployOptions extends UpdateOptions {
   build?: string;
 }
 
-export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: Reporter, signal?: AbortSignal): Promise<DeployResult> {
+export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: Reporter, signal: AbortSignal = interruption): Promise<DeployResult> {
   const from = (await viewStore(appEnv.paths.www)).live?.id;
   let release: Release | undefined;
   let hosts: HostReport[] = [];
   try {
     const source = await phase(reporter, 'update', () => updateSource(appEnv, options, reporter));
+    checkInterrupted('making a release; no host was touched');
     const made = await phase(reporter, 'release', async () => {
       const result = await makeRelease(appEnv, source, reporter, options.build);
       reporter.emit({ kind: 'release', id: result.release.id, commit: result.release.commit, created: result.created });
       return result;
     });
     release = made.release;
+    checkInterrupted(`shipping ${release.id}; no host was touched`);
     const exportDir = await exportStep(appEnv, release, reporter);
+    checkInterrupted(`shipping ${release.id}; no host was touched`);
     hosts = await shipRelease(appEnv, release, reporter, { exportDir, signal });
+    if (signal.aborted) {
+      throw new InterruptedError(
+        `interrupted by ${String(signal.reason)} while shipping ${release.id}; every host serves a complete release:\n${describeHostStates(release, hosts).join('\n')}`,
+      );
+    }
     verifyAllSwitched(release, hosts);
     await recordRun(appEnv.paths.www, { kind: 'deploy', from, to: release, hosts }, reporter);
     return { release, created: made.created, hosts };

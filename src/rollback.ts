@@ -5,6 +5,7 @@
  * only switch, and hosts that pruned it pull its exact tree from the store.
  */
 import type { AppEnv } from './config/resolve.js';
+import { interruption } from './interrupt.js';
 import { type HostReport, shipRelease, verifyAllSwitched } from './deploy/execute.js';
 import { UsageError } from './errors.js';
 import { exportStep } from './pipeline.js';
@@ -66,7 +67,7 @@ export async function rollback(appEnv: AppEnv, options: RollbackOptions, reporte
   let hosts: HostReport[] = [];
   try {
     const exportDir = await exportStep(appEnv, plan.to, reporter);
-    hosts = await shipRelease(appEnv, plan.to, reporter, { exportDir });
+    hosts = await shipRelease(appEnv, plan.to, reporter, { exportDir, signal: interruption });
     verifyAllSwitched(plan.to, hosts);
     await recordRun(appEnv.paths.www, { kind: 'rollback', from: plan.from.id, to: plan.to, hosts }, reporter);
     return { plan, hosts };

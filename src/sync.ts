@@ -8,7 +8,8 @@
  */
 import type { AppEnv } from './config/resolve.js';
 import { inspectOn, repairOn, type Verdict, withEachHost } from './deploy/drift.js';
-import { shipRelease, defaultPlan } from './deploy/execute.js';
+import { defaultPlan, shipRelease } from './deploy/execute.js';
+import { interruption } from './interrupt.js';
 import { DeployFailedError, ExitCode, UsageError } from './errors.js';
 import { exportStep } from './pipeline.js';
 import { isWorthRecording, type Release, recordRun, viewStore } from './release-store/index.js';
@@ -39,7 +40,7 @@ export async function sync(appEnv: AppEnv, reporter: Reporter): Promise<SyncResu
     }
     const behind = appEnv.hosts.filter((h) => checked.some((c) => c.host === h.name && c.ok && (c.value === 'other-release' || c.value === 'no-release')));
     if (behind.length) {
-      for (const r of await shipRelease(appEnv, live, reporter, { exportDir, plan: defaultPlan(appEnv, live, behind) })) {
+      for (const r of await shipRelease(appEnv, live, reporter, { exportDir, plan: defaultPlan(appEnv, live, behind), signal: interruption })) {
         Object.assign(outcomes.get(r.host)!, { state: r.state, ...(r.error ? { error: r.error } : {}) });
       }
     }

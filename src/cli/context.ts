@@ -29,6 +29,8 @@ export function locations(options: GlobalOptions): { appsDir: string; root: stri
   const root = resolve(options.root ?? process.env.SLIPWAY_ROOT ?? DEFAULT_ROOT);
   const bad = checkAbsolutePath(root);
   if (bad) throw new UsageError(`--root ${JSON.stringify(root)}: ${bad}`);
+  const badApps = checkAbsolutePath(appsDir);
+  if (badApps) throw new UsageError(`--apps ${JSON.stringify(appsDir)}: ${badApps}`);
   return { appsDir, root };
 }
 

@@ -25,7 +25,8 @@ Environment:
   JOB_NAME, BUILD_NUMBER, BUILD_URL   Jenkins' build, recorded in the release
 
 Exit codes: 0 ok, 1 failed, 2 usage or config error, 3 lock held,
-            4 health check failed and fleet reverted, 5 partial (some hosts not switched)`;
+            4 health check failed and fleet reverted, 5 partial (some hosts not switched),
+            130 interrupted (SIGINT/SIGTERM; each host's state is listed)`;
 
 export function buildProgram(): Command {
   const program = new Command('deploy')
@@ -53,9 +54,11 @@ export function buildProgram(): Command {
     .option('--build <text>', 'the CI build to record in the release (default: from JOB_NAME, BUILD_NUMBER, BUILD_URL)')
     .option('--json', 'JSON lines on stdout, one per event (human lines stay on stderr)')
     .option('--junit <file>', 'write a JUnit XML report: one test per host, phase and step')
+    .option('-w, --wait <duration>', 'if another run holds the lock, wait this long for it (30s, 5m, 1h)')
     .addHelpText('after', `
 Examples:
   sudo deploy caseconductor-prod
+  sudo deploy caseconductor-prod --wait 5m
   sudo deploy caseconductor-stage --revision 4f2a9c1e
   deploy ship caseconductor-dev --parallel 5
   sudo deploy caseconductor-prod --hosts web1,web2
@@ -109,6 +112,7 @@ Example:
     .option('--to <release>', 'roll back to this release: an id (r42), a commit or a tag of the store')
     .option('-f, --force', 'roll back even across changes to the migration paths')
     .option('-p, --parallel <n>', 'hosts worked on at once', parsePositive)
+    .option('-w, --wait <duration>', 'if another run holds the lock, wait this long for it (30s, 5m, 1h)')
     .addHelpText('after', `
 Examples:
   sudo deploy rollback caseconductor-prod
@@ -123,6 +127,7 @@ Examples:
     .summary('bring every host to the live release, repairing hand-changed ones')
     .description('Bring every host of <app>-<env> to the live release without making a new one: hosts on another release or none\nget it, hosts whose files were changed by hand get a fresh copy.')
     .option('-p, --parallel <n>', 'hosts worked on at once', parsePositive)
+    .option('-w, --wait <duration>', 'if another run holds the lock, wait this long for it (30s, 5m, 1h)')
     .addHelpText('after', `
 Example:
   sudo deploy sync caseconductor-prod`)
@@ -156,6 +161,18 @@ Examples:
     .action(async (target: string, from: string | undefined, to: string | undefined, opts, cmd: Command) => {
       const { diffCommand } = await import('./history.js');
       await diffCommand(target, from, to, opts, cmd.optsWithGlobals<GlobalOptions>());
+    });
+
+  program
+    .command('unlock <target>')
+    .description('Remove the lock of <app>-<env> left by a run that is gone for good (e.g. its host crashed). Recorded in the lock log.')
+    .option('--force', 'required: confirms no run of <app>-<env> is still going')
+    .addHelpText('after', `
+Example:
+  sudo deploy unlock caseconductor-prod --force`)
+    .action(async (target: string, opts: { force?: boolean }, cmd: Command) => {
+      const { unlockCommand } = await import('./unlock.js');
+      await unlockCommand(target, opts, cmd.optsWithGlobals<GlobalOptions>());
     });
 
   return program;

@@ -4,21 +4,26 @@ import { rollback } from '../rollback.js';
 import { formatDuration } from '../report/line.js';
 import { sync } from '../sync.js';
 import { type GlobalOptions, locations, makeReporter } from './context.js';
+import { guarded, parseWait, verifyAllowed } from './guard.js';
 
 export interface RollbackCliOptions {
   to?: string;
   force?: boolean;
   parallel?: number;
+  /** How long to wait for another run's lock: 30s, 5m, 1h. */
+  wait?: string;
 }
 
 export async function rollbackCommand(target: string, options: RollbackCliOptions, globals: GlobalOptions): Promise<void> {
+  const waitMs = parseWait(options.wait);
   const appEnv = await loadTarget(target, locations(globals));
   if (options.parallel) appEnv.parallel = options.parallel;
+  await verifyAllowed(appEnv);
   const reporter = makeReporter();
   const started = performance.now();
   reporter.begin(`rolling back ${appEnv.app}-${appEnv.env} on ${appEnv.hosts.length} host(s)`, appEnv.hosts.map((h) => h.name));
   try {
-    const { plan, hosts } = await rollback(appEnv, { to: options.to, force: options.force }, reporter);
+    const { plan, hosts } = await guarded(appEnv, { waitMs, reporter }, () => rollback(appEnv, { to: options.to, force: options.force }, reporter));
     reporter.emit({
       kind: 'note',
       level: 'info',
@@ -29,14 +34,16 @@ export async function rollbackCommand(target: string, options: RollbackCliOption
   }
 }
 
-export async function syncCommand(target: string, options: { parallel?: number }, globals: GlobalOptions): Promise<void> {
+export async function syncCommand(target: string, options: { parallel?: number; wait?: string }, globals: GlobalOptions): Promise<void> {
+  const waitMs = parseWait(options.wait);
   const appEnv = await loadTarget(target, locations(globals));
   if (options.parallel) appEnv.parallel = options.parallel;
+  await verifyAllowed(appEnv);
   const reporter = makeReporter();
   const started = performance.now();
   reporter.begin(`syncing ${appEnv.app}-${appEnv.env} on ${appEnv.hosts.length} host(s)`, appEnv.hosts.map((h) => h.name));
   try {
-    const { live, hosts } = await sync(appEnv, reporter);
+    const { live, hosts } = await guarded(appEnv, { waitMs, reporter }, () => sync(appEnv, reporter));
     const count = (state: string) => hosts.filter((h) => h.state === state).length;
     reporter.emit({
       kind: 'note',

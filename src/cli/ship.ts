@@ -13,6 +13,7 @@ import { RunTracker } from '../report/summary.js';
 import { deployerName } from '../release-store/store.js';
 import { buildFromEnv, checkBuildText } from './ci.js';
 import { type GlobalOptions, locations, makeReporter } from './context.js';
+import { guarded, parseWait, verifyAllowed } from './guard.js';
 import { type RunSelection, applySelection, checkRevision } from './selection.js';
 
 export interface ShipOptions extends RunSelection {
@@ -24,21 +25,8 @@ export interface ShipOptions extends RunSelection {
   build?: string;
   json?: boolean;
   junit?: string;
-}
-
-/**
- * The first Ctrl-C stops the rollout from switching more hosts (those in
- * progress finish, so none is left half-done); a second one exits at once.
- */
-function interruptible(reporter: Reporter): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(130);
-    controller.abort();
-    reporter.emit({ kind: 'note', level: 'warn', text: 'interrupted: no new host will switch; hosts in progress finish (Ctrl-C again to exit at once)' });
-  };
-  process.on('SIGINT', onSigint);
-  return { signal: controller.signal, dispose: () => process.off('SIGINT', onSigint) };
+  /** How long to wait for another run's lock: 30s, 5m, 1h. */
+  wait?: string;
 }
 
 export async function shipCommand(target: string, options: ShipOptions, globals: GlobalOptions): Promise<void> {
@@ -53,15 +41,18 @@ export async function shipCommand(target: string, options: ShipOptions, globals:
   const build = options.build ?? buildFromEnv();
   let appEnv: AppEnv | undefined;
   let failure: unknown;
-  const interrupt = interruptible(reporter);
   try {
     verifyOptions(options);
-    appEnv = applySelection(await loadTarget(target, locations(globals)), options);
-    if (options.parallel) appEnv.parallel = options.parallel;
+    const waitMs = parseWait(options.wait);
+    const env = applySelection(await loadTarget(target, locations(globals)), options);
+    appEnv = env;
+    if (options.parallel) env.parallel = options.parallel;
+    await verifyAllowed(env);
     const hosts = appEnv.hosts.map((h) => h.name);
     reporter.begin(`deploying ${appEnv.app}-${appEnv.env} to ${hosts.length} host(s)`, hosts);
     reporter.emit({ kind: 'run', state: 'start', target: `${appEnv.app}-${appEnv.env}`, hosts, ...(options.revision ? { revision: options.revision } : {}), ...(build ? { build } : {}) });
-    const result = await deploy(appEnv, { revision: options.revision, force: options.force, allowOffBranch: options.allowOffBranch, build }, reporter, interrupt.signal);
+    const result = await guarded(env, { waitMs, reporter }, () =>
+      deploy(env, { revision: options.revision, force: options.force, allowOffBranch: options.allowOffBranch, build }, reporter));
     reporter.emit({
       kind: 'note',
       level: 'info',
@@ -78,7 +69,6 @@ export async function shipCommand(target: string, options: ShipOptions, globals:
       ...(failure === undefined ? {} : { error: redact(errorMessage(failure)) }),
     }, appEnv, options.junit);
   } finally {
-    interrupt.dispose();
     await reporter.close();
   }
   if (failure !== undefined) throw failure;

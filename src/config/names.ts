@@ -29,6 +29,13 @@ export function checkHostName(host: string): string | undefined {
 }
 
 /**
+ * Characters no path of ours needs and every shell treats specially. Paths are
+ * always passed as quoted argv, so this is a second wall, not the first.
+ */
+const SHELL_SPECIAL = /[\s;&|<>$`'"\\]/;
+const SHELL_SPECIAL_REASON = 'must not contain spaces, quotes or any of ; & | < > $ ` \\';
+
+/**
  * Git's own ref-name rules (git check-ref-format), for branches and revisions,
  * plus a refusal of a leading "-" so a ref can never be read as an option.
  */
@@ -40,6 +47,8 @@ export function checkRefName(ref: string): string | undefined {
   if (/[\x00-\x20\x7f~^:?*[\\]/.test(ref)) return bad;
   if (ref.includes('..') || ref.includes('@{') || ref.includes('//') || ref === '@') return bad;
   if (ref.startsWith('/') || ref.endsWith('/') || ref.endsWith('.')) return bad;
+  // git allows these in ref names; we do not, so a ref can never look like shell
+  if (SHELL_SPECIAL.test(ref)) return `${bad} (${SHELL_SPECIAL_REASON})`;
   if (ref.split('/').some((part) => part.startsWith('.') || part.endsWith('.lock'))) return bad;
   return undefined;
 }
@@ -48,6 +57,7 @@ export function checkRefName(ref: string): string | undefined {
 export function checkAbsolutePath(path: string): string | undefined {
   // eslint-disable-next-line no-control-regex
   if (!path.startsWith('/') || /[\x00-\x1f\x7f]/.test(path)) return 'must be an absolute path without control characters';
+  if (SHELL_SPECIAL.test(path)) return SHELL_SPECIAL_REASON;
   if (path.split('/').some((part) => part === '..' || part === '.' || part.startsWith('-'))) {
     return 'must not contain "." or ".." parts or parts starting with "-"';
   }
@@ -58,6 +68,7 @@ export function checkAbsolutePath(path: string): string | undefined {
 export function checkRelativePath(path: string): string | undefined {
   // eslint-disable-next-line no-control-regex
   if (path === '' || path.startsWith('/') || /[\x00-\x1f\x7f]/.test(path)) return 'must be a relative path without control characters';
+  if (SHELL_SPECIAL.test(path)) return SHELL_SPECIAL_REASON;
   if (path.split('/').some((part) => part === '..' || part.startsWith('-'))) return 'must not contain ".." or parts starting with "-"';
   return undefined;
 }

@@ -31,6 +31,12 @@ export interface AppEnv {
   migrations: string[];
   privateEnvFile: string;
   privateMode: number;
+  /** Group given to private files on the hosts. */
+  privateGroup?: string;
+  /** Who admin tasks run as unless a task says otherwise. */
+  taskUser?: string;
+  /** Unix groups allowed to deploy this env; undefined: anyone who can run deploy. */
+  allowGroups?: string[];
   paths: AdminPaths;
   ssh: SshSettings;
   remote: RemoteSettings;
@@ -94,6 +100,9 @@ export function resolveAppEnv(config: AppConfig, app: string, env: string, file:
     migrations: config.migrations,
     privateEnvFile: config.private.envFile,
     privateMode: parseInt(config.private.mode, 8),
+    privateGroup: config.private.group,
+    taskUser: config.taskUser,
+    allowGroups: envConfig.allowGroups,
     paths: adminPaths(root, env, app, config.private.dir),
     ssh,
     remote,

@@ -23,6 +23,8 @@ const checked = (check: (value: string) => string | undefined) =>
 const CONTROL = /[\x00-\x1f\x7f]/;
 const plainString = z.string().min(1).refine((s) => !CONTROL.test(s), 'must not contain control characters');
 const argv = z.array(plainString).min(1, 'a command needs at least a program');
+/** A unix user or group name (useradd's rules, stricter than most systems need). */
+const unixName = z.string().regex(/^[a-z_][a-z0-9_.-]{0,31}$/, 'not a valid unix user or group name');
 const seconds = z.number().positive().max(86_400);
 
 export interface TaskContext {
@@ -45,6 +47,8 @@ const task = z.union([
   z.strictObject({
     name: plainString,
     run: z.union([argv, taskFunction]),
+    /** Run this task's commands as this unprivileged user (overrides the app's taskUser). */
+    runAs: unixName.optional(),
   }),
 ]);
 
@@ -108,6 +112,8 @@ const envSettings = z.strictObject({
   parallel: z.number().int().min(1).max(1000).optional(),
   rollout: rolloutSettings.optional(),
   notify: notifySettings.optional(),
+  /** Only members of these unix groups may deploy this env (checked before anything runs). */
+  allowGroups: z.array(unixName).min(1).optional(),
 });
 
 const privateSettings = z.strictObject({
@@ -117,6 +123,8 @@ const privateSettings = z.strictObject({
   envFile: checked(checkRelativePath).default('.env'),
   /** Mode of private files on the web servers. */
   mode: z.string().regex(/^0?[0-7]{3}$/, 'an octal mode such as 0640').default('0640'),
+  /** Group of private files on the web servers (e.g. the web server's group); must exist there. */
+  group: unixName.optional(),
 });
 
 export const appSchema = z.strictObject({
@@ -128,6 +136,8 @@ export const appSchema = z.strictObject({
     .record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9-]*(\.[^\s=]+)*\.[a-zA-Z][a-zA-Z0-9-]*$/, 'not a git config key'), plainString)
     .default({}),
   tasks: z.array(task).default([]),
+  /** Unprivileged user the admin tasks run as (setuid/setgid); default: the deploying user (root). */
+  taskUser: unixName.optional(),
   /** rsync exclude patterns, on top of `.git*` and `.hg*`. */
   exclude: z.array(plainString).default([]),
   /** Paths in the release tree holding database migrations; rollback across a change to them needs --force. */

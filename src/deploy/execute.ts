@@ -54,7 +54,7 @@ export async function stageOn(session: HostSession, appEnv: AppEnv, release: Rel
   return step(reporter, session.host.name, 'stage', `staging ${release.id}`, async () => {
     const forward = await session.forwardIn((stream) => server.serve(stream));
     try {
-      const cmd = stageCmd(appEnv.remote.path, release, forward.port, appEnv.ssh.commandTimeout, appEnv.remote.rsync);
+      const cmd = stageCmd(appEnv.remote.path, release, forward.port, appEnv.ssh.commandTimeout, appEnv.remote.rsync, appEnv.privateGroup);
       // the transfer has its own I/O timeout (rsync --timeout); this one only bounds a wedged script
       const result = await session.exec(cmd, { stdin: `${server.secret}\n`, timeoutMs: 6 * 3600 * 1000 });
       if (result.code !== 0) throw new Error(`staging failed (exit ${result.code}): ${lastLine(result.stderr || result.stdout)}`);
@@ -75,7 +75,11 @@ export interface ShipOptions {
   exportDir: string;
   /** The rollout to run once every host staged; default: the env's rollout over all its hosts. */
   plan?: RolloutPlan;
-  /** Aborted by Ctrl-C: no new host switches. */
+  /**
+   * Interruption. While staging, open connections are closed at once (a partial
+   * release is never served); once switching, no new host starts and hosts in
+   * the middle of their switch finish it, so none is left half-done.
+   */
   signal?: AbortSignal;
 }
 
@@ -99,13 +103,21 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
   const server = await startReleaseServer(options.exportDir);
   const sessions = new Map<string, HostSession>();
   const reports = new Map<string, HostReport>(hosts.map((h) => [h.name, { host: h.name, state: 'failed' }]));
+  const signal = options.signal;
+  // an interruption closes every connection: commands running on them fail at once
+  const stop = () => {
+    for (const session of sessions.values()) session.close(`interrupted by ${String(signal?.reason)}`);
+  };
+  signal?.addEventListener('abort', stop, { once: true });
   try {
     const failedHosts = (outcomes: { host: string; ok: boolean }[]) => outcomes.filter((o) => !o.ok).map((o) => o.host);
     const staged = await phase(reporter, 'stage', () => onEachHost(hosts, appEnv.parallel, async (host) => {
       const session = await connect(host, appEnv, creds, reporter);
       sessions.set(host.name, session);
+      if (signal?.aborted) throw new Error(`interrupted by ${String(signal.reason)} before staging`);
       return stageOn(session, appEnv, release, server, reporter);
-    }), failedHosts);
+    }, { signal }), failedHosts);
+    signal?.removeEventListener('abort', stop);
     for (const s of staged) {
       const report = reports.get(s.host)!;
       if (s.ok) Object.assign(report, { state: 'staged', previous: s.value.previous, transferred: s.value.transferred });
@@ -116,6 +128,7 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
       reporter.emit({ kind: 'note', level: 'error', text: `staging failed on ${failed.map((f) => f.host).join(', ')}: no host was switched; every host still serves its previous release` });
       return [...reports.values()];
     }
+    if (signal?.aborted) return [...reports.values()];
     const dir = releaseDir(release);
     const before = new Map(staged.map((s) => [s.host, s.ok ? s.value.previousDir : undefined]));
     const result = await phase(reporter, 'switch', () => runRollout(plan, { appEnv, dir, sessions, before, reporter, signal: options.signal }), (r) =>
@@ -130,6 +143,7 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
     await onEachHost(hosts, appEnv.parallel, (host) => pruneOn(sessions.get(host.name)!, appEnv, reporter));
     return [...reports.values()];
   } finally {
+    signal?.removeEventListener('abort', stop);
     for (const session of sessions.values()) session.close();
     await server.close();
   }
@@ -149,6 +163,16 @@ async function releaseSources(appEnv: AppEnv): Promise<Map<string, string | unde
   return new Map(releases.map((r) => [r.id, r.source]));
 }
 
+/** One line per host: what it serves now and what, if anything, is staged there. */
+export function describeHostStates(release: Release, reports: readonly HostReport[]): string[] {
+  return reports.map((r) => {
+    if (r.state === 'switched') return `  ${r.host}: switched, serves ${release.id}`;
+    const serves = r.previous ? `still serves ${r.previous}` : 'still serves its previous release';
+    if (r.state === 'staged') return `  ${r.host}: ${release.id} staged but not switched${r.error ? ` (${r.error})` : ''}; ${serves}`;
+    return `  ${r.host}: not staged (${r.error ?? 'failed'}); ${serves}`;
+  });
+}
+
 /** Turn host reports into the run's verdict: throws naming every host that did not get the release. */
 export function verifyAllSwitched(release: Release, reports: readonly HostReport[]): void {
   const bad = reports.filter((r) => r.state !== 'switched');
@@ -157,7 +181,8 @@ export function verifyAllSwitched(release: Release, reports: readonly HostReport
   const lines = bad.map((r) => `  ${r.host}: ${r.error ?? (r.state === 'staged' ? 'staged, not switched because staging failed elsewhere' : 'not switched')}`);
   throw new DeployFailedError(
     `${release.id} did not reach ${bad.length} of ${reports.length} hosts:\n${lines.join('\n')}` +
-      (someSwitched ? `\nthe fleet is mixed: fix the hosts above and run the deploy again` : `\nno host was switched; the fleet still serves what it served before`),
+      (someSwitched ? `\nthe fleet is mixed: fix the hosts above and run the deploy again` : `\nno host was switched; the fleet still serves what it served before`) +
+      `\nhost states:\n${describeHostStates(release, reports).join('\n')}`,
     someSwitched ? ExitCode.partial : ExitCode.failed,
   );
 }

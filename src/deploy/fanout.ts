@@ -12,10 +12,13 @@ export async function onEachHost<H extends { name: string }, T>(
   hosts: readonly H[],
   concurrency: number,
   work: (host: H) => Promise<T>,
+  options: { signal?: AbortSignal } = {},
 ): Promise<Outcome<T>[]> {
   return pMap(
     hosts,
     async (host): Promise<Outcome<T>> => {
+      // once interrupted, hosts still waiting for a slot are left as they are
+      if (options.signal?.aborted) return { host: host.name, ok: false, error: `not started: interrupted by ${String(options.signal.reason)}` };
       try {
         return { host: host.name, ok: true, value: await work(host) };
       } catch (err) {

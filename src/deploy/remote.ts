@@ -18,7 +18,8 @@ export function releaseDir(release: Pick<Release, 'id' | 'commit'>): string {
 export const RELEASE_DIR = /^r([1-9][0-9]*)-([0-9a-f]{12})$/;
 
 const STAGE = `set -eu
-base=$1 dir=$2 rev=$3 port=$4 timeout=$5 rsync=$6
+base=$1 dir=$2 rev=$3 port=$4 timeout=$5 rsync=$6 group=$7
+shift 7
 umask 022
 mkdir -p "$base/releases"
 cd "$base/releases"
@@ -28,8 +29,12 @@ echo "live \${live:-none}"
 if [ -f "$dir/REVISION" ] && [ "$(cat "$dir/REVISION")" = "$rev" ]; then echo present; exit 0; fi
 [ "$dir" != "$live" ] || { echo "the live release $dir has no matching REVISION; refusing to restage it" >&2; exit 3; }
 # leftovers of an interrupted run are never used, never served
-for p in .r*.partial; do [ -e "$p" ] && rm -rf -- "$p"; done
+for p in .r*.partial .r*.private; do [ -e "$p" ] && rm -rf -- "$p"; done
 [ ! -e "$dir" ] || rm -rf -- "$dir"
+# the private files (remaining arguments) get the private group once pulled
+list=".$dir.private"
+: > "$list"
+for f; do printf '%s\\n' "$f" >> "$list"; done
 set --
 for d in "$live" $(ls -1 | grep -E '^r[0-9]+-[0-9a-f]{12}$' | sort -rV | head -n 3); do
   [ -n "$d" ] && [ -f "$d/REVISION" ] || continue
@@ -38,12 +43,18 @@ for d in "$live" $(ls -1 | grep -E '^r[0-9]+-[0-9a-f]{12}$' | sort -rV | head -n
 done
 "$rsync" -rlpt --delete --stats --timeout="$timeout" --contimeout="$timeout" "$@" --password-file=- \\
   "rsync://${RSYNC_USER}@127.0.0.1:$port/${MODULE}/" ".$dir.partial/"
+if [ -n "$group" ]; then
+  while IFS= read -r f; do chgrp -h -- "$group" ".$dir.partial/$f"; done < "$list"
+fi
+rm -f -- "$list"
 printf '%s\\n' "$rev" > ".$dir.partial/REVISION"
 mv -T ".$dir.partial" "$dir"
 echo staged`;
 
-const SWITCH = `set -eu
-base=$1 dir=$2 keep=$3
+// The rollout's switch: no pruning here, so the release a host served before
+// stays on disk until the whole rollout succeeded (a revert needs it)
+const ACTIVATE = `set -eu
+base=$1 dir=$2
 cd "$base"
 [ -f "releases/$dir/REVISION" ] || { echo "release $dir is not staged on this host" >&2; exit 3; }
 live=$(readlink current 2>/dev/null || true)
@@ -53,33 +64,34 @@ ln -s "releases/$dir" "$tmp"
 # rename(2) replaces the link atomically; ln -sfn would unlink first and leave a gap
 mv -T "$tmp" current
 echo switched
-cd releases
-ls -1 | grep -E '^r[0-9]+-[0-9a-f]{12}$' | sort -rV | tail -n +"$((keep + 1))" | while read -r old; do
-  [ "$old" = "$dir" ] && continue
-  rm -rf -- "$old" && echo "pruned $old"
-done`;
-
-// The rollout's switch: no pruning here, so the release a host served before
-// stays on disk until the whole rollout succeeded (a revert needs it)
-const ACTIVATE = `set -eu
-base=$1 dir=$2
-cd "$base"
-[ -f "releases/$dir/REVISION" ] || { echo "release $dir is not on this host" >&2; exit 3; }
-live=$(readlink current 2>/dev/null || true)
-echo "previous \${live##*/}"
-tmp=".current.$$"
-ln -s "releases/$dir" "$tmp"
-mv -T "$tmp" current
-echo switched`;
+# the served log: only releases a host has served count towards keepReleases.
+# A host from before this log starts it with what it has.
+[ -f .switched ] || ls -1 releases | grep -E '^r[0-9]+-[0-9a-f]{12}$' > .switched || true
+printf '%s\\n' "$dir" >> .switched`;
 
 const PRUNE = `set -eu
 base=$1 keep=$2
-cd "$base/releases"
-live=$(readlink "$base/current" 2>/dev/null || true)
+cd "$base"
+live=$(readlink current 2>/dev/null || true)
 live=\${live##*/}
-ls -1 | grep -E '^r[0-9]+-[0-9a-f]{12}$' | sort -rV | tail -n +"$((keep + 1))" | while read -r old; do
+[ -n "$live" ] || exit 0
+[ -f .switched ] || ls -1 releases | grep -E '^r[0-9]+-[0-9a-f]{12}$' > .switched || true
+cd releases
+num() { n=\${1#r}; echo "\${n%%-*}"; }
+now=$(num "$live")
+# Only served releases count, so failed or half-staged attempts never push the
+# last good release out; keep the newest served ones and always the live one.
+served=$(sort -u ../.switched | grep -E '^r[0-9]+-[0-9a-f]{12}$' | while read -r d; do [ -d "$d" ] && echo "$d"; done | sort -rV)
+kept=$(printf '%s\\n' "$served" | head -n "$keep")
+printf '%s\\n' $kept "$live" | sort -uV > ../.switched.tmp
+mv -f ../.switched.tmp ../.switched
+for old in $(ls -1 | grep -E '^r[0-9]+-[0-9a-f]{12}$'); do
   [ "$old" = "$live" ] && continue
-  rm -rf -- "$old" && echo "pruned $old"
+  printf '%s\\n' $kept | grep -qx -- "$old" && continue
+  # an old served release, or an attempt older than what is now live that never went live
+  if printf '%s\\n' $served | grep -qx -- "$old" || [ "$(num "$old")" -lt "$now" ]; then
+    rm -rf -- "$old" && echo "pruned $old"
+  fi
 done
 exit 0`;
 
@@ -143,12 +155,11 @@ function script(name: string, body: string, args: string[]): Cmd {
   return ['sh', '-c', body, `slipway-${name}`, ...args];
 }
 
-export function stageCmd(base: string, release: Release, port: number, timeoutS: number, rsync: string): Cmd {
-  return script('stage', STAGE, [base, releaseDir(release), release.commit, String(port), String(Math.ceil(timeoutS)), rsync]);
-}
-
-export function switchCmd(base: string, release: Release, keep: number): Cmd {
-  return script('switch', SWITCH, [base, releaseDir(release), String(keep)]);
+/** With a group, the release's private files are given that group on the host. */
+export function stageCmd(base: string, release: Release, port: number, timeoutS: number, rsync: string, group = ''): Cmd {
+  // names with a newline cannot go through the list file; such files keep the default group
+  const privates = group ? release.privateFiles.filter((f) => !f.includes('\n')) : [];
+  return script('stage', STAGE, [base, releaseDir(release), release.commit, String(port), String(Math.ceil(timeoutS)), rsync, group, ...privates]);
 }
 
 /** Point `current` at a staged release directory (`r42-…`), atomically; prints `previous <dir>`. */
@@ -156,7 +167,7 @@ export function activateCmd(base: string, dir: string): Cmd {
   return script('activate', ACTIVATE, [base, dir]);
 }
 
-/** Remove all but the newest `keep` releases, never the live one. */
+/** Remove all but the newest `keep` served releases (and attempts older than the live one); never the live one. */
 export function pruneCmd(base: string, keep: number): Cmd {
   return script('prune', PRUNE, [base, String(keep)]);
 }

@@ -4,7 +4,7 @@
  * requested; keepalives and timeouts make a dead or frozen host fail in seconds.
  */
 import type { Duplex } from 'node:stream';
-import { Client, type ClientChannel } from 'ssh2';
+import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import type { Host } from '../config/resolve.js';
 import type { SshSettings } from '../config/schema.js';
 import { HostError, errorMessage } from '../errors.js';
@@ -21,6 +21,28 @@ export interface ConnectOptions {
   ssh: SshSettings;
   knownHosts: KnownHostsFile;
   privateKey: Buffer;
+}
+
+/**
+ * ssh2's settings for one host. No `agent` is ever given and agentForward is
+ * off, so neither we nor a remote command can reach the admin's SSH agent.
+ */
+export function connectConfig(host: Host, options: ConnectOptions, onKeyProblem: (problem: string) => void): ConnectConfig {
+  return {
+    host: host.address,
+    port: host.port,
+    username: host.user,
+    privateKey: options.privateKey,
+    readyTimeout: options.ssh.connectTimeout * 1000,
+    keepaliveInterval: options.ssh.keepaliveInterval * 1000,
+    keepaliveCountMax: options.ssh.keepaliveCountMax,
+    agentForward: false,
+    hostVerifier: (key: Buffer) => {
+      const verdict = verifyHostKey(options.knownHosts, host.address, host.port, key, host.name);
+      if (!verdict.ok) onKeyProblem(`host key refused: ${verdict.message}`);
+      return verdict.ok;
+    },
+  };
 }
 
 export class HostSession {
@@ -50,21 +72,11 @@ export class HostSession {
         resolve(new HostSession(host, client, options.ssh));
       });
       client.once('error', fail);
-      client.connect({
-        host: host.address,
-        port: host.port,
-        username: host.user,
-        privateKey: options.privateKey,
-        readyTimeout: options.ssh.connectTimeout * 1000,
-        keepaliveInterval: options.ssh.keepaliveInterval * 1000,
-        keepaliveCountMax: options.ssh.keepaliveCountMax,
-        agentForward: false,
-        hostVerifier: (key: Buffer) => {
-          const verdict = verifyHostKey(options.knownHosts, host.address, host.port, key, host.name);
-          if (!verdict.ok) keyProblem = `host key refused: ${verdict.message}`;
-          return verdict.ok;
-        },
-      });
+      client.connect(
+        connectConfig(host, options, (problem) => {
+          keyProblem = problem;
+        }),
+      );
     });
   }
 
@@ -147,8 +159,10 @@ export class HostSession {
     });
   }
 
-  close(): void {
+  /** End the connection; commands still running on it fail with `reason`. */
+  close(reason?: string): void {
     if (this.closed) return;
+    if (reason) this.lose(reason);
     this.closed = true;
     try {
       this.client.end();

@@ -2,7 +2,7 @@
  * A rollout's outcome in words and an exit code: what failed, where, what the
  * fleet serves now, and the command to finish or to go back. Pure.
  */
-import { DeployFailedError, ExitCode } from '../errors.js';
+import { DeployFailedError, ExitCode, InterruptedError } from '../errors.js';
 import type { RolloutPlan } from './plan.js';
 import { idOfDir } from './remote.js';
 import type { RolloutResult } from './rollout.js';
@@ -39,7 +39,7 @@ function nextSteps(result: RolloutResult, ctx: VerdictContext): string[] {
 }
 
 /** Undefined when every host of the run is on the release and healthy; otherwise the error to end the run with. */
-export function rolloutVerdict(plan: RolloutPlan, result: RolloutResult, ctx: VerdictContext): DeployFailedError | undefined {
+export function rolloutVerdict(plan: RolloutPlan, result: RolloutResult, ctx: VerdictContext): DeployFailedError | InterruptedError | undefined {
   const id = idOfDir(ctx.dir)!;
   const runs = [...result.hosts.values()];
   const failed = runs.filter((r) => r.failure);
@@ -67,9 +67,8 @@ export function rolloutVerdict(plan: RolloutPlan, result: RolloutResult, ctx: Ve
   }
   if (result.interrupted) {
     const after = result.phasesRun.length ? `after phase ${result.phasesRun.at(-1)}` : 'before any host switched';
-    return new DeployFailedError(
-      [`interrupted (Ctrl-C) ${after}: no further host was switched`, ...lines, ...tail, ...nextSteps(result, ctx)].join('\n'),
-      mixed ? ExitCode.partial : ExitCode.failed,
+    return new InterruptedError(
+      [`interrupted ${after}: no further host was switched`, ...lines, ...tail, ...nextSteps(result, ctx)].join('\n'),
     );
   }
   return new DeployFailedError(

@@ -11,6 +11,11 @@ export interface RunOptions {
   /** Return the result instead of throwing when the command exits non-zero. */
   reject?: boolean;
   timeoutMs?: number;
+  /** Stop the command (SIGTERM) when this aborts, e.g. on Ctrl-C. */
+  signal?: AbortSignal;
+  /** Run as this user and group (setuid/setgid; supplementary groups are dropped). */
+  uid?: number;
+  gid?: number;
 }
 
 export interface RunResult {
@@ -32,6 +37,9 @@ export async function runLocal(cmd: Cmd, options: RunOptions = {}): Promise<RunR
     stdin: options.input === undefined ? 'ignore' : undefined,
     reject: false,
     timeout: options.timeoutMs,
+    cancelSignal: options.signal,
+    uid: options.uid,
+    gid: options.gid,
     lines: false,
     stripFinalNewline: false,
   });
@@ -59,6 +67,8 @@ export async function runLocal(cmd: Cmd, options: RunOptions = {}): Promise<RunR
   if (result.failed && options.reject !== false) {
     const why = result.timedOut
       ? `timed out after ${options.timeoutMs} ms`
+      : result.isCanceled
+        ? `stopped (${String(options.signal?.reason ?? 'cancelled')})`
       : result.exitCode === undefined
         ? String(result.shortMessage ?? 'could not start')
         : `exited ${result.exitCode}`;

@@ -4,7 +4,7 @@
  * exactly. It never has a remote.
  */
 import { existsSync } from 'node:fs';
-import { chmod, lstat, mkdir, readdir, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { AppEnv } from '../config/resolve.js';
@@ -18,9 +18,36 @@ import { RELEASE_TAG, type Release, type ReleaseFacts, parseTrailers, releaseId,
 export const VCS_FILTERS = ['--include=.gitkeep', '--exclude=.git*', '--exclude=.hg*'];
 
 export async function initStore(www: string): Promise<void> {
-  if (existsSync(join(www, '.git'))) return;
-  await mkdir(www, { recursive: true });
-  await storeGit(www, ['init', '--quiet', '--initial-branch=releases']);
+  if (!existsSync(join(www, '.git'))) {
+    await mkdir(www, { recursive: true });
+    await storeGit(www, ['init', '--quiet', '--initial-branch=releases']);
+  }
+  await protectStore(www);
+}
+
+/** A URL scheme no git has: every push from the store is rewritten to it and fails. */
+export const NO_PUSH_SCHEME = 'slipway-release-store-refuses-push://';
+
+const PRE_PUSH = `#!/bin/sh
+echo "this is a Slipway release store: it holds private settings and is never pushed anywhere" >&2
+exit 1
+`;
+
+/**
+ * The store holds private settings, so it must never leave the admin node.
+ * git cannot forbid `remote add`, so: refuse to release into a store that has
+ * a remote, and make every push fail, even with --no-verify (an empty
+ * pushInsteadOf prefix matches every URL), with a pre-push hook to say why.
+ */
+export async function protectStore(www: string): Promise<void> {
+  const remotes = (await storeGit(www, ['remote'])).stdout.trim();
+  if (remotes) {
+    throw new StepError(`the release store ${www} has a remote (${remotes.split('\n').join(', ')}); it holds private settings and must never have one: remove it with git -C ${www} remote remove <name>`);
+  }
+  await storeGit(www, ['config', '--replace-all', `url.${NO_PUSH_SCHEME}.pushInsteadOf`, '']);
+  const hook = join(www, '.git', 'hooks', 'pre-push');
+  await mkdir(join(www, '.git', 'hooks'), { recursive: true });
+  await writeFile(hook, PRE_PUSH, { mode: 0o755 });
 }
 
 /** rsync the checkout into the www tree, then overlay the private files. Returns their paths. */
@@ -118,11 +145,16 @@ export async function commitRelease(www: string, facts: Omit<ReleaseFacts, 'priv
     { input: message },
   );
   const commit = (await storeGit(www, ['rev-parse', 'HEAD'])).stdout.trim();
-  // the tag is created with create-only semantics: a release id is never reused
-  await storeGit(www, ['update-ref', `refs/tags/${id}`, commit, '0000000000000000000000000000000000000000']);
+  await tagRelease(www, id, commit);
   const release = (await listReleases(www)).find((r) => r.id === id);
   if (!release) throw new StepError(`release ${id} was committed but cannot be read back from ${www}`);
   return { release, created: true };
+}
+
+/** Tag a release with create-only semantics: an existing tag is never moved, so an id is never reused. */
+export async function tagRelease(www: string, id: string, commit: string): Promise<void> {
+  const r = await storeGit(www, ['update-ref', `refs/tags/${id}`, commit, '0000000000000000000000000000000000000000'], { reject: false });
+  if (r.exitCode !== 0) throw new StepError(`release id ${id} already exists in ${www}; refusing to reuse it (is another run releasing?): ${r.stderr.trim()}`);
 }
 
 /**

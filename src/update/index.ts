@@ -3,7 +3,7 @@ import type { AppEnv } from '../config/resolve.js';
 import { ADMIN, type Reporter, step } from '../report/events.js';
 import { addSecrets } from '../report/redact.js';
 import { type SourceState, updateCheckout } from './checkout.js';
-import { readPrivateVars, runTasks } from './tasks.js';
+import { readPrivateFileSecrets, readPrivateVars, resolveTaskUsers, runTasks } from './tasks.js';
 
 export type { SourceState } from './checkout.js';
 
@@ -16,6 +16,9 @@ export interface UpdateOptions {
 export async function updateSource(appEnv: AppEnv, options: UpdateOptions, reporter: Reporter): Promise<SourceState> {
   const vars = await readPrivateVars(appEnv);
   addSecrets(Object.values(vars));
+  addSecrets(await readPrivateFileSecrets(appEnv));
+  // before the checkout moves: an unknown task user is a config error that changes nothing
+  const users = await resolveTaskUsers(appEnv);
   const source = await step(
     reporter,
     ADMIN,
@@ -34,6 +37,6 @@ export async function updateSource(appEnv: AppEnv, options: UpdateOptions, repor
       }),
     (s) => `source at ${s.sha.slice(0, 12)}${s.branch ? ` (${s.branch})` : ''} "${s.subject}"${s.submodules.length ? `, ${s.submodules.length} submodule(s)` : ''}`,
   );
-  await runTasks(appEnv, source.sha, vars, reporter);
+  await runTasks(appEnv, source.sha, vars, reporter, users);
   return source;
 }

@@ -3,7 +3,7 @@
  * in order, with live output. The first failure stops the run before anything
  * is released.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { parse as parseDotenv } from 'dotenv';
 import type { AppEnv } from '../config/resolve.js';
 import type { Task, TaskContext } from '../config/schema.js';
@@ -12,6 +12,8 @@ import { type Cmd, display } from '../exec/cmd.js';
 import { runLocal } from '../exec/local.js';
 import { ADMIN, type Reporter, step } from '../report/events.js';
 import { join } from 'node:path';
+import { interruption } from '../interrupt.js';
+import { type TaskUser, lendCheckout, lookupUser } from './task-user.js';
 
 /** Variables from the private dotenv file; missing file means none. Values are secrets. */
 export async function readPrivateVars(appEnv: AppEnv): Promise<Record<string, string>> {
@@ -26,10 +28,49 @@ export async function readPrivateVars(appEnv: AppEnv): Promise<Record<string, st
   return parseDotenv(text);
 }
 
+/**
+ * Private settings files are secret as a whole: every line of them, and every
+ * value after a `=` or `:`, is redacted from output. Short values (< 6) are
+ * left out, or words like "True" would vanish from every message.
+ */
+export async function readPrivateFileSecrets(appEnv: AppEnv): Promise<string[]> {
+  const dir = appEnv.paths.private;
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  const out: string[] = [];
+  for (const e of entries) {
+    if (!e.isFile()) continue;
+    const path = join(e.parentPath, e.name);
+    if (path.split('/').some((part) => part === '.git')) continue;
+    const st = await stat(path);
+    if (st.size > 1024 * 1024) continue;
+    for (const raw of (await readFile(path, 'utf8')).split('\n')) {
+      const line = raw.trim();
+      if (line.length >= 6 && !line.startsWith('#')) out.push(line);
+      const value = /[=:]\s*(.+)$/.exec(line)?.[1]?.trim();
+      if (value) for (const v of [value, value.replace(/^(['"])(.*)\1[,;]?$/, '$2')]) if (v.length >= 6) out.push(v);
+    }
+  }
+  return out;
+}
+
 export function taskName(task: Task): string {
   if (Array.isArray(task)) return display(task as unknown as Cmd);
   const named = task as { name: string };
   return named.name;
+}
+
+function taskUserName(appEnv: AppEnv, task: Task): string | undefined {
+  return (!Array.isArray(task) && (task as { runAs?: string }).runAs) || appEnv.taskUser;
+}
+
+/** Look up every user a task runs as, before anything is changed: an unknown user is a config error. */
+export async function resolveTaskUsers(appEnv: AppEnv): Promise<Map<string, TaskUser>> {
+  const users = new Map<string, TaskUser>();
+  for (const task of appEnv.tasks) {
+    const name = taskUserName(appEnv, task);
+    if (name && !users.has(name)) users.set(name, await lookupUser(name));
+  }
+  return users;
 }
 
 export async function runTasks(
@@ -37,11 +78,15 @@ export async function runTasks(
   revision: string,
   vars: Record<string, string>,
   reporter: Reporter,
+  users?: Map<string, TaskUser>,
 ): Promise<void> {
+  users ??= await resolveTaskUsers(appEnv);
   const env = { ...vars, SLIPWAY_APP: appEnv.app, SLIPWAY_ENV: appEnv.env, SLIPWAY_REVISION: revision };
   const cwd = appEnv.paths.src;
+  let as: TaskUser | undefined;
   const run = async (cmd: readonly [string, ...string[]]): Promise<void> => {
-    await runLocal(cmd, { cwd, env, onLine: (line) => reporter.emit({ kind: 'output', host: ADMIN, line }) });
+    const who = as ? { uid: as.uid, gid: as.gid, env: { ...env, HOME: as.home, USER: as.name, LOGNAME: as.name } } : { env };
+    await runLocal(cmd, { cwd, ...who, signal: interruption, onLine: (line) => reporter.emit({ kind: 'output', host: ADMIN, line }) });
   };
   const ctx: TaskContext = {
     cwd,
@@ -59,12 +104,17 @@ export async function runTasks(
       if (typeof t.run === 'function') await (t.run as (c: TaskContext) => Promise<void>)(ctx);
       else await run(t.run as Cmd);
     };
-    await step(reporter, ADMIN, 'task', `running ${name}`, async () => {
+    const userName = taskUserName(appEnv, task);
+    as = userName ? users.get(userName) : undefined;
+    await step(reporter, ADMIN, 'task', `running ${name}${as ? ` as ${as.name}` : ''}`, async () => {
+      const takeBack = as ? await lendCheckout(cwd, as) : undefined;
       try {
         await body();
       } catch (err) {
         throw new StepError(`admin task "${name}" failed: ${errorMessage(err)}`);
+      } finally {
+        await takeBack?.();
       }
-    }, () => `ran ${name}`);
+    }, () => `ran ${name}${as ? ` as ${as.name}` : ''}`);
   }
 }

@@ -28,7 +28,8 @@ import {
   releaseDir,
   stageCmd,
   statusCmd,
-  switchCmd,
+  activateCmd,
+  pruneCmd,
 } from '../../src/deploy/remote.js';
 import { MODULE, RSYNC_USER } from '../../src/deploy/serve.js';
 import type { Release } from '../../src/release-store/release.js';
@@ -61,6 +62,14 @@ function runRemote(cmd: Cmd, cwd = tmp): { stdout: string; stderr: string; statu
   return { stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8'), status: r.status };
 }
 
+/** What a deploy does to one host once it is staged: activate, then (after the rollout) prune. */
+function switchTo(base: string, release: Release, keep: number): { stdout: string; stderr: string; status: number | null } {
+  const activated = runRemote(activateCmd(base, releaseDir(release)));
+  if (activated.status !== 0) return activated;
+  const pruned = runRemote(pruneCmd(base, keep));
+  return { stdout: activated.stdout + pruned.stdout, stderr: activated.stderr + pruned.stderr, status: pruned.status };
+}
+
 /** A complete release dir, as STAGE leaves it. */
 function staged(base: string, release: Release, files: Record<string, string> = { 'index.html': `<h1>${release.id}</h1>\n` }): string {
   const dir = join(base, 'releases', releaseDir(release));
@@ -85,20 +94,21 @@ describe('command builders', () => {
     assert.match(releaseDir(release), RELEASE_DIR);
   });
 
-  test('stageCmd: sh -c <fixed script> slipway-stage base dir rev port timeout rsync', () => {
+  test('stageCmd: sh -c <fixed script> slipway-stage base dir rev port timeout rsync group', () => {
     const cmd = stageCmd('/data/www/demo', release, 40123, 29.2, 'rsync');
-    assert.equal(cmd.length, 10);
+    assert.equal(cmd.length, 11);
     assert.deepEqual([cmd[0], cmd[1]], ['sh', '-c']);
-    assert.deepEqual(cmd.slice(3), ['slipway-stage', '/data/www/demo', 'r42-9fceb02d0ae5', release.commit, '40123', '30', 'rsync']);
+    assert.deepEqual(cmd.slice(3), ['slipway-stage', '/data/www/demo', 'r42-9fceb02d0ae5', release.commit, '40123', '30', 'rsync', '']);
     assert.match(cmd[2]!, /^set -eu\n/);
     assert.ok(cmd[2]!.includes(`rsync://${RSYNC_USER}@127.0.0.1:$port/${MODULE}/`));
   });
 
-  test('switchCmd: sh -c <fixed script> slipway-switch base dir keep', () => {
-    const cmd = switchCmd('/data/www/demo', release, 5);
-    assert.deepEqual([cmd[0], cmd[1]], ['sh', '-c']);
-    assert.deepEqual(cmd.slice(3), ['slipway-switch', '/data/www/demo', 'r42-9fceb02d0ae5', '5']);
-    assert.match(cmd[2]!, /^set -eu\n/);
+  test('activateCmd and pruneCmd: sh -c <fixed script> slipway-<name> base …', () => {
+    const activate = activateCmd('/data/www/demo', releaseDir(release));
+    assert.deepEqual([activate[0], activate[1]], ['sh', '-c']);
+    assert.deepEqual(activate.slice(3), ['slipway-activate', '/data/www/demo', 'r42-9fceb02d0ae5']);
+    assert.match(activate[2]!, /^set -eu\n/);
+    assert.deepEqual(pruneCmd('/data/www/demo', 5).slice(3), ['slipway-prune', '/data/www/demo', '5']);
   });
 
   test('statusCmd: sh -c <fixed script> slipway-status base', () => {
@@ -111,9 +121,10 @@ describe('command builders', () => {
     const hostile = "/data/www/$(touch pwned) 'x' `y`";
     const other = rel(7, 'abcdefabcdef0123456789abcdef0123456789ab');
     assert.equal(stageCmd(hostile, other, 1, 1, '/opt/x;y/rsync')[2], stageCmd('/a', release, 2, 2, 'rsync')[2]);
-    assert.equal(switchCmd(hostile, other, 1)[2], switchCmd('/a', release, 9)[2]);
+    assert.equal(activateCmd(hostile, releaseDir(other))[2], activateCmd('/a', releaseDir(release))[2]);
+    assert.equal(pruneCmd(hostile, 1)[2], pruneCmd('/a', 9)[2]);
     assert.equal(statusCmd(hostile)[2], statusCmd('/a')[2]);
-    for (const cmd of [stageCmd(hostile, other, 1, 1, 'rsync'), switchCmd(hostile, other, 1), statusCmd(hostile)]) {
+    for (const cmd of [stageCmd(hostile, other, 1, 1, 'rsync'), activateCmd(hostile, releaseDir(other)), pruneCmd(hostile, 1), statusCmd(hostile)]) {
       assert.ok(!cmd[2]!.includes('pwned'));
       assert.equal(cmd[4], hostile);
     }
@@ -201,11 +212,11 @@ describe('parseRsyncStats on real rsync output', () => {
   });
 });
 
-describe('the SWITCH script, run by the real sh', () => {
+describe('switching a host (ACTIVATE then PRUNE), run by the real sh', () => {
   test('refuses a release that is not staged, and changes nothing', () => {
     const base = freshBase();
     const r1 = rel(1);
-    const r = runRemote(switchCmd(base, r1, 5));
+    const r = switchTo(base, r1, 5);
     assert.equal(r.status, 3);
     assert.match(r.stderr, new RegExp(`release ${releaseDir(r1)} is not staged on this host`));
     assert.ok(!existsSync(join(base, 'current')));
@@ -217,9 +228,9 @@ describe('the SWITCH script, run by the real sh', () => {
     const r1 = rel(1);
     const r2 = rel(2);
     staged(base, r1);
-    assert.equal(runRemote(switchCmd(base, r1, 5)).status, 0);
+    assert.equal(switchTo(base, r1, 5).status, 0);
     mkdirSync(join(base, 'releases', releaseDir(r2)));
-    const r = runRemote(switchCmd(base, r2, 5));
+    const r = switchTo(base, r2, 5);
     assert.equal(r.status, 3);
     assert.equal(readlinkSync(join(base, 'current')), `releases/${releaseDir(r1)}`);
   });
@@ -231,28 +242,29 @@ describe('the SWITCH script, run by the real sh', () => {
     staged(base, r1);
     staged(base, r2);
 
-    const first = runRemote(switchCmd(base, r1, 5));
+    const first = switchTo(base, r1, 5);
     assert.equal(first.status, 0, first.stderr);
     assert.equal(readlinkSync(join(base, 'current')), `releases/${releaseDir(r1)}`);
     assert.equal(readFileSync(join(base, 'current', 'index.html'), 'utf8'), '<h1>r1</h1>\n');
     assert.deepEqual(parseLines(first.stdout).get('previous'), ['']);
     assert.ok(parseLines(first.stdout).has('switched'));
 
-    const second = runRemote(switchCmd(base, r2, 5));
+    const second = switchTo(base, r2, 5);
     assert.equal(second.status, 0, second.stderr);
     assert.equal(readlinkSync(join(base, 'current')), `releases/${releaseDir(r2)}`);
     assert.deepEqual(parseLines(second.stdout).get('previous'), [releaseDir(r1)]);
     assert.equal(parseLines(second.stdout).get('pruned'), undefined);
-    // no temporary link is left behind
-    assert.deepEqual(readdirSync(base).sort(), ['current', 'releases']);
+    // no temporary link is left behind; the served log records both
+    assert.deepEqual(readdirSync(base).sort(), ['.switched', 'current', 'releases']);
+    assert.deepEqual(readFileSync(join(base, '.switched'), 'utf8').trim().split('\n'), [releaseDir(r1), releaseDir(r2)]);
   });
 
   test('switching to the live release again is harmless', () => {
     const base = freshBase();
     const r1 = rel(1);
     staged(base, r1);
-    assert.equal(runRemote(switchCmd(base, r1, 1)).status, 0);
-    const again = runRemote(switchCmd(base, r1, 1));
+    assert.equal(switchTo(base, r1, 1).status, 0);
+    const again = switchTo(base, r1, 1);
     assert.equal(again.status, 0, again.stderr);
     assert.deepEqual(parseLines(again.stdout).get('previous'), [releaseDir(r1)]);
     assert.equal(readlinkSync(join(base, 'current')), `releases/${releaseDir(r1)}`);
@@ -264,7 +276,7 @@ describe('the SWITCH script, run by the real sh', () => {
     const all = [1, 2, 3, 8, 9, 10, 11].map((n) => rel(n));
     for (const r of all) staged(base, r);
     const r11 = all.at(-1)!;
-    const r = runRemote(switchCmd(base, r11, 3));
+    const r = switchTo(base, r11, 3);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(releasesIn(base), [rel(10), rel(11), rel(9)].map(releaseDir).sort());
     assert.deepEqual(
@@ -278,14 +290,14 @@ describe('the SWITCH script, run by the real sh', () => {
     const all = [1, 2, 3, 4, 5, 6].map((n) => rel(n));
     for (const r of all) staged(base, r);
     // roll back to r2 keeping 2: r6 and r5 are the newest, r2 is live
-    const r = runRemote(switchCmd(base, rel(2), 2));
+    const r = switchTo(base, rel(2), 2);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(readlinkSync(join(base, 'current')), `releases/${releaseDir(rel(2))}`);
     assert.deepEqual(releasesIn(base), [rel(2), rel(5), rel(6)].map(releaseDir).sort());
     assert.ok(!(parseLines(r.stdout).get('pruned') ?? []).includes(releaseDir(rel(2))));
 
     // keep 1: only the live one is certain to stay
-    const one = runRemote(switchCmd(base, rel(2), 1));
+    const one = switchTo(base, rel(2), 1);
     assert.equal(one.status, 0, one.stderr);
     assert.ok(existsSync(join(base, 'current', 'REVISION')));
     assert.ok(releasesIn(base).includes(releaseDir(rel(2))));
@@ -309,7 +321,7 @@ describe('the SWITCH script, run by the real sh', () => {
       else mkdirSync(join(base, 'releases', name));
     }
     writeFileSync(join(base, 'unrelated'), 'x');
-    const r = runRemote(switchCmd(base, rel(4), 1));
+    const r = switchTo(base, rel(4), 1);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(releasesIn(base), [...foreign, releaseDir(rel(4))].sort());
     assert.ok(existsSync(join(base, 'unrelated')));
@@ -320,7 +332,7 @@ describe('the SWITCH script, run by the real sh', () => {
     mkdirSync(join(base, 'releases'), { recursive: true });
     const r1 = rel(1);
     staged(base, r1);
-    const r = runRemote(switchCmd(base, r1, 5), tmp);
+    const r = switchTo(base, r1, 5);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(readlinkSync(join(base, 'current')), `releases/${releaseDir(r1)}`);
     assert.ok(!existsSync(join(tmp, 'pwned')));
@@ -345,7 +357,7 @@ describe('the STATUS script, run by the real sh', () => {
     const base = freshBase();
     const r1 = rel(1);
     staged(base, r1);
-    assert.equal(runRemote(switchCmd(base, r1, 5)).status, 0);
+    assert.equal(switchTo(base, r1, 5).status, 0);
     const lines = parseLines(runRemote(statusCmd(base)).stdout);
     assert.deepEqual(lines.get('live'), [releaseDir(r1)]);
     assert.deepEqual(lines.get('revision'), [r1.commit]);

@@ -1,0 +1,81 @@
+/**
+ * What every command that changes a fleet (deploy, rollback, sync) does around
+ * its work: first `verifyAllowed` (may this person touch this env?), then
+ * `guarded`: take the app-env's lock (or wait for it), turn SIGINT/SIGTERM
+ * into an orderly stop, and release the lock however the run ends.
+ */
+import { userInfo } from 'node:os';
+import type { AppEnv } from '../config/resolve.js';
+import { UsageError } from '../errors.js';
+import { display } from '../exec/cmd.js';
+import { runLocal } from '../exec/local.js';
+import { handleSignals } from '../interrupt.js';
+import { type LockEvent, acquireLock, describeHolder, parseDuration } from '../lock.js';
+import type { Reporter } from '../report/events.js';
+
+/**
+ * The person deploying. SUDO_USER is only believed when we really are root
+ * (sudo sets it); anyone else could set it to borrow a colleague's groups.
+ */
+export function realUser(env: NodeJS.ProcessEnv = process.env, uid = process.getuid?.()): string {
+  if (uid === 0 && env.SUDO_USER) return env.SUDO_USER;
+  return userInfo().username;
+}
+
+/** `allowGroups`: refuse before anything runs unless the deployer is in one of them. */
+export async function verifyAllowed(appEnv: AppEnv, user = realUser()): Promise<void> {
+  const allowed = appEnv.allowGroups;
+  if (!allowed?.length) return;
+  const target = `${appEnv.app}-${appEnv.env}`;
+  const r = await runLocal(['id', '-Gn', '--', user], { reject: false });
+  if (r.exitCode !== 0) throw new UsageError(`${target} may only be deployed by members of ${allowed.join(', ')}; cannot read the groups of ${JSON.stringify(user)}: ${r.stderr.trim()}`);
+  const groups = r.stdout.trim().split(/\s+/);
+  if (!allowed.some((g) => groups.includes(g))) {
+    throw new UsageError(`${user} may not deploy ${target}: only members of ${allowed.join(', ')} may (${user} is in ${groups.join(', ')}); nothing was done`);
+  }
+}
+
+/** `--wait 30s|5m|1h` → ms; undefined → refuse at once. */
+export function parseWait(text: string | undefined): number {
+  if (text === undefined) return 0;
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new UsageError(`--wait ${JSON.stringify(text)}: expected a duration such as 30s, 5m or 1h`);
+  return ms;
+}
+
+export interface GuardOptions {
+  /** ms to wait for a held lock. */
+  waitMs: number;
+  reporter: Reporter;
+  /** History seam (issue 4): told about stale takeovers. */
+  onLockEvent?: (event: LockEvent) => void | Promise<void>;
+}
+
+/** Run `body` as the only run of this app-env, interruptible by SIGINT/SIGTERM. */
+export async function guarded<T>(appEnv: AppEnv, options: GuardOptions, body: () => Promise<T>): Promise<T> {
+  const target = `${appEnv.app}-${appEnv.env}`;
+  const { reporter } = options;
+  const lock = await acquireLock({
+    target,
+    dir: appEnv.paths.state,
+    command: display(['deploy', ...process.argv.slice(2)] as [string, ...string[]]),
+    waitMs: options.waitMs,
+    onWait: (holder) => reporter.emit({ kind: 'note', level: 'warn', text: `${target} is locked by ${describeHolder(holder)}; waiting up to ${Math.round(options.waitMs / 1000)}s` }),
+    onEvent: async (event) => {
+      if (event.kind === 'lock-stale-taken-over') {
+        reporter.emit({ kind: 'note', level: 'warn', text: `took over a stale lock of ${describeHolder(event.stale)}: that process is gone; its hosts are checked and completed by this run` });
+      }
+      await options.onLockEvent?.(event);
+    },
+  });
+  const unhandle = handleSignals(
+    (signal) => reporter.emit({ kind: 'note', level: 'warn', text: `${signal}: stopping: no new work starts, connections are closed (again to quit at once)` }),
+    () => lock.releaseSync(),
+  );
+  try {
+    return await body();
+  } finally {
+    unhandle();
+    await lock.release();
+  }
+}

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { realUser } from '../../src/cli/guard.js';
+import { checkAbsolutePath, checkAppName, checkEnvName, checkHostName, checkRefName, checkRelativePath } from '../../src/config/names.js';
+import { describeHostStates } from '../../src/deploy/execute.js';
+import { stageCmd } from '../../src/deploy/remote.js';
+import { connectConfig } from '../../src/deploy/ssh.js';
+import { storeGit } from '../../src/release-store/git.js';
+import { commitRelease, initStore, listReleases, tagRelease } from '../../src/release-store/store.js';
+import { defaultSsh } from '../../src/config/resolve.js';
+
+const HOSTILE = ['../x', 'a/../b', 'a;id', '$(id)', '`id`', "a'b", 'a"b', 'a b', 'a\nb', 'a\0b', '-x', '--upload-pack=id', 'a|b', 'a&b', 'a>b', 'a\\b'];
+
+describe('names refuse hostile strings everywhere', () => {
+  for (const value of HOSTILE) {
+    it(JSON.stringify(value), () => {
+      assert.ok(checkAppName(value), 'app');
+      assert.ok(checkEnvName(value), 'env');
+      assert.ok(checkHostName(value), 'host');
+      assert.ok(checkRefName(value), 'ref');
+      assert.ok(checkAbsolutePath(`/data/${value}`), 'absolute path');
+      assert.ok(checkRelativePath(value), 'relative path');
+    });
+  }
+  it('accepts ordinary names', () => {
+    assert.equal(checkRefName('release/2024-05'), undefined);
+    assert.equal(checkRefName('4f2a9c1e'), undefined);
+    assert.equal(checkAbsolutePath('/data/www/shop'), undefined);
+    assert.equal(checkHostName('web-3.example.com'), undefined);
+  });
+});
+
+describe('ssh never offers the agent', () => {
+  it('sets no agent and refuses agent forwarding', () => {
+    const config = connectConfig(
+      { name: 'web1', address: '127.0.0.1', port: 22, user: 'root' },
+      { ssh: defaultSsh('/root'), knownHosts: { entries: [] } as never, privateKey: Buffer.from('') },
+      () => undefined,
+    );
+    assert.equal(config.agent, undefined);
+    assert.equal(config.agentForward, false);
+    assert.equal(config.keepaliveInterval! * config.keepaliveCountMax!, 6000, 'a frozen host fails within about 8 s');
+    assert.ok(config.readyTimeout! <= 10_000);
+  });
+});
+
+describe('the deployer behind sudo', () => {
+  it('believes SUDO_USER only when running as root', () => {
+    assert.equal(realUser({ SUDO_USER: 'alice' }, 0), 'alice');
+    assert.notEqual(realUser({ SUDO_USER: 'alice' }, 1000), 'alice');
+  });
+});
+
+describe('release ids are never reused', () => {
+  it('a tag is created once and never moved', async () => {
+    const www = await mkdtemp(join(tmpdir(), 'slipway-store-'));
+    try {
+      await initStore(www);
+      const facts = { app: 'shop', env: 'prod', deployer: 'alice', source: 'a'.repeat(40), subject: 's', submodules: [] };
+      const { release: r1 } = await commitRelease(www, facts, []);
+      await storeGit(www, ['commit', '--quiet', '--allow-empty', '-m', 'other'], { env: { GIT_AUTHOR_NAME: 'x', GIT_AUTHOR_EMAIL: 'x@x', GIT_COMMITTER_NAME: 'x', GIT_COMMITTER_EMAIL: 'x@x' } });
+      const other = (await storeGit(www, ['rev-parse', 'HEAD'])).stdout.trim();
+      await assert.rejects(tagRelease(www, 'r1', other), /release id r1 already exists/);
+      assert.equal((await listReleases(www))[0]!.commit, r1.commit, 'r1 still names its own commit');
+    } finally {
+      await rm(www, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('host states and private groups', () => {
+  const release = { id: 'r7', number: 7, commit: 'c'.repeat(40), date: '', deployer: 'a', submodules: [], privateFiles: ['app/settings_local.py', 'we\nird'] };
+  it('says what each host serves', () => {
+    const lines = describeHostStates(release, [
+      { host: 'web1', state: 'switched' },
+      { host: 'web2', state: 'staged', previous: 'r6' },
+      { host: 'web3', state: 'failed', error: 'not started: interrupted by SIGINT' },
+    ]);
+    assert.deepEqual(lines, [
+      '  web1: switched, serves r7',
+      '  web2: r7 staged but not switched; still serves r6',
+      '  web3: not staged (not started: interrupted by SIGINT); still serves its previous release',
+    ]);
+  });
+  it('passes private files as argv only with a group, never a name with a newline', () => {
+    assert.deepEqual(stageCmd('/data/www/shop', release, 1234, 30, 'rsync').slice(4), ['/data/www/shop', 'r7-cccccccccccc', 'c'.repeat(40), '1234', '30', 'rsync', '']);
+    assert.deepEqual(stageCmd('/data/www/shop', release, 1234, 30, 'rsync', 'www-data').slice(10), ['www-data', 'app/settings_local.py']);
+  });
+});
