@@ -7,7 +7,6 @@
 import { readFile } from 'node:fs/promises';
 import type { AppEnv, Host } from '../config/resolve.js';
 import { DeployFailedError, ExitCode, UsageError, errorMessage } from '../errors.js';
-import { listReleases } from '../release-store/store.js';
 import type { Release } from '../release-store/release.js';
 import { phase, type Reporter, step } from '../report/events.js';
 import { onEachHost } from './fanout.js';
@@ -138,7 +137,7 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
       report.state = run.serving === dir ? 'switched' : run.revert === 'done' ? 'reverted' : 'staged';
       if (run.failure) report.error = `${run.failure.phase}: ${run.failure.error}`;
     }
-    const verdict = rolloutVerdict(plan, result, { target: `${appEnv.app}-${appEnv.env}`, dir, sources: await releaseSources(appEnv) });
+    const verdict = rolloutVerdict(plan, result, { target: `${appEnv.app}-${appEnv.env}`, dir });
     if (verdict) throw verdict;
     await onEachHost(hosts, appEnv.parallel, (host) => pruneOn(sessions.get(host.name)!, appEnv, reporter));
     return [...reports.values()];
@@ -158,10 +157,6 @@ export async function pruneOn(session: HostSession, appEnv: AppEnv, reporter: Re
   }, (pruned) => (pruned.length ? `pruned ${pruned.join(', ')}` : 'nothing to prune'));
 }
 
-async function releaseSources(appEnv: AppEnv): Promise<Map<string, string | undefined>> {
-  const releases = await listReleases(appEnv.paths.www).catch(() => []);
-  return new Map(releases.map((r) => [r.id, r.source]));
-}
 
 /** One line per host: what it serves now and what, if anything, is staged there. */
 export function describeHostStates(release: Release, reports: readonly HostReport[]): string[] {

@@ -12,8 +12,6 @@ export interface VerdictContext {
   target: string;
   /** Directory of the release shipped (`r42-…`). */
   dir: string;
-  /** Source commit of each release id, for the command that goes back. */
-  sources: ReadonlyMap<string, string | undefined>;
 }
 
 /** `r4 on web1; r3 on web2, web3` */
@@ -30,11 +28,12 @@ function nextSteps(result: RolloutResult, ctx: VerdictContext): string[] {
   const id = idOfDir(ctx.dir)!;
   const lines = [`to finish: deploy ${ctx.target} (hosts already on ${id} are switched and checked again)`];
   const olds = [...new Set([...result.hosts.values()].filter((r) => r.switched && r.before && r.before !== ctx.dir).map((r) => idOfDir(r.before)!))];
-  for (const old of olds) {
-    const source = ctx.sources.get(old);
+  const before = olds.map((old) => {
     const hosts = [...result.hosts.values()].filter((r) => r.switched && idOfDir(r.before) === old).map((r) => r.host);
-    lines.push(`to go back: ${hosts.join(', ')} served ${old} before${source ? `; deploy ${ctx.target} --revision ${source.slice(0, 12)} ships its source again` : ''}`);
-  }
+    return `${hosts.join(', ')} served ${old} before`;
+  });
+  // the run was not a success, so the store's live release is still the one before it: sync returns to it
+  if (before.length) lines.push(`to go back: deploy sync ${ctx.target} (${before.join('; ')}; sync puts every host back on the live release)`);
   return lines;
 }
 
