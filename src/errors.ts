@@ -9,6 +9,8 @@ export const ExitCode = {
   lockHeld: 3,
   reverted: 4,
   partial: 5,
+  /** A newer queued deploy of the same app-env replaced this one (--wait). */
+  superseded: 6,
   /** 128 + SIGINT, as shells report an interrupted command. */
   interrupted: 130,
 } as const;
@@ -50,6 +52,11 @@ export class LockHeldError extends SlipwayError {
 }
 
 /** SIGINT/SIGTERM: the run stopped starting new work and unwound. */
+/** While waiting for the lock, a newer request for the same app-env came in: it deploys instead. */
+export class SupersededError extends SlipwayError {
+  override readonly exitCode = ExitCode.superseded;
+}
+
 export class InterruptedError extends SlipwayError {
   override readonly exitCode = ExitCode.interrupted;
 }

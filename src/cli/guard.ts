@@ -6,7 +6,8 @@
  */
 import { userInfo } from 'node:os';
 import type { AppEnv } from '../config/resolve.js';
-import { UsageError } from '../errors.js';
+import { SupersededError, UsageError } from '../errors.js';
+import { leaveQueue, markDone, supersededBy, takeTicket } from '../queue.js';
 import { display } from '../exec/cmd.js';
 import { runLocal } from '../exec/local.js';
 import { handleSignals } from '../interrupt.js';
@@ -47,6 +48,11 @@ export interface GuardOptions {
   /** ms to wait for a held lock. */
   waitMs: number;
   reporter: Reporter;
+  /**
+   * With a wait, the run queues: when it gets the lock and a newer request is
+   * waiting (or already ran), it ends superseded instead of deploying.
+   */
+  queue?: { revision?: string };
   /** History seam (issue 4): told about stale takeovers. */
   onLockEvent?: (event: LockEvent) => void | Promise<void>;
 }
@@ -55,6 +61,7 @@ export interface GuardOptions {
 export async function guarded<T>(appEnv: AppEnv, options: GuardOptions, body: () => Promise<T>): Promise<T> {
   const target = `${appEnv.app}-${appEnv.env}`;
   const { reporter } = options;
+  const ticket = options.queue && options.waitMs > 0 ? await takeTicket(appEnv.paths.state, options.queue.revision) : undefined;
   const lock = await acquireLock({
     target,
     dir: appEnv.paths.state,
@@ -67,15 +74,24 @@ export async function guarded<T>(appEnv: AppEnv, options: GuardOptions, body: ()
       }
       await options.onLockEvent?.(event);
     },
+  }).catch(async (err: unknown) => {
+    if (ticket) await leaveQueue(appEnv.paths.state, ticket);
+    throw err;
   });
   const unhandle = handleSignals(
     (signal) => reporter.emit({ kind: 'note', level: 'warn', text: `${signal}: stopping: no new work starts, connections are closed (again to quit at once)` }),
     () => lock.releaseSync(),
   );
   try {
+    if (ticket) {
+      const newer = await supersededBy(appEnv.paths.state, ticket);
+      if (newer) throw new SupersededError(`${target}: superseded: ${newer}; nothing was deployed by this run`);
+      await markDone(appEnv.paths.state, ticket);
+    }
     return await body();
   } finally {
     unhandle();
+    if (ticket) await leaveQueue(appEnv.paths.state, ticket);
     await lock.release();
   }
 }

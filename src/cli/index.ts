@@ -26,6 +26,7 @@ Environment:
 
 Exit codes: 0 ok, 1 failed, 2 usage or config error, 3 lock held,
             4 health check failed and fleet reverted, 5 partial (some hosts not switched),
+            6 superseded (with --wait: a newer queued deploy ran instead),
             130 interrupted (SIGINT/SIGTERM; each host's state is listed)`;
 
 export function buildProgram(): Command {

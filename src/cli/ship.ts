@@ -51,7 +51,7 @@ export async function shipCommand(target: string, options: ShipOptions, globals:
     const hosts = appEnv.hosts.map((h) => h.name);
     reporter.begin(`deploying ${appEnv.app}-${appEnv.env} to ${hosts.length} host(s)`, hosts);
     reporter.emit({ kind: 'run', state: 'start', target: `${appEnv.app}-${appEnv.env}`, hosts, ...(options.revision ? { revision: options.revision } : {}), ...(build ? { build } : {}) });
-    const result = await guarded(env, { waitMs, reporter }, () =>
+    const result = await guarded(env, { waitMs, reporter, queue: { revision: options.revision } }, () =>
       deploy(env, { revision: options.revision, force: options.force, allowOffBranch: options.allowOffBranch, build }, reporter));
     reporter.emit({
       kind: 'note',
