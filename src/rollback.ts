@@ -64,6 +64,7 @@ export async function rollback(appEnv: AppEnv, options: RollbackOptions, reporte
   if (plan.migrations.length) {
     reporter.emit({ kind: 'note', level: 'warn', text: `--force: rolling back across ${plan.migrations.length} changed migration file(s): ${plan.migrations.slice(0, 5).join(', ')}` });
   }
+  reporter.emit({ kind: 'release', id: plan.to.id, commit: plan.to.commit, created: false });
   let hosts: HostReport[] = [];
   try {
     const exportDir = await exportStep(appEnv, plan.to, reporter);

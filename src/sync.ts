@@ -24,6 +24,7 @@ export interface SyncResult {
 export async function sync(appEnv: AppEnv, reporter: Reporter): Promise<SyncResult> {
   const live = (await viewStore(appEnv.paths.www)).live;
   if (!live) throw new UsageError(`${appEnv.app}-${appEnv.env} has no release yet: deploy it first`);
+  reporter.emit({ kind: 'release', id: live.id, commit: live.commit, created: false });
   const outcomes = new Map<string, HostOutcome>(appEnv.hosts.map((h) => [h.name, { host: h.name, state: 'failed' }]));
   try {
     const exportDir = await exportStep(appEnv, live, reporter);

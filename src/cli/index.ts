@@ -114,6 +114,8 @@ Example:
     .option('-f, --force', 'roll back even across changes to the migration paths')
     .option('-p, --parallel <n>', 'hosts worked on at once', parsePositive)
     .option('-w, --wait <duration>', 'if another run holds the lock, wait this long for it (30s, 5m, 1h)')
+    .option('--json', 'JSON lines on stdout, one per event (human lines stay on stderr)')
+    .option('--junit <file>', 'write a JUnit XML report: one test per host, phase and step')
     .addHelpText('after', `
 Examples:
   sudo deploy rollback caseconductor-prod
@@ -129,6 +131,8 @@ Examples:
     .description('Bring every host of <app>-<env> to the live release without making a new one: hosts on another release or none\nget it, hosts whose files were changed by hand get a fresh copy.')
     .option('-p, --parallel <n>', 'hosts worked on at once', parsePositive)
     .option('-w, --wait <duration>', 'if another run holds the lock, wait this long for it (30s, 5m, 1h)')
+    .option('--json', 'JSON lines on stdout, one per event (human lines stay on stderr)')
+    .option('--junit <file>', 'write a JUnit XML report: one test per host, phase and step')
     .addHelpText('after', `
 Example:
   sudo deploy sync caseconductor-prod`)

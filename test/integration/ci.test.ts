@@ -259,4 +259,21 @@ describe('continuous delivery: JSON, JUnit, notifications, exit codes', { timeou
     assert.match(ci.stdout, TIMESTAMPED);
     assert.doesNotMatch(ci.stdout, /\x1b\[/, 'no spinners or cursor movement in CI');
   });
+
+  it('a rollback reports through the same channels: JSON lines, JUnit and the webhook', async () => {
+    await w.writeApp({ appExtra: notifyConfig('/hook', 'json') });
+    posts.length = 0;
+    const junit = join(w.dir, 'junit-rollback.xml');
+    const r = await run(['rollback', w.target, '--json', '--junit', junit]);
+    assert.equal(r.exitCode, 0, r.all);
+    const events = eventsOf(r);
+    const release = events.find((e) => e.type === 'release')!;
+    assert.equal(events.at(-1)!.type, 'run.finish');
+    assert.equal(events.at(-1)!.exitCode, 0);
+    for (const i of [0, 1, 2]) assert.equal(revisionOn(i), release.commit, `web${i + 1} serves the release rolled back to`);
+    assert.equal(suite(junitOf(junit), 'shop-prod.hosts').attrs.failures, '0');
+    await waitFor(() => posts.some((p) => p.path === '/hook'));
+    const body = JSON.parse(posts.find((p) => p.path === '/hook')!.body) as Record<string, unknown>;
+    assert.deepEqual([body.type, body.ok, (body.release as { id: string }).id], ['rollback', true, release.id]);
+  });
 });

@@ -1,0 +1,111 @@
+/**
+ * What every command that changes a fleet (deploy, rollback, sync) does around
+ * its work, in one place: check options, load the app-env, check who may run
+ * it, take the lock, report (TTY, lines, --json), and at the end, whatever
+ * happened, write the JUnit file, notify, and emit `run.finish` last.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { loadTarget } from '../config/load.js';
+import type { AppEnv } from '../config/resolve.js';
+import { ExitCode, UsageError, errorMessage, exitCodeOf } from '../errors.js';
+import { notifyRun } from '../notify/index.js';
+import type { Reporter, RunEvent } from '../report/events.js';
+import { writeJunit } from '../report/junit.js';
+import { formatDuration } from '../report/line.js';
+import { redact } from '../report/redact.js';
+import { RunTracker } from '../report/summary.js';
+import { deployerName } from '../release-store/store.js';
+import { type GlobalOptions, locations, makeReporter } from './context.js';
+import { guarded, parseWait, verifyAllowed } from './guard.js';
+
+export interface FleetRunOptions {
+  parallel?: number;
+  /** How long to wait for another run's lock: 30s, 5m, 1h. */
+  wait?: string;
+  json?: boolean;
+  junit?: string;
+}
+
+export interface FleetRun<T> {
+  action: 'deploy' | 'rollback' | 'sync';
+  /** `deploying`, `rolling back`, … for the title line. */
+  verb: string;
+  /** Checks of the command's own options; throw UsageError. */
+  verify?: () => void;
+  /** Narrow the env (e.g. --hosts) before anything runs. */
+  select?: (appEnv: AppEnv) => AppEnv;
+  revision?: string;
+  build?: string;
+  /** With --wait, queue as a request for this revision (see src/queue.ts). */
+  queue?: boolean;
+  work: (appEnv: AppEnv, reporter: Reporter) => Promise<T>;
+  /** The closing line of a successful run. */
+  done: (result: T, target: string, took: string) => string;
+}
+
+export async function runOnFleet<T>(target: string, options: FleetRunOptions, globals: GlobalOptions, run: FleetRun<T>): Promise<void> {
+  const started = performance.now();
+  const tracker = new RunTracker();
+  const reporter = makeReporter({ json: options.json, also: [tracker] });
+  let appEnv: AppEnv | undefined;
+  let failure: unknown;
+  try {
+    run.verify?.();
+    verifyJunit(options.junit);
+    const waitMs = parseWait(options.wait);
+    const loaded = await loadTarget(target, locations(globals));
+    const env = run.select ? run.select(loaded) : loaded;
+    appEnv = env;
+    if (options.parallel) env.parallel = options.parallel;
+    await verifyAllowed(env);
+    const name = `${env.app}-${env.env}`;
+    const hosts = env.hosts.map((h) => h.name);
+    reporter.begin(`${run.verb} ${name} on ${hosts.length} host(s)`, hosts);
+    reporter.emit({ kind: 'run', state: 'start', target: name, hosts, ...(run.revision ? { revision: run.revision } : {}), ...(run.build ? { build: run.build } : {}) });
+    const queue = run.queue ? { revision: run.revision } : undefined;
+    const result = await guarded(env, { waitMs, reporter, ...(queue ? { queue } : {}) }, () => run.work(env, reporter));
+    reporter.emit({ kind: 'note', level: 'info', text: run.done(result, name, formatDuration(performance.now() - started)) });
+  } catch (err) {
+    failure = err;
+  }
+  try {
+    await finishRun(reporter, tracker, {
+      target: appEnv ? `${appEnv.app}-${appEnv.env}` : target,
+      exitCode: failure === undefined ? ExitCode.ok : exitCodeOf(failure),
+      ms: performance.now() - started,
+      ...(failure === undefined ? {} : { error: redact(errorMessage(failure)) }),
+    }, appEnv, run.action, options.junit);
+  } finally {
+    await reporter.close();
+  }
+  if (failure !== undefined) throw failure;
+}
+
+function verifyJunit(junit: string | undefined): void {
+  if (junit === undefined) return;
+  const dir = dirname(resolve(junit));
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--junit ${JSON.stringify(junit)}: the directory ${dir} does not exist`);
+}
+
+/**
+ * The end of every run, also a failed one: the JUnit file, notifications (their
+ * failures are warnings only), then `run.finish` as the last event.
+ */
+async function finishRun(
+  reporter: Reporter,
+  tracker: RunTracker,
+  finish: Omit<Extract<RunEvent, { kind: 'run'; state: 'finish' }>, 'kind' | 'state'>,
+  appEnv: AppEnv | undefined,
+  action: FleetRun<unknown>['action'],
+  junit: string | undefined,
+): Promise<void> {
+  const event: RunEvent = { kind: 'run', state: 'finish', ...finish };
+  tracker.emit(event); // so the summary below knows the verdict; the tee sees the event last
+  const summary = tracker.summary();
+  const warnings: string[] = [];
+  if (junit) await writeJunit(junit, summary).catch((err) => warnings.push(`cannot write the JUnit report ${junit}: ${errorMessage(err)}`));
+  if (appEnv) warnings.push(...(await notifyRun(appEnv.notify, { action, app: appEnv.app, env: appEnv.env, deployer: deployerName() }, summary)));
+  for (const text of warnings) reporter.emit({ kind: 'note', level: 'warn', text });
+  reporter.emit(event);
+}
