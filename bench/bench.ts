@@ -139,7 +139,7 @@ ${body}
 
   async slipway(env: string, command: string[] = []): Promise<Measured> {
     const m = await measure('node', [CLI, ...command, `${APP}-${env}`], { SLIPWAY_APPS: this.apps, SLIPWAY_ROOT: this.root, CI: '1', PATH: process.env.PATH ?? '' }, join(this.dir, 'time'));
-    const sizes = [...m.out.matchAll(/\] staged r\d+ \(\d+ files, ([0-9.]+) (B|kB|MB) received\)/g)].map((x) => parseSize(x[1]!, x[2]!));
+    const sizes = [...m.out.matchAll(/\] staged r\d+ \(\d+ files, ([0-9.]+) (B|kB|MB) received[,)]/g)].map((x) => parseSize(x[1]!, x[2]!));
     const hosts = Number(env.replace(/\D/g, ''));
     return { ...m, bytesPerHost: sizes.reduce((a, b) => a + b, 0) / hosts };
   }
@@ -170,7 +170,7 @@ ${body}
   }
 }
 
-type Results = Record<string, Record<string, Partial<Record<Scenario, { slipway: Sample[]; baseline: Sample[]; profile?: string }>>>>;
+type Results = Record<string, Partial<Record<Scenario, { slipway: Sample[]; baseline: Sample[]; profile?: string }>>>;
 
 /** The timestamped admin lines and the slowest host's lines of a Slipway run: where the time went. */
 function profileOf(out: string): string {
@@ -178,7 +178,7 @@ function profileOf(out: string): string {
 }
 
 async function runScale(bench: Bench, fleet: Fleet, env: string, hosts: number, reps: number, results: Results): Promise<void> {
-  const res: Results[string][string] = (results[env] ??= {});
+  const res: Results[string] = (results[env] ??= {});
   const record = async (scenario: Scenario, rep: number, s: () => Promise<Measured>, b: () => Promise<Measured>) => {
     const slot = (res[scenario] ??= { slipway: [], baseline: [] });
     // alternate which goes first, so neither always enjoys (or pays for) a warm cache

@@ -6,12 +6,15 @@
 import { readFile } from 'node:fs/promises';
 import type { AppEnv, Host } from '../config/resolve.js';
 import { DeployFailedError, ExitCode, UsageError, errorMessage } from '../errors.js';
+import { baseOf, type Delta, deltaBetween } from '../release-store/delta.js';
+import { listReleases } from '../release-store/index.js';
 import type { Release } from '../release-store/release.js';
 import { type Reporter, step } from '../report/events.js';
 import { onEachHost } from './fanout.js';
 import { type KnownHostsFile, parseKnownHosts } from './known-hosts.js';
-import { idOfDir, parseLines, parseRsyncStats, stageCmd, switchCmd, type TransferStats } from './remote.js';
+import { deltaInput, idOfDir, parseLines, parseRsyncStats, releaseDir, stageCmd, switchCmd, type TransferStats } from './remote.js';
 import { type ReleaseServer, startReleaseServer } from './serve.js';
+import type { Preconnected } from './preconnect.js';
 import { HostSession } from './ssh.js';
 
 export interface HostReport {
@@ -45,24 +48,30 @@ export function connect(host: Host, appEnv: AppEnv, creds: Credentials, reporter
 }
 
 /** Stage a release on one host: the host pulls the export through a forwarded port. */
-export async function stageOn(session: HostSession, appEnv: AppEnv, release: Release, server: ReleaseServer, reporter: Reporter) {
+export async function stageOn(session: HostSession, appEnv: AppEnv, release: Release, server: ReleaseServer, reporter: Reporter, delta?: Delta) {
   return step(reporter, session.host.name, 'stage', `staging ${release.id}`, async () => {
     const forward = await session.forwardIn((stream) => server.serve(stream));
     try {
-      const cmd = stageCmd(appEnv.remote.path, release, forward.port, appEnv.ssh.commandTimeout, appEnv.remote.rsync);
+      const cmd = stageCmd(appEnv.remote.path, release, forward.port, appEnv.ssh.commandTimeout, appEnv.remote.rsync, delta?.from, appEnv.privateMode);
+      const stdin = `${server.secret}\n${delta ? deltaInput(delta) : ''}`;
       // the transfer has its own I/O timeout (rsync --timeout); this one only bounds a wedged script
-      const result = await session.exec(cmd, { stdin: `${server.secret}\n`, timeoutMs: 6 * 3600 * 1000 });
+      const result = await session.exec(cmd, { stdin, timeoutMs: 6 * 3600 * 1000 });
       if (result.code !== 0) throw new Error(`staging failed (exit ${result.code}): ${lastLine(result.stderr || result.stdout)}`);
       const lines = parseLines(result.stdout);
+      const live = lines.get('live')?.[0]?.replace(/^none$/, '');
       return {
-        previous: idOfDir(lines.get('live')?.[0]?.replace(/^none$/, '')) || undefined,
+        previous: idOfDir(live) || undefined,
         present: lines.has('present'),
+        /** Already serving this very release (REVISION checked): the switch has nothing to do. */
+        live: lines.has('present') && live === releaseDir(release),
         transferred: parseRsyncStats(result.stdout),
+        from: idOfDir(lines.get('delta')?.[0]),
       };
     } finally {
-      await forward.close();
+      // not awaited: the listener is gone at once, and the cancel's round trip need not hold up the switch
+      void forward.close();
     }
-  }, (r) => (r.present ? `${release.id} already staged` : `staged ${release.id} (${r.transferred.files} files, ${formatBytes(r.transferred.bytes)} received)`));
+  }, (r) => (r.present ? `${release.id} already staged` : `staged ${release.id} (${r.transferred.files} files, ${formatBytes(r.transferred.bytes)} received${r.from ? `, delta from ${r.from}` : ''})`));
 }
 
 export async function switchOn(session: HostSession, appEnv: AppEnv, release: Release, reporter: Reporter): Promise<string[]> {
@@ -78,20 +87,24 @@ export async function switchOn(session: HostSession, appEnv: AppEnv, release: Re
 export interface ShipOptions {
   exportDir: string;
   hosts?: readonly Host[];
+  /** Connections opened earlier (see preconnect.ts); closed here like the others. */
+  preconnected?: Preconnected;
 }
 
 /** Stage on all hosts, then switch all: the whole deploy fan-out. */
 export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Reporter, options: ShipOptions): Promise<HostReport[]> {
   const hosts = options.hosts ?? appEnv.hosts;
   const creds = await loadCredentials(appEnv);
+  const base = baseOf(release, await listReleases(appEnv.paths.www));
+  const delta = base && (await deltaBetween(appEnv.paths.www, base, release));
   const server = await startReleaseServer(options.exportDir);
   const sessions = new Map<string, HostSession>();
   const reports = new Map<string, HostReport>(hosts.map((h) => [h.name, { host: h.name, state: 'failed' }]));
   try {
     const staged = await onEachHost(hosts, appEnv.parallel, async (host) => {
-      const session = await connect(host, appEnv, creds, reporter);
+      const session = await (options.preconnected?.sessions.get(host.name) ?? connect(host, appEnv, creds, reporter));
       sessions.set(host.name, session);
-      return stageOn(session, appEnv, release, server, reporter);
+      return stageOn(session, appEnv, release, server, reporter, delta);
     });
     for (const s of staged) {
       const report = reports.get(s.host)!;
@@ -103,7 +116,12 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
       reporter.emit({ kind: 'note', level: 'error', text: `staging failed on ${failed.map((f) => f.host).join(', ')}: no host was switched; every host still serves its previous release` });
       return [...reports.values()];
     }
-    const switched = await onEachHost(hosts, appEnv.parallel, (host) => switchOn(sessions.get(host.name)!, appEnv, release, reporter));
+    const live = new Set(staged.filter((s) => s.ok && s.value.live).map((s) => s.host));
+    const switched = await onEachHost(hosts, appEnv.parallel, (host) =>
+      live.has(host.name)
+        ? step(reporter, host.name, 'switch', `switching to ${release.id}`, async () => [], () => `already live on ${release.id}`)
+        : switchOn(sessions.get(host.name)!, appEnv, release, reporter),
+    );
     for (const s of switched) {
       const report = reports.get(s.host)!;
       if (s.ok) report.state = 'switched';
@@ -112,6 +130,7 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
     return [...reports.values()];
   } finally {
     for (const session of sessions.values()) session.close();
+    await options.preconnected?.close();
     await server.close();
   }
 }

@@ -17,9 +17,14 @@ export function releaseDir(release: Pick<Release, 'id' | 'commit'>): string {
 /** A name this tool created; anything else in releases/ is left alone. */
 export const RELEASE_DIR = /^r([1-9][0-9]*)-([0-9a-f]{12})$/;
 
+// stdin: the rsync secret on the first line, then (for the delta path) one line per path that
+// differs from the base release: `C<path>` changed or added, `D<path>` deleted (deltaInput).
+// Arguments after the 9th: the release's private files.
 const STAGE = `set -eu
-base=$1 dir=$2 rev=$3 port=$4 timeout=$5 rsync=$6
+base=$1 dir=$2 rev=$3 port=$4 timeout=$5 rsync=$6 basedir=$7 baserev=$8 mode=$9
+shift 9
 umask 022
+export LC_ALL=C
 mkdir -p "$base/releases"
 cd "$base/releases"
 live=$(readlink "$base/current" 2>/dev/null || true)
@@ -28,16 +33,41 @@ echo "live \${live:-none}"
 if [ -f "$dir/REVISION" ] && [ "$(cat "$dir/REVISION")" = "$rev" ]; then echo present; exit 0; fi
 [ "$dir" != "$live" ] || { echo "the live release $dir has no matching REVISION; refusing to restage it" >&2; exit 3; }
 # leftovers of an interrupted run are never used, never served
-for p in .r*.partial; do [ -e "$p" ] && rm -rf -- "$p"; done
+for p in .r*.partial .r*.delta*; do [ -e "$p" ] && rm -rf -- "$p"; done
 [ ! -e "$dir" ] || rm -rf -- "$dir"
-set --
-for d in "$live" $(ls -1 | grep -E '^r[0-9]+-[0-9a-f]{12}$' | sort -rV | head -n 3); do
-  [ -n "$d" ] && [ -f "$d/REVISION" ] || continue
-  case " $* " in *"/$d "*) continue ;; esac
-  set -- "$@" "--link-dest=$base/releases/$d"
-done
-"$rsync" -rlpt --delete --stats --timeout="$timeout" --contimeout="$timeout" "$@" --password-file=- \\
-  "rsync://${RSYNC_USER}@127.0.0.1:$port/${MODULE}/" ".$dir.partial/"
+IFS= read -r secret
+src="rsync://${RSYNC_USER}@127.0.0.1:$port/${MODULE}/"
+# Delta path: when this host has the base release intact, copy it as hard links (no network,
+# no walk of the admin's tree), unlink the paths that differ (a linked inode is never changed
+# in place: it belongs to the base release too) and pull only those. Private files get their
+# own inode and mode. Dirs left empty go (git has none). Any failure falls back to a full pull.
+delta() {
+  [ -n "$basedir" ] && [ -f "$basedir/REVISION" ] && [ "$(cat "$basedir/REVISION")" = "$baserev" ] || return 1
+  cat > ".$dir.delta" &&
+  sed -n 's/^[CD]//p' ".$dir.delta" | tr '\\n' '\\0' > ".$dir.delta-rm" &&
+  sed -n 's/^C//p' ".$dir.delta" | tr '\\n' '\\0' > ".$dir.delta-get" &&
+  cp -al "$basedir" ".$dir.partial" && rm -f ".$dir.partial/REVISION" &&
+  (cd ".$dir.partial" && xargs -0 rm -f -- < "../.$dir.delta-rm") &&
+  printf '%s\\n' "$secret" | "$rsync" -lpt --files-from=".$dir.delta-get" --from0 --stats \\
+    --timeout="$timeout" --contimeout="$timeout" --password-file=- "$src" ".$dir.partial/" || return 1
+  for f in "$@"; do
+    p=".$dir.partial/$f"
+    [ -f "$p" ] || continue
+    cp -p "$p" "$p.slipway-tmp" && chmod "$mode" "$p.slipway-tmp" && mv -f "$p.slipway-tmp" "$p" || return 1
+  done
+  find ".$dir.partial" -mindepth 1 -type d -empty -delete && rm -f ".$dir.delta"* && echo "delta $basedir"
+}
+if ! delta "$@"; then
+  rm -rf -- ".$dir.partial" ".$dir.delta"*
+  set --
+  for d in "$live" $(ls -1 | grep -E '^r[0-9]+-[0-9a-f]{12}$' | sort -rV | head -n 3); do
+    [ -n "$d" ] && [ -f "$d/REVISION" ] || continue
+    case " $* " in *"/$d "*) continue ;; esac
+    set -- "$@" "--link-dest=$base/releases/$d"
+  done
+  printf '%s\\n' "$secret" | "$rsync" -rlpt --delete --stats --timeout="$timeout" --contimeout="$timeout" "$@" --password-file=- \\
+    "$src" ".$dir.partial/"
+fi
 printf '%s\\n' "$rev" > ".$dir.partial/REVISION"
 mv -T ".$dir.partial" "$dir"
 echo staged`;
@@ -69,8 +99,10 @@ function script(name: string, body: string, args: string[]): Cmd {
   return ['sh', '-c', body, `slipway-${name}`, ...args];
 }
 
-export function stageCmd(base: string, release: Release, port: number, timeoutS: number, rsync: string): Cmd {
-  return script('stage', STAGE, [base, releaseDir(release), release.commit, String(port), String(Math.ceil(timeoutS)), rsync]);
+/** With a base release, hosts that have it intact pull only the paths listed on stdin. */
+export function stageCmd(base: string, release: Release, port: number, timeoutS: number, rsync: string, from?: Release, privateMode = 0o640): Cmd {
+  const delta = from ? [releaseDir(from), from.commit] : ['', ''];
+  return script('stage', STAGE, [base, releaseDir(release), release.commit, String(port), String(Math.ceil(timeoutS)), rsync, ...delta, privateMode.toString(8).padStart(4, '0'), ...release.privateFiles]);
 }
 
 export function switchCmd(base: string, release: Release, keep: number): Cmd {
@@ -79,6 +111,11 @@ export function switchCmd(base: string, release: Release, keep: number): Cmd {
 
 export function statusCmd(base: string): Cmd {
   return script('status', STATUS, [base]);
+}
+
+/** What the stage script reads after the secret for its delta path. */
+export function deltaInput(delta: { changed: readonly string[]; deleted: readonly string[] }): string {
+  return [...delta.deleted.map((p) => `D${p}\n`), ...delta.changed.map((p) => `C${p}\n`)].join('');
 }
 
 /** `key value` lines printed by the scripts. */

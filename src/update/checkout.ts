@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { type SimpleGit, simpleGit } from 'simple-git';
 import { StepError, UsageError, errorMessage } from '../errors.js';
 
@@ -92,7 +92,8 @@ export async function fetchTarget(spec: CheckoutSpec): Promise<string> {
 export async function checkoutRevision(spec: CheckoutSpec, sha: string): Promise<void> {
   const g = git(spec.dir, spec.gitConfig);
   await wrap(`checking out ${sha}`, () => g.raw(['-c', 'advice.detachedHead=false', 'checkout', '--force', '--detach', sha]));
-  if (!spec.submodules) return;
+  // no .gitmodules at this revision: nothing to sync or update, and two git runs saved
+  if (!hasSubmodules(spec)) return;
   await wrap('syncing submodules', () => g.raw(['submodule', 'sync', '--recursive']));
   await wrap('updating submodules', () => g.raw(['submodule', 'update', '--init', '--recursive', '--force']));
 }
@@ -101,7 +102,7 @@ export async function getSourceState(spec: CheckoutSpec, sha: string): Promise<S
   const g = git(spec.dir, spec.gitConfig);
   const subject = (await g.raw(['log', '-1', '--format=%s', sha])).trim();
   const submodules: SubmoduleState[] = [];
-  if (spec.submodules) {
+  if (hasSubmodules(spec)) {
     const out = await g.raw(['submodule', 'status', '--recursive']);
     for (const line of out.split('\n')) {
       const m = /^[ +-U]?([0-9a-f]{40,64}) (\S+)/.exec(line);
@@ -109,6 +110,10 @@ export async function getSourceState(spec: CheckoutSpec, sha: string): Promise<S
     }
   }
   return { sha, branch: spec.revision ? undefined : spec.branch, subject, submodules };
+}
+
+function hasSubmodules(spec: CheckoutSpec): boolean {
+  return spec.submodules && existsSync(join(spec.dir, '.gitmodules'));
 }
 
 /** The whole update of the checkout, in order. */
