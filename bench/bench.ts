@@ -4,7 +4,7 @@
  *
  * env: BENCH_REPS (default 5), BENCH_HOSTS (default 20), BENCH_SCALE (default "50,100";
  *      "" to skip), BENCH_NET (default 127.0.70; the scale fleet uses the next /24),
- *      BENCH_OUT (default bench/results.json)
+ *      BENCH_OUT (default bench/results.json), BENCH_PROFILE (a dir: CPU profiles of Slipway runs)
  */
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -24,6 +24,8 @@ const HOSTS = Number(process.env.BENCH_HOSTS ?? 20);
 const SCALE = (process.env.BENCH_SCALE ?? '50,100').split(',').filter(Boolean).map(Number);
 const NET = process.env.BENCH_NET ?? '127.0.70';
 const OUT = process.env.BENCH_OUT ?? join(HERE, 'results.json');
+/** A directory for V8 CPU profiles of every Slipway run (node --cpu-prof), to see where its time goes. */
+const PROFILE = process.env.BENCH_PROFILE;
 const TARGETS: Record<Scenario, number> = { first: 0.5, onefile: 0.3, nochange: 0.2, rollback: 0.5 };
 const GIT_ENV = { GIT_AUTHOR_NAME: 'dev', GIT_AUTHOR_EMAIL: 'dev@example.com', GIT_COMMITTER_NAME: 'dev', GIT_COMMITTER_EMAIL: 'dev@example.com', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
 
@@ -138,7 +140,8 @@ ${body}
   }
 
   async slipway(env: string, command: string[] = []): Promise<Measured> {
-    const m = await measure('node', [CLI, ...command, `${APP}-${env}`], { SLIPWAY_APPS: this.apps, SLIPWAY_ROOT: this.root, CI: '1', PATH: process.env.PATH ?? '' }, join(this.dir, 'time'));
+    const prof = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : [];
+    const m = await measure('node', [...prof, CLI, ...command, `${APP}-${env}`], { SLIPWAY_APPS: this.apps, SLIPWAY_ROOT: this.root, CI: '1', PATH: process.env.PATH ?? '' }, join(this.dir, 'time'));
     const sizes = [...m.out.matchAll(/\] staged r\d+ \(\d+ files, ([0-9.]+) (B|kB|MB) received[,)]/g)].map((x) => parseSize(x[1]!, x[2]!));
     const hosts = Number(env.replace(/\D/g, ''));
     return { ...m, bytesPerHost: sizes.reduce((a, b) => a + b, 0) / hosts };

@@ -14,6 +14,7 @@ import { onEachHost } from './fanout.js';
 import { type KnownHostsFile, parseKnownHosts } from './known-hosts.js';
 import { deltaInput, idOfDir, parseLines, parseRsyncStats, releaseDir, stageCmd, switchCmd, type TransferStats } from './remote.js';
 import { type ReleaseServer, startReleaseServer } from './serve.js';
+import { type Payload, payloadFor } from './payload.js';
 import type { Preconnected } from './preconnect.js';
 import { HostSession } from './ssh.js';
 
@@ -48,24 +49,29 @@ export function connect(host: Host, appEnv: AppEnv, creds: Credentials, reporter
 }
 
 /** Stage a release on one host: the host pulls the export through a forwarded port. */
-export async function stageOn(session: HostSession, appEnv: AppEnv, release: Release, server: ReleaseServer, reporter: Reporter, delta?: Delta) {
+export async function stageOn(session: HostSession, appEnv: AppEnv, release: Release, server: ReleaseServer, reporter: Reporter, delta?: Delta, payload?: Payload) {
   return step(reporter, session.host.name, 'stage', `staging ${release.id}`, async () => {
     const forward = await session.forwardIn((stream) => server.serve(stream));
     try {
-      const cmd = stageCmd(appEnv.remote.path, release, forward.port, appEnv.ssh.commandTimeout, appEnv.remote.rsync, delta?.from, appEnv.privateMode);
-      const stdin = `${server.secret}\n${delta ? deltaInput(delta) : ''}`;
+      // the port stays open even for a delta: a host without the base falls back to a full pull
+      const cmd = stageCmd(appEnv.remote.path, release, forward.port, appEnv.ssh.commandTimeout, appEnv.remote.rsync, payload, appEnv.privateMode);
+      const rest = payload?.tar ?? (delta ? deltaInput(delta) : '');
+      const stdin = Buffer.concat([Buffer.from(`${server.secret}\n`), Buffer.from(rest)]);
       // the transfer has its own I/O timeout (rsync --timeout); this one only bounds a wedged script
       const result = await session.exec(cmd, { stdin, timeoutMs: 6 * 3600 * 1000 });
       if (result.code !== 0) throw new Error(`staging failed (exit ${result.code}): ${lastLine(result.stderr || result.stdout)}`);
       const lines = parseLines(result.stdout);
       const live = lines.get('live')?.[0]?.replace(/^none$/, '');
+      const [from, via] = (lines.get('delta')?.[0] ?? '').split(' ');
+      // a tar carries no rsync stats: what was sent is known here
+      const sent = via === 'tar' && payload?.tar ? { files: payload.files, bytes: payload.tar.length } : undefined;
       return {
         previous: idOfDir(live) || undefined,
         present: lines.has('present'),
         /** Already serving this very release (REVISION checked): the switch has nothing to do. */
         live: lines.has('present') && live === releaseDir(release),
-        transferred: parseRsyncStats(result.stdout),
-        from: idOfDir(lines.get('delta')?.[0]),
+        transferred: sent ?? parseRsyncStats(result.stdout),
+        from: idOfDir(from || undefined),
       };
     } finally {
       // not awaited: the listener is gone at once, and the cancel's round trip need not hold up the switch
@@ -97,6 +103,7 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
   const creds = await loadCredentials(appEnv);
   const base = baseOf(release, await listReleases(appEnv.paths.www));
   const delta = base && (await deltaBetween(appEnv.paths.www, base, release));
+  const payload = delta && (await payloadFor(options.exportDir, delta));
   const server = await startReleaseServer(options.exportDir);
   const sessions = new Map<string, HostSession>();
   const reports = new Map<string, HostReport>(hosts.map((h) => [h.name, { host: h.name, state: 'failed' }]));
@@ -104,7 +111,7 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
     const staged = await onEachHost(hosts, appEnv.parallel, async (host) => {
       const session = await (options.preconnected?.sessions.get(host.name) ?? connect(host, appEnv, creds, reporter));
       sessions.set(host.name, session);
-      return stageOn(session, appEnv, release, server, reporter, delta);
+      return stageOn(session, appEnv, release, server, reporter, delta, payload);
     });
     for (const s of staged) {
       const report = reports.get(s.host)!;

@@ -17,12 +17,13 @@ export function releaseDir(release: Pick<Release, 'id' | 'commit'>): string {
 /** A name this tool created; anything else in releases/ is left alone. */
 export const RELEASE_DIR = /^r([1-9][0-9]*)-([0-9a-f]{12})$/;
 
-// stdin: the rsync secret on the first line, then (for the delta path) one line per path that
-// differs from the base release: `C<path>` changed or added, `D<path>` deleted (deltaInput).
-// Arguments after the 9th: the release's private files.
+// stdin: the rsync secret on the first line, then for the delta path either a tar of the
+// changed files (payload "tar"; deleted paths in an argument) or one line per path that
+// differs (payload "list": `C<path>` changed or added, `D<path>` deleted; see deltaInput).
+// Arguments after the 11th: the release's private files.
 const STAGE = `set -eu
-base=$1 dir=$2 rev=$3 port=$4 timeout=$5 rsync=$6 basedir=$7 baserev=$8 mode=$9
-shift 9
+base=$1 dir=$2 rev=$3 port=$4 timeout=$5 rsync=$6 basedir=$7 baserev=$8 mode=$9 payload=\${10} deleted=\${11}
+shift 11
 umask 022
 export LC_ALL=C
 mkdir -p "$base/releases"
@@ -38,24 +39,32 @@ for p in .r*.partial .r*.delta*; do [ -e "$p" ] && rm -rf -- "$p"; done
 IFS= read -r secret
 src="rsync://${RSYNC_USER}@127.0.0.1:$port/${MODULE}/"
 # Delta path: when this host has the base release intact, copy it as hard links (no network,
-# no walk of the admin's tree), unlink the paths that differ (a linked inode is never changed
-# in place: it belongs to the base release too) and pull only those. Private files get their
-# own inode and mode. Dirs left empty go (git has none). Any failure falls back to a full pull.
+# no walk of the admin's tree) and replace only the paths that differ, never changing a linked
+# inode in place (it belongs to the base release too): tar --unlink-first, or unlink then pull.
+# Private files get their own inode and mode. Dirs left empty go (git has none). Any failure
+# falls back to a full pull.
 delta() {
   [ -n "$basedir" ] && [ -f "$basedir/REVISION" ] && [ "$(cat "$basedir/REVISION")" = "$baserev" ] || return 1
-  cat > ".$dir.delta" &&
-  sed -n 's/^[CD]//p' ".$dir.delta" | tr '\\n' '\\0' > ".$dir.delta-rm" &&
-  sed -n 's/^C//p' ".$dir.delta" | tr '\\n' '\\0' > ".$dir.delta-get" &&
-  cp -al "$basedir" ".$dir.partial" && rm -f ".$dir.partial/REVISION" &&
-  (cd ".$dir.partial" && xargs -0 rm -f -- < "../.$dir.delta-rm") &&
-  printf '%s\\n' "$secret" | "$rsync" -lpt --files-from=".$dir.delta-get" --from0 --stats \\
-    --timeout="$timeout" --contimeout="$timeout" --password-file=- "$src" ".$dir.partial/" || return 1
+  cp -al "$basedir" ".$dir.partial" && rm -f ".$dir.partial/REVISION" || return 1
+  if [ "$payload" = tar ]; then
+    tar --unlink-first -xpf - -C ".$dir.partial" || return 1
+    if [ -n "$deleted" ]; then
+      printf '%s\\n' "$deleted" | tr '\\n' '\\0' | (cd ".$dir.partial" && xargs -0 rm -f --) || return 1
+    fi
+  else
+    cat > ".$dir.delta" &&
+    sed -n 's/^[CD]//p' ".$dir.delta" | tr '\\n' '\\0' > ".$dir.delta-rm" &&
+    sed -n 's/^C//p' ".$dir.delta" | tr '\\n' '\\0' > ".$dir.delta-get" &&
+    (cd ".$dir.partial" && xargs -0 rm -f -- < "../.$dir.delta-rm") &&
+    printf '%s\\n' "$secret" | "$rsync" -lpt --files-from=".$dir.delta-get" --from0 --stats \\
+      --timeout="$timeout" --contimeout="$timeout" --password-file=- "$src" ".$dir.partial/" || return 1
+  fi
   for f in "$@"; do
     p=".$dir.partial/$f"
     [ -f "$p" ] || continue
     cp -p "$p" "$p.slipway-tmp" && chmod "$mode" "$p.slipway-tmp" && mv -f "$p.slipway-tmp" "$p" || return 1
   done
-  find ".$dir.partial" -mindepth 1 -type d -empty -delete && rm -f ".$dir.delta"* && echo "delta $basedir"
+  find ".$dir.partial" -mindepth 1 -type d -empty -delete && rm -f ".$dir.delta"* && echo "delta $basedir $payload"
 }
 if ! delta "$@"; then
   rm -rf -- ".$dir.partial" ".$dir.delta"*
@@ -65,7 +74,8 @@ if ! delta "$@"; then
     case " $* " in *"/$d "*) continue ;; esac
     set -- "$@" "--link-dest=$base/releases/$d"
   done
-  printf '%s\\n' "$secret" | "$rsync" -rlpt --delete --stats --timeout="$timeout" --contimeout="$timeout" "$@" --password-file=- \\
+  # nanosecond mtimes: two deploys within a second must not link a same-size changed file
+  printf '%s\\n' "$secret" | "$rsync" -rlpt --modify-window=-1 --delete --stats --timeout="$timeout" --contimeout="$timeout" "$@" --password-file=- \\
     "$src" ".$dir.partial/"
 fi
 printf '%s\\n' "$rev" > ".$dir.partial/REVISION"
@@ -99,10 +109,19 @@ function script(name: string, body: string, args: string[]): Cmd {
   return ['sh', '-c', body, `slipway-${name}`, ...args];
 }
 
-/** With a base release, hosts that have it intact pull only the paths listed on stdin. */
-export function stageCmd(base: string, release: Release, port: number, timeoutS: number, rsync: string, from?: Release, privateMode = 0o640): Cmd {
-  const delta = from ? [releaseDir(from), from.commit] : ['', ''];
-  return script('stage', STAGE, [base, releaseDir(release), release.commit, String(port), String(Math.ceil(timeoutS)), rsync, ...delta, privateMode.toString(8).padStart(4, '0'), ...release.privateFiles]);
+/**
+ * How a host that has `from` intact turns it into the release: with `deleted`, a tar of the
+ * changed files follows the secret on stdin and those paths are removed; without, the
+ * deltaInput list follows and the host pulls the listed paths.
+ */
+export interface StageDelta {
+  from: Pick<Release, 'id' | 'commit'>;
+  deleted?: readonly string[];
+}
+
+export function stageCmd(base: string, release: Release, port: number, timeoutS: number, rsync: string, delta?: StageDelta, privateMode = 0o640): Cmd {
+  const d = delta ? [releaseDir(delta.from), delta.from.commit, delta.deleted ? 'tar' : 'list', (delta.deleted ?? []).join('\n')] : ['', '', '', ''];
+  return script('stage', STAGE, [base, releaseDir(release), release.commit, String(port), String(Math.ceil(timeoutS)), rsync, d[0]!, d[1]!, privateMode.toString(8).padStart(4, '0'), d[2]!, d[3]!, ...release.privateFiles]);
 }
 
 export function switchCmd(base: string, release: Release, keep: number): Cmd {

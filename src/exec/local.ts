@@ -71,3 +71,14 @@ export async function runLocal(cmd: Cmd, options: RunOptions = {}): Promise<RunR
 function lastLines(text: string, n: number): string {
   return text.trimEnd().split('\n').slice(-n).join('\n');
 }
+
+/** Run a command for its output as bytes (archives): throws StepError naming the command on failure. */
+export async function runLocalBytes(cmd: Cmd, input: string, maxBytes: number): Promise<Buffer> {
+  const [program, ...args] = cmd;
+  const result = await execa(program, args, { env: BASE_ENV, input, encoding: 'buffer', reject: false, maxBuffer: maxBytes, stripFinalNewline: false });
+  if (result.failed) {
+    const why = result.isMaxBuffer ? `produced more than ${maxBytes} bytes` : result.exitCode === undefined ? String(result.shortMessage) : `exited ${result.exitCode}`;
+    throw new StepError(`${display(cmd)} ${why}: ${lastLines(Buffer.from(result.stderr ?? '').toString('utf8'), 5)}`);
+  }
+  return Buffer.from(result.stdout);
+}

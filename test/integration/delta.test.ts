@@ -79,4 +79,15 @@ describe('staging a release from the previous one (delta)', { timeout: 300_000 }
     }
     await expectExact('r5');
   });
+
+  it('a delta too big for one tar is pulled path by path with rsync, and ends the same', async () => {
+    // 17 MB that does not compress: over the tar payload's 16 MB
+    const big = Buffer.alloc(17 * 1024 * 1024);
+    for (let i = 0, x = 1; i < big.length; i++) big[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+    writeFileSync(join(w.work, 'big.bin'), big);
+    await w.commit({ 'keep.txt': null, 'change.txt': 'v5\n' });
+    const r = await deploy();
+    assert.equal((r.stderr.match(/staged r6 \(2 files, .* received, delta from r5\)/g) ?? []).length, 2, r.stderr);
+    await expectExact('r6');
+  });
 });

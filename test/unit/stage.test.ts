@@ -20,18 +20,23 @@ describe('staging command and its base release', () => {
     assert.equal(baseOf(rel(1), [rel(1)]), undefined);
   });
 
-  it('passes the base release, the private mode and the private files as separate arguments', () => {
-    const cmd = stageCmd('/data/www/shop', rel(5, ['app/my settings.py']), 4242, 20, 'rsync', rel(4), 0o640);
+  it('passes the base release, the private mode, the payload kind and the private files as separate arguments', () => {
+    const cmd = stageCmd('/data/www/shop', rel(5, ['app/my settings.py']), 4242, 20, 'rsync', { from: rel(4) }, 0o640);
     assert.deepEqual(cmd.slice(4), [
       '/data/www/shop', 'r5-555555555555', '5'.repeat(40), '4242', '20', 'rsync',
-      'r4-444444444444', '4'.repeat(40), '0640', 'app/my settings.py',
+      'r4-444444444444', '4'.repeat(40), '0640', 'list', '', 'app/my settings.py',
     ]);
     assert.equal(cmd[0], 'sh');
   });
 
+  it('with a tar payload, the deleted paths travel as one newline-separated argument', () => {
+    const cmd = stageCmd('/data/www/shop', rel(5), 4242, 20, 'rsync', { from: rel(4), deleted: ['old/a b', "it's"] }, 0o600);
+    assert.deepEqual(cmd.slice(12), ['0600', 'tar', "old/a b\nit's"]);
+  });
+
   it('without a base, the delta arguments are empty and hosts pull the whole tree', () => {
     const cmd = stageCmd('/data/www/shop', rel(1), 4242, 20, 'rsync');
-    assert.deepEqual(cmd.slice(10, 13), ['', '', '0640']);
+    assert.deepEqual(cmd.slice(10, 15), ['', '', '0640', '', '']);
   });
 
   it('lists deletions then changes, one tagged line per path, spaces and quotes kept as they are', () => {
