@@ -5,7 +5,6 @@ import { DEFAULT_ROOT } from '../config/paths.js';
 import { lineReporter } from '../report/line.js';
 import { redacting } from '../report/redact.js';
 import type { Reporter } from '../report/events.js';
-import { ttyReporter } from '../report/tty.js';
 import { checkAbsolutePath } from '../config/names.js';
 import { UsageError } from '../errors.js';
 
@@ -29,8 +28,8 @@ export function locations(options: GlobalOptions): { appsDir: string; root: stri
   return { appsDir, root };
 }
 
-/** The listr2 view on a terminal; timestamped lines in CI, pipes and logs. */
-export function makeReporter(): Reporter {
+/** The listr2 view on a terminal (loaded only then: start-up time); timestamped lines in CI, pipes and logs. */
+export async function makeReporter(): Promise<Reporter> {
   const interactive = Boolean(process.stderr.isTTY) && !process.env.CI;
-  return redacting(interactive ? ttyReporter() : lineReporter());
+  return redacting(interactive ? (await import('../report/tty.js')).ttyReporter() : lineReporter());
 }

@@ -18,7 +18,7 @@ export async function shipCommand(target: string, options: ShipOptions, globals:
   }
   const appEnv = await loadTarget(target, locations(globals));
   if (options.parallel) appEnv.parallel = options.parallel;
-  const reporter = makeReporter();
+  const reporter = await makeReporter();
   const started = performance.now();
   reporter.begin(`deploying ${appEnv.app}-${appEnv.env} to ${appEnv.hosts.length} host(s)`, appEnv.hosts.map((h) => h.name));
   try {

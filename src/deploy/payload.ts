@@ -15,7 +15,8 @@ export const MAX_DELETED_BYTES = 64 * 1024;
 
 /** Owner root, numeric, and pax headers so mtimes keep their nanoseconds (hosts compare them later). */
 export function tarCmd(exportDir: string): Cmd {
-  return ['tar', '-c', '-f', '-', '--format=posix', '--owner=0', '--group=0', '--numeric-owner', '--no-recursion', '-C', exportDir, '--null', '--verbatim-files-from', '-T', '-'];
+  // -b 1: no padding to 10 kB records; a one-file delta stays a few kB
+  return ['tar', '-c', '-b', '1', '-f', '-', '--format=posix', '--owner=0', '--group=0', '--numeric-owner', '--no-recursion', '-C', exportDir, '--null', '--verbatim-files-from', '-T', '-'];
 }
 
 export interface Payload extends StageDelta {
