@@ -206,13 +206,15 @@ async function runScale(bench: Bench, fleet: Fleet, env: string, hosts: number, 
   }
 }
 
+const NOT_YET = 'not available yet (no `deploy rollback` command)';
+
 function table(results: Results, rollback: boolean): string {
   const rows: string[][] = [['hosts', 'scenario', 'runs', 'slipway s', 'baseline s', 'ratio', 'target', 'cpu S/B s', 'cpu ratio', 'rss S/B MB', 'kB/host S/B']];
   for (const [env, byScenario] of Object.entries(results)) {
     for (const scenario of ['first', 'onefile', 'nochange', 'rollback'] as Scenario[]) {
       const r = byScenario[scenario];
       if (!r) {
-        if (scenario === 'rollback' && !rollback) rows.push([env.slice(1), scenario, '-', 'not available yet (no `deploy rollback` command)', '', '', '', '', '', '', '']);
+        if (scenario === 'rollback' && !rollback) rows.push([env.slice(1), scenario, '-', NOT_YET]);
         continue;
       }
       const m = (tool: Tool, k: keyof Sample) => median(r[tool].map((x) => x[k]));
@@ -232,7 +234,8 @@ function table(results: Results, rollback: boolean): string {
       ]);
     }
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  // a note row runs on past the columns instead of widening one
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.filter((r) => r[3] !== NOT_YET).map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
