@@ -51,10 +51,15 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
+/** The measured runs under way: a Ctrl-C stops them before the fleet. */
+const running = new Set<ReturnType<typeof execa>>();
+
 /** Run a command under GNU time: wall, user+sys of the whole (reaped) process tree, peak RSS. */
 async function measure(cmd: string, args: string[], env: Record<string, string>, timeFile: string): Promise<Omit<Measured, 'bytesPerHost'>> {
   const started = performance.now();
-  const r = await execa('/usr/bin/time', ['-f', '%U %S %M', '-o', timeFile, cmd, ...args], { env, reject: false, all: true, timeout: 900_000 });
+  const child = execa('/usr/bin/time', ['-f', '%U %S %M', '-o', timeFile, cmd, ...args], { env, reject: false, all: true, timeout: 900_000 });
+  running.add(child);
+  const r = await child.finally(() => running.delete(child));
   const wallS = (performance.now() - started) / 1000;
   if (r.exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.exitCode}:\n${String(r.all).split('\n').slice(-30).join('\n')}`);
   const [user, sys, rssKB] = (await readFile(timeFile, 'utf8')).trim().split('\n').pop()!.split(' ').map(Number);
@@ -245,17 +250,20 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'slipway-bench-'));
   const bench = new Bench(dir);
   const fleets: Fleet[] = [];
-  let stopping = false;
   const cleanup = async () => {
+    for (const child of running) {
+      child.kill('SIGTERM');
+      await child.catch(() => undefined);
+    }
     for (const f of fleets) await f.down().catch((err: unknown) => log(`fleet down failed: ${String(err)}`));
     await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   };
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
+    // `on`, not `once`: execa's exit hook re-raises a signal that no other listener holds
+    process.on(sig, () => {
       if (stopping) return;
-      stopping = true;
       log(`${sig}: stopping the fleet`);
-      void cleanup().finally(() => process.exit(130));
+      stopping = cleanup().finally(() => process.exit(130));
     });
   }
   const results: Results = {};
@@ -291,7 +299,12 @@ async function main(): Promise<void> {
   log(`results in ${OUT}; ${((performance.now() - started) / 60000).toFixed(1)} min`);
 }
 
-main().catch((err: unknown) => {
+/** Set by a signal: the run is being torn down and exits when that is done. */
+let stopping: Promise<void> | undefined;
+
+main().catch(async (err: unknown) => {
+  // a run cut short by Ctrl-C fails on its way out; the signal handler finishes the clean-up
+  if (stopping) return void (await stopping);
   process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });
