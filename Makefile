@@ -44,5 +44,10 @@ install: build
 	ln -sfn $(PREFIX)/dist/bin/deploy.js /usr/local/bin/deploy
 	@echo "installed: $$(command -v deploy) -> $(PREFIX); app files go in $(PREFIX)/apps (or set SLIPWAY_APPS)"
 
+# Slipway against plain parallel rsync over OpenSSH on a 20-host loopback fleet (then 50 and 100
+# hosts); ~15 min, needs root. Not part of `make test`. BENCH_REPS, BENCH_SCALE: see bench/bench.ts.
+bench: build
+	node --import tsx bench/bench.ts
+
 clean:
 	rm -rf dist node_modules

@@ -1,11 +1,12 @@
 /**
  * One deploy, as a short list of named phases:
- *   update → release → export → ship → record
+ *   update → release → export → ship → record  (host connections open meanwhile)
  * Every deploy that gets past its input checks is recorded in the store's
  * history, failures included.
  */
 import type { AppEnv } from './config/resolve.js';
 import { describeHostStates, type HostReport, shipRelease, verifyAllSwitched } from './deploy/execute.js';
+import { preconnect } from './deploy/preconnect.js';
 import { InterruptedError } from './errors.js';
 import { checkInterrupted, interruption } from './interrupt.js';
 import { exportRelease, isWorthRecording, makeRelease, type Release, recordRun, viewStore } from './release-store/index.js';
@@ -25,6 +26,8 @@ export interface DeployOptions extends UpdateOptions {
 
 export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: Reporter, signal: AbortSignal = interruption): Promise<DeployResult> {
   const from = (await viewStore(appEnv.paths.www)).live?.id;
+  // hosts are connected to while the admin node works; the connections wait for the release
+  const preconnected = preconnect(appEnv, reporter);
   let release: Release | undefined;
   let hosts: HostReport[] = [];
   try {
@@ -39,7 +42,7 @@ export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: R
     checkInterrupted(`shipping ${release.id}; no host was touched`);
     const exportDir = await exportStep(appEnv, release, reporter);
     checkInterrupted(`shipping ${release.id}; no host was touched`);
-    hosts = await shipRelease(appEnv, release, reporter, { exportDir, signal });
+    hosts = await shipRelease(appEnv, release, reporter, { exportDir, signal, preconnected });
     if (signal.aborted) {
       throw new InterruptedError(
         `interrupted by ${String(signal.reason)} while shipping ${release.id}; every host serves a complete release:\n${describeHostStates(release, hosts).join('\n')}`,
@@ -51,6 +54,8 @@ export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: R
   } catch (err) {
     if (isWorthRecording(err)) await recordRun(appEnv.paths.www, { kind: 'deploy', from, to: release, hosts, error: err }, reporter);
     throw err;
+  } finally {
+    await preconnected.close();
   }
 }
 

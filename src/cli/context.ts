@@ -6,7 +6,6 @@ import { lineReporter } from '../report/line.js';
 import { redacting } from '../report/redact.js';
 import { type Reporter, tee } from '../report/events.js';
 import { jsonReporter } from '../report/json.js';
-import { ttyReporter } from '../report/tty.js';
 import { checkAbsolutePath } from '../config/names.js';
 import { UsageError } from '../errors.js';
 
@@ -54,8 +53,11 @@ export interface ReporterOptions {
   also?: Reporter[];
 }
 
-/** The listr2 view on a terminal; timestamped lines in CI, pipes and logs; JSON lines with --json. */
-export function makeReporter(options: ReporterOptions = {}): Reporter {
-  const human = isInteractive() && !options.json ? ttyReporter() : lineReporter();
+/**
+ * The listr2 view on a terminal (loaded only then: start-up time); timestamped
+ * lines in CI, pipes and logs; JSON lines with --json.
+ */
+export async function makeReporter(options: ReporterOptions = {}): Promise<Reporter> {
+  const human = isInteractive() && !options.json ? (await import('../report/tty.js')).ttyReporter() : lineReporter();
   return redacting(tee(human, ...(options.json ? [jsonReporter()] : []), ...(options.also ?? [])));
 }

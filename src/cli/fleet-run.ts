@@ -47,7 +47,7 @@ export interface FleetRun<T> {
 export async function runOnFleet<T>(target: string, options: FleetRunOptions, globals: GlobalOptions, run: FleetRun<T>): Promise<void> {
   const started = performance.now();
   const tracker = new RunTracker();
-  const reporter = makeReporter({ json: options.json, also: [tracker] });
+  const reporter = await makeReporter({ json: options.json, also: [tracker] });
   let appEnv: AppEnv | undefined;
   let failure: unknown;
   try {

@@ -7,15 +7,19 @@
 import { readFile } from 'node:fs/promises';
 import type { AppEnv, Host } from '../config/resolve.js';
 import { DeployFailedError, ExitCode, UsageError, errorMessage } from '../errors.js';
+import { baseOf, type Delta, deltaBetween } from '../release-store/delta.js';
+import { listReleases } from '../release-store/index.js';
 import type { Release } from '../release-store/release.js';
 import { phase, type Reporter, step } from '../report/events.js';
 import { onEachHost } from './fanout.js';
 import { type KnownHostsFile, parseKnownHosts } from './known-hosts.js';
 import { buildPlan, type RolloutPlan } from './plan.js';
-import { idOfDir, parseLines, parseRsyncStats, pruneCmd, releaseDir, stageCmd, type TransferStats } from './remote.js';
+import { deltaInput, idOfDir, parseLines, parseRsyncStats, pruneCmd, releaseDir, stageCmd, type TransferStats } from './remote.js';
 import { runRollout } from './rollout.js';
 import { rolloutVerdict } from './verdict.js';
 import { type ReleaseServer, startReleaseServer } from './serve.js';
+import { type Payload, payloadFor } from './payload.js';
+import type { Preconnected } from './preconnect.js';
 import { HostSession } from './ssh.js';
 
 export interface HostReport {
@@ -49,25 +53,40 @@ export function connect(host: Host, appEnv: AppEnv, creds: Credentials, reporter
 }
 
 /** Stage a release on one host: the host pulls the export through a forwarded port. */
-export async function stageOn(session: HostSession, appEnv: AppEnv, release: Release, server: ReleaseServer, reporter: Reporter) {
+export async function stageOn(session: HostSession, appEnv: AppEnv, release: Release, server: ReleaseServer, reporter: Reporter, delta?: Delta, payload?: Payload) {
   return step(reporter, session.host.name, 'stage', `staging ${release.id}`, async () => {
     const forward = await session.forwardIn((stream) => server.serve(stream));
     try {
-      const cmd = stageCmd(appEnv.remote.path, release, forward.port, appEnv.ssh.commandTimeout, appEnv.remote.rsync, appEnv.privateGroup);
+      // the port stays open even for a delta: a host without the base falls back to a full pull
+      const cmd = stageCmd(appEnv.remote.path, release, forward.port, appEnv.ssh.commandTimeout, appEnv.remote.rsync, {
+        group: appEnv.privateGroup,
+        mode: appEnv.privateMode,
+        ...(payload ? { delta: payload } : {}),
+      });
+      const rest = payload?.tar ?? (delta ? deltaInput(delta) : '');
+      const stdin = Buffer.concat([Buffer.from(`${server.secret}\n`), Buffer.from(rest)]);
       // the transfer has its own I/O timeout (rsync --timeout); this one only bounds a wedged script
-      const result = await session.exec(cmd, { stdin: `${server.secret}\n`, timeoutMs: 6 * 3600 * 1000 });
+      const result = await session.exec(cmd, { stdin, timeoutMs: 6 * 3600 * 1000 });
       if (result.code !== 0) throw new Error(`staging failed (exit ${result.code}): ${lastLine(result.stderr || result.stdout)}`);
       const lines = parseLines(result.stdout);
+      const live = lines.get('live')?.[0]?.replace(/^none$/, '');
+      const [from, via] = (lines.get('delta')?.[0] ?? '').split(' ');
+      // a tar carries no rsync stats: what was sent is known here
+      const sent = via === 'tar' && payload?.tar ? { files: payload.files, bytes: payload.tar.length } : undefined;
       return {
-        previous: idOfDir(lines.get('live')?.[0]?.replace(/^none$/, '')) || undefined,
-        previousDir: lines.get('live')?.[0]?.replace(/^none$/, '') || undefined,
+        previous: idOfDir(live) || undefined,
+        previousDir: live || undefined,
         present: lines.has('present'),
-        transferred: parseRsyncStats(result.stdout),
+        /** Already serving this very release (REVISION checked): the switch has nothing to do. */
+        live: lines.has('present') && live === releaseDir(release),
+        transferred: sent ?? parseRsyncStats(result.stdout),
+        from: idOfDir(from || undefined),
       };
     } finally {
-      await forward.close();
+      // not awaited: the listener is gone at once, and the cancel's round trip need not hold up the switch
+      void forward.close();
     }
-  }, (r) => (r.present ? `${release.id} already staged` : `staged ${release.id} (${r.transferred.files} files, ${formatBytes(r.transferred.bytes)} received)`), (r) => r.transferred);
+  }, (r) => (r.present ? `${release.id} already staged` : `staged ${release.id} (${r.transferred.files} files, ${formatBytes(r.transferred.bytes)} received${r.from ? `, delta from ${r.from}` : ''})`), (r) => r.transferred);
 }
 
 export interface ShipOptions {
@@ -80,6 +99,8 @@ export interface ShipOptions {
    * the middle of their switch finish it, so none is left half-done.
    */
   signal?: AbortSignal;
+  /** Connections opened earlier (see preconnect.ts); closed here like the others. */
+  preconnected?: Preconnected;
 }
 
 export function defaultPlan(appEnv: AppEnv, release: Pick<Release, 'id'>, hosts: readonly Host[] = appEnv.hosts, autoRevert?: boolean): RolloutPlan {
@@ -99,6 +120,9 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
   const plan = options.plan ?? defaultPlan(appEnv, release);
   const hosts = plan.hosts;
   const creds = await loadCredentials(appEnv);
+  const base = baseOf(release, await listReleases(appEnv.paths.www));
+  const delta = base && (await deltaBetween(appEnv.paths.www, base, release));
+  const payload = delta && (await payloadFor(options.exportDir, delta));
   const server = await startReleaseServer(options.exportDir);
   const sessions = new Map<string, HostSession>();
   const reports = new Map<string, HostReport>(hosts.map((h) => [h.name, { host: h.name, state: 'failed' }]));
@@ -111,10 +135,10 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
   try {
     const failedHosts = (outcomes: { host: string; ok: boolean }[]) => outcomes.filter((o) => !o.ok).map((o) => o.host);
     const staged = await phase(reporter, 'stage', () => onEachHost(hosts, appEnv.parallel, async (host) => {
-      const session = await connect(host, appEnv, creds, reporter);
+      const session = await (options.preconnected?.sessions.get(host.name) ?? connect(host, appEnv, creds, reporter));
       sessions.set(host.name, session);
       if (signal?.aborted) throw new Error(`interrupted by ${String(signal.reason)} before staging`);
-      return stageOn(session, appEnv, release, server, reporter);
+      return stageOn(session, appEnv, release, server, reporter, delta, payload);
     }, { signal }), failedHosts);
     signal?.removeEventListener('abort', stop);
     for (const s of staged) {
@@ -144,6 +168,7 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
   } finally {
     signal?.removeEventListener('abort', stop);
     for (const session of sessions.values()) session.close();
+    await options.preconnected?.close();
     await server.close();
   }
 }

@@ -17,10 +17,16 @@ export function releaseDir(release: Pick<Release, 'id' | 'commit'>): string {
 /** A name this tool created; anything else in releases/ is left alone. */
 export const RELEASE_DIR = /^r([1-9][0-9]*)-([0-9a-f]{12})$/;
 
+// Arguments: base dir rev port timeout rsync group basedir baserev mode payload deleted,
+// then the release's private files. stdin: the rsync secret on the first line, then for
+// the delta path either a tar of the changed files (payload "tar"; deleted paths in an
+// argument) or one line per path that differs (payload "list": `C<path>` changed or
+// added, `D<path>` deleted; see deltaInput).
 const STAGE = `set -eu
-base=$1 dir=$2 rev=$3 port=$4 timeout=$5 rsync=$6 group=$7
-shift 7
+base=$1 dir=$2 rev=$3 port=$4 timeout=$5 rsync=$6 group=$7 basedir=$8 baserev=$9 mode=\${10} payload=\${11} deleted=\${12}
+shift 12
 umask 022
+export LC_ALL=C
 mkdir -p "$base/releases"
 cd "$base/releases"
 live=$(readlink "$base/current" 2>/dev/null || true)
@@ -29,20 +35,54 @@ echo "live \${live:-none}"
 if [ -f "$dir/REVISION" ] && [ "$(cat "$dir/REVISION")" = "$rev" ]; then echo present; exit 0; fi
 [ "$dir" != "$live" ] || { echo "the live release $dir has no matching REVISION; refusing to restage it" >&2; exit 3; }
 # leftovers of an interrupted run are never used, never served
-for p in .r*.partial .r*.private; do [ -e "$p" ] && rm -rf -- "$p"; done
+for p in .r*.partial .r*.private .r*.delta*; do [ -e "$p" ] && rm -rf -- "$p"; done
 [ ! -e "$dir" ] || rm -rf -- "$dir"
-# the private files (remaining arguments) get the private group once pulled
+# the private files (remaining arguments), one per line
 list=".$dir.private"
 : > "$list"
 for f; do printf '%s\\n' "$f" >> "$list"; done
-set --
-for d in "$live" $(ls -1 | grep -E '^r[0-9]+-[0-9a-f]{12}$' | sort -rV | head -n 3); do
-  [ -n "$d" ] && [ -f "$d/REVISION" ] || continue
-  case " $* " in *"/$d "*) continue ;; esac
-  set -- "$@" "--link-dest=$base/releases/$d"
-done
-"$rsync" -rlpt --delete --stats --timeout="$timeout" --contimeout="$timeout" "$@" --password-file=- \\
-  "rsync://${RSYNC_USER}@127.0.0.1:$port/${MODULE}/" ".$dir.partial/"
+IFS= read -r secret
+src="rsync://${RSYNC_USER}@127.0.0.1:$port/${MODULE}/"
+# Delta path: when this host has the base release intact, copy it as hard links (no network,
+# no walk of the admin's tree) and replace only the paths that differ, never changing a linked
+# inode in place (it belongs to the base release too): tar --unlink-first, or unlink then pull.
+# Private files get their own inode and mode. Dirs left empty go (git has none). Any failure
+# falls back to a full pull.
+delta() {
+  [ -n "$basedir" ] && [ -f "$basedir/REVISION" ] && [ "$(cat "$basedir/REVISION")" = "$baserev" ] || return 1
+  cp -al "$basedir" ".$dir.partial" && rm -f ".$dir.partial/REVISION" || return 1
+  if [ "$payload" = tar ]; then
+    tar --unlink-first -xpf - -C ".$dir.partial" || return 1
+    if [ -n "$deleted" ]; then
+      printf '%s\\n' "$deleted" | tr '\\n' '\\0' | (cd ".$dir.partial" && xargs -0 rm -f --) || return 1
+    fi
+  else
+    cat > ".$dir.delta" &&
+    sed -n 's/^[CD]//p' ".$dir.delta" | tr '\\n' '\\0' > ".$dir.delta-rm" &&
+    sed -n 's/^C//p' ".$dir.delta" | tr '\\n' '\\0' > ".$dir.delta-get" &&
+    (cd ".$dir.partial" && xargs -0 rm -f -- < "../.$dir.delta-rm") &&
+    printf '%s\\n' "$secret" | "$rsync" -lpt --files-from=".$dir.delta-get" --from0 --stats \\
+      --timeout="$timeout" --contimeout="$timeout" --password-file=- "$src" ".$dir.partial/" || return 1
+  fi
+  while IFS= read -r f; do
+    p=".$dir.partial/$f"
+    [ -f "$p" ] || continue
+    cp -p "$p" "$p.slipway-tmp" && chmod "$mode" "$p.slipway-tmp" && mv -f "$p.slipway-tmp" "$p" || return 1
+  done < "$list"
+  find ".$dir.partial" -mindepth 1 -type d -empty -delete && rm -f ".$dir.delta"* && echo "delta $basedir $payload"
+}
+if ! delta; then
+  rm -rf -- ".$dir.partial" ".$dir.delta"*
+  set --
+  for d in "$live" $(ls -1 | grep -E '^r[0-9]+-[0-9a-f]{12}$' | sort -rV | head -n 3); do
+    [ -n "$d" ] && [ -f "$d/REVISION" ] || continue
+    case " $* " in *"/$d "*) continue ;; esac
+    set -- "$@" "--link-dest=$base/releases/$d"
+  done
+  # nanosecond mtimes: two deploys within a second must not link a same-size changed file
+  printf '%s\\n' "$secret" | "$rsync" -rlpt --modify-window=-1 --delete --stats --timeout="$timeout" --contimeout="$timeout" "$@" --password-file=- \\
+    "$src" ".$dir.partial/"
+fi
 if [ -n "$group" ]; then
   while IFS= read -r f; do chgrp -h -- "$group" ".$dir.partial/$f"; done < "$list"
 fi
@@ -155,11 +195,30 @@ function script(name: string, body: string, args: string[]): Cmd {
   return ['sh', '-c', body, `slipway-${name}`, ...args];
 }
 
-/** With a group, the release's private files are given that group on the host. */
-export function stageCmd(base: string, release: Release, port: number, timeoutS: number, rsync: string, group = ''): Cmd {
-  // names with a newline cannot go through the list file; such files keep the default group
-  const privates = group ? release.privateFiles.filter((f) => !f.includes('\n')) : [];
-  return script('stage', STAGE, [base, releaseDir(release), release.commit, String(port), String(Math.ceil(timeoutS)), rsync, group, ...privates]);
+/**
+ * How a host that has `from` intact turns it into the release: with `deleted`, a tar of the
+ * changed files follows the secret on stdin and those paths are removed; without, the
+ * deltaInput list follows and the host pulls the listed paths.
+ */
+export interface StageDelta {
+  from: Pick<Release, 'id' | 'commit'>;
+  deleted?: readonly string[];
+}
+
+export interface StageOptions {
+  /** Private files get this group on the host (default: the SSH user's). */
+  group?: string;
+  /** Mode of private files on the host. */
+  mode?: number;
+  delta?: StageDelta;
+}
+
+export function stageCmd(base: string, release: Release, port: number, timeoutS: number, rsync: string, options: StageOptions = {}): Cmd {
+  const { group = '', mode = 0o640, delta } = options;
+  const d = delta ? [releaseDir(delta.from), delta.from.commit, delta.deleted ? 'tar' : 'list', (delta.deleted ?? []).join('\n')] : ['', '', '', ''];
+  // names with a newline cannot go through the list file; they keep the export's mode and the default group
+  const privates = release.privateFiles.filter((f) => !f.includes('\n'));
+  return script('stage', STAGE, [base, releaseDir(release), release.commit, String(port), String(Math.ceil(timeoutS)), rsync, group, d[0]!, d[1]!, mode.toString(8).padStart(4, '0'), d[2]!, d[3]!, ...privates]);
 }
 
 /** Point `current` at a staged release directory (`r42-…`), atomically; prints `previous <dir>`. */
@@ -203,6 +262,11 @@ export function parseDrift(lines: readonly string[]): Drift[] {
     if (attrs[3] === 'p') return [{ kind: 'mode', path }];
     return [{ kind: 'changed', path }];
   });
+}
+
+/** What the stage script reads after the secret for its delta path. */
+export function deltaInput(delta: { changed: readonly string[]; deleted: readonly string[] }): string {
+  return [...delta.deleted.map((p) => `D${p}\n`), ...delta.changed.map((p) => `C${p}\n`)].join('');
 }
 
 /** `key value` lines printed by the scripts. */

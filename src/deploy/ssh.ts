@@ -91,7 +91,7 @@ export class HostSession {
   }
 
   /** Run a command (argv, quoted in one place) and collect its output. Never throws on a non-zero exit. */
-  exec(cmd: Cmd, options: { stdin?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
+  exec(cmd: Cmd, options: { stdin?: string | Buffer; timeoutMs?: number } = {}): Promise<ExecResult> {
     if (this.lostReason) return Promise.reject(this.fail(this.lostReason));
     const timeoutMs = options.timeoutMs ?? this.ssh.commandTimeout * 1000;
     return new Promise((resolve, reject) => {

@@ -81,3 +81,25 @@ export async function runLocal(cmd: Cmd, options: RunOptions = {}): Promise<RunR
 function lastLines(text: string, n: number): string {
   return text.trimEnd().split('\n').slice(-n).join('\n');
 }
+
+/**
+ * Run a command for its binary output (a tar of a delta, say), bounded: more
+ * than maxBytes is an error, so a caller can fall back instead of buffering a
+ * huge stream.
+ */
+export async function runLocalBytes(cmd: Cmd, input: string, maxBytes: number): Promise<Buffer> {
+  const [program, ...args] = cmd;
+  const result = await execa(program, args, {
+    input,
+    env: BASE_ENV,
+    encoding: 'buffer',
+    maxBuffer: maxBytes,
+    reject: false,
+    stripFinalNewline: false,
+  });
+  if (result.failed) {
+    const why = result.isMaxBuffer ? `wrote more than ${maxBytes} bytes` : result.exitCode === undefined ? String(result.shortMessage) : `exited ${result.exitCode}`;
+    throw new StepError(`${display(cmd)} ${why}: ${lastLines(Buffer.from(result.stderr ?? []).toString('utf8'), 5)}`);
+  }
+  return Buffer.from(result.stdout);
+}

@@ -12,6 +12,10 @@ const FIXED = [
   '-c', 'commit.gpgSign=false',
   '-c', 'tag.gpgSign=false',
   '-c', 'advice.detachedHead=false',
+  // loose objects are written on every release and packed later by gc; zlib on them cost
+  // more than half of a first release's commit (most of a web app's bytes are assets that
+  // do not compress), and the export then reads them back without inflating
+  '-c', 'core.looseCompression=0',
 ];
 
 export function storeGit(dir: string, args: string[], options: RunOptions = {}): Promise<RunResult> {

@@ -54,8 +54,10 @@ export async function protectStore(www: string): Promise<void> {
 export async function syncIntoWww(appEnv: AppEnv): Promise<string[]> {
   const { src, www, private: priv } = appEnv.paths;
   const excludes = appEnv.exclude.map((p) => `--exclude=${p}`);
-  // -rlpt, not -a: owners and devices mean nothing in a git tree
-  await runLocal(['rsync', '-rlpt', '--delete', ...VCS_FILTERS, ...excludes, '--', `${src}/`, `${www}/`]);
+  // -rlpt, not -a: owners and devices mean nothing in a git tree. Nanosecond mtimes
+  // (--modify-window=-1): by whole seconds, a same-size change checked out within the
+  // second of the previous deploy would look unchanged and be left out of the release
+  await runLocal(['rsync', '-rlpt', '--modify-window=-1', '--delete', ...VCS_FILTERS, ...excludes, '--', `${src}/`, `${www}/`]);
   if (!existsSync(priv)) return [];
   await runLocal(['rsync', '-rlpt', ...VCS_FILTERS, `--exclude=/${appEnv.privateEnvFile}`, '--', `${priv}/`, `${www}/`]);
   return listPrivateFiles(priv, appEnv.privateEnvFile);

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { type SimpleGit, simpleGit } from 'simple-git';
 import { StepError, UsageError, errorMessage } from '../errors.js';
 import { runLocal } from '../exec/local.js';
@@ -61,17 +61,30 @@ export async function ensureClone(spec: CheckoutSpec): Promise<void> {
   await wrap(`cloning ${spec.repo}`, () => git(dirname(spec.dir), spec.gitConfig).clone(spec.repo, spec.dir));
 }
 
-/** Refuse to reset over local work unless forced: a reset would destroy it. */
-export async function verifyClean(spec: CheckoutSpec): Promise<void> {
+/**
+ * Refuse to reset over local work unless forced: a reset would destroy it. Returns the
+ * commit checked out when nothing tracked is modified (so a checkout of it has nothing to do).
+ */
+export async function verifyClean(spec: CheckoutSpec): Promise<string | undefined> {
   const g = git(spec.dir, spec.gitConfig);
-  const status = await wrap('reading the checkout status', () => g.raw(['status', '--porcelain=v1', '--untracked-files=no']));
-  const changed = status.split('\n').filter(Boolean);
-  if (changed.length && !spec.force) {
+  const status = await wrap('reading the checkout status', () => g.raw(['status', '--porcelain=v2', '--branch', '--untracked-files=no']));
+  const lines = status.split('\n').filter(Boolean);
+  const head = /^# branch\.oid ([0-9a-f]{40,64})$/m.exec(status)?.[1];
+  const changed = lines.filter((l) => !l.startsWith('# ')).map(changedPath);
+  if (!changed.length) return head;
+  if (!spec.force) {
     throw new StepError(
       `the checkout ${spec.dir} has local modifications that a reset would destroy:\n  ${changed.slice(0, 10).join('\n  ')}` +
         `\ncommit or discard them, or run again with --force to discard them`,
     );
   }
+  return undefined;
+}
+
+/** The path of a `git status --porcelain=v2` entry: after 8 fields (1: changed), 9 (2: renamed, then a tab and the old path), 10 (u: unmerged). */
+function changedPath(line: string): string {
+  const fields = { '1': 8, '2': 9, u: 10 }[line[0] ?? ''] ?? 1;
+  return line.split(' ').slice(fields).join(' ').split('\t')[0]!;
 }
 
 /** Fetch and resolve what to deploy: the exact revision, or the branch head. */
@@ -92,10 +105,12 @@ export async function fetchTarget(spec: CheckoutSpec): Promise<string> {
   }
 }
 
-export async function checkoutRevision(spec: CheckoutSpec, sha: string): Promise<void> {
+export async function checkoutRevision(spec: CheckoutSpec, sha: string, cleanAt?: string): Promise<void> {
   const g = git(spec.dir, spec.gitConfig);
-  await wrap(`checking out ${sha}`, () => g.raw(['-c', 'advice.detachedHead=false', 'checkout', '--force', '--detach', sha]));
-  if (!spec.submodules) return;
+  // already there with nothing tracked modified: the checkout would change nothing (submodules still follow)
+  if (cleanAt !== sha) await wrap(`checking out ${sha}`, () => g.raw(['-c', 'advice.detachedHead=false', 'checkout', '--force', '--detach', sha]));
+  // no .gitmodules at this revision: nothing to sync or update, and two git runs saved
+  if (!hasSubmodules(spec)) return;
   await wrap('syncing submodules', () => g.raw(['submodule', 'sync', '--recursive']));
   await wrap('updating submodules', () => g.raw(['submodule', 'update', '--init', '--recursive', '--force']));
 }
@@ -104,7 +119,7 @@ export async function getSourceState(spec: CheckoutSpec, sha: string): Promise<S
   const g = git(spec.dir, spec.gitConfig);
   const subject = (await g.raw(['log', '-1', '--format=%s', sha])).trim();
   const submodules: SubmoduleState[] = [];
-  if (spec.submodules) {
+  if (hasSubmodules(spec)) {
     const out = await g.raw(['submodule', 'status', '--recursive']);
     for (const line of out.split('\n')) {
       // ` <sha> <path> (<describe>)`; a path may contain spaces
@@ -132,12 +147,16 @@ export async function verifyOnBranch(spec: CheckoutSpec, sha: string): Promise<v
   );
 }
 
+function hasSubmodules(spec: CheckoutSpec): boolean {
+  return spec.submodules && existsSync(join(spec.dir, '.gitmodules'));
+}
+
 /** The whole update of the checkout, in order. */
 export async function updateCheckout(spec: CheckoutSpec): Promise<SourceState> {
   await ensureClone(spec);
-  await verifyClean(spec);
+  const cleanAt = await verifyClean(spec);
   const sha = await fetchTarget(spec);
   await verifyOnBranch(spec, sha);
-  await checkoutRevision(spec, sha);
+  await checkoutRevision(spec, sha, cleanAt);
   return getSourceState(spec, sha);
 }

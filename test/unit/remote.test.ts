@@ -57,8 +57,8 @@ function freshBase(): string {
 }
 
 /** Run a Cmd the way a web server does: the line from shellLine, given to sh -c. */
-function runRemote(cmd: Cmd, cwd = tmp): { stdout: string; stderr: string; status: number | null } {
-  const r = spawnSync('/bin/sh', ['-c', shellLine(cmd)], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, LC_ALL: 'C' } });
+function runRemote(cmd: Cmd, cwd = tmp, input?: string): { stdout: string; stderr: string; status: number | null } {
+  const r = spawnSync('/bin/sh', ['-c', shellLine(cmd)], { cwd, input, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH, LC_ALL: 'C' } });
   return { stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8'), status: r.status };
 }
 
@@ -96,9 +96,8 @@ describe('command builders', () => {
 
   test('stageCmd: sh -c <fixed script> slipway-stage base dir rev port timeout rsync group', () => {
     const cmd = stageCmd('/data/www/demo', release, 40123, 29.2, 'rsync');
-    assert.equal(cmd.length, 11);
     assert.deepEqual([cmd[0], cmd[1]], ['sh', '-c']);
-    assert.deepEqual(cmd.slice(3), ['slipway-stage', '/data/www/demo', 'r42-9fceb02d0ae5', release.commit, '40123', '30', 'rsync', '']);
+    assert.deepEqual(cmd.slice(3), ['slipway-stage', '/data/www/demo', 'r42-9fceb02d0ae5', release.commit, '40123', '30', 'rsync', '', '', '', '0640', '', '', ...release.privateFiles]);
     assert.match(cmd[2]!, /^set -eu\n/);
     assert.ok(cmd[2]!.includes(`rsync://${RSYNC_USER}@127.0.0.1:$port/${MODULE}/`));
   });
@@ -408,7 +407,8 @@ exec rsync "$@"
   beforeEach(() => rmSync(argLog, { force: true }));
 
   function stage(base: string, release: Release) {
-    return runRemote(stageCmd(base, release, 40123, 29.5, wrapper));
+    // the deploy writes the rsync secret first on the stage command's stdin
+    return runRemote(stageCmd(base, release, 40123, 29.5, wrapper), tmp, 'secret\n');
   }
 
   function loggedArgs(): string[] {
@@ -437,6 +437,7 @@ exec rsync "$@"
     const args = loggedArgs();
     assert.deepEqual(args, [
       '-rlpt',
+      '--modify-window=-1',
       '--delete',
       '--stats',
       '--timeout=30',

@@ -1,0 +1,310 @@
+/**
+ * `make bench`: Slipway against a plain parallel rsync-over-OpenSSH baseline, on a
+ * loopback fleet, same machine, same run, alternating. See README "Benchmark".
+ *
+ * env: BENCH_REPS (default 5), BENCH_HOSTS (default 20), BENCH_SCALE (default "50,100";
+ *      "" to skip), BENCH_NET (default 127.0.70; the scale fleet uses the next /24),
+ *      BENCH_OUT (default bench/results.json), BENCH_PROFILE (a dir: CPU profiles of Slipway runs)
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { type Fleet, startFleet } from '../test/support/fleet.js';
+import { writeSyntheticApp } from './synth.js';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const CLI = join(HERE, '..', 'dist', 'bin', 'deploy.js');
+const BASELINE = join(HERE, 'baseline.sh');
+const APP = 'bench';
+const REPS = Number(process.env.BENCH_REPS ?? 5);
+const HOSTS = Number(process.env.BENCH_HOSTS ?? 20);
+const SCALE = (process.env.BENCH_SCALE ?? '50,100').split(',').filter(Boolean).map(Number);
+const NET = process.env.BENCH_NET ?? '127.0.70';
+const OUT = process.env.BENCH_OUT ?? join(HERE, 'results.json');
+/** A directory for V8 CPU profiles of every Slipway run (node --cpu-prof), to see where its time goes. */
+const PROFILE = process.env.BENCH_PROFILE;
+const TARGETS: Record<Scenario, number> = { first: 0.5, onefile: 0.3, nochange: 0.2, rollback: 0.5 };
+const GIT_ENV = { GIT_AUTHOR_NAME: 'dev', GIT_AUTHOR_EMAIL: 'dev@example.com', GIT_COMMITTER_NAME: 'dev', GIT_COMMITTER_EMAIL: 'dev@example.com', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
+
+type Scenario = 'first' | 'onefile' | 'nochange' | 'rollback';
+type Tool = 'slipway' | 'baseline';
+
+interface Sample {
+  wallS: number;
+  cpuS: number;
+  rssMB: number;
+  bytesPerHost: number;
+}
+
+interface Measured extends Sample {
+  out: string;
+}
+
+const log = (text: string) => process.stderr.write(`bench: ${text}\n`);
+const git = (cwd: string, ...args: string[]) => execa('git', args, { cwd, env: GIT_ENV });
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** The measured runs under way: a Ctrl-C stops them before the fleet. */
+const running = new Set<ReturnType<typeof execa>>();
+
+/** Run a command under GNU time: wall, user+sys of the whole (reaped) process tree, peak RSS. */
+async function measure(cmd: string, args: string[], env: Record<string, string>, timeFile: string): Promise<Omit<Measured, 'bytesPerHost'>> {
+  const started = performance.now();
+  const child = execa('/usr/bin/time', ['-f', '%U %S %M', '-o', timeFile, cmd, ...args], { env, reject: false, all: true, timeout: 900_000 });
+  running.add(child);
+  const r = await child.finally(() => running.delete(child));
+  const wallS = (performance.now() - started) / 1000;
+  if (r.exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.exitCode}:\n${String(r.all).split('\n').slice(-30).join('\n')}`);
+  const [user, sys, rssKB] = (await readFile(timeFile, 'utf8')).trim().split('\n').pop()!.split(' ').map(Number);
+  return { wallS, cpuS: user! + sys!, rssMB: rssKB! / 1024, out: String(r.all) };
+}
+
+function parseSize(n: string, unit: string): number {
+  return Number(n) * (unit === 'MB' ? 1024 * 1024 : unit === 'kB' ? 1024 : 1);
+}
+
+class Bench {
+  readonly repos: string;
+  readonly work: string;
+  readonly tree: string;
+  readonly apps: string;
+  readonly root: string;
+  /** The baseline's last release number on each fleet (0: none). */
+  private baselineN = 0;
+  private rollbackAvailable = false;
+
+  constructor(readonly dir: string) {
+    this.repos = join(dir, 'repos');
+    this.work = join(dir, 'work');
+    this.tree = join(dir, 'tree');
+    this.apps = join(dir, 'apps');
+    this.root = join(dir, 'admin');
+  }
+
+  async setup(): Promise<void> {
+    await mkdir(this.repos, { recursive: true });
+    await mkdir(this.apps, { recursive: true });
+    const stats = await writeSyntheticApp(this.work);
+    log(`synthetic app: ${stats.files} files, ${(stats.bytes / 1024 / 1024).toFixed(1)} MB`);
+    await git(this.dir, '-c', 'init.defaultBranch=main', 'init', '-q', this.work);
+    await git(this.work, 'add', '-A');
+    await git(this.work, 'commit', '-qm', 'bench app');
+    await git(this.dir, 'clone', '-q', '--bare', this.work, join(this.repos, 'bench.git'));
+    await git(this.work, 'remote', 'add', 'origin', join(this.repos, 'bench.git'));
+    await this.syncTree();
+    const help = await execa('node', [CLI, 'rollback', '--help'], { reject: false, all: true });
+    this.rollbackAvailable = help.exitCode === 0 && /Usage: deploy rollback/.test(String(help.all));
+    log(`rollback command: ${this.rollbackAvailable ? 'available' : 'not available yet'}`);
+  }
+
+  /** The baseline ships the same tree Slipway releases (no .git), unchanged files keeping their mtimes. */
+  private async syncTree(): Promise<void> {
+    await execa('rsync', ['-a', '--delete', '--exclude=.git', `${this.work}/`, `${this.tree}/`]);
+  }
+
+  async writeApp(fleet: Fleet, envs: Record<string, number>): Promise<void> {
+    const body = Object.entries(envs)
+      .map(([env, n]) => `    ${env}: { hosts: [${fleet.hosts.slice(0, n).map((h) => `{ name: '${h.name}', address: '${h.address}' }`).join(', ')}] },`)
+      .join('\n');
+    await writeFile(
+      join(this.apps, `${APP}.ts`),
+      `import { defineApp } from 'slipway';
+export default defineApp({
+  repo: '${join(this.repos, 'bench.git')}',
+  branch: 'main',
+  ssh: { key: '${fleet.clientKey}', knownHosts: '${fleet.knownHosts}' },
+  envs: {
+${body}
+  },
+});
+`,
+    );
+  }
+
+  /** Commit one changed source file (and put the same change in the baseline's tree). */
+  async changeOneFile(i: number): Promise<void> {
+    const file = join(this.work, 'src', 'module07', 'file042.js');
+    await writeFile(file, `${await readFile(file, 'utf8')}// change ${i}\n`);
+    await git(this.work, 'commit', '-qam', `change ${i}`);
+    await git(this.work, 'push', '-q', 'origin', 'HEAD:main');
+    await this.syncTree();
+  }
+
+  /** Empty hosts (both layouts) and, for Slipway, an empty admin node too. */
+  async wipe(fleet: Fleet, env: string): Promise<void> {
+    await Promise.all(fleet.hosts.map((h) => Promise.all([rm(join(h.dataDir, 'www', APP), { recursive: true, force: true }), rm(join(h.dataDir, 'bench'), { recursive: true, force: true })])));
+    await rm(join(this.root, env), { recursive: true, force: true });
+    this.baselineN = 0;
+  }
+
+  async slipway(env: string, command: string[] = []): Promise<Measured> {
+    const prof = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : [];
+    const m = await measure('node', [...prof, CLI, ...command, `${APP}-${env}`], { SLIPWAY_APPS: this.apps, SLIPWAY_ROOT: this.root, CI: '1', PATH: process.env.PATH ?? '' }, join(this.dir, 'time'));
+    const sizes = [...m.out.matchAll(/\] staged r\d+ \(\d+ files, ([0-9.]+) (B|kB|MB) received[,)]/g)].map((x) => parseSize(x[1]!, x[2]!));
+    const hosts = Number(env.replace(/\D/g, ''));
+    return { ...m, bytesPerHost: sizes.reduce((a, b) => a + b, 0) / hosts };
+  }
+
+  async baseline(fleet: Fleet, hosts: number, mode: 'ship' | 'rollback'): Promise<Measured> {
+    const stats = join(this.dir, 'stats');
+    await rm(stats, { recursive: true, force: true });
+    await mkdir(stats);
+    const addrs = fleet.hosts.slice(0, hosts).map((h) => h.address);
+    let args: string[];
+    if (mode === 'ship') {
+      args = ['ship', fleet.clientKey, fleet.knownHosts, this.tree, String(this.baselineN + 1), String(this.baselineN), stats, ...addrs];
+      this.baselineN++;
+    } else {
+      args = ['switch', fleet.clientKey, fleet.knownHosts, this.tree, String(this.baselineN - 1), '0', stats, ...addrs];
+    }
+    const m = await measure('bash', [BASELINE, ...args], { PATH: process.env.PATH ?? '' }, join(this.dir, 'time'));
+    let sent = 0;
+    for (const f of await readdir(stats)) {
+      const x = /^Total bytes sent: ([0-9,]+)/m.exec(await readFile(join(stats, f), 'utf8'));
+      sent += x ? Number(x[1]!.replaceAll(',', '')) : 0;
+    }
+    return { ...m, bytesPerHost: sent / hosts };
+  }
+
+  get hasRollback(): boolean {
+    return this.rollbackAvailable;
+  }
+}
+
+type Results = Record<string, Partial<Record<Scenario, { slipway: Sample[]; baseline: Sample[]; profile?: string }>>>;
+
+/** The timestamped admin lines and the slowest host's lines of a Slipway run: where the time went. */
+function profileOf(out: string): string {
+  return out.split('\n').filter((l) => /\[admin\]|live on \d+\/\d+|\[web1\]/.test(l)).join('\n');
+}
+
+async function runScale(bench: Bench, fleet: Fleet, env: string, hosts: number, reps: number, results: Results): Promise<void> {
+  const res: Results[string] = (results[env] ??= {});
+  const record = async (scenario: Scenario, rep: number, s: () => Promise<Measured>, b: () => Promise<Measured>) => {
+    const slot = (res[scenario] ??= { slipway: [], baseline: [] });
+    // alternate which goes first, so neither always enjoys (or pays for) a warm cache
+    const order: Tool[] = rep % 2 ? ['baseline', 'slipway'] : ['slipway', 'baseline'];
+    for (const tool of order) {
+      const m = await (tool === 'slipway' ? s() : b());
+      const { out, ...sample } = m;
+      slot[tool].push(sample);
+      if (tool === 'slipway') slot.profile = profileOf(out);
+      log(`${env} ${scenario} #${rep + 1} ${tool}: ${sample.wallS.toFixed(2)} s, cpu ${sample.cpuS.toFixed(2)} s, rss ${sample.rssMB.toFixed(0)} MB, ${(sample.bytesPerHost / 1024).toFixed(1)} kB/host`);
+    }
+  };
+  for (let rep = 0; rep < reps; rep++) {
+    await bench.wipe(fleet, env);
+    await record('first', rep, () => bench.slipway(env), () => bench.baseline(fleet, hosts, 'ship'));
+  }
+  for (let rep = 0; rep < reps; rep++) {
+    await bench.changeOneFile(Date.now());
+    await record('onefile', rep, () => bench.slipway(env), () => bench.baseline(fleet, hosts, 'ship'));
+    await record('nochange', rep, () => bench.slipway(env), () => bench.baseline(fleet, hosts, 'ship'));
+    if (bench.hasRollback) await record('rollback', rep, () => bench.slipway(env, ['rollback']), () => bench.baseline(fleet, hosts, 'rollback'));
+  }
+}
+
+const NOT_YET = 'not available yet (no `deploy rollback` command)';
+
+function table(results: Results, rollback: boolean): string {
+  const rows: string[][] = [['hosts', 'scenario', 'runs', 'slipway s', 'baseline s', 'ratio', 'target', 'cpu S/B s', 'cpu ratio', 'rss S/B MB', 'kB/host S/B']];
+  for (const [env, byScenario] of Object.entries(results)) {
+    for (const scenario of ['first', 'onefile', 'nochange', 'rollback'] as Scenario[]) {
+      const r = byScenario[scenario];
+      if (!r) {
+        if (scenario === 'rollback' && !rollback) rows.push([env.slice(1), scenario, '-', NOT_YET]);
+        continue;
+      }
+      const m = (tool: Tool, k: keyof Sample) => median(r[tool].map((x) => x[k]));
+      const ratio = m('slipway', 'wallS') / m('baseline', 'wallS');
+      rows.push([
+        env.slice(1),
+        scenario,
+        String(r.slipway.length),
+        m('slipway', 'wallS').toFixed(2),
+        m('baseline', 'wallS').toFixed(2),
+        `${ratio.toFixed(2)}×`,
+        `≤ ${TARGETS[scenario]}× ${ratio <= TARGETS[scenario] ? 'ok' : 'MISSED'}`,
+        `${m('slipway', 'cpuS').toFixed(2)} / ${m('baseline', 'cpuS').toFixed(2)}`,
+        `${(m('slipway', 'cpuS') / m('baseline', 'cpuS')).toFixed(2)}×`,
+        `${m('slipway', 'rssMB').toFixed(0)} / ${m('baseline', 'rssMB').toFixed(0)}`,
+        `${(m('slipway', 'bytesPerHost') / 1024).toFixed(1)} / ${(m('baseline', 'bytesPerHost') / 1024).toFixed(1)}`,
+      ]);
+    }
+  }
+  // a note row runs on past the columns instead of widening one
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.filter((r) => r[3] !== NOT_YET).map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (make bench does)`);
+  const started = performance.now();
+  const dir = await mkdtemp(join(tmpdir(), 'slipway-bench-'));
+  const bench = new Bench(dir);
+  const fleets: Fleet[] = [];
+  const cleanup = async () => {
+    for (const child of running) {
+      child.kill('SIGTERM');
+      await child.catch(() => undefined);
+    }
+    for (const f of fleets) await f.down().catch((err: unknown) => log(`fleet down failed: ${String(err)}`));
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    // `on`, not `once`: execa's exit hook re-raises a signal that no other listener holds
+    process.on(sig, () => {
+      if (stopping) return;
+      log(`${sig}: stopping the fleet`);
+      stopping = cleanup().finally(() => process.exit(130));
+    });
+  }
+  const results: Results = {};
+  try {
+    await bench.setup();
+    log(`starting a ${HOSTS}-host fleet on ${NET}.0/24`);
+    const small = await startFleet({ size: HOSTS, net: NET, dir: join(dir, 'fleet-small') });
+    fleets.push(small);
+    await bench.writeApp(small, { [`h${HOSTS}`]: HOSTS });
+    await runScale(bench, small, `h${HOSTS}`, HOSTS, REPS, results);
+    await small.down();
+    if (SCALE.length) {
+      const big = Math.max(...SCALE);
+      const net = NET.replace(/\d+$/, (x) => String(Number(x) + 1));
+      log(`starting a ${big}-host fleet on ${net}.0/24`);
+      const fleet = await startFleet({ size: big, net, dir: join(dir, 'fleet-big') });
+      fleets.push(fleet);
+      await bench.writeApp(fleet, Object.fromEntries(SCALE.map((n) => [`h${n}`, n])));
+      for (const n of SCALE) {
+        await runScale(bench, fleet, `h${n}`, n, 1, results);
+        await bench.wipe(fleet, `h${n}`);
+      }
+    }
+  } finally {
+    if (!stopping) await cleanup();
+  }
+  const text = table(results, bench.hasRollback);
+  process.stdout.write(`\n${text}\n\nslipway = the whole \`deploy ${APP}-<env>\` run (update, release, export, ship); ratios are medians of wall time.\n`);
+  await writeFile(
+    OUT,
+    `${JSON.stringify({ date: new Date().toISOString(), machine: { cpus: (await import('node:os')).cpus().length, load: (await import('node:os')).loadavg() }, reps: REPS, rollbackAvailable: bench.hasRollback, targets: TARGETS, table: text.split('\n'), results }, null, 2)}\n`,
+  );
+  log(`results in ${OUT}; ${((performance.now() - started) / 60000).toFixed(1)} min`);
+}
+
+/** Set by a signal: the run is being torn down and exits when that is done. */
+let stopping: Promise<void> | undefined;
+
+main().catch(async (err: unknown) => {
+  // a run cut short by Ctrl-C fails on its way out; the signal handler finishes the clean-up
+  if (stopping) return void (await stopping);
+  process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

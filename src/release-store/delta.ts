@@ -1,0 +1,37 @@
+/**
+ * What a host that already has one release needs to turn it into another: the paths
+ * that differ between the two commits (added, changed, deleted, mode). Read from the
+ * store, so it is exact without walking either tree.
+ */
+import { storeGit } from './git.js';
+import type { Release } from './release.js';
+
+export interface Delta {
+  from: Release;
+  /** Paths added or changed (content, type or mode), then paths deleted; relative, sorted. */
+  changed: string[];
+  deleted: string[];
+}
+
+/** The newest release older than `release`: what most hosts serve when it ships. */
+export function baseOf(release: Release, releases: readonly Release[]): Release | undefined {
+  return releases.filter((r) => r.number < release.number).sort((a, b) => b.number - a.number)[0];
+}
+
+/**
+ * The paths that differ, or undefined when some path holds a line break (the hosts'
+ * list is line-based): those hosts then pull the whole tree, as without a base.
+ */
+export async function deltaBetween(www: string, from: Release, to: Release): Promise<Delta | undefined> {
+  const { stdout } = await storeGit(www, ['diff', '--name-status', '-z', '--no-renames', '--no-ext-diff', from.commit, to.commit]);
+  const fields = stdout.split('\0');
+  const delta: Delta = { from, changed: [], deleted: [] };
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const [status, path] = [fields[i]!, fields[i + 1]!];
+    if (/[\n\r]/.test(path)) return undefined;
+    (status === 'D' ? delta.deleted : delta.changed).push(path);
+  }
+  delta.changed.sort();
+  delta.deleted.sort();
+  return delta;
+}

@@ -1,0 +1,93 @@
+/**
+ * The delta path of staging: a host that has the previous release copies it as hard
+ * links and pulls only the paths that differ. Whatever path a host takes, it must end
+ * with exactly the release commit's tree, and the base release must not change.
+ */
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type World, commitTree, git, makeWorld, treeOf } from '../support/world.js';
+
+const noRevision = (rel: string) => rel === 'REVISION';
+
+describe('staging a release from the previous one (delta)', { timeout: 300_000 }, () => {
+  let w: World;
+  const releaseDir = (i: number, id: string) => {
+    const releases = join(w.remoteBase(w.fleet.hosts[i]!), 'releases');
+    const dir = readdirSync(releases).find((d) => d.startsWith(`${id}-`));
+    assert.ok(dir, `${w.fleet.hosts[i]!.name} has ${id}`);
+    return join(releases, dir);
+  };
+  const expectExact = async (id: string) => {
+    const expected = await commitTree(w.www, await git(w.www, 'rev-parse', id));
+    for (let i = 0; i < w.fleet.hosts.length; i++) assert.deepEqual(treeOf(releaseDir(i, id), noRevision), expected, `${w.fleet.hosts[i]!.name}: ${id} is exactly its commit`);
+  };
+  const deploy = async () => {
+    const r = await w.deploy(w.target);
+    assert.equal(r.exitCode, 0, r.all);
+    return r;
+  };
+
+  before(async () => {
+    w = await makeWorld({ net: '127.0.73', size: 2 });
+    await deploy();
+  });
+  after(async () => {
+    await w?.down();
+  });
+
+  it('deletes, changes, adds and re-modes exactly the paths that differ; empty dirs go; the base is untouched', async () => {
+    await w.commit({ 'keep.txt': 'keep\n', 'gone/only.txt': 'bye\n', 'change.txt': 'v1\n', 'run.sh': 'echo hi\n' });
+    await deploy();
+    await expectExact('r2');
+    const r2Before = await commitTree(w.www, await git(w.www, 'rev-parse', 'r2'));
+
+    chmodSync(join(w.work, 'run.sh'), 0o755);
+    await w.commit({ 'gone/only.txt': null, 'change.txt': 'v2\n', 'new/deep/file.txt': 'new\n' });
+    const r = await deploy();
+    assert.equal((r.stderr.match(/staged r3 \(3 files, .* received, delta from r2\)/g) ?? []).length, 2, r.stderr);
+    await expectExact('r3');
+    for (let i = 0; i < 2; i++) {
+      const [r2, r3] = [releaseDir(i, 'r2'), releaseDir(i, 'r3')];
+      assert.ok(!existsSync(join(r3, 'gone')), 'a dir emptied by deletions does not survive');
+      assert.equal(statSync(join(r3, 'run.sh')).mode & 0o111, 0o111, 'the new mode is applied');
+      assert.equal(statSync(join(r2, 'run.sh')).mode & 0o111, 0, 'the base release keeps its mode');
+      assert.equal(statSync(join(r2, 'keep.txt')).ino, statSync(join(r3, 'keep.txt')).ino, 'unchanged files are hard links');
+      assert.deepEqual(treeOf(r2, noRevision), r2Before, 'the base release did not change');
+      assert.equal(statSync(join(r3, 'app/settings_local.py')).mode & 0o777, 0o640);
+    }
+  });
+
+  it('a host whose base release is not intact falls back to a full pull, and ends the same', async () => {
+    writeFileSync(join(releaseDir(1, 'r3'), 'REVISION'), 'not-this-one\n');
+    await w.commit({ 'change.txt': 'v3\n' });
+    const r = await deploy();
+    assert.match(r.stderr, /\[web1\] staged r4 \(.*, delta from r3\)/);
+    assert.match(r.stderr, /\[web2\] staged r4 \(1 files, [^,]* received\)/, 'web2 pulled the whole tree');
+    await expectExact('r4');
+  });
+
+  it('a new private mode reaches the new release without touching the previous one', async () => {
+    await w.writeApp({ appExtra: "private: { mode: '0600' }," });
+    await w.commit({ 'change.txt': 'v4\n' });
+    const r = await deploy();
+    assert.equal((r.stderr.match(/staged r5 \(1 files,/g) ?? []).length, 2, r.stderr);
+    for (let i = 0; i < 2; i++) {
+      assert.equal(statSync(join(releaseDir(i, 'r5'), 'app/settings_local.py')).mode & 0o777, 0o600);
+      assert.equal(statSync(join(releaseDir(i, 'r4'), 'app/settings_local.py')).mode & 0o777, 0o640);
+    }
+    await expectExact('r5');
+  });
+
+  it('a delta too big for one tar is pulled path by path with rsync, and ends the same', async () => {
+    // 17 MB that does not compress: over the tar payload's 16 MB
+    const big = Buffer.alloc(17 * 1024 * 1024);
+    for (let i = 0, x = 1; i < big.length; i++) big[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+    writeFileSync(join(w.work, 'big.bin'), big);
+    await w.commit({ 'keep.txt': null, 'change.txt': 'v5\n' });
+    const r = await deploy();
+    assert.equal((r.stderr.match(/staged r6 \(2 files, .* received, delta from r5\)/g) ?? []).length, 2, r.stderr);
+    await expectExact('r6');
+  });
+});
