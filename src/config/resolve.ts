@@ -61,7 +61,7 @@ export function defaultSsh(home = homedir()): SshSettings {
   };
 }
 
-export const DEFAULT_REMOTE: RemoteSettings = { path: '/data/www/{app}', keepReleases: 5, rsync: 'rsync' };
+export const DEFAULT_REMOTE: RemoteSettings = { path: '/data/www/{app}', keepReleases: 5, rsync: 'rsync', transfer: 'auto' };
 
 export function resolveAppEnv(config: AppConfig, app: string, env: string, file: string, root: string): AppEnv {
   const envConfig = config.envs[env];

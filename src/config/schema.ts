@@ -72,6 +72,11 @@ const remoteSettings = z.strictObject({
   keepReleases: z.number().int().min(1).max(100),
   /** rsync on the web servers. */
   rsync: checked(checkAbsolutePath).or(z.literal('rsync')),
+  /**
+   * `auto`: a small change travels as one tar on the stage command's input;
+   * `rsync`: every byte goes through the hosts' rsync (its wrapper, limits, logs).
+   */
+  transfer: z.enum(['auto', 'rsync']),
 });
 
 const hostSpec = z.union([

@@ -122,7 +122,7 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
   const creds = await loadCredentials(appEnv);
   const base = baseOf(release, await listReleases(appEnv.paths.www));
   const delta = base && (await deltaBetween(appEnv.paths.www, base, release));
-  const payload = delta && (await payloadFor(options.exportDir, delta));
+  const payload = delta && (appEnv.remote.transfer === 'rsync' ? { from: delta.from, files: delta.changed.length } : await payloadFor(options.exportDir, delta));
   const server = await startReleaseServer(options.exportDir);
   const sessions = new Map<string, HostSession>();
   const reports = new Map<string, HostReport>(hosts.map((h) => [h.name, { host: h.name, state: 'failed' }]));

@@ -47,7 +47,7 @@ describe('safety on a real fleet', { timeout: 600_000 }, () => {
       assert.deepEqual(treeOf(dir, noRevision), await commitTree(w.www, commit), `${h.name} serves the complete tree of ${commit}`);
     }
   };
-  const app = (top = '', env = '', remote = "rsync: '/data/slow-rsync', keepReleases: 2") => writeAppFile(w, { top, env, remote });
+  const app = (top = '', env = '', remote = "rsync: '/data/slow-rsync', transfer: 'rsync', keepReleases: 2") => writeAppFile(w, { top, env, remote });
 
   before(async () => {
     w = await makeWorld({ net: '127.0.50', size: 3 });

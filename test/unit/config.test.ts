@@ -89,7 +89,7 @@ describe('a valid app', () => {
       keepaliveInterval: 2,
       keepaliveCountMax: 3,
     });
-    assert.deepEqual(e.remote, { path: '/data/www/minimal', keepReleases: 5, rsync: 'rsync' });
+    assert.deepEqual(e.remote, { path: '/data/www/minimal', keepReleases: 5, rsync: 'rsync', transfer: 'auto' });
     assert.deepEqual(e.paths, {
       src: '/srv/admin/prod/src/minimal',
       www: '/srv/admin/prod/www/minimal',
@@ -146,7 +146,7 @@ describe('a valid app', () => {
     assert.equal(prod.ssh.connectTimeout, 5);
     assert.equal(prod.ssh.commandTimeout, 60);
     assert.equal(prod.ssh.keepaliveInterval, 2);
-    assert.deepEqual(prod.remote, { path: '/srv/shop/prod', keepReleases: 7, rsync: '/usr/local/bin/rsync' });
+    assert.deepEqual(prod.remote, { path: '/srv/shop/prod', keepReleases: 7, rsync: '/usr/local/bin/rsync', transfer: 'auto' });
     assert.deepEqual(prod.hosts, [
       { name: 'web1', address: 'web1', port: 2200, user: 'deploy' },
       { name: 'web2', address: '10.0.0.2', port: 2201, user: 'www' },
@@ -167,7 +167,7 @@ describe('a valid app', () => {
   test('resolving never changes the shared defaults', async () => {
     app('plain', `{ repo: 'x', envs: { prod: { hosts: ['web1'] } } }`);
     await load('shop-prod');
-    assert.deepEqual(DEFAULT_REMOTE, { path: '/data/www/{app}', keepReleases: 5, rsync: 'rsync' });
+    assert.deepEqual(DEFAULT_REMOTE, { path: '/data/www/{app}', keepReleases: 5, rsync: 'rsync', transfer: 'auto' });
     assert.equal((await load('plain-prod')).remote.path, '/data/www/plain');
   });
 
