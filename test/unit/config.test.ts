@@ -159,7 +159,7 @@ describe('a valid app', () => {
     assert.equal(staging.parallel, 10);
     assert.equal(staging.ssh.port, 2222);
     assert.equal(staging.ssh.commandTimeout, 30);
-    assert.deepEqual(staging.remote, { path: '/srv/shop/staging', keepReleases: 3, rsync: 'rsync' });
+    assert.deepEqual(staging.remote, { path: '/srv/shop/staging', keepReleases: 3, rsync: 'rsync', transfer: 'auto' });
     assert.deepEqual(staging.hosts, [{ name: 'stage1', address: 'stage1', port: 2222, user: 'deploy' }]);
     assert.equal(staging.paths.www, '/srv/admin/staging/www/shop');
   });
