@@ -163,7 +163,9 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
     }
     const verdict = rolloutVerdict(plan, result, { target: `${appEnv.app}-${appEnv.env}`, dir });
     if (verdict) throw verdict;
-    await onEachHost(hosts, appEnv.parallel, (host) => pruneOn(sessions.get(host.name)!, appEnv, reporter));
+    // a host that got no new release directory has nothing new to prune: one round trip saved
+    const grew = new Set(staged.filter((s) => s.ok && !s.value.present).map((s) => s.host));
+    await onEachHost(hosts.filter((h) => grew.has(h.name)), appEnv.parallel, (host) => pruneOn(sessions.get(host.name)!, appEnv, reporter));
     return [...reports.values()];
   } finally {
     signal?.removeEventListener('abort', stop);

@@ -149,6 +149,11 @@ async function runPhase(phase: Phase, plan: RolloutPlan, ctx: RolloutContext, re
     // a host that has not started when the rollout stops keeps what it serves
     if (stopping()) return;
     const run = result.hosts.get(host.name)!;
+    if (run.before === ctx.dir) {
+      // already serving this very release: no switch, no hooks, nothing to check or revert
+      ctx.reporter.emit({ kind: 'step', host: host.name, step: 'switch', state: 'skip', text: `already live on ${idOfDir(ctx.dir)}` });
+      return;
+    }
     try {
       await runSteps(host, steps, ctx.dir, run, plan, ctx);
     } catch (err) {
@@ -156,7 +161,7 @@ async function runPhase(phase: Phase, plan: RolloutPlan, ctx: RolloutContext, re
       failed.push(host);
       countFailure();
     } finally {
-      run.switched = run.serving === ctx.dir;
+      run.switched = run.serving === ctx.dir && run.before !== ctx.dir;
     }
   });
   return failed;

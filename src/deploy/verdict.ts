@@ -26,7 +26,7 @@ export function fleetState(result: RolloutResult): string {
 
 function nextSteps(result: RolloutResult, ctx: VerdictContext): string[] {
   const id = idOfDir(ctx.dir)!;
-  const lines = [`to finish: deploy ${ctx.target} (hosts already on ${id} are switched and checked again)`];
+  const lines = [`to finish: deploy ${ctx.target} (hosts already on ${id} are left as they are)`];
   const olds = [...new Set([...result.hosts.values()].filter((r) => r.switched && r.before && r.before !== ctx.dir).map((r) => idOfDir(r.before)!))];
   const before = olds.map((old) => {
     const hosts = [...result.hosts.values()].filter((r) => r.switched && idOfDir(r.before) === old).map((r) => r.host);
