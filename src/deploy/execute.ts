@@ -119,7 +119,7 @@ export function defaultPlan(appEnv: AppEnv, release: Pick<Release, 'id'>, hosts:
 export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Reporter, options: ShipOptions): Promise<HostReport[]> {
   const plan = options.plan ?? defaultPlan(appEnv, release);
   const hosts = plan.hosts;
-  const creds = await loadCredentials(appEnv);
+  const creds = await (options.preconnected?.credentials ?? loadCredentials(appEnv));
   const base = baseOf(release, await listReleases(appEnv.paths.www));
   const delta = base && (await deltaBetween(appEnv.paths.www, base, release));
   const payload = delta && (appEnv.remote.transfer === 'rsync' ? { from: delta.from, files: delta.changed.length } : await payloadFor(options.exportDir, delta));

@@ -4,12 +4,15 @@
  * trips and some CPU per host, and need not wait for the release. A failure is
  * kept and surfaces in that host's stage step, exactly as if it had connected then.
  */
+import pMap from 'p-map';
 import type { AppEnv } from '../config/resolve.js';
 import type { Reporter } from '../report/events.js';
-import { connect, loadCredentials } from './execute.js';
+import { type Credentials, connect, loadCredentials } from './execute.js';
 import type { HostSession } from './ssh.js';
 
 export interface Preconnected {
+  /** The key and known_hosts, read once for the whole run. */
+  readonly credentials: Promise<Credentials>;
   /** Per host name: its session, or the connection's failure. */
   readonly sessions: ReadonlyMap<string, Promise<HostSession>>;
   /** Close every session that opened (a run that stops before shipping, or hosts not shipped to). */
@@ -20,34 +23,24 @@ export function preconnect(appEnv: AppEnv, reporter: Reporter): Preconnected {
   const credentials = loadCredentials(appEnv);
   // a bad key or known_hosts file is reported by shipRelease, as a usage error
   credentials.catch(() => undefined);
-  const slot = semaphore(appEnv.parallel);
-  const sessions = new Map<string, Promise<HostSession>>();
-  for (const host of appEnv.hosts) {
-    const session = slot(async () => connect(host, appEnv, await credentials, reporter));
-    session.catch(() => undefined); // read by whoever awaits it; never unhandled
-    sessions.set(host.name, session);
-  }
+  // one promise per host, available at once; p-map bounds the handshakes like the fan-out itself
+  const settle = new Map<string, (session: Promise<HostSession>) => void>();
+  const sessions = new Map(appEnv.hosts.map((h) => [h.name, new Promise<HostSession>((resolve) => settle.set(h.name, resolve))]));
+  for (const session of sessions.values()) session.catch(() => undefined); // read by whoever awaits it; never unhandled
+  void pMap(
+    appEnv.hosts,
+    async (host) => {
+      const session = credentials.then((creds) => connect(host, appEnv, creds, reporter));
+      settle.get(host.name)!(session);
+      await session.catch(() => undefined);
+    },
+    { concurrency: appEnv.parallel },
+  );
   return {
+    credentials,
     sessions,
     async close() {
       await Promise.all([...sessions.values()].map((s) => s.then((x) => x.close(), () => undefined)));
     },
-  };
-}
-
-/** At most `max` handshakes at once, like the fan-out itself. */
-function semaphore(max: number) {
-  let running = 0;
-  const waiting: (() => void)[] = [];
-  return async <T>(work: () => Promise<T>): Promise<T> => {
-    if (running < max) running++;
-    else await new Promise<void>((resume) => waiting.push(resume)); // the slot is handed over
-    try {
-      return await work();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else running--;
-    }
   };
 }
