@@ -40,22 +40,18 @@ export function buildProgram(): Command {
     .addHelpText('after', EXAMPLES)
     .exitOverride();
 
-  program
-    .command('ship <target>', { isDefault: true })
+  fleetOptions(program
+    .command('ship <target>', { isDefault: true }))
     .summary('update, release and deploy <app>-<env> (the default command)')
     .description('Update the source checkout, run admin tasks, commit a release to the store and switch every host to it.\n<target> is <app>-<env>, e.g. caseconductor-prod.')
     .option('-r, --revision <rev>', 'deploy this exact commit instead of the branch head')
     .option('-f, --force', 'discard local modifications in the source checkout')
-    .option('-p, --parallel <n>', 'hosts worked on at once', parsePositive)
     .option('--hosts <names>', 'deploy only to these hosts (comma-separated)', parseHostList)
     .option('--exclude-hosts <names>', 'leave these hosts out (comma-separated)', parseHostList)
     .option('--no-auto-revert', 'when the rollout fails, leave the fleet as it is instead of reverting it')
     .option('-n, --dry-run', 'print the rollout plan and change nothing (same as deploy plan)')
     .option('--allow-off-branch', "deploy a --revision that is not on the app's branch (refused otherwise)")
     .option('--build <text>', 'the CI build to record in the release (default: from JOB_NAME, BUILD_NUMBER, BUILD_URL)')
-    .option('--json', 'JSON lines on stdout, one per event (human lines stay on stderr)')
-    .option('--junit <file>', 'write a JUnit XML report: one test per host, phase and step')
-    .option('-w, --wait <duration>', 'if another run holds the lock, wait this long for it (30s, 5m, 1h)')
     .addHelpText('after', `
 Examples:
   sudo deploy caseconductor-prod
@@ -106,16 +102,12 @@ Example:
       await statusCommand(target, cmd.optsWithGlobals<GlobalOptions>());
     });
 
-  program
-    .command('rollback <target>')
+  fleetOptions(program
+    .command('rollback <target>'))
     .summary('make an earlier release live again (default: the previous one)')
     .description('Make an earlier release of <app>-<env> live again: by default the one live before the current one.\nNo rebuild, no admin tasks; hosts that pruned the release get its exact tree from the store.')
     .option('--to <release>', 'roll back to this release: an id (r42), a commit or a tag of the store')
     .option('-f, --force', 'roll back even across changes to the migration paths')
-    .option('-p, --parallel <n>', 'hosts worked on at once', parsePositive)
-    .option('-w, --wait <duration>', 'if another run holds the lock, wait this long for it (30s, 5m, 1h)')
-    .option('--json', 'JSON lines on stdout, one per event (human lines stay on stderr)')
-    .option('--junit <file>', 'write a JUnit XML report: one test per host, phase and step')
     .addHelpText('after', `
 Examples:
   sudo deploy rollback caseconductor-prod
@@ -125,14 +117,10 @@ Examples:
       await rollbackCommand(target, opts, cmd.optsWithGlobals<GlobalOptions>());
     });
 
-  program
-    .command('sync <target>')
+  fleetOptions(program
+    .command('sync <target>'))
     .summary('bring every host to the live release, repairing hand-changed ones')
     .description('Bring every host of <app>-<env> to the live release without making a new one: hosts on another release or none\nget it, hosts whose files were changed by hand get a fresh copy.')
-    .option('-p, --parallel <n>', 'hosts worked on at once', parsePositive)
-    .option('-w, --wait <duration>', 'if another run holds the lock, wait this long for it (30s, 5m, 1h)')
-    .option('--json', 'JSON lines on stdout, one per event (human lines stay on stderr)')
-    .option('--junit <file>', 'write a JUnit XML report: one test per host, phase and step')
     .addHelpText('after', `
 Example:
   sudo deploy sync caseconductor-prod`)
@@ -181,6 +169,15 @@ Example:
     });
 
   return program;
+}
+
+/** The options every command that changes a fleet takes (see fleet-run.ts). */
+function fleetOptions(cmd: Command): Command {
+  return cmd
+    .option('-p, --parallel <n>', 'hosts worked on at once', parsePositive)
+    .option('-w, --wait <duration>', 'if another run holds the lock, wait this long for it (30s, 5m, 1h)')
+    .option('--json', 'JSON lines on stdout, one per event (human lines stay on stderr)')
+    .option('--junit <file>', 'write a JUnit XML report: one test per host, phase and step');
 }
 
 function parsePositive(value: string): number {
