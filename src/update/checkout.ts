@@ -36,11 +36,39 @@ export interface CheckoutSpec {
   allowOffBranch?: boolean;
 }
 
+/** A deploy never edits, pages or prompts: these are dropped from git's environment. */
+const INTERACTIVE_ENV = ['EDITOR', 'VISUAL', 'GIT_EDITOR', 'GIT_SEQUENCE_EDITOR', 'PAGER', 'GIT_PAGER', 'GIT_ASKPASS', 'SSH_ASKPASS'];
+
+/**
+ * The environment git runs in, and the simple-git guards it needs lifted. The operator's
+ * environment is trusted (it is root's, or Jenkins'): a GIT_SSH_COMMAND naming a deploy key
+ * or a GIT_CONFIG_GLOBAL is honoured. simple-git refuses such variables unless told, as it
+ * guards against untrusted input; without this, an EDITOR set in a login shell failed the clone.
+ */
+export function gitEnvironment(env: NodeJS.ProcessEnv): { env: Record<string, string>; unsafe: Record<string, boolean> } {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && !INTERACTIVE_ENV.includes(k.toUpperCase())) out[k] = v;
+  Object.assign(out, { LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0' });
+  const has = (...names: string[]) => Object.keys(out).some((k) => names.includes(k.toUpperCase()));
+  return {
+    env: out,
+    unsafe: {
+      allowUnsafeSshCommand: has('GIT_SSH', 'GIT_SSH_COMMAND'),
+      allowUnsafeConfigPaths: has('GIT_CONFIG', 'GIT_CONFIG_GLOBAL', 'GIT_CONFIG_SYSTEM', 'GIT_EXEC_PATH', 'PREFIX'),
+      allowUnsafeConfigEnvCount: has('GIT_CONFIG_COUNT'),
+      allowUnsafeGitProxy: has('GIT_PROXY_COMMAND'),
+      allowUnsafeTemplateDir: has('GIT_TEMPLATE_DIR'),
+      allowUnsafeDiffExternal: has('GIT_EXTERNAL_DIFF'),
+    },
+  };
+}
+
 function git(dir: string, gitConfig: Record<string, string>): SimpleGit {
   const config = Object.entries(gitConfig).map(([k, v]) => `${k}=${v}`);
+  const { env, unsafe } = gitEnvironment(process.env);
   // app files are trusted admin config; simple-git guards protocol settings against untrusted input
-  const unsafe = { allowUnsafeProtocolOverride: Object.keys(gitConfig).some((k) => k.startsWith('protocol.')) };
-  return simpleGit({ baseDir: dir, config, unsafe }).env({ ...process.env, LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0' });
+  const options = { baseDir: dir, config, unsafe: { ...unsafe, allowUnsafeProtocolOverride: Object.keys(gitConfig).some((k) => k.startsWith('protocol.')) } };
+  return simpleGit(options).env(env);
 }
 
 async function wrap<T>(what: string, body: () => Promise<T>): Promise<T> {

@@ -203,6 +203,13 @@ describe('continuous delivery: JSON, JUnit, notifications, exit codes', { timeou
     await w.writeApp({ appExtra: notifyConfig('/hook', 'json') });
   });
 
+  it('--version prints the package version and exits 0, changing nothing', async () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const r = await run(['--version']);
+    assert.equal(r.exitCode, 0, r.all);
+    assert.equal(r.stdout.trim(), pkg.version);
+  });
+
   it('exit 2: unknown target, an off-branch --revision, a --junit in a missing directory; nothing changes', async () => {
     const tagsBefore = await git(w.www, 'tag', '--list');
     const live = [0, 1, 2].map(revisionOn);

@@ -146,7 +146,8 @@ export default defineApp({
       const r = await execa('node', [CLI, ...args], {
         reject: false,
         all: true,
-        env: { SLIPWAY_APPS: appsDir, SLIPWAY_ROOT: root, CI: '1', SUDO_USER: 'alice' },
+        // an operator's login shell: editor, pager and an ssh command for git are commonly set
+        env: { SLIPWAY_APPS: appsDir, SLIPWAY_ROOT: root, CI: '1', SUDO_USER: 'alice', EDITOR: 'vi', PAGER: 'less', GIT_SSH_COMMAND: 'ssh -o BatchMode=yes' },
         timeout: 120_000,
       });
       return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, all: r.all ?? '' };
