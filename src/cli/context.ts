@@ -1,6 +1,5 @@
 /** What every command needs: where apps and the admin root are, and how to report. */
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { DEFAULT_ROOT } from '../config/paths.js';
 import { lineReporter } from '../report/line.js';
 import { redacting } from '../report/redact.js';
@@ -8,6 +7,7 @@ import { type Reporter, tee } from '../report/events.js';
 import { jsonReporter } from '../report/json.js';
 import { checkAbsolutePath } from '../config/names.js';
 import { UsageError } from '../errors.js';
+import { packageRoot } from '../package-root.js';
 
 export interface GlobalOptions {
   apps?: string;
@@ -17,10 +17,9 @@ export interface GlobalOptions {
   yes?: boolean;
 }
 
-/** The apps/ directory shipped beside the code (dist/src/cli → ../../../apps, src/cli → ../../apps). */
+/** The apps/ directory shipped with Slipway. */
 function bundledApps(): string {
-  const here = fileURLToPath(new URL('.', import.meta.url));
-  return here.includes('/dist/') ? resolve(here, '../../../apps') : resolve(here, '../../apps');
+  return join(packageRoot(), 'apps');
 }
 
 export function locations(options: GlobalOptions): { appsDir: string; root: string } {

@@ -2,9 +2,9 @@
  * The command line: `deploy <app>-<env>` and its subcommands. Commands load
  * their code lazily; every error ends here and becomes a message and an exit code.
  */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ExitCode, SlipwayError } from '../errors.js';
+import { packageVersion } from '../package-root.js';
 import { redact } from '../report/redact.js';
 import type { GlobalOptions } from './context.js';
 
@@ -30,22 +30,9 @@ Exit codes: 0 ok, 1 failed, 2 usage or config error, 3 lock held,
             6 superseded (with --wait: a newer queued deploy ran instead),
             130 interrupted (SIGINT/SIGTERM; each host's state is listed)`;
 
-/** Slipway's version, from the package.json above this file (in dist/ or, under tsx, src/). */
-function version(): string {
-  for (const up of ['../../package.json', '../../../package.json']) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'slipway' && pkg.version) return pkg.version;
-    } catch {
-      // not at this depth
-    }
-  }
-  return 'unknown';
-}
-
 export function buildProgram(): Command {
   const program = new Command('deploy')
-    .version(version(), '-V, --version', 'print the version of Slipway')
+    .version(packageVersion(), '-V, --version', 'print the version of Slipway')
     .description('Ship a web application from this admin node to its fleet: update the source, commit a release, switch every host.')
     .addOption(new Option('--apps <dir>', 'directory of app files').env('SLIPWAY_APPS'))
     .addOption(new Option('--root <dir>', 'admin node root').env('SLIPWAY_ROOT'))

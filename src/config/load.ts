@@ -6,9 +6,9 @@
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createJiti } from 'jiti';
 import { ConfigError, UsageError, errorMessage } from '../errors.js';
+import { packageRoot } from '../package-root.js';
 import { checkAppName, splitTarget } from './names.js';
 import { type AppEnv, resolveAppEnv } from './resolve.js';
 import { type AppConfig, appSchema, formatIssues } from './schema.js';
@@ -20,8 +20,8 @@ export interface LoadOptions {
 
 /** The module app files get for `import { defineApp } from 'slipway'`, compiled or not. */
 function slipwayModule(): string {
-  const js = fileURLToPath(new URL('./index.js', import.meta.url));
-  return existsSync(js) ? js : js.replace(/\.js$/, '.ts');
+  const js = join(packageRoot(), 'dist', 'src', 'config', 'index.js');
+  return existsSync(js) ? js : join(packageRoot(), 'src', 'config', 'index.ts');
 }
 
 export function displayPath(file: string): string {
