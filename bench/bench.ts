@@ -2,9 +2,16 @@
  * `make bench`: Slipway against a plain parallel rsync-over-OpenSSH baseline, on a
  * loopback fleet, same machine, same run, alternating. See README "Benchmark".
  *
+ * Everything (the admin node's root and every host's /data) lives in one directory on
+ * tmpfs (/dev/shm) when there is one. On disk, this machine's filesystem (ext4 without a
+ * journal) makes every file creation scan the inodes deleted in the last minutes: right
+ * after a wipe of the fleet, whichever tool ran first paid several seconds more, and runs
+ * of the same tool varied 2–4×. Real web servers have disks of their own and no such wipe.
+ *
  * env: BENCH_REPS (default 5), BENCH_HOSTS (default 20), BENCH_SCALE (default "50,100";
  *      "" to skip), BENCH_NET (default 127.0.70; the scale fleet uses the next /24),
- *      BENCH_OUT (default bench/results.json), BENCH_PROFILE (a dir: CPU profiles of Slipway runs)
+ *      BENCH_OUT (default bench/results.json), BENCH_PROFILE (a dir: CPU profiles of Slipway runs),
+ *      BENCH_TMP (default /dev/shm if it exists, else the system's temp dir)
  */
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -26,6 +33,7 @@ const NET = process.env.BENCH_NET ?? '127.0.70';
 const OUT = process.env.BENCH_OUT ?? join(HERE, 'results.json');
 /** A directory for V8 CPU profiles of every Slipway run (node --cpu-prof), to see where its time goes. */
 const PROFILE = process.env.BENCH_PROFILE;
+const TMP = process.env.BENCH_TMP ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
 const TARGETS: Record<Scenario, number> = { first: 0.5, onefile: 0.3, nochange: 0.2, rollback: 0.5 };
 const GIT_ENV = { GIT_AUTHOR_NAME: 'dev', GIT_AUTHOR_EMAIL: 'dev@example.com', GIT_COMMITTER_NAME: 'dev', GIT_COMMITTER_EMAIL: 'dev@example.com', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
 
@@ -247,7 +255,8 @@ function table(results: Results, rollback: boolean): string {
 async function main(): Promise<void> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (make bench does)`);
   const started = performance.now();
-  const dir = await mkdtemp(join(tmpdir(), 'slipway-bench-'));
+  const dir = await mkdtemp(join(TMP, 'slipway-bench-'));
+  log(`working in ${dir}`);
   const bench = new Bench(dir);
   const fleets: Fleet[] = [];
   const cleanup = async () => {
@@ -294,7 +303,7 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${text}\n\nslipway = the whole \`deploy ${APP}-<env>\` run (update, release, export, ship); ratios are medians of wall time.\n`);
   await writeFile(
     OUT,
-    `${JSON.stringify({ date: new Date().toISOString(), machine: { cpus: (await import('node:os')).cpus().length, load: (await import('node:os')).loadavg() }, reps: REPS, rollbackAvailable: bench.hasRollback, targets: TARGETS, table: text.split('\n'), results }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), machine: { cpus: (await import('node:os')).cpus().length, load: (await import('node:os')).loadavg(), dir: TMP }, reps: REPS, rollbackAvailable: bench.hasRollback, targets: TARGETS, table: text.split('\n'), results }, null, 2)}\n`,
   );
   log(`results in ${OUT}; ${((performance.now() - started) / 60000).toFixed(1)} min`);
 }
