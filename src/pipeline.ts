@@ -1,6 +1,6 @@
 /**
  * One deploy, as a short list of named phases:
- *   update → release → export → ship → record  (host connections open meanwhile)
+ *   update → release → ship → record  (host connections open, and hosts are probed, meanwhile)
  * Every deploy that gets past its input checks is recorded in the store's
  * history, failures included.
  */
@@ -40,9 +40,9 @@ export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: R
     });
     release = made.release;
     checkInterrupted(`shipping ${release.id}; no host was touched`);
-    const exportDir = await exportStep(appEnv, release, reporter);
-    checkInterrupted(`shipping ${release.id}; no host was touched`);
-    hosts = await shipRelease(appEnv, release, reporter, { exportDir, signal, preconnected });
+    // the www tree is exactly the release just committed (or found unchanged): hosts are sent its files
+    const www = appEnv.paths.www;
+    hosts = await shipRelease(appEnv, release, reporter, { tree: () => Promise.resolve(www), signal, preconnected });
     if (signal.aborted) {
       throw new InterruptedError(
         `interrupted by ${String(signal.reason)} while shipping ${release.id}; every host serves a complete release:\n${describeHostStates(release, hosts).join('\n')}`,

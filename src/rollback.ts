@@ -1,12 +1,13 @@
 /**
  * Rollback: make an earlier release live again. No rebuild, no admin tasks:
- *   choose target → check migrations → export → ship → record
+ *   choose target → check migrations → ship → record  (hosts connected and probed meanwhile)
  * The ship is the deploy's own fan-out, so hosts that still hold the target
  * only switch, and hosts that pruned it pull its exact tree from the store.
  */
 import type { AppEnv } from './config/resolve.js';
 import { interruption } from './interrupt.js';
 import { type HostReport, shipRelease, verifyAllSwitched } from './deploy/execute.js';
+import { preconnect } from './deploy/preconnect.js';
 import { UsageError } from './errors.js';
 import { exportStep } from './pipeline.js';
 import {
@@ -66,14 +67,17 @@ export async function rollback(appEnv: AppEnv, options: RollbackOptions, reporte
   }
   reporter.emit({ kind: 'release', id: plan.to.id, commit: plan.to.commit, created: false });
   let hosts: HostReport[] = [];
+  const preconnected = preconnect(appEnv, reporter);
   try {
-    const exportDir = await exportStep(appEnv, plan.to, reporter);
-    hosts = await shipRelease(appEnv, plan.to, reporter, { exportDir, signal: interruption });
+    // checked out only if some host no longer has the release
+    hosts = await shipRelease(appEnv, plan.to, reporter, { tree: () => exportStep(appEnv, plan.to, reporter), signal: interruption, preconnected });
     verifyAllSwitched(plan.to, hosts);
     await recordRun(appEnv.paths.www, { kind: 'rollback', from: plan.from.id, to: plan.to, hosts }, reporter);
     return { plan, hosts };
   } catch (err) {
     if (isWorthRecording(err)) await recordRun(appEnv.paths.www, { kind: 'rollback', from: plan.from.id, to: plan.to, hosts, error: err }, reporter);
     throw err;
+  } finally {
+    await preconnected.close();
   }
 }

@@ -73,8 +73,8 @@ const remoteSettings = z.strictObject({
   /** rsync on the web servers. */
   rsync: checked(checkAbsolutePath).or(z.literal('rsync')),
   /**
-   * `auto`: a small change travels as one tar on the stage command's input;
-   * `rsync`: every byte goes through the hosts' rsync (its wrapper, limits, logs).
+   * `auto`: a host's first release, and small changes, travel as one tar on the stage
+   * command's input; `rsync`: every byte goes through the hosts' rsync (its wrapper, limits, logs).
    */
   transfer: z.enum(['auto', 'rsync']),
 });

@@ -7,20 +7,20 @@
 import { readFile } from 'node:fs/promises';
 import type { AppEnv, Host } from '../config/resolve.js';
 import { DeployFailedError, ExitCode, UsageError, errorMessage } from '../errors.js';
-import { baseOf, type Delta, deltaBetween } from '../release-store/delta.js';
 import { listReleases } from '../release-store/index.js';
 import type { Release } from '../release-store/release.js';
 import { phase, type Reporter, step } from '../report/events.js';
 import { onEachHost } from './fanout.js';
 import { type KnownHostsFile, parseKnownHosts } from './known-hosts.js';
 import { buildPlan, type RolloutPlan } from './plan.js';
-import { deltaInput, idOfDir, parseLines, parseRsyncStats, pruneCmd, releaseDir, stageCmd, type TransferStats } from './remote.js';
+import { idOfDir, parseLines, pruneCmd, releaseDir, type TransferStats } from './remote.js';
 import { runRollout } from './rollout.js';
 import { rolloutVerdict } from './verdict.js';
-import { type ReleaseServer, startReleaseServer } from './serve.js';
-import { type Payload, payloadFor } from './payload.js';
 import type { Preconnected } from './preconnect.js';
 import { HostSession } from './ssh.js';
+import { Shipment, probe } from './stage.js';
+
+export { formatBytes } from './stage.js';
 
 export interface HostReport {
   host: string;
@@ -52,45 +52,13 @@ export function connect(host: Host, appEnv: AppEnv, creds: Credentials, reporter
     HostSession.open(host, { ssh: appEnv.ssh, ...creds }), () => `connected to ${host.address}:${host.port}`);
 }
 
-/** Stage a release on one host: the host pulls the export through a forwarded port. */
-export async function stageOn(session: HostSession, appEnv: AppEnv, release: Release, server: ReleaseServer, reporter: Reporter, delta?: Delta, payload?: Payload) {
-  return step(reporter, session.host.name, 'stage', `staging ${release.id}`, async () => {
-    const forward = await session.forwardIn((stream) => server.serve(stream));
-    try {
-      // the port stays open even for a delta: a host without the base falls back to a full pull
-      const cmd = stageCmd(appEnv.remote.path, release, forward.port, appEnv.ssh.commandTimeout, appEnv.remote.rsync, {
-        group: appEnv.privateGroup,
-        mode: appEnv.privateMode,
-        ...(payload ? { delta: payload } : {}),
-      });
-      const rest = payload?.tar ?? (delta ? deltaInput(delta) : '');
-      const stdin = Buffer.concat([Buffer.from(`${server.secret}\n`), Buffer.from(rest)]);
-      // the transfer has its own I/O timeout (rsync --timeout); this one only bounds a wedged script
-      const result = await session.exec(cmd, { stdin, timeoutMs: 6 * 3600 * 1000 });
-      if (result.code !== 0) throw new Error(`staging failed (exit ${result.code}): ${lastLine(result.stderr || result.stdout)}`);
-      const lines = parseLines(result.stdout);
-      const live = lines.get('live')?.[0]?.replace(/^none$/, '');
-      const [from, via] = (lines.get('delta')?.[0] ?? '').split(' ');
-      // a tar carries no rsync stats: what was sent is known here
-      const sent = via === 'tar' && payload?.tar ? { files: payload.files, bytes: payload.tar.length } : undefined;
-      return {
-        previous: idOfDir(live) || undefined,
-        previousDir: live || undefined,
-        present: lines.has('present'),
-        /** Already serving this very release (REVISION checked): the switch has nothing to do. */
-        live: lines.has('present') && live === releaseDir(release),
-        transferred: sent ?? parseRsyncStats(result.stdout),
-        from: idOfDir(from || undefined),
-      };
-    } finally {
-      // not awaited: the listener is gone at once, and the cancel's round trip need not hold up the switch
-      void forward.close();
-    }
-  }, (r) => (r.present ? `${release.id} already staged` : `staged ${release.id} (${r.transferred.files} files, ${formatBytes(r.transferred.bytes)} received${r.from ? `, delta from ${r.from}` : ''})`), (r) => r.transferred);
-}
-
 export interface ShipOptions {
-  exportDir: string;
+  /**
+   * Where the release's exact files are on the admin node, made ready on first call: the
+   * www tree when the release is its HEAD, else an export checkout. Not called at all when
+   * every host already has the release.
+   */
+  tree: () => Promise<string>;
   /** The rollout to run once every host staged; default: the env's rollout over all its hosts. */
   plan?: RolloutPlan;
   /**
@@ -120,10 +88,7 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
   const plan = options.plan ?? defaultPlan(appEnv, release);
   const hosts = plan.hosts;
   const creds = await (options.preconnected?.credentials ?? loadCredentials(appEnv));
-  const base = baseOf(release, await listReleases(appEnv.paths.www));
-  const delta = base && (await deltaBetween(appEnv.paths.www, base, release));
-  const payload = delta && (appEnv.remote.transfer === 'rsync' ? { from: delta.from, files: delta.changed.length } : await payloadFor(options.exportDir, delta));
-  const server = await startReleaseServer(options.exportDir);
+  const shipment = new Shipment(appEnv, release, options.tree, await listReleases(appEnv.paths.www));
   const sessions = new Map<string, HostSession>();
   const reports = new Map<string, HostReport>(hosts.map((h) => [h.name, { host: h.name, state: 'failed' }]));
   const signal = options.signal;
@@ -138,7 +103,9 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
       const session = await (options.preconnected?.sessions.get(host.name) ?? connect(host, appEnv, creds, reporter));
       sessions.set(host.name, session);
       if (signal?.aborted) throw new Error(`interrupted by ${String(signal.reason)} before staging`);
-      return stageOn(session, appEnv, release, server, reporter, delta, payload);
+      // what the host has decides what it is sent; without a probe the host decides
+      const state = await (options.preconnected?.states.get(host.name) ?? probe(session, appEnv)).catch(() => undefined);
+      return shipment.stageOn(session, state, reporter);
     }, { signal }), failedHosts);
     signal?.removeEventListener('abort', stop);
     for (const s of staged) {
@@ -163,15 +130,17 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
     }
     const verdict = rolloutVerdict(plan, result, { target: `${appEnv.app}-${appEnv.env}`, dir });
     if (verdict) throw verdict;
-    // a host that got no new release directory has nothing new to prune: one round trip saved
-    const grew = new Set(staged.filter((s) => s.ok && !s.value.present).map((s) => s.host));
+    // a host that got no new release directory, or holds no more than keepReleases with it,
+    // has nothing to prune: one round trip saved
+    const keep = appEnv.remote.keepReleases;
+    const grew = new Set(staged.filter((s) => s.ok && !s.value.present && !(s.value.held !== undefined && s.value.held + 1 <= keep)).map((s) => s.host));
     await onEachHost(hosts.filter((h) => grew.has(h.name)), appEnv.parallel, (host) => pruneOn(sessions.get(host.name)!, appEnv, reporter));
     return [...reports.values()];
   } finally {
     signal?.removeEventListener('abort', stop);
     for (const session of sessions.values()) session.close();
     await options.preconnected?.close();
-    await server.close();
+    await shipment.close();
   }
 }
 
@@ -211,10 +180,4 @@ export function verifyAllSwitched(release: Release, reports: readonly HostReport
 
 function lastLine(text: string): string {
   return text.trim().split('\n').filter(Boolean).slice(-3).join(' / ') || 'no output';
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} kB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }

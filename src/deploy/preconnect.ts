@@ -8,13 +8,17 @@ import pMap from 'p-map';
 import type { AppEnv } from '../config/resolve.js';
 import type { Reporter } from '../report/events.js';
 import { type Credentials, connect, loadCredentials } from './execute.js';
+import type { HostState } from './remote.js';
 import type { HostSession } from './ssh.js';
+import { probe } from './stage.js';
 
 export interface Preconnected {
   /** The key and known_hosts, read once for the whole run. */
   readonly credentials: Promise<Credentials>;
   /** Per host name: its session, or the connection's failure. */
   readonly sessions: ReadonlyMap<string, Promise<HostSession>>;
+  /** Per host name: what it had when it connected (undefined: the probe failed; staging will say why). */
+  readonly states: ReadonlyMap<string, Promise<HostState | undefined>>;
   /** Close every session that opened (a run that stops before shipping, or hosts not shipped to). */
   close(): Promise<void>;
 }
@@ -27,18 +31,21 @@ export function preconnect(appEnv: AppEnv, reporter: Reporter): Preconnected {
   const settle = new Map<string, (session: Promise<HostSession>) => void>();
   const sessions = new Map(appEnv.hosts.map((h) => [h.name, new Promise<HostSession>((resolve) => settle.set(h.name, resolve))]));
   for (const session of sessions.values()) session.catch(() => undefined); // read by whoever awaits it; never unhandled
+  // each host is asked what it has as soon as it is connected: the answer decides what it is sent
+  const states = new Map([...sessions].map(([name, session]) => [name, session.then((s) => probe(s, appEnv)).catch(() => undefined)]));
   void pMap(
     appEnv.hosts,
     async (host) => {
       const session = credentials.then((creds) => connect(host, appEnv, creds, reporter));
       settle.get(host.name)!(session);
-      await session.catch(() => undefined);
+      await session.then((s) => states.get(s.host.name), () => undefined);
     },
     { concurrency: appEnv.parallel },
   );
   return {
     credentials,
     sessions,
+    states,
     async close() {
       await Promise.all([...sessions.values()].map((s) => s.then((x) => x.close(), () => undefined)));
     },

@@ -8,6 +8,7 @@
  */
 import type { Cmd } from '../exec/cmd.js';
 import type { Release } from '../release-store/release.js';
+import { GIT_MODES } from './payload.js';
 import { MODULE, RSYNC_USER } from './serve.js';
 
 export function releaseDir(release: Pick<Release, 'id' | 'commit'>): string {
@@ -18,10 +19,14 @@ export function releaseDir(release: Pick<Release, 'id' | 'commit'>): string {
 export const RELEASE_DIR = /^r([1-9][0-9]*)-([0-9a-f]{12})$/;
 
 // Arguments: base dir rev port timeout rsync group basedir baserev mode payload deleted,
-// then the release's private files. stdin: the rsync secret on the first line, then for
-// the delta path either a tar of the changed files (payload "tar"; deleted paths in an
-// argument) or one line per path that differs (payload "list": `C<path>` changed or
-// added, `D<path>` deleted; see deltaInput).
+// then the release's private files. What follows on stdin depends on the payload:
+//   full  a tar of the whole release (a host with no release at all)
+//   tar   a tar of the changed files of a delta from basedir (deleted paths in an argument)
+//   list  the rsync secret, then one line per path that differs from basedir (`C<path>`
+//         changed or added, `D<path>` deleted; see deltaInput), pulled with rsync
+//   ""    the rsync secret; the whole tree is pulled with rsync, hard-linking what matches
+// A tar payload that cannot be used (the base is not intact, an extraction fails) exits
+// 75 with nothing staged: the admin node then stages the host again with rsync.
 const STAGE = `set -eu
 base=$1 dir=$2 rev=$3 port=$4 timeout=$5 rsync=$6 group=$7 basedir=$8 baserev=$9 mode=\${10} payload=\${11} deleted=\${12}
 shift 12
@@ -41,37 +46,41 @@ for p in .r*.partial .r*.private .r*.delta*; do [ -e "$p" ] && rm -rf -- "$p"; d
 list=".$dir.private"
 : > "$list"
 for f; do printf '%s\\n' "$f" >> "$list"; done
-IFS= read -r secret
 src="rsync://${RSYNC_USER}@127.0.0.1:$port/${MODULE}/"
-# Delta path: when this host has the base release intact, copy it as hard links (no network,
-# no walk of the admin's tree) and replace only the paths that differ, never changing a linked
-# inode in place (it belongs to the base release too): tar --unlink-first, or unlink then pull.
-# Private files get their own inode and mode. Dirs left empty go (git has none). Any failure
-# falls back to a full pull.
-delta() {
-  [ -n "$basedir" ] && [ -f "$basedir/REVISION" ] && [ "$(cat "$basedir/REVISION")" = "$baserev" ] || return 1
-  cp -al "$basedir" ".$dir.partial" && rm -f ".$dir.partial/REVISION" || return 1
-  if [ "$payload" = tar ]; then
-    tar --unlink-first -xpf - -C ".$dir.partial" || return 1
-    if [ -n "$deleted" ]; then
-      printf '%s\\n' "$deleted" | tr '\\n' '\\0' | (cd ".$dir.partial" && xargs -0 rm -f --) || return 1
-    fi
-  else
-    cat > ".$dir.delta" &&
-    sed -n 's/^[CD]//p' ".$dir.delta" | tr '\\n' '\\0' > ".$dir.delta-rm" &&
-    sed -n 's/^C//p' ".$dir.delta" | tr '\\n' '\\0' > ".$dir.delta-get" &&
-    (cd ".$dir.partial" && xargs -0 rm -f -- < "../.$dir.delta-rm") &&
-    printf '%s\\n' "$secret" | "$rsync" -lpt --files-from=".$dir.delta-get" --from0 --stats \\
-      --timeout="$timeout" --contimeout="$timeout" --password-file=- "$src" ".$dir.partial/" || return 1
-  fi
-  while IFS= read -r f; do
-    p=".$dir.partial/$f"
-    [ -f "$p" ] || continue
-    cp -p "$p" "$p.slipway-tmp" && chmod "$mode" "$p.slipway-tmp" && mv -f "$p.slipway-tmp" "$p" || return 1
-  done < "$list"
-  find ".$dir.partial" -mindepth 1 -type d -empty -delete && rm -f ".$dir.delta"* && echo "delta $basedir $payload"
+untar() {
+  rm -rf -- ".$dir.partial" ".$dir.delta"* "$list"
+  echo "untar: $1"
+  exit 75
 }
-if ! delta; then
+base_intact() {
+  [ -n "$basedir" ] && [ -f "$basedir/REVISION" ] && [ "$(cat "$basedir/REVISION")" = "$baserev" ]
+}
+# Delta: when this host has the base release intact, copy it as hard links (no network,
+# no walk of the admin's tree) and replace only the paths that differ, never changing a
+# linked inode in place (it belongs to the base release too): tar --unlink-first, or
+# unlink then pull. Dirs left empty go (git has none).
+delta_tar() {
+  base_intact || return 1
+  cp -al "$basedir" ".$dir.partial" && rm -f ".$dir.partial/REVISION" || return 1
+  tar --unlink-first -xpf - -C ".$dir.partial" || return 1
+  if [ -n "$deleted" ]; then
+    printf '%s\\n' "$deleted" | tr '\\n' '\\0' | (cd ".$dir.partial" && xargs -0 rm -f --) || return 1
+  fi
+  find ".$dir.partial" -mindepth 1 -type d -empty -delete && echo "delta $basedir tar"
+}
+delta_list() {
+  base_intact || return 1
+  cp -al "$basedir" ".$dir.partial" && rm -f ".$dir.partial/REVISION" || return 1
+  cat > ".$dir.delta" &&
+  sed -n 's/^[CD]//p' ".$dir.delta" | tr '\\n' '\\0' > ".$dir.delta-rm" &&
+  sed -n 's/^C//p' ".$dir.delta" | tr '\\n' '\\0' > ".$dir.delta-get" &&
+  (cd ".$dir.partial" && xargs -0 rm -f -- < "../.$dir.delta-rm") &&
+  printf '%s\\n' "$secret" | "$rsync" -lpt --chmod=${GIT_MODES} --files-from=".$dir.delta-get" --from0 --stats \\
+    --timeout="$timeout" --contimeout="$timeout" --password-file=- "$src" ".$dir.partial/" || return 1
+  find ".$dir.partial" -mindepth 1 -type d -empty -delete && rm -f ".$dir.delta"* && echo "delta $basedir list"
+}
+# The whole tree with rsync, hard-linking every file that matches one of the host's releases
+pull() {
   rm -rf -- ".$dir.partial" ".$dir.delta"*
   set --
   for d in "$live" $(ls -1 | grep -E '^r[0-9]+-[0-9a-f]{12}$' | sort -rV | head -n 3); do
@@ -80,16 +89,39 @@ if ! delta; then
     set -- "$@" "--link-dest=$base/releases/$d"
   done
   # nanosecond mtimes: two deploys within a second must not link a same-size changed file
-  printf '%s\\n' "$secret" | "$rsync" -rlpt --modify-window=-1 --delete --stats --timeout="$timeout" --contimeout="$timeout" "$@" --password-file=- \\
+  printf '%s\\n' "$secret" | "$rsync" -rlpt --chmod=${GIT_MODES} --prune-empty-dirs --modify-window=-1 --delete --stats --timeout="$timeout" --contimeout="$timeout" "$@" --password-file=- \\
     "$src" ".$dir.partial/"
-fi
-if [ -n "$group" ]; then
-  while IFS= read -r f; do chgrp -h -- "$group" ".$dir.partial/$f"; done < "$list"
-fi
+}
+case $payload in
+  full) mkdir ".$dir.partial" && tar -xpf - -C ".$dir.partial" || { rm -rf -- ".$dir.partial" "$list"; echo "cannot unpack the release" >&2; exit 1; } ;;
+  tar) delta_tar || untar "$basedir is not intact here, or its delta did not apply" ;;
+  list) IFS= read -r secret; delta_list || pull ;;
+  *) IFS= read -r secret; pull ;;
+esac
+# Private files get an inode of their own (a link may share one with an older release) and their mode
+while IFS= read -r f; do
+  p=".$dir.partial/$f"
+  [ -f "$p" ] && [ ! -L "$p" ] || continue
+  { cp -p "$p" "$p.slipway-tmp" && chmod "$mode" "$p.slipway-tmp" && { [ -z "$group" ] || chgrp -- "$group" "$p.slipway-tmp"; } &&
+    mv -f "$p.slipway-tmp" "$p"; } || { echo "cannot set the mode or group of the private file $f" >&2; exit 1; }
+done < "$list"
 rm -f -- "$list"
 printf '%s\\n' "$rev" > ".$dir.partial/REVISION"
 mv -T ".$dir.partial" "$dir"
 echo staged`;
+
+// What a host has, read before deciding what to send it: the live release, and every
+// release directory whose REVISION is there (a directory without one is incomplete).
+const PROBE = `base=$1
+live=$(readlink "$base/current" 2>/dev/null || true)
+echo "live \${live##*/}"
+cd "$base/releases" 2>/dev/null || exit 0
+for d in r*-*; do
+  [ -f "$d/REVISION" ] || continue
+  IFS= read -r rev < "$d/REVISION" || continue
+  echo "have $d $rev"
+done
+exit 0`;
 
 // The rollout's switch: no pruning here, so the release a host served before
 // stays on disk until the whole rollout succeeded (a revert needs it)
@@ -196,29 +228,68 @@ function script(name: string, body: string, args: string[]): Cmd {
 }
 
 /**
- * How a host that has `from` intact turns it into the release: with `deleted`, a tar of the
- * changed files follows the secret on stdin and those paths are removed; without, the
- * deltaInput list follows and the host pulls the listed paths.
+ * What a host is sent to stage a release, chosen from what it has (see STAGE):
+ *   full   a tar of the whole tree, for a host with no release at all
+ *   tar    a tar of the paths that differ from `from`, which the host has intact
+ *   list   the same paths pulled with rsync (deltas too big for one tar)
+ *   rsync  the whole tree pulled with rsync, hard-linking what the host already has
  */
-export interface StageDelta {
-  from: Pick<Release, 'id' | 'commit'>;
-  deleted?: readonly string[];
-}
+export type StagePayload =
+  | { kind: 'full' }
+  | { kind: 'tar'; from: Pick<Release, 'id' | 'commit'>; deleted: readonly string[] }
+  | { kind: 'list'; from: Pick<Release, 'id' | 'commit'> }
+  | { kind: 'rsync' };
+
+/** The stage script's exit when a tar payload cannot be used there: stage again with rsync. */
+export const UNTAR_EXIT = 75;
 
 export interface StageOptions {
   /** Private files get this group on the host (default: the SSH user's). */
   group?: string;
   /** Mode of private files on the host. */
   mode?: number;
-  delta?: StageDelta;
+  /** Default: rsync. */
+  payload?: StagePayload;
 }
 
+/** `port`: the forwarded port of the admin's rsync daemon (unused by tar payloads). */
 export function stageCmd(base: string, release: Release, port: number, timeoutS: number, rsync: string, options: StageOptions = {}): Cmd {
-  const { group = '', mode = 0o640, delta } = options;
-  const d = delta ? [releaseDir(delta.from), delta.from.commit, delta.deleted ? 'tar' : 'list', (delta.deleted ?? []).join('\n')] : ['', '', '', ''];
-  // names with a newline cannot go through the list file; they keep the export's mode and the default group
+  const { group = '', mode = 0o640, payload = { kind: 'rsync' } } = options;
+  const from = payload.kind === 'tar' || payload.kind === 'list' ? [releaseDir(payload.from), payload.from.commit] : ['', ''];
+  const deleted = payload.kind === 'tar' ? payload.deleted.join('\n') : '';
+  const kind = payload.kind === 'rsync' ? '' : payload.kind;
+  // names with a newline cannot go through the list file; they keep the tree's mode and the default group
   const privates = release.privateFiles.filter((f) => !f.includes('\n'));
-  return script('stage', STAGE, [base, releaseDir(release), release.commit, String(port), String(Math.ceil(timeoutS)), rsync, group, d[0]!, d[1]!, mode.toString(8).padStart(4, '0'), d[2]!, d[3]!, ...privates]);
+  return script('stage', STAGE, [base, releaseDir(release), release.commit, String(port), String(Math.ceil(timeoutS)), rsync, group, from[0]!, from[1]!, mode.toString(8).padStart(4, '0'), kind, deleted, ...privates]);
+}
+
+/** Read what a host has: `live <dir>`, then `have <dir> <revision>` per complete release. */
+export function probeCmd(base: string): Cmd {
+  return script('probe', PROBE, [base]);
+}
+
+/** A host's releases as its probe saw them. */
+export interface HostState {
+  /** The release directory `current` names, if any. */
+  live?: string;
+  /** Release directory → the commit in its REVISION. */
+  have: Map<string, string>;
+}
+
+export function parseProbe(stdout: string): HostState {
+  const lines = parseLines(stdout);
+  const live = lines.get('live')?.[0] || undefined;
+  const have = new Map<string, string>();
+  for (const entry of lines.get('have') ?? []) {
+    const [dir, rev] = entry.split(' ');
+    if (dir && rev && RELEASE_DIR.test(dir)) have.set(dir, rev);
+  }
+  return { ...(live ? { live } : {}), have };
+}
+
+/** Does the host hold this release intact (its directory, with the right REVISION)? */
+export function holds(state: HostState, release: Pick<Release, 'id' | 'commit'>): boolean {
+  return state.have.get(releaseDir(release)) === release.commit;
 }
 
 /** Point `current` at a staged release directory (`r42-…`), atomically; prints `previous <dir>`. */

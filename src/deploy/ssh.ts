@@ -3,7 +3,7 @@
  * Host keys are always verified against known_hosts; agent forwarding is never
  * requested; keepalives and timeouts make a dead or frozen host fail in seconds.
  */
-import type { Duplex } from 'node:stream';
+import { type Duplex, Readable } from 'node:stream';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import type { Host } from '../config/resolve.js';
 import type { SshSettings } from '../config/schema.js';
@@ -90,8 +90,12 @@ export class HostSession {
     return new HostError(this.host.name, message);
   }
 
-  /** Run a command (argv, quoted in one place) and collect its output. Never throws on a non-zero exit. */
-  exec(cmd: Cmd, options: { stdin?: string | Buffer; timeoutMs?: number } = {}): Promise<ExecResult> {
+  /**
+   * Run a command (argv, quoted in one place) and collect its output. Never throws on a
+   * non-zero exit. A stream given as stdin is piped with back-pressure and dropped if the
+   * command exits before reading it all.
+   */
+  exec(cmd: Cmd, options: { stdin?: string | Buffer | Readable; timeoutMs?: number } = {}): Promise<ExecResult> {
     if (this.lostReason) return Promise.reject(this.fail(this.lostReason));
     const timeoutMs = options.timeoutMs ?? this.ssh.commandTimeout * 1000;
     return new Promise((resolve, reject) => {
@@ -123,10 +127,20 @@ export class HostSession {
         stream.on('exit', (exitCode: number | null, signal?: string) => {
           code = exitCode ?? (signal ? 128 : -1);
         });
-        stream.on('close', () =>
-          finish(undefined, { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') }),
-        );
-        stream.end(options.stdin ?? '');
+        const input = options.stdin;
+        stream.on('close', () => {
+          if (input instanceof Readable) input.destroy();
+          finish(undefined, { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') });
+        });
+        // a write after the command exited: the exit status says what happened
+        stream.on('error', () => undefined);
+        if (input instanceof Readable) {
+          input.on('error', (e: Error) => {
+            channel?.close();
+            finish(this.fail(`cannot read what ${cmd[0]} was to be sent: ${e.message}`));
+          });
+          input.pipe(stream);
+        } else stream.end(input ?? '');
       });
     });
   }

@@ -35,3 +35,9 @@ export async function deltaBetween(www: string, from: Release, to: Release): Pro
   delta.deleted.sort();
   return delta;
 }
+
+/** Every path of a release (files and symlinks; git has no empty dirs), from the store. */
+export async function releasePaths(www: string, release: Pick<Release, 'commit'>): Promise<string[]> {
+  const { stdout } = await storeGit(www, ['ls-tree', '-r', '-z', '--name-only', '--full-tree', release.commit]);
+  return stdout.split('\0').filter(Boolean);
+}

@@ -80,13 +80,15 @@ async function wrap<T>(what: string, body: () => Promise<T>): Promise<T> {
   }
 }
 
-export async function ensureClone(spec: CheckoutSpec): Promise<void> {
+/** Clone the source if it is not there yet; true when it was just cloned. */
+export async function ensureClone(spec: CheckoutSpec): Promise<boolean> {
   if (existsSync(spec.dir)) {
     if (!existsSync(`${spec.dir}/.git`)) throw new StepError(`${spec.dir} exists but is not a git checkout; move it away or remove it`);
-    return;
+    return false;
   }
   await mkdir(dirname(spec.dir), { recursive: true });
   await wrap(`cloning ${spec.repo}`, () => git(dirname(spec.dir), spec.gitConfig).clone(spec.repo, spec.dir));
+  return true;
 }
 
 /**
@@ -181,8 +183,8 @@ function hasSubmodules(spec: CheckoutSpec): boolean {
 
 /** The whole update of the checkout, in order. */
 export async function updateCheckout(spec: CheckoutSpec): Promise<SourceState> {
-  await ensureClone(spec);
-  const cleanAt = await verifyClean(spec);
+  // a checkout just cloned has no local work; its status would re-hash every file (all look racily clean)
+  const cleanAt = (await ensureClone(spec)) ? (await git(spec.dir, spec.gitConfig).revparse(['HEAD'])).trim() : await verifyClean(spec);
   const sha = await fetchTarget(spec);
   await verifyOnBranch(spec, sha);
   await checkoutRevision(spec, sha, cleanAt);

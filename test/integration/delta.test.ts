@@ -59,25 +59,37 @@ describe('staging a release from the previous one (delta)', { timeout: 300_000 }
     }
   });
 
-  it('a host whose base release is not intact falls back to a full pull, and ends the same', async () => {
+  it('a host whose base release is not intact gets a delta from a release it does hold, and ends the same', async () => {
     writeFileSync(join(releaseDir(1, 'r3'), 'REVISION'), 'not-this-one\n');
     await w.commit({ 'change.txt': 'v3\n' });
     const r = await deploy();
-    assert.match(r.stderr, /\[web1\] staged r4 \(.*, delta from r3\)/);
-    assert.match(r.stderr, /\[web2\] staged r4 \(1 files, [^,]* received\)/, 'web2 pulled the whole tree');
+    assert.match(r.stderr, /\[web1\] staged r4 \(1 files, .*, delta from r3\)/);
+    assert.match(r.stderr, /\[web2\] staged r4 \(\d+ files, .*, delta from r2\)/, 'web2 builds on the newest release it holds intact');
     await expectExact('r4');
+  });
+
+  it('a host that changed after it was probed refuses the tar, and is staged with rsync instead', async () => {
+    // the admin task runs after the hosts were probed: it breaks web2's copy of r4
+    const broken = join(releaseDir(1, 'r4'), 'REVISION');
+    await w.writeApp({ appExtra: `tasks: [['sh', '-c', ${JSON.stringify(`echo changed > '${broken}'`)}]],` });
+    await w.commit({ 'change.txt': 'v3b\n' });
+    const r = await deploy();
+    assert.match(r.stderr, /\[web1\] staged r5 \(1 files, .*, delta from r4\)/);
+    assert.match(r.stderr, /\[web2\] staged r5 \(\d+ files, [^,]* received\) in/, 'web2 pulled with rsync, linking what it has');
+    await expectExact('r5');
+    await w.writeApp({});
   });
 
   it('a new private mode reaches the new release without touching the previous one', async () => {
     await w.writeApp({ appExtra: "private: { mode: '0600' }," });
     await w.commit({ 'change.txt': 'v4\n' });
     const r = await deploy();
-    assert.equal((r.stderr.match(/staged r5 \(1 files,/g) ?? []).length, 2, r.stderr);
+    assert.equal((r.stderr.match(/staged r6 \(1 files,/g) ?? []).length, 2, r.stderr);
     for (let i = 0; i < 2; i++) {
-      assert.equal(statSync(join(releaseDir(i, 'r5'), 'app/settings_local.py')).mode & 0o777, 0o600);
-      assert.equal(statSync(join(releaseDir(i, 'r4'), 'app/settings_local.py')).mode & 0o777, 0o640);
+      assert.equal(statSync(join(releaseDir(i, 'r6'), 'app/settings_local.py')).mode & 0o777, 0o600);
+      assert.equal(statSync(join(releaseDir(i, 'r5'), 'app/settings_local.py')).mode & 0o777, 0o640);
     }
-    await expectExact('r5');
+    await expectExact('r6');
   });
 
   it('a delta too big for one tar is pulled path by path with rsync, and ends the same', async () => {
@@ -87,7 +99,7 @@ describe('staging a release from the previous one (delta)', { timeout: 300_000 }
     writeFileSync(join(w.work, 'big.bin'), big);
     await w.commit({ 'keep.txt': null, 'change.txt': 'v5\n' });
     const r = await deploy();
-    assert.equal((r.stderr.match(/staged r6 \(2 files, .* received, delta from r5\)/g) ?? []).length, 2, r.stderr);
-    await expectExact('r6');
+    assert.equal((r.stderr.match(/staged r7 \(2 files, .* received, delta from r6\)/g) ?? []).length, 2, r.stderr);
+    await expectExact('r7');
   });
 });

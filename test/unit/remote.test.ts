@@ -30,7 +30,12 @@ import {
   statusCmd,
   activateCmd,
   pruneCmd,
+  probeCmd,
+  parseProbe,
+  holds,
+  UNTAR_EXIT,
 } from '../../src/deploy/remote.js';
+import { tarCmd } from '../../src/deploy/payload.js';
 import { MODULE, RSYNC_USER } from '../../src/deploy/serve.js';
 import type { Release } from '../../src/release-store/release.js';
 
@@ -57,7 +62,7 @@ function freshBase(): string {
 }
 
 /** Run a Cmd the way a web server does: the line from shellLine, given to sh -c. */
-function runRemote(cmd: Cmd, cwd = tmp, input?: string): { stdout: string; stderr: string; status: number | null } {
+function runRemote(cmd: Cmd, cwd = tmp, input?: string | Buffer): { stdout: string; stderr: string; status: number | null } {
   const r = spawnSync('/bin/sh', ['-c', shellLine(cmd)], { cwd, input, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH, LC_ALL: 'C' } });
   return { stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8'), status: r.status };
 }
@@ -437,6 +442,8 @@ exec rsync "$@"
     const args = loggedArgs();
     assert.deepEqual(args, [
       '-rlpt',
+      '--chmod=u+rw,go-w,go+rX',
+      '--prune-empty-dirs',
       '--modify-window=-1',
       '--delete',
       '--stats',
@@ -501,6 +508,83 @@ exec rsync "$@"
     assert.equal(readFileSync(join(dir, 'index.html'), 'utf8'), '<h1>r1</h1>\n');
   });
 
+  /** A tar of `dir`'s files as the admin node builds it (modes as git has them). */
+  function tarOf(dir: string, paths: string[]): Buffer {
+    const [program, ...args] = tarCmd(dir);
+    const r = spawnSync(program!, args, { input: paths.map((p) => `${p}\0`).join('') });
+    assert.equal(r.status, 0, r.stderr.toString());
+    return r.stdout;
+  }
+
+  test('full: a host with no release unpacks the whole tree from stdin, with git modes and the private mode', () => {
+    const base = freshBase();
+    const r1 = { ...rel(1), privateFiles: ['conf/secret.py'] };
+    const tree = join(tmp, 'full-src');
+    mkdirSync(join(tree, 'conf'), { recursive: true });
+    writeFileSync(join(tree, 'index.html'), 'hi\n', { mode: 0o600 });
+    writeFileSync(join(tree, 'run.sh'), 'echo\n', { mode: 0o700 });
+    writeFileSync(join(tree, 'conf', 'secret.py'), 'KEY=1\n', { mode: 0o664 });
+    const r = runRemote(stageCmd(base, r1, 0, 30, '/bin/false', { payload: { kind: 'full' }, mode: 0o640 }), tmp, tarOf(tree, ['index.html', 'run.sh', 'conf/secret.py']));
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(parseLines(r.stdout).has('staged'));
+    const dir = join(base, 'releases', releaseDir(r1));
+    assert.equal(readFileSync(join(dir, 'REVISION'), 'utf8').trim(), r1.commit);
+    assert.equal(statSync(join(dir, 'index.html')).mode & 0o777, 0o644, 'a 0600 file arrives as git checks it out');
+    assert.equal(statSync(join(dir, 'run.sh')).mode & 0o777, 0o755);
+    assert.equal(statSync(join(dir, 'conf', 'secret.py')).mode & 0o777, 0o640, 'private files get the private mode');
+    assert.deepEqual(releasesIn(base), [releaseDir(r1)], 'no partial or list file is left');
+  });
+
+  test('full: a broken tar fails the stage and leaves nothing', () => {
+    const base = freshBase();
+    const r = runRemote(stageCmd(base, rel(1), 0, 30, '/bin/false', { payload: { kind: 'full' } }), tmp, Buffer.from('not a tar at all'.repeat(100)));
+    assert.notEqual(r.status, 0);
+    assert.notEqual(r.status, UNTAR_EXIT);
+    assert.deepEqual(releasesIn(base), []);
+  });
+
+  test('tar: a host whose base is not intact refuses the tar (exit 75) and stages nothing, for the admin to send rsync', () => {
+    const base = freshBase();
+    const [r1, r2] = [rel(1), rel(2)];
+    const dir1 = staged(base, r1);
+    writeFileSync(join(dir1, 'REVISION'), 'something else\n');
+    const tree = join(tmp, 'delta-src');
+    mkdirSync(tree, { recursive: true });
+    writeFileSync(join(tree, 'index.html'), 'v2\n');
+    const r = runRemote(stageCmd(base, r2, 0, 30, '/bin/false', { payload: { kind: 'tar', from: r1, deleted: [] } }), tmp, tarOf(tree, ['index.html']));
+    assert.equal(r.status, UNTAR_EXIT, r.stderr);
+    assert.deepEqual(releasesIn(base), [releaseDir(r1)]);
+  });
+
+  test('tar: applies a delta on hard links of an intact base, which keeps its own files', () => {
+    const base = freshBase();
+    const [r1, r2] = [rel(1), rel(2)];
+    const dir1 = staged(base, r1, { 'index.html': 'v1\n', 'keep.txt': 'same\n', 'old.txt': 'bye\n' });
+    const tree = join(tmp, 'delta-src2');
+    mkdirSync(tree, { recursive: true });
+    writeFileSync(join(tree, 'index.html'), 'v2\n');
+    const r = runRemote(stageCmd(base, r2, 0, 30, '/bin/false', { payload: { kind: 'tar', from: r1, deleted: ['old.txt'] } }), tmp, tarOf(tree, ['index.html']));
+    assert.equal(r.status, 0, r.stderr);
+    const dir2 = join(base, 'releases', releaseDir(r2));
+    assert.equal(readFileSync(join(dir2, 'index.html'), 'utf8'), 'v2\n');
+    assert.equal(readFileSync(join(dir1, 'index.html'), 'utf8'), 'v1\n', 'the base keeps its content');
+    assert.ok(!existsSync(join(dir2, 'old.txt')) && existsSync(join(dir1, 'old.txt')));
+    assert.equal(statSync(join(dir2, 'keep.txt')).ino, statSync(join(dir1, 'keep.txt')).ino, 'unchanged files are links');
+  });
+
+  test('rsync: the pulled tree gets git modes too', () => {
+    const base = freshBase();
+    const r1 = rel(1);
+    chmodSync(join(source, 'index.html'), 0o600);
+    try {
+      const r = stage(base, r1);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(statSync(join(base, 'releases', releaseDir(r1), 'index.html')).mode & 0o777, 0o644);
+    } finally {
+      chmodSync(join(source, 'index.html'), 0o644);
+    }
+  });
+
   test('a failing rsync fails the stage and leaves no release dir', () => {
     const base = freshBase();
     const r1 = rel(1);
@@ -508,5 +592,33 @@ exec rsync "$@"
     assert.notEqual(r.status, 0);
     assert.ok(!parseLines(r.stdout).has('staged'));
     assert.ok(!existsSync(join(base, 'releases', releaseDir(r1))));
+  });
+});
+
+describe('the PROBE script, run by the real sh', () => {
+  test('lists the live release and every release dir with a REVISION; nothing else', () => {
+    const base = freshBase();
+    const [r1, r2, r3] = [rel(1), rel(2), rel(3)];
+    staged(base, r1);
+    staged(base, r2);
+    mkdirSync(join(base, 'releases', releaseDir(r3)));
+    mkdirSync(join(base, 'releases', 'r9-not-ours'));
+    mkdirSync(join(base, 'releases', `.${releaseDir(r3)}.partial`));
+    symlinkSync(`releases/${releaseDir(r2)}`, join(base, 'current'));
+    const r = runRemote(probeCmd(base));
+    assert.equal(r.status, 0, r.stderr);
+    const state = parseProbe(r.stdout);
+    assert.equal(state.live, releaseDir(r2));
+    assert.deepEqual([...state.have.keys()].sort(), [releaseDir(r1), releaseDir(r2)]);
+    assert.ok(holds(state, r1) && holds(state, r2) && !holds(state, r3));
+    assert.ok(!holds(state, { id: 'r1', commit: commitFor(99) }), 'a dir is held only with the right REVISION');
+  });
+
+  test('a host with nothing yet (no base dir) has no live release and holds nothing', () => {
+    const r = runRemote(probeCmd(join(tmp, 'nowhere', 'app')));
+    assert.equal(r.status, 0, r.stderr);
+    const state = parseProbe(r.stdout);
+    assert.equal(state.live, undefined);
+    assert.equal(state.have.size, 0);
   });
 });

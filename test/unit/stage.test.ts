@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { deltaInput, stageCmd } from '../../src/deploy/remote.js';
+import type { AppEnv } from '../../src/config/resolve.js';
+import { type HostState, deltaInput, releaseDir, stageCmd } from '../../src/deploy/remote.js';
+import { Shipment } from '../../src/deploy/stage.js';
 import { baseOf } from '../../src/release-store/delta.js';
 import type { Release } from '../../src/release-store/release.js';
 
@@ -21,7 +23,7 @@ describe('staging command and its base release', () => {
   });
 
   it('passes the base release, the private mode, the payload kind and the private files as separate arguments', () => {
-    const cmd = stageCmd('/data/www/shop', rel(5, ['app/my settings.py']), 4242, 20, 'rsync', { delta: { from: rel(4) }, mode: 0o640 });
+    const cmd = stageCmd('/data/www/shop', rel(5, ['app/my settings.py']), 4242, 20, 'rsync', { payload: { kind: 'list', from: rel(4) }, mode: 0o640 });
     assert.deepEqual(cmd.slice(4), [
       '/data/www/shop', 'r5-555555555555', '5'.repeat(40), '4242', '20', 'rsync', '',
       'r4-444444444444', '4'.repeat(40), '0640', 'list', '', 'app/my settings.py',
@@ -30,8 +32,13 @@ describe('staging command and its base release', () => {
   });
 
   it('with a tar payload, the deleted paths travel as one newline-separated argument', () => {
-    const cmd = stageCmd('/data/www/shop', rel(5), 4242, 20, 'rsync', { delta: { from: rel(4), deleted: ['old/a b', "it's"] }, mode: 0o600 });
+    const cmd = stageCmd('/data/www/shop', rel(5), 4242, 20, 'rsync', { payload: { kind: 'tar', from: rel(4), deleted: ['old/a b', "it's"] }, mode: 0o600 });
     assert.deepEqual(cmd.slice(13), ['0600', 'tar', "old/a b\nit's"]);
+  });
+
+  it('a whole-tree tar names no base', () => {
+    const cmd = stageCmd('/data/www/shop', rel(5), 0, 20, 'rsync', { payload: { kind: 'full' } });
+    assert.deepEqual(cmd.slice(11, 16), ['', '', '0640', 'full', '']);
   });
 
   it('without a base, the delta arguments are empty and hosts pull the whole tree', () => {
@@ -42,5 +49,34 @@ describe('staging command and its base release', () => {
   it('lists deletions then changes, one tagged line per path, spaces and quotes kept as they are', () => {
     assert.equal(deltaInput({ changed: ['a b.txt', "it's/x"], deleted: ['old/$y'] }), "Dold/$y\nCa b.txt\nCit's/x\n");
     assert.equal(deltaInput({ changed: [], deleted: [] }), '');
+  });
+});
+
+describe('what each host is sent (Shipment.choose), from its probe', () => {
+  const releases = [rel(1), rel(2), rel(3), rel(4)];
+  const appEnv = (transfer: 'auto' | 'rsync' = 'auto') => ({ remote: { transfer }, paths: { www: '/nonexistent', state: '/nonexistent' } }) as unknown as AppEnv;
+  const shipment = (transfer?: 'auto' | 'rsync') => new Shipment(appEnv(transfer), rel(4), () => Promise.reject(new Error('no tree needed')), releases);
+  const state = (live: number | undefined, ...have: number[]): HostState => ({
+    ...(live ? { live: releaseDir(rel(live)) } : {}),
+    have: new Map(have.map((n) => [releaseDir(rel(n)), rel(n).commit])),
+  });
+
+  it('nothing for a host that holds the release, live or not', async () => {
+    assert.deepEqual(await shipment().choose(state(4, 3, 4)), { kind: 'present' });
+    assert.deepEqual(await shipment().choose(state(3, 3, 4)), { kind: 'present' });
+  });
+
+  it('the whole tree as one tar to a host with no release; rsync when the env says so', async () => {
+    assert.deepEqual(await shipment().choose(state(undefined)), { kind: 'full' });
+    assert.deepEqual(await shipment('rsync').choose(state(undefined)), { kind: 'rsync' });
+  });
+
+  it('a delta from the release the host serves, else from the newest it holds, never from a broken one', () => {
+    const s = shipment();
+    assert.equal(s.baseFor(state(2, 1, 2, 3))?.id, 'r2');
+    assert.equal(s.baseFor(state(undefined, 1, 3))?.id, 'r3');
+    const broken: HostState = { live: releaseDir(rel(3)), have: new Map([[releaseDir(rel(3)), 'f'.repeat(40)], [releaseDir(rel(1)), rel(1).commit]]) };
+    assert.equal(s.baseFor(broken)?.id, 'r1', 'r3 there has the wrong REVISION');
+    assert.equal(s.baseFor(undefined)?.id, 'r3', 'without a probe: the newest release before this one');
   });
 });

@@ -1,0 +1,202 @@
+/**
+ * Staging one release on many hosts. Each host is sent only what it lacks, judged
+ * from its probe (what it had when the run connected):
+ *   the release, intact     nothing: it is already staged (or already live)
+ *   some other release      the paths that differ from it (its live one if it can): one
+ *                           tar for small deltas, or an rsync of the list for big ones
+ *   no release at all       one tar of the whole tree, built once, streamed to every such host
+ * The stage script checks again on the host; a tar that no longer fits the host (its
+ * base changed since the probe) is refused there, and the host is staged with rsync,
+ * which hard-links whatever the host already has. Without a probe, the host decides.
+ * Every source (the tree, the tars, the rsync daemon) is prepared once, on first need.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AppEnv } from '../config/resolve.js';
+import { baseOf, deltaBetween, releasePaths } from '../release-store/delta.js';
+import type { Release } from '../release-store/release.js';
+import { type Reporter, step } from '../report/events.js';
+import { type FullTar, deltaTar, fullTar } from './payload.js';
+import {
+  type HostState,
+  type StagePayload,
+  type TransferStats,
+  UNTAR_EXIT,
+  deltaInput,
+  holds,
+  idOfDir,
+  parseLines,
+  parseProbe,
+  parseRsyncStats,
+  probeCmd,
+  releaseDir,
+  stageCmd,
+} from './remote.js';
+import { type ReleaseServer, startReleaseServer } from './serve.js';
+import type { HostSession } from './ssh.js';
+
+export interface StageResult {
+  /** The release the host served before (id and directory). */
+  previous?: string;
+  previousDir?: string;
+  /** The release was there already: nothing was sent. */
+  present: boolean;
+  /** Already serving this very release: the switch has nothing to do. */
+  live: boolean;
+  transferred: TransferStats;
+  /** The release a delta was applied to. */
+  from?: string;
+  /** How many releases the host held before (from its probe; undefined: not probed). */
+  held?: number;
+}
+
+/** Ask a host what it has. */
+export async function probe(session: HostSession, appEnv: AppEnv): Promise<HostState> {
+  const result = await session.exec(probeCmd(appEnv.remote.path));
+  if (result.code !== 0) throw new Error(`cannot read the host's releases (exit ${result.code}): ${lastLine(result.stderr || result.stdout)}`);
+  return parseProbe(result.stdout);
+}
+
+type Choice = { kind: 'present' } | StagePayload;
+/** A payload with what travels on stdin: the tar, or the list of paths for rsync. */
+type Payload = StagePayload & { tar?: Buffer; files?: number; paths?: string };
+
+export class Shipment {
+  private readonly dir: string;
+  private treeDir?: Promise<string>;
+  /** Per base release id: what a host holding that base is sent. */
+  private readonly deltas = new Map<string, Promise<Payload>>();
+  private full?: Promise<FullTar>;
+  private server?: Promise<ReleaseServer>;
+
+  /**
+   * tree: where the release's exact files are on the admin node (the www tree when the
+   * release is its HEAD, else an export checkout), made ready on first call.
+   * releases: every release in the store, to find one a host holds to build a delta on.
+   */
+  constructor(
+    private readonly appEnv: AppEnv,
+    private readonly release: Release,
+    private readonly tree: () => Promise<string>,
+    private readonly releases: readonly Release[],
+  ) {
+    this.dir = releaseDir(release);
+  }
+
+  private files(): Promise<string> {
+    return (this.treeDir ??= this.tree());
+  }
+
+  private fullTarFile(): string {
+    return join(this.appEnv.paths.state, 'ship.tar');
+  }
+
+  /** The release a delta for this host starts from: the one it serves if it holds it, else the newest it holds. */
+  baseFor(state: HostState | undefined): Release | undefined {
+    if (!state) return baseOf(this.release, this.releases);
+    const held = this.releases.filter((r) => r.id !== this.release.id && holds(state, r));
+    return held.find((r) => releaseDir(r) === state.live) ?? held.sort((a, b) => b.number - a.number)[0];
+  }
+
+  /** What a host in this state is sent. */
+  async choose(state: HostState | undefined): Promise<Choice> {
+    if (state && holds(state, this.release)) return { kind: 'present' };
+    if (state && !state.have.size) return this.appEnv.remote.transfer === 'rsync' ? { kind: 'rsync' } : { kind: 'full' };
+    const base = this.baseFor(state);
+    if (!base) return { kind: 'rsync' };
+    let payload = this.deltas.get(base.id);
+    if (!payload) this.deltas.set(base.id, (payload = this.deltaFrom(base)));
+    // without a probe a tar might not fit the host; a list falls back to a full pull there
+    return !state && (await payload).kind === 'tar' ? { kind: 'list', from: base } : payload;
+  }
+
+  private async deltaFrom(base: Release): Promise<Payload> {
+    const delta = await deltaBetween(this.appEnv.paths.www, base, this.release);
+    if (!delta) return { kind: 'rsync' };
+    if (this.appEnv.remote.transfer !== 'rsync') {
+      const tar = await deltaTar(await this.files(), delta);
+      if (tar) return { kind: 'tar', from: base, deleted: delta.deleted, tar, files: delta.changed.length };
+    }
+    return { kind: 'list', from: base, paths: deltaInput(delta) };
+  }
+
+  /** Stage the release on one host; `state` is its probe (undefined: none). */
+  stageOn(session: HostSession, state: HostState | undefined, reporter: Reporter): Promise<StageResult> {
+    const { release } = this;
+    return step(reporter, session.host.name, 'stage', `staging ${release.id}`, async () => {
+      const choice = await this.choose(state);
+      const held = state?.have.size;
+      if (choice.kind === 'present') {
+        return { previous: idOfDir(state?.live), previousDir: state?.live, present: true, live: state?.live === this.dir, transferred: { files: 0, bytes: 0 }, held };
+      }
+      let run = await this.send(session, choice);
+      // the host changed since its probe: a tar no longer fits, rsync takes what it has into account
+      if (run.result.code === UNTAR_EXIT) run = await this.send(session, { kind: 'rsync' });
+      const { result, sent } = run;
+      if (result.code !== 0) throw new Error(`staging failed (exit ${result.code}): ${lastLine(result.stderr || result.stdout)}`);
+      const lines = parseLines(result.stdout);
+      const live = lines.get('live')?.[0]?.replace(/^none$/, '') || undefined;
+      const present = lines.has('present');
+      const [from] = (lines.get('delta')?.[0] ?? '').split(' ');
+      return {
+        previous: idOfDir(live),
+        previousDir: live,
+        present,
+        live: present && live === this.dir,
+        transferred: present ? { files: 0, bytes: 0 } : (sent ?? parseRsyncStats(result.stdout)),
+        from: idOfDir(from || undefined),
+        held,
+      };
+    }, (r) => (r.present ? `${release.id} already staged` : `staged ${release.id} (${r.transferred.files} files, ${formatBytes(r.transferred.bytes)} received${r.from ? `, delta from ${r.from}` : ''})`), (r) => r.transferred);
+  }
+
+  /** Run the stage script once with this payload; a tar's size is known here (rsync reports its own). */
+  private async send(session: HostSession, payload: Payload) {
+    const { appEnv, release } = this;
+    const options = { group: appEnv.privateGroup, mode: appEnv.privateMode, payload };
+    const stage = (port: number) => stageCmd(appEnv.remote.path, release, port, appEnv.ssh.commandTimeout, appEnv.remote.rsync, options);
+    // the transfer has its own I/O timeout (rsync --timeout, SSH keepalives); this one only bounds a wedged script
+    const timeoutMs = 6 * 3600 * 1000;
+    if (payload.kind === 'full') {
+      const tar = await (this.full ??= this.makeFullTar());
+      const result = await session.exec(stage(0), { stdin: createReadStream(tar.file, { highWaterMark: 256 * 1024 }), timeoutMs });
+      return { result, sent: { files: tar.files, bytes: tar.bytes } };
+    }
+    if (payload.kind === 'tar') {
+      const result = await session.exec(stage(0), { stdin: payload.tar!, timeoutMs });
+      return { result, sent: { files: payload.files ?? 0, bytes: payload.tar!.length } };
+    }
+    const server = await (this.server ??= this.files().then((dir) => startReleaseServer(dir)));
+    const forward = await session.forwardIn((stream) => server.serve(stream));
+    try {
+      const list = payload.kind === 'list' ? payload.paths : '';
+      const result = await session.exec(stage(forward.port), { stdin: `${server.secret}\n${list}`, timeoutMs });
+      return { result, sent: undefined };
+    } finally {
+      // not awaited: the listener is gone at once, and the cancel's round trip need not hold up the switch
+      void forward.close();
+    }
+  }
+
+  private async makeFullTar(): Promise<FullTar> {
+    const [tree, paths] = await Promise.all([this.files(), releasePaths(this.appEnv.paths.www, this.release)]);
+    await mkdir(this.appEnv.paths.state, { recursive: true });
+    return fullTar(tree, paths, this.fullTarFile());
+  }
+
+  async close(): Promise<void> {
+    if (this.server) await this.server.then((s) => s.close(), () => undefined);
+    if (this.full) await rm(this.fullTarFile(), { force: true });
+  }
+}
+
+function lastLine(text: string): string {
+  return text.trim().split('\n').filter(Boolean).slice(-3).join(' / ') || 'no output';
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} kB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
