@@ -25,12 +25,13 @@ export interface DeployOptions extends UpdateOptions {
 }
 
 export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: Reporter, signal: AbortSignal = interruption): Promise<DeployResult> {
-  const from = (await viewStore(appEnv.paths.www)).live?.id;
-  // hosts are connected to while the admin node works; the connections wait for the release
+  // hosts are connected to (and probed) while the admin node works; the connections wait for the release
   const preconnected = preconnect(appEnv, reporter);
+  let from: string | undefined;
   let release: Release | undefined;
   let hosts: HostReport[] = [];
   try {
+    from = (await viewStore(appEnv.paths.www)).live?.id;
     const source = await phase(reporter, 'update', () => updateSource(appEnv, options, reporter));
     checkInterrupted('making a release; no host was touched');
     const made = await phase(reporter, 'release', async () => {
@@ -55,7 +56,7 @@ export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: R
     if (isWorthRecording(err)) await recordRun(appEnv.paths.www, { kind: 'deploy', from, to: release, hosts, error: err }, reporter);
     throw err;
   } finally {
-    await preconnected.close();
+    preconnected.close();
   }
 }
 

@@ -139,7 +139,7 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
   } finally {
     signal?.removeEventListener('abort', stop);
     for (const session of sessions.values()) session.close();
-    await options.preconnected?.close();
+    options.preconnected?.close();
     await shipment.close();
   }
 }

@@ -20,7 +20,7 @@ export interface Preconnected {
   /** Per host name: what it had when it connected (undefined: the probe failed; staging will say why). */
   readonly states: ReadonlyMap<string, Promise<HostState | undefined>>;
   /** Close every session that opened (a run that stops before shipping, or hosts not shipped to). */
-  close(): Promise<void>;
+  close(): void;
 }
 
 export function preconnect(appEnv: AppEnv, reporter: Reporter): Preconnected {
@@ -29,6 +29,8 @@ export function preconnect(appEnv: AppEnv, reporter: Reporter): Preconnected {
   credentials.catch(() => undefined);
   // one promise per host, available at once; p-map bounds the handshakes like the fan-out itself
   const settle = new Map<string, (session: Promise<HostSession>) => void>();
+  // once closed, hosts still waiting for a handshake slot are not connected at all
+  let closed = false;
   const sessions = new Map(appEnv.hosts.map((h) => [h.name, new Promise<HostSession>((resolve) => settle.set(h.name, resolve))]));
   for (const session of sessions.values()) session.catch(() => undefined); // read by whoever awaits it; never unhandled
   // each host is asked what it has as soon as it is connected: the answer decides what it is sent
@@ -36,6 +38,10 @@ export function preconnect(appEnv: AppEnv, reporter: Reporter): Preconnected {
   void pMap(
     appEnv.hosts,
     async (host) => {
+      if (closed) {
+        settle.get(host.name)!(Promise.reject(new Error('not connected: the run stopped before shipping')));
+        return;
+      }
       const session = credentials.then((creds) => connect(host, appEnv, creds, reporter));
       settle.get(host.name)!(session);
       await session.then((s) => states.get(s.host.name), () => undefined);
@@ -46,8 +52,10 @@ export function preconnect(appEnv: AppEnv, reporter: Reporter): Preconnected {
     credentials,
     sessions,
     states,
-    async close() {
-      await Promise.all([...sessions.values()].map((s) => s.then((x) => x.close(), () => undefined)));
+    close() {
+      closed = true;
+      // a handshake still under way is closed when it ends; the run does not wait for it (bin/deploy.ts exits)
+      for (const s of sessions.values()) s.then((x) => x.close(), () => undefined);
     },
   };
 }
