@@ -56,8 +56,11 @@ export async function syncIntoWww(appEnv: AppEnv): Promise<string[]> {
   const excludes = appEnv.exclude.map((p) => `--exclude=${p}`);
   // -rlpt, not -a: owners and devices mean nothing in a git tree. Nanosecond mtimes
   // (--modify-window=-1): by whole seconds, a same-size change checked out within the
-  // second of the previous deploy would look unchanged and be left out of the release
-  await runLocal(['rsync', '-rlpt', '--modify-window=-1', '--delete', ...VCS_FILTERS, ...excludes, '--', `${src}/`, `${www}/`]);
+  // second of the previous deploy would look unchanged and be left out of the release.
+  // --link-dest=src: files are hard links to the checkout's (git replaces a file it
+  // changes, never writes into it), so the first release copies no bytes; on another
+  // filesystem rsync copies them instead
+  await runLocal(['rsync', '-rlpt', '--modify-window=-1', '--delete', `--link-dest=${src}`, ...VCS_FILTERS, ...excludes, '--', `${src}/`, `${www}/`]);
   if (!existsSync(priv)) return [];
   await runLocal(['rsync', '-rlpt', ...VCS_FILTERS, `--exclude=/${appEnv.privateEnvFile}`, '--', `${priv}/`, `${www}/`]);
   return listPrivateFiles(priv, appEnv.privateEnvFile);

@@ -49,6 +49,12 @@ describe('deploy end to end', { timeout: 300_000 }, () => {
     }
   });
 
+  it('the www tree shares the checkout\'s files (hard links), private files excepted', () => {
+    const src = join(w.root, 'prod', 'src', 'shop');
+    assert.equal(statSync(join(w.www, 'index.html')).ino, statSync(join(src, 'index.html')).ino, 'the release copied no bytes');
+    assert.ok(!existsSync(join(src, 'app/settings_local.py')) || statSync(join(w.www, 'app/settings_local.py')).ino !== statSync(join(src, 'app/settings_local.py')).ino);
+  });
+
   it('records who deployed and what source in the store, listed by `deploy releases`', async () => {
     const r = await w.deploy('releases', w.target);
     assert.equal(r.exitCode, 0, r.all);
