@@ -9,8 +9,8 @@ import { describeHostStates, type HostReport, shipRelease, verifyAllSwitched } f
 import { preconnect } from './deploy/preconnect.js';
 import { InterruptedError } from './errors.js';
 import { checkInterrupted, interruption } from './interrupt.js';
-import { exportRelease, isWorthRecording, makeRelease, type Release, recordRun, viewStore } from './release-store/index.js';
-import { ADMIN, phase, type Reporter, step } from './report/events.js';
+import { isWorthRecording, makeRelease, type Release, recordRun, viewStore } from './release-store/index.js';
+import { phase, type Reporter } from './report/events.js';
 import { type UpdateOptions, updateSource } from './update/index.js';
 
 export interface DeployResult {
@@ -58,10 +58,4 @@ export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: R
   } finally {
     preconnected.close();
   }
-}
-
-/** Check out a release's exact tree from the store, private files included, for hosts to pull. */
-export function exportStep(appEnv: AppEnv, release: Release, reporter: Reporter, dir = appEnv.paths.export): Promise<string> {
-  return step(reporter, ADMIN, 'export', `checking out ${release.id} from the store`, () =>
-    exportRelease(appEnv.paths.www, dir, release, appEnv.privateMode), () => `${release.id} ready to serve`);
 }

@@ -9,9 +9,9 @@ import { interruption } from './interrupt.js';
 import { type HostReport, shipRelease, verifyAllSwitched } from './deploy/execute.js';
 import { preconnect } from './deploy/preconnect.js';
 import { UsageError } from './errors.js';
-import { exportStep } from './pipeline.js';
 import {
   changedFiles,
+  exportStep,
   isWorthRecording,
   previousRelease,
   type Release,

@@ -11,8 +11,7 @@ import { inspectOn, repairOn, type Verdict, withEachHost } from './deploy/drift.
 import { defaultPlan, shipRelease } from './deploy/execute.js';
 import { interruption } from './interrupt.js';
 import { DeployFailedError, ExitCode, UsageError } from './errors.js';
-import { exportStep } from './pipeline.js';
-import { isWorthRecording, type Release, recordRun, viewStore } from './release-store/index.js';
+import { exportStep, isWorthRecording, type Release, recordRun, viewStore } from './release-store/index.js';
 import type { HostOutcome } from './release-store/history.js';
 import type { Reporter } from './report/events.js';
 

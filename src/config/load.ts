@@ -6,12 +6,16 @@
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { createJiti } from 'jiti';
+import { createRequire } from 'node:module';
 import { ConfigError, UsageError, errorMessage } from '../errors.js';
 import { packageRoot } from '../package-root.js';
 import { checkAppName, splitTarget } from './names.js';
 import { type AppEnv, resolveAppEnv } from './resolve.js';
 import { type AppConfig, appSchema, formatIssues } from './schema.js';
+
+// jiti's CommonJS build: required rather than imported (its ES module only wraps it), so
+// Node does not parse it at start-up looking for named exports
+const { createJiti } = createRequire(import.meta.url)('jiti') as typeof import('jiti');
 
 export interface LoadOptions {
   appsDir: string;

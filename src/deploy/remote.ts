@@ -32,12 +32,16 @@ base=$1 dir=$2 rev=$3 port=$4 timeout=$5 rsync=$6 group=$7 basedir=$8 baserev=$9
 shift 12
 umask 022
 export LC_ALL=C
-mkdir -p "$base/releases"
+# builtins where they do (read, not cat): a host runs this once per deploy, twenty hosts at once
+[ -d "$base/releases" ] || mkdir -p "$base/releases"
 cd "$base/releases"
 live=$(readlink "$base/current" 2>/dev/null || true)
 live=\${live##*/}
 echo "live \${live:-none}"
-if [ -f "$dir/REVISION" ] && [ "$(cat "$dir/REVISION")" = "$rev" ]; then echo present; exit 0; fi
+# sets r to the REVISION in dir $1 (empty: none), without a subshell
+revision_of() { r=; if [ -f "$1/REVISION" ]; then IFS= read -r r < "$1/REVISION" || true; fi; }
+revision_of "$dir"
+if [ "$r" = "$rev" ]; then echo present; exit 0; fi
 [ "$dir" != "$live" ] || { echo "the live release $dir has no matching REVISION; refusing to restage it" >&2; exit 3; }
 # leftovers of an interrupted run are never used, never served
 for p in .r*.partial .r*.private .r*.delta*; do [ -e "$p" ] && rm -rf -- "$p"; done
@@ -53,7 +57,7 @@ untar() {
   exit 75
 }
 base_intact() {
-  [ -n "$basedir" ] && [ -f "$basedir/REVISION" ] && [ "$(cat "$basedir/REVISION")" = "$baserev" ]
+  [ -n "$basedir" ] && revision_of "$basedir" && [ "$r" = "$baserev" ]
 }
 # Delta: when this host has the base release intact, copy it as hard links (no network,
 # no walk of the admin's tree) and replace only the paths that differ, never changing a
@@ -65,8 +69,10 @@ delta_tar() {
   tar --unlink-first -xpf - -C ".$dir.partial" || return 1
   if [ -n "$deleted" ]; then
     printf '%s\\n' "$deleted" | tr '\\n' '\\0' | (cd ".$dir.partial" && xargs -0 rm -f --) || return 1
+    # only a deletion can leave a dir empty
+    find ".$dir.partial" -mindepth 1 -type d -empty -delete || return 1
   fi
-  find ".$dir.partial" -mindepth 1 -type d -empty -delete && echo "delta $basedir tar"
+  echo "delta $basedir tar"
 }
 delta_list() {
   base_intact || return 1

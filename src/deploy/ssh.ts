@@ -4,12 +4,18 @@
  * requested; keepalives and timeouts make a dead or frozen host fail in seconds.
  */
 import { type Duplex, Readable } from 'node:stream';
-import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import { createRequire } from 'node:module';
+import type { Client as SshClient, ClientChannel, ConnectConfig } from 'ssh2';
 import type { Host } from '../config/resolve.js';
 import type { SshSettings } from '../config/schema.js';
 import { HostError, errorMessage } from '../errors.js';
 import { type Cmd, shellLine } from '../exec/cmd.js';
 import { type KnownHostsFile, verifyHostKey } from './known-hosts.js';
+
+
+// ssh2 is CommonJS: required rather than imported, so Node does not parse all of it at
+// start-up looking for named exports
+const { Client } = createRequire(import.meta.url)('ssh2') as typeof import('ssh2');
 
 export interface ExecResult {
   code: number;
@@ -52,7 +58,7 @@ export class HostSession {
 
   private constructor(
     readonly host: Host,
-    private readonly client: Client,
+    private readonly client: SshClient,
     private readonly ssh: SshSettings,
   ) {
     client.on('close', () => this.lose('the SSH connection closed'));

@@ -5,7 +5,7 @@ import { type Cmd, display } from './cmd.js';
 export interface RunOptions {
   cwd?: string;
   env?: Record<string, string | undefined>;
-  input?: string;
+  input?: string | Buffer;
   /** Called with each line of stdout and stderr as it arrives (live output). */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
   /** Return the result instead of throwing when the command exits non-zero. */

@@ -61,22 +61,30 @@ async function headOf(www: string): Promise<string | undefined> {
   return r.exitCode === 0 ? r.stdout.trim() : undefined;
 }
 
-/** Append one event. Retries when another run appended in between. */
+/** One event as a `git fast-import` stream: a commit with an empty tree on HISTORY_REF, after `parent`. */
+export function eventImport(event: HistoryEvent, parent: string | undefined): Buffer {
+  const when = `${Math.floor(Date.parse(event.at) / 1000)} +0000`;
+  const message = Buffer.from(eventMessage(event));
+  return Buffer.concat([
+    Buffer.from(
+      `commit ${HISTORY_REF}\nauthor ${event.who} <${event.who}@localhost> ${when}\ncommitter Slipway <slipway@localhost> ${when}\ndata ${message.length}\n`,
+    ),
+    message,
+    Buffer.from(`${parent ? `from ${parent}\n` : ''}deleteall\n\n`),
+  ]);
+}
+
+/**
+ * Append one event: read the tip, then one fast-import (commit, empty tree, ref update).
+ * fast-import refuses an update that does not descend from the current tip, so the append
+ * is a compare-and-swap: when another run appended in between, read the tip and retry.
+ */
 export async function appendEvent(www: string, event: HistoryEvent): Promise<void> {
-  // an empty tree: events carry no files, only their message
-  const tree = (await storeGit(www, ['mktree'], { input: '' })).stdout.trim();
-  const zero = '0'.repeat(tree.length);
   for (let attempt = 0; attempt < 10; attempt++) {
     const old = await headOf(www);
-    const commit = (
-      await storeGit(
-        www,
-        ['-c', 'user.name=Slipway', '-c', 'user.email=slipway@localhost', 'commit-tree', tree, ...(old ? ['-p', old] : []), '-F', '-'],
-        { input: eventMessage(event), env: { GIT_AUTHOR_NAME: event.who, GIT_AUTHOR_EMAIL: `${event.who}@localhost`, GIT_AUTHOR_DATE: event.at } },
-      )
-    ).stdout.trim();
-    const swap = await storeGit(www, ['update-ref', '-m', `slipway ${event.kind}`, HISTORY_REF, commit, old ?? zero], { reject: false });
-    if (swap.exitCode === 0) return;
+    const r = await storeGit(www, ['fast-import', '--quiet'], { input: eventImport(event, old), reject: false });
+    if (r.exitCode === 0) return;
+    if (!/Not updating/.test(r.stderr)) throw new StepError(`could not append to ${HISTORY_REF} in ${www}: ${r.stderr.trim().split('\n').pop()}`);
   }
   throw new StepError(`could not append to ${HISTORY_REF} in ${www}: it kept changing under us`);
 }

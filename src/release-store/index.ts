@@ -2,7 +2,7 @@
 import type { AppEnv } from '../config/resolve.js';
 import type { SourceState } from '../update/checkout.js';
 import { ADMIN, type Reporter, step } from '../report/events.js';
-import { type CommitResult, commitRelease, deployerName, initStore, syncIntoWww } from './store.js';
+import { type CommitResult, commitRelease, deployerName, exportRelease, initStore, syncIntoWww } from './store.js';
 
 import { type HistoryEvent, type LiveState, liveRelease, liveState, readHistory } from './history.js';
 import type { Release } from './release.js';
@@ -48,3 +48,9 @@ export async function viewStore(www: string): Promise<StoreView> {
   return { releases, history, state, live: liveRelease(releases, state) };
 }
 export { changedFiles, type FileChange, publicPatch, releasesTouching } from './diff.js';
+
+/** Check out a release's exact tree from the store, private files included, for hosts to pull. */
+export function exportStep(appEnv: AppEnv, release: Release, reporter: Reporter, dir = appEnv.paths.export): Promise<string> {
+  return step(reporter, ADMIN, 'export', `checking out ${release.id} from the store`, () =>
+    exportRelease(appEnv.paths.www, dir, release, appEnv.privateMode), () => `${release.id} ready to serve`);
+}
