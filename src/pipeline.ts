@@ -9,7 +9,7 @@ import { describeHostStates, type HostReport, shipRelease, verifyAllSwitched } f
 import { preconnect } from './deploy/preconnect.js';
 import { InterruptedError } from './errors.js';
 import { checkInterrupted, interruption } from './interrupt.js';
-import { isWorthRecording, makeRelease, type Release, recordRun, viewStore } from './release-store/index.js';
+import { isWorthRecording, maintainStore, makeRelease, type Release, recordRun, viewStore } from './release-store/index.js';
 import { phase, type Reporter } from './report/events.js';
 import { type UpdateOptions, updateSource } from './update/index.js';
 
@@ -27,13 +27,14 @@ export interface DeployOptions extends UpdateOptions {
 export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: Reporter, signal: AbortSignal = interruption): Promise<DeployResult> {
   // hosts are connected to (and probed) while the admin node works; the connections wait for the release
   const preconnected = preconnect(appEnv, reporter);
-  let from: string | undefined;
+  // what was live before this run, for the history: read while the source is updated
+  const before = viewStore(appEnv.paths.www).then((v) => v.live?.id, () => undefined);
   let release: Release | undefined;
   let hosts: HostReport[] = [];
   try {
-    from = (await viewStore(appEnv.paths.www)).live?.id;
     const source = await phase(reporter, 'update', () => updateSource(appEnv, options, reporter));
     checkInterrupted('making a release; no host was touched');
+    await before; // read before the store changes
     const made = await phase(reporter, 'release', async () => {
       const result = await makeRelease(appEnv, source, reporter, options.build);
       reporter.emit({ kind: 'release', id: result.release.id, commit: result.release.commit, created: result.created });
@@ -43,17 +44,19 @@ export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: R
     checkInterrupted(`shipping ${release.id}; no host was touched`);
     // the www tree is exactly the release just committed (or found unchanged): hosts are sent its files
     const www = appEnv.paths.www;
-    hosts = await shipRelease(appEnv, release, reporter, { tree: () => Promise.resolve(www), signal, preconnected });
+    const upkeep = made.created ? maintainStore(www) : undefined;
+    hosts = await shipRelease(appEnv, release, reporter, { tree: () => Promise.resolve(www), signal, preconnected, releases: made.releases });
+    await upkeep;
     if (signal.aborted) {
       throw new InterruptedError(
         `interrupted by ${String(signal.reason)} while shipping ${release.id}; every host serves a complete release:\n${describeHostStates(release, hosts).join('\n')}`,
       );
     }
     verifyAllSwitched(release, hosts);
-    await recordRun(appEnv.paths.www, { kind: 'deploy', from, to: release, hosts }, reporter);
+    await recordRun(appEnv.paths.www, { kind: 'deploy', from: await before, to: release, hosts }, reporter);
     return { release, created: made.created, hosts };
   } catch (err) {
-    if (isWorthRecording(err)) await recordRun(appEnv.paths.www, { kind: 'deploy', from, to: release, hosts, error: err }, reporter);
+    if (isWorthRecording(err)) await recordRun(appEnv.paths.www, { kind: 'deploy', from: await before, to: release, hosts, error: err }, reporter);
     throw err;
   } finally {
     preconnected.close();

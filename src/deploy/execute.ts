@@ -69,6 +69,8 @@ export interface ShipOptions {
   signal?: AbortSignal;
   /** Connections opened earlier (see preconnect.ts); closed here like the others. */
   preconnected?: Preconnected;
+  /** Every release in the store, if the caller has just read them. */
+  releases?: readonly Release[];
 }
 
 export function defaultPlan(appEnv: AppEnv, release: Pick<Release, 'id'>, hosts: readonly Host[] = appEnv.hosts, autoRevert?: boolean): RolloutPlan {
@@ -88,7 +90,7 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
   const plan = options.plan ?? defaultPlan(appEnv, release);
   const hosts = plan.hosts;
   const creds = await (options.preconnected?.credentials ?? loadCredentials(appEnv));
-  const shipment = new Shipment(appEnv, release, options.tree, await listReleases(appEnv.paths.www));
+  const shipment = new Shipment(appEnv, release, options.tree, options.releases ?? (await listReleases(appEnv.paths.www)));
   const sessions = new Map<string, HostSession>();
   const reports = new Map<string, HostReport>(hosts.map((h) => [h.name, { host: h.name, state: 'failed' }]));
   const signal = options.signal;

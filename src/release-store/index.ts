@@ -9,7 +9,7 @@ import type { Release } from './release.js';
 import { listReleases } from './store.js';
 
 export type { Release } from './release.js';
-export { exportRelease, listReleases, resolveRelease } from './store.js';
+export { exportRelease, listReleases, maintainStore, resolveRelease } from './store.js';
 export { type HistoryEvent, type LiveState, liveRelease, liveState, previousRelease, readHistory } from './history.js';
 export { recordRun, isWorthRecording, type RunRecord } from './record.js';
 

@@ -21,6 +21,8 @@ export async function initStore(www: string): Promise<void> {
   if (!existsSync(join(www, '.git'))) {
     await mkdir(www, { recursive: true });
     await storeGit(www, ['init', '--quiet', '--initial-branch=releases']);
+    // every push is rewritten to a URL no git can reach (an empty prefix matches every URL)
+    await storeGit(www, ['config', '--replace-all', `url.${NO_PUSH_SCHEME}.pushInsteadOf`, '']);
   }
   await protectStore(www);
 }
@@ -36,18 +38,16 @@ exit 1
 /**
  * The store holds private settings, so it must never leave the admin node.
  * git cannot forbid `remote add`, so: refuse to release into a store that has
- * a remote, and make every push fail, even with --no-verify (an empty
- * pushInsteadOf prefix matches every URL), with a pre-push hook to say why.
+ * a remote, and make every push fail, even with --no-verify (the pushInsteadOf
+ * set when the store was made), with a pre-push hook to say why.
  */
 export async function protectStore(www: string): Promise<void> {
-  const remotes = (await storeGit(www, ['remote'])).stdout.trim();
+  const hook = join(www, '.git', 'hooks', 'pre-push');
+  await mkdir(join(www, '.git', 'hooks'), { recursive: true });
+  const [remotes] = await Promise.all([storeGit(www, ['remote']).then((r) => r.stdout.trim()), writeFile(hook, PRE_PUSH, { mode: 0o755 })]);
   if (remotes) {
     throw new StepError(`the release store ${www} has a remote (${remotes.split('\n').join(', ')}); it holds private settings and must never have one: remove it with git -C ${www} remote remove <name>`);
   }
-  await storeGit(www, ['config', '--replace-all', `url.${NO_PUSH_SCHEME}.pushInsteadOf`, '']);
-  const hook = join(www, '.git', 'hooks', 'pre-push');
-  await mkdir(join(www, '.git', 'hooks'), { recursive: true });
-  await writeFile(hook, PRE_PUSH, { mode: 0o755 });
 }
 
 /** rsync the checkout into the www tree, then overlay the private files. Returns their paths. */
@@ -127,39 +127,64 @@ export interface CommitResult {
   release: Release;
   /** False when the tree did not change: no new release was made. */
   created: boolean;
+  /** Every release in the store, newest first, this one included. */
+  releases: Release[];
 }
 
-/** Commit the www tree as a new release, unless it is the same tree as the last one. */
+/**
+ * Commit the www tree as a new release, unless it is the same tree as the last one.
+ * Plumbing, not `git commit`: the tree, the commit and then, in one transaction, the
+ * branch and the release tag; a handful of git runs fewer on every deploy.
+ */
 export async function commitRelease(www: string, facts: Omit<ReleaseFacts, 'privateFiles'>, privateFiles: string[]): Promise<CommitResult> {
   await storeGit(www, ['add', '--all', '--force', '.']);
-  const releases = await listReleases(www);
+  const [releases, head, tree] = await Promise.all([
+    listReleases(www),
+    storeGit(www, ['log', '-1', '--format=%H %T', 'HEAD'], { reject: false }).then((r) => (r.exitCode === 0 ? r.stdout.trim().split(' ') : undefined)),
+    storeGit(www, ['write-tree']).then((r) => r.stdout.trim()),
+  ]);
   const latest = releases[0];
-  const hasHead = (await storeGit(www, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], { reject: false })).exitCode === 0;
-  if (hasHead) {
-    const unchanged = (await storeGit(www, ['diff', '--cached', '--quiet', 'HEAD'], { reject: false })).exitCode === 0;
-    const head = (await storeGit(www, ['rev-parse', 'HEAD'])).stdout.trim();
-    if (unchanged && latest?.commit === head) return { release: latest, created: false };
-    if (unchanged) throw new StepError(`the store ${www} has an untagged HEAD ${head}; inspect it with git -C ${www} log`);
+  if (head && head[1] === tree) {
+    if (latest && latest.commit === head[0]) return { release: latest, created: false, releases };
+    throw new StepError(`the store ${www} has an untagged HEAD ${head[0]}; inspect it with git -C ${www} log`);
   }
   const id = releaseId((latest?.number ?? 0) + 1);
   const message = releaseMessage(id, { ...facts, privateFiles });
-  const author = `${facts.deployer} <${facts.deployer}@${hostname()}>`;
-  await storeGit(
-    www,
-    ['-c', 'user.name=Slipway', '-c', `user.email=slipway@${hostname()}`, 'commit', '--quiet', '--no-verify', '--allow-empty', `--author=${author}`, '--file=-'],
-    { input: message },
-  );
-  const commit = (await storeGit(www, ['rev-parse', 'HEAD'])).stdout.trim();
-  await tagRelease(www, id, commit);
-  const release = (await listReleases(www)).find((r) => r.id === id);
-  if (!release) throw new StepError(`release ${id} was committed but cannot be read back from ${www}`);
-  return { release, created: true };
+  const now = Math.floor(Date.now() / 1000);
+  const env = {
+    GIT_AUTHOR_NAME: facts.deployer,
+    GIT_AUTHOR_EMAIL: `${facts.deployer}@${hostname()}`,
+    GIT_AUTHOR_DATE: `${now} +0000`,
+    GIT_COMMITTER_NAME: 'Slipway',
+    GIT_COMMITTER_EMAIL: `slipway@${hostname()}`,
+    GIT_COMMITTER_DATE: `${now} +0000`,
+  };
+  const commit = (await storeGit(www, ['commit-tree', tree, ...(head ? ['-p', head[0]!] : []), '-F', '-'], { input: message, env })).stdout.trim();
+  await moveToRelease(www, id, commit, head?.[0]);
+  const release: Release = { id, number: (latest?.number ?? 0) + 1, commit, date: new Date(now * 1000).toISOString().replace(/\.\d{3}Z$/, '+00:00'), ...parseTrailers(message) };
+  return { release, created: true, releases: [release, ...releases] };
 }
 
-/** Tag a release with create-only semantics: an existing tag is never moved, so an id is never reused. */
-export async function tagRelease(www: string, id: string, commit: string): Promise<void> {
-  const r = await storeGit(www, ['update-ref', `refs/tags/${id}`, commit, '0000000000000000000000000000000000000000'], { reject: false });
-  if (r.exitCode !== 0) throw new StepError(`release id ${id} already exists in ${www}; refusing to reuse it (is another run releasing?): ${r.stderr.trim()}`);
+/**
+ * What `git commit` would have started after a commit: pack loose objects once there
+ * are enough of them. gc --auto returns at once (it works in the background, if at all).
+ */
+export async function maintainStore(www: string): Promise<void> {
+  await storeGit(www, ['gc', '--auto', '--quiet'], { reject: false });
+}
+
+/**
+ * Point the branch at a new release commit and tag it, in one transaction: the tag is
+ * create-only (an id is never reused) and the branch must still be at `parent`; if
+ * either fails, neither moves.
+ */
+export async function moveToRelease(www: string, id: string, commit: string, parent: string | undefined): Promise<void> {
+  const zero = '0'.repeat(commit.length);
+  const moved = await storeGit(www, ['update-ref', '--stdin', '-m', `release ${id}`], {
+    input: `update HEAD ${commit} ${parent ?? zero}\ncreate refs/tags/${id} ${commit}\n`,
+    reject: false,
+  });
+  if (moved.exitCode !== 0) throw new StepError(`release id ${id} already exists in ${www}, or the store moved (is another run releasing?); refusing to reuse it: ${moved.stderr.trim()}`);
 }
 
 /**

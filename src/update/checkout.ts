@@ -117,15 +117,18 @@ function changedPath(line: string): string {
   return line.split(' ').slice(fields).join(' ').split('\t')[0]!;
 }
 
-/** Fetch and resolve what to deploy: the exact revision, or the branch head. */
-export async function fetchTarget(spec: CheckoutSpec): Promise<string> {
+/** Fetch and resolve what to deploy (the exact revision, or the branch head): its commit and subject. */
+export async function fetchTarget(spec: CheckoutSpec): Promise<{ sha: string; subject: string }> {
   const g = git(spec.dir, spec.gitConfig);
   await wrap(`fetching ${spec.repo}`, () =>
     g.raw(['fetch', '--prune', '--tags', '--force', 'origin', `+refs/heads/${spec.branch}:refs/remotes/origin/${spec.branch}`]),
   );
   const wanted = spec.revision ?? `refs/remotes/origin/${spec.branch}`;
   try {
-    return (await g.raw(['rev-parse', '--verify', '--end-of-options', `${wanted}^{commit}`])).trim();
+    const out = await g.raw(['log', '-1', '--no-walk', '--format=%H%x00%s', '--end-of-options', `${wanted}^{commit}`]);
+    const [sha, subject = ''] = out.replace(/\n$/, '').split('\0');
+    if (!sha || !/^[0-9a-f]{40,64}$/.test(sha)) throw new Error('not a commit');
+    return { sha, subject: subject.trim() };
   } catch {
     throw new UsageError(
       spec.revision
@@ -145,9 +148,8 @@ export async function checkoutRevision(spec: CheckoutSpec, sha: string, cleanAt?
   await wrap('updating submodules', () => g.raw(['submodule', 'update', '--init', '--recursive', '--force']));
 }
 
-export async function getSourceState(spec: CheckoutSpec, sha: string): Promise<SourceState> {
+export async function getSourceState(spec: CheckoutSpec, sha: string, subject: string): Promise<SourceState> {
   const g = git(spec.dir, spec.gitConfig);
-  const subject = (await g.raw(['log', '-1', '--format=%s', sha])).trim();
   const submodules: SubmoduleState[] = [];
   if (hasSubmodules(spec)) {
     const out = await g.raw(['submodule', 'status', '--recursive']);
@@ -185,8 +187,8 @@ function hasSubmodules(spec: CheckoutSpec): boolean {
 export async function updateCheckout(spec: CheckoutSpec): Promise<SourceState> {
   // a checkout just cloned has no local work; its status would re-hash every file (all look racily clean)
   const cleanAt = (await ensureClone(spec)) ? (await git(spec.dir, spec.gitConfig).revparse(['HEAD'])).trim() : await verifyClean(spec);
-  const sha = await fetchTarget(spec);
+  const { sha, subject } = await fetchTarget(spec);
   await verifyOnBranch(spec, sha);
   await checkoutRevision(spec, sha, cleanAt);
-  return getSourceState(spec, sha);
+  return getSourceState(spec, sha, subject);
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -9,7 +9,7 @@ import { describeHostStates } from '../../src/deploy/execute.js';
 import { stageCmd } from '../../src/deploy/remote.js';
 import { connectConfig } from '../../src/deploy/ssh.js';
 import { storeGit } from '../../src/release-store/git.js';
-import { commitRelease, initStore, listReleases, tagRelease } from '../../src/release-store/store.js';
+import { commitRelease, initStore, listReleases, moveToRelease } from '../../src/release-store/store.js';
 import { defaultSsh } from '../../src/config/resolve.js';
 
 const HOSTILE = ['../x', 'a/../b', 'a;id', '$(id)', '`id`', "a'b", 'a"b', 'a b', 'a\nb', 'a\0b', '-x', '--upload-pack=id', 'a|b', 'a&b', 'a>b', 'a\\b'];
@@ -55,16 +55,43 @@ describe('the deployer behind sudo', () => {
 });
 
 describe('release ids are never reused', () => {
-  it('a tag is created once and never moved', async () => {
+  it('a tag is created once and never moved; then the branch does not move either', async () => {
     const www = await mkdtemp(join(tmpdir(), 'slipway-store-'));
     try {
       await initStore(www);
       const facts = { app: 'shop', env: 'prod', deployer: 'alice', source: 'a'.repeat(40), subject: 's', submodules: [] };
       const { release: r1 } = await commitRelease(www, facts, []);
-      await storeGit(www, ['commit', '--quiet', '--allow-empty', '-m', 'other'], { env: { GIT_AUTHOR_NAME: 'x', GIT_AUTHOR_EMAIL: 'x@x', GIT_COMMITTER_NAME: 'x', GIT_COMMITTER_EMAIL: 'x@x' } });
-      const other = (await storeGit(www, ['rev-parse', 'HEAD'])).stdout.trim();
-      await assert.rejects(tagRelease(www, 'r1', other), /release id r1 already exists/);
+      const env = { GIT_AUTHOR_NAME: 'x', GIT_AUTHOR_EMAIL: 'x@x', GIT_COMMITTER_NAME: 'x', GIT_COMMITTER_EMAIL: 'x@x' };
+      const tree = (await storeGit(www, ['rev-parse', 'HEAD^{tree}'])).stdout.trim();
+      const other = (await storeGit(www, ['commit-tree', tree, '-p', r1.commit, '-m', 'other'], { env })).stdout.trim();
+      await assert.rejects(moveToRelease(www, 'r1', other, r1.commit), /release id r1 already exists/);
       assert.equal((await listReleases(www))[0]!.commit, r1.commit, 'r1 still names its own commit');
+      assert.equal((await storeGit(www, ['rev-parse', 'HEAD'])).stdout.trim(), r1.commit, 'the branch did not move');
+      await assert.rejects(moveToRelease(www, 'r2', other, 'b'.repeat(40)), /store moved/, 'the branch must still be where the release was made from');
+      assert.deepEqual((await listReleases(www)).map((r) => r.id), ['r1']);
+    } finally {
+      await rm(www, { recursive: true, force: true });
+    }
+  });
+
+  it('a release read back from the store is the one commitRelease returned', async () => {
+    const www = await mkdtemp(join(tmpdir(), 'slipway-store-'));
+    try {
+      await initStore(www);
+      await writeFile(join(www, 'index.html'), 'v1\n');
+      const facts = { app: 'shop', env: 'prod', deployer: 'alice', source: 'a'.repeat(40), branch: 'main', subject: 'first', submodules: [{ path: 'vendor/x', sha: 'b'.repeat(40) }], build: 'ci #4' };
+      const made = await commitRelease(www, facts, ['app/secret.py']);
+      assert.ok(made.created);
+      assert.deepEqual((await listReleases(www))[0], made.release);
+      assert.deepEqual(made.releases, [made.release]);
+      const again = await commitRelease(www, facts, ['app/secret.py']);
+      assert.equal(again.created, false, 'the same tree makes no new release');
+      assert.deepEqual(again.release, made.release);
+      await writeFile(join(www, 'index.html'), 'v2\n');
+      const r2 = await commitRelease(www, facts, []);
+      assert.equal(r2.release.id, 'r2');
+      assert.deepEqual((await storeGit(www, ['rev-list', '--parents', '-1', r2.release.commit])).stdout.trim().split(' ')[1], made.release.commit, 'r2 follows r1');
+      assert.deepEqual(r2.releases.map((r) => r.id), ['r2', 'r1']);
     } finally {
       await rm(www, { recursive: true, force: true });
     }
