@@ -7,6 +7,8 @@ const FIXED = [
   '-c', 'core.fileMode=true',
   '-c', 'core.symlinks=true',
   '-c', 'core.hooksPath=/dev/null',
+  // the www tree's files are hard links to the checkout's: a new link changes their ctime
+  '-c', 'core.trustctime=false',
   '-c', 'core.excludesFile=/dev/null',
   '-c', 'core.quotePath=false',
   '-c', 'commit.gpgSign=false',

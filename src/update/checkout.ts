@@ -63,11 +63,15 @@ export function gitEnvironment(env: NodeJS.ProcessEnv): { env: Record<string, st
   };
 }
 
+/**
+ * simple-git on the checkout. core.trustctime=false: the www tree hard-links the checkout's
+ * files, and each new link changes a file's ctime; by ctime git would re-read every file.
+ */
 function git(dir: string, gitConfig: Record<string, string>): SimpleGit {
   const config = Object.entries(gitConfig).map(([k, v]) => `${k}=${v}`);
   const { env, unsafe } = gitEnvironment(process.env);
   // app files are trusted admin config; simple-git guards protocol settings against untrusted input
-  const options = { baseDir: dir, config, unsafe: { ...unsafe, allowUnsafeProtocolOverride: Object.keys(gitConfig).some((k) => k.startsWith('protocol.')) } };
+  const options = { baseDir: dir, config: ['core.trustctime=false', ...config], unsafe: { ...unsafe, allowUnsafeProtocolOverride: Object.keys(gitConfig).some((k) => k.startsWith('protocol.')) } };
   return simpleGit(options).env(env);
 }
 
@@ -120,8 +124,9 @@ function changedPath(line: string): string {
 /** Fetch and resolve what to deploy (the exact revision, or the branch head): its commit and subject. */
 export async function fetchTarget(spec: CheckoutSpec): Promise<{ sha: string; subject: string }> {
   const g = git(spec.dir, spec.gitConfig);
+  // --verbose: simple-git waits 50 ms more after a command that printed nothing, as an up-to-date fetch does
   await wrap(`fetching ${spec.repo}`, () =>
-    g.raw(['fetch', '--prune', '--tags', '--force', 'origin', `+refs/heads/${spec.branch}:refs/remotes/origin/${spec.branch}`]),
+    g.raw(['fetch', '--verbose', '--prune', '--tags', '--force', 'origin', `+refs/heads/${spec.branch}:refs/remotes/origin/${spec.branch}`]),
   );
   const wanted = spec.revision ?? `refs/remotes/origin/${spec.branch}`;
   try {
