@@ -144,33 +144,40 @@ mv -T "$tmp" current
 echo switched
 # the served log: only releases a host has served count towards keepReleases.
 # A host from before this log starts it with what it has.
-[ -f .switched ] || ls -1 releases | grep -E '^r[0-9]+-[0-9a-f]{12}$' > .switched || true
+[ -f .switched ] || ls -1 releases | grep -E '^r[0-9]+-[0-9a-f]{12}$' | sort -V > .switched || true
 printf '%s\\n' "$dir" >> .switched`;
 
+// Keep the live release and the ones served most recently, `keep` in all: `.switched` is
+// the log of switches, oldest first (ACTIVATE appends to it), so the release that was live
+// before this deploy (what `deploy rollback` goes back to) is always kept, however old its
+// number. Releases that never went live count for nothing: attempts older than the live
+// release go, newer ones stay. One awk decides; one rm removes.
 const PRUNE = `set -eu
 base=$1 keep=$2
 cd "$base"
 live=$(readlink current 2>/dev/null || true)
 live=\${live##*/}
 [ -n "$live" ] || exit 0
-[ -f .switched ] || ls -1 releases | grep -E '^r[0-9]+-[0-9a-f]{12}$' > .switched || true
+[ -f .switched ] || ls -1 releases | grep -E '^r[0-9]+-[0-9a-f]{12}$' | sort -V > .switched || true
 cd releases
-num() { n=\${1#r}; echo "\${n%%-*}"; }
-now=$(num "$live")
-# Only served releases count, so failed or half-staged attempts never push the
-# last good release out; keep the newest served ones and always the live one.
-served=$(sort -u ../.switched | grep -E '^r[0-9]+-[0-9a-f]{12}$' | while read -r d; do [ -d "$d" ] && echo "$d"; done | sort -rV)
-kept=$(printf '%s\\n' "$served" | head -n "$keep")
-printf '%s\\n' $kept "$live" | sort -uV > ../.switched.tmp
+# prints the releases to remove; writes the new log (the kept ones, oldest first)
+drop=$(ls -1 | awk -v keep="$keep" -v live="$live" -v served=../.switched -v newlog=../.switched.tmp '
+  function ours(d) { return d ~ /^r[1-9][0-9]*-[0-9a-f]+$/ && length(d) - index(d, "-") == 12 }
+  function num(d) { return substr(d, 2, index(d, "-") - 2) + 0 }
+  ours($0) { here[$0] = 1 }
+  END {
+    n = 0
+    while ((getline d < served) > 0) if (ours(d) && (d in here)) seen[++n] = d
+    kept[live] = 1; k = 1; order[1] = live
+    for (i = n; i >= 1 && k < keep; i--) if (!(seen[i] in kept)) { kept[seen[i]] = 1; order[++k] = seen[i] }
+    for (i = 1; i <= n; i++) wasServed[seen[i]] = 1
+    for (i = k; i >= 1; i--) print order[i] > newlog
+    for (d in here) if (!(d in kept) && ((d in wasServed) || num(d) < num(live))) print d
+  }')
 mv -f ../.switched.tmp ../.switched
-for old in $(ls -1 | grep -E '^r[0-9]+-[0-9a-f]{12}$'); do
-  [ "$old" = "$live" ] && continue
-  printf '%s\\n' $kept | grep -qx -- "$old" && continue
-  # an old served release, or an attempt older than what is now live that never went live
-  if printf '%s\\n' $served | grep -qx -- "$old" || [ "$(num "$old")" -lt "$now" ]; then
-    rm -rf -- "$old" && echo "pruned $old"
-  fi
-done
+[ -n "$drop" ] || exit 0
+rm -rf -- $drop
+printf 'pruned %s\\n' $drop
 exit 0`;
 
 const STATUS = `base=$1

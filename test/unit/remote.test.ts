@@ -293,11 +293,11 @@ describe('switching a host (ACTIVATE then PRUNE), run by the real sh', () => {
     const base = freshBase();
     const all = [1, 2, 3, 4, 5, 6].map((n) => rel(n));
     for (const r of all) staged(base, r);
-    // roll back to r2 keeping 2: r6 and r5 are the newest, r2 is live
+    // roll back to r2 keeping 2: r2 is live, r6 was served just before it
     const r = switchTo(base, rel(2), 2);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(readlinkSync(join(base, 'current')), `releases/${releaseDir(rel(2))}`);
-    assert.deepEqual(releasesIn(base), [rel(2), rel(5), rel(6)].map(releaseDir).sort());
+    assert.deepEqual(releasesIn(base), [rel(2), rel(6)].map(releaseDir).sort());
     assert.ok(!(parseLines(r.stdout).get('pruned') ?? []).includes(releaseDir(rel(2))));
 
     // keep 1: only the live one is certain to stay
@@ -305,6 +305,20 @@ describe('switching a host (ACTIVATE then PRUNE), run by the real sh', () => {
     assert.equal(one.status, 0, one.stderr);
     assert.ok(existsSync(join(base, 'current', 'REVISION')));
     assert.ok(releasesIn(base).includes(releaseDir(rel(2))));
+  });
+
+  test('keeps what was served most recently, not the highest numbers: a deploy after a rollback keeps the release rolled back to', () => {
+    const base = freshBase();
+    for (const n of [1, 2, 3, 4, 5]) {
+      staged(base, rel(n));
+      assert.equal(switchTo(base, rel(n), 3).status, 0);
+    }
+    assert.equal(switchTo(base, rel(3), 3).status, 0, 'rollback to r3');
+    staged(base, rel(6));
+    const r = switchTo(base, rel(6), 3);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(releasesIn(base), [rel(3), rel(5), rel(6)].map(releaseDir).sort(), 'r3, served before r6, stays for the next rollback');
+    assert.deepEqual(readFileSync(join(base, '.switched'), 'utf8').trim().split('\n'), [rel(5), rel(3), rel(6)].map(releaseDir));
   });
 
   test('leaves alone every name it did not create', () => {
