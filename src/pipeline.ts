@@ -6,6 +6,7 @@
  */
 import type { AppEnv } from './config/resolve.js';
 import { describeHostStates, type HostReport, shipRelease, verifyAllSwitched } from './deploy/execute.js';
+import { SendAhead } from './deploy/ahead.js';
 import { preconnect } from './deploy/preconnect.js';
 import { InterruptedError } from './errors.js';
 import { checkInterrupted, interruption } from './interrupt.js';
@@ -27,6 +28,8 @@ export interface DeployOptions extends UpdateOptions {
 export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: Reporter, signal: AbortSignal = interruption): Promise<DeployResult> {
   // hosts are connected to (and probed) while the admin node works; the connections wait for the release
   const preconnected = preconnect(appEnv, reporter);
+  // hosts with no release get the tree while the admin node commits it
+  const ahead = new SendAhead(appEnv, preconnected);
   // what was live before this run, for the history: read while the source is updated
   const before = viewStore(appEnv.paths.www).then((v) => v.live?.id, () => undefined);
   let release: Release | undefined;
@@ -36,7 +39,7 @@ export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: R
     checkInterrupted('making a release; no host was touched');
     await before; // read before the store changes
     const made = await phase(reporter, 'release', async () => {
-      const result = await makeRelease(appEnv, source, reporter, options.build);
+      const result = await makeRelease(appEnv, source, reporter, options.build, () => ahead.start());
       reporter.emit({ kind: 'release', id: result.release.id, commit: result.release.commit, created: result.created });
       return result;
     });
@@ -45,7 +48,7 @@ export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: R
     // the www tree is exactly the release just committed (or found unchanged): hosts are sent its files
     const www = appEnv.paths.www;
     const upkeep = made.created ? maintainStore(www) : undefined;
-    hosts = await shipRelease(appEnv, release, reporter, { tree: () => Promise.resolve(www), signal, preconnected, releases: made.releases });
+    hosts = await shipRelease(appEnv, release, reporter, { tree: () => Promise.resolve(www), signal, preconnected, releases: made.releases, ahead });
     await upkeep;
     if (signal.aborted) {
       throw new InterruptedError(
@@ -60,5 +63,6 @@ export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: R
     throw err;
   } finally {
     preconnected.close();
+    await ahead.close();
   }
 }

@@ -16,6 +16,7 @@ import { buildPlan, type RolloutPlan } from './plan.js';
 import { idOfDir, parseLines, pruneCmd, releaseDir, type TransferStats } from './remote.js';
 import { runRollout } from './rollout.js';
 import { rolloutVerdict } from './verdict.js';
+import type { SendAhead } from './ahead.js';
 import type { Preconnected } from './preconnect.js';
 import { HostSession } from './ssh.js';
 import { Shipment, probe } from './stage.js';
@@ -71,6 +72,8 @@ export interface ShipOptions {
   preconnected?: Preconnected;
   /** Every release in the store, if the caller has just read them. */
   releases?: readonly Release[];
+  /** Trees sent ahead of the commit to hosts that had no release. */
+  ahead?: SendAhead;
 }
 
 export function defaultPlan(appEnv: AppEnv, release: Pick<Release, 'id'>, hosts: readonly Host[] = appEnv.hosts, autoRevert?: boolean): RolloutPlan {
@@ -90,7 +93,7 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
   const plan = options.plan ?? defaultPlan(appEnv, release);
   const hosts = plan.hosts;
   const creds = await (options.preconnected?.credentials ?? loadCredentials(appEnv));
-  const shipment = new Shipment(appEnv, release, options.tree, options.releases ?? (await listReleases(appEnv.paths.www)));
+  const shipment = new Shipment(appEnv, release, options.tree, options.releases ?? (await listReleases(appEnv.paths.www)), options.ahead);
   const sessions = new Map<string, HostSession>();
   const reports = new Map<string, HostReport>(hosts.map((h) => [h.name, { host: h.name, state: 'failed' }]));
   const signal = options.signal;

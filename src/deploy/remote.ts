@@ -18,17 +18,18 @@ export function releaseDir(release: Pick<Release, 'id' | 'commit'>): string {
 /** A name this tool created; anything else in releases/ is left alone. */
 export const RELEASE_DIR = /^r([1-9][0-9]*)-([0-9a-f]{12})$/;
 
-// Arguments: base dir rev port timeout rsync group basedir baserev mode payload deleted,
+// Arguments: base dir rev port timeout rsync group basedir baserev mode payload arg,
 // then the release's private files. What follows on stdin depends on the payload:
 //   full  a tar of the whole release (a host with no release at all)
-//   tar   a tar of the changed files of a delta from basedir (deleted paths in an argument)
+//   ahead nothing: the tree was sent ahead (AHEAD) into .ahead.<arg>.partial; it is moved into place
+//   tar   a tar of the changed files of a delta from basedir (arg: the deleted paths)
 //   list  the rsync secret, then one line per path that differs from basedir (`C<path>`
 //         changed or added, `D<path>` deleted; see deltaInput), pulled with rsync
 //   ""    the rsync secret; the whole tree is pulled with rsync, hard-linking what matches
 // A tar payload that cannot be used (the base is not intact, an extraction fails) exits
 // 75 with nothing staged: the admin node then stages the host again with rsync.
 const STAGE = `set -eu
-base=$1 dir=$2 rev=$3 port=$4 timeout=$5 rsync=$6 group=$7 basedir=$8 baserev=$9 mode=\${10} payload=\${11} deleted=\${12}
+base=$1 dir=$2 rev=$3 port=$4 timeout=$5 rsync=$6 group=$7 basedir=$8 baserev=$9 mode=\${10} payload=\${11} arg=\${12}
 shift 12
 umask 022
 export LC_ALL=C
@@ -44,7 +45,10 @@ revision_of "$dir"
 if [ "$r" = "$rev" ]; then echo present; exit 0; fi
 [ "$dir" != "$live" ] || { echo "the live release $dir has no matching REVISION; refusing to restage it" >&2; exit 3; }
 # leftovers of an interrupted run are never used, never served
-for p in .r*.partial .r*.private .r*.delta*; do [ -e "$p" ] && rm -rf -- "$p"; done
+for p in .r*.partial .r*.private .r*.delta* .ahead.*; do
+  [ "$payload" = ahead ] && [ "$p" = ".ahead.$arg.partial" ] && continue
+  [ -e "$p" ] && rm -rf -- "$p"
+done
 [ ! -e "$dir" ] || rm -rf -- "$dir"
 # the private files (remaining arguments), one per line
 list=".$dir.private"
@@ -67,8 +71,8 @@ delta_tar() {
   base_intact || return 1
   cp -al "$basedir" ".$dir.partial" && rm -f ".$dir.partial/REVISION" || return 1
   tar --unlink-first -xpf - -C ".$dir.partial" || return 1
-  if [ -n "$deleted" ]; then
-    printf '%s\\n' "$deleted" | tr '\\n' '\\0' | (cd ".$dir.partial" && xargs -0 rm -f --) || return 1
+  if [ -n "$arg" ]; then
+    printf '%s\\n' "$arg" | tr '\\n' '\\0' | (cd ".$dir.partial" && xargs -0 rm -f --) || return 1
     # only a deletion can leave a dir empty
     find ".$dir.partial" -mindepth 1 -type d -empty -delete || return 1
   fi
@@ -100,6 +104,7 @@ pull() {
 }
 case $payload in
   full) mkdir ".$dir.partial" && tar -xpf - -C ".$dir.partial" || { rm -rf -- ".$dir.partial" "$list"; echo "cannot unpack the release" >&2; exit 1; } ;;
+  ahead) { [ -d ".ahead.$arg.partial" ] && mv -T ".ahead.$arg.partial" ".$dir.partial"; } || untar "the tree sent ahead is not here"; echo ahead ;;
   tar) delta_tar || untar "$basedir is not intact here, or its delta did not apply" ;;
   list) IFS= read -r secret; delta_list || pull ;;
   *) IFS= read -r secret; pull ;;
@@ -128,6 +133,19 @@ for d in r*-*; do
   echo "have $d $rev"
 done
 exit 0`;
+
+// A release's tree sent before its commit exists (deploy/ahead.ts), for a host with no
+// release: unpacked into .ahead.<token>.partial, which STAGE (payload ahead) moves into place.
+const AHEAD = `set -eu
+base=$1 token=$2
+umask 022
+export LC_ALL=C
+[ -d "$base/releases" ] || mkdir -p "$base/releases"
+cd "$base/releases"
+rm -rf -- .ahead.*
+mkdir ".ahead.$token.partial"
+tar -xpf - -C ".ahead.$token.partial" || { rm -rf -- ".ahead.$token.partial"; echo "cannot unpack the tree" >&2; exit 1; }
+echo ahead`;
 
 // The rollout's switch: no pruning here, so the release a host served before
 // stays on disk until the whole rollout succeeded (a revert needs it)
@@ -249,6 +267,7 @@ function script(name: string, body: string, args: string[]): Cmd {
  */
 export type StagePayload =
   | { kind: 'full' }
+  | { kind: 'ahead'; token: string }
   | { kind: 'tar'; from: Pick<Release, 'id' | 'commit'>; deleted: readonly string[] }
   | { kind: 'list'; from: Pick<Release, 'id' | 'commit'> }
   | { kind: 'rsync' };
@@ -269,11 +288,17 @@ export interface StageOptions {
 export function stageCmd(base: string, release: Release, port: number, timeoutS: number, rsync: string, options: StageOptions = {}): Cmd {
   const { group = '', mode = 0o640, payload = { kind: 'rsync' } } = options;
   const from = payload.kind === 'tar' || payload.kind === 'list' ? [releaseDir(payload.from), payload.from.commit] : ['', ''];
-  const deleted = payload.kind === 'tar' ? payload.deleted.join('\n') : '';
+  const arg = payload.kind === 'tar' ? payload.deleted.join('\n') : payload.kind === 'ahead' ? payload.token : '';
   const kind = payload.kind === 'rsync' ? '' : payload.kind;
   // names with a newline cannot go through the list file; they keep the tree's mode and the default group
   const privates = release.privateFiles.filter((f) => !f.includes('\n'));
-  return script('stage', STAGE, [base, releaseDir(release), release.commit, String(port), String(Math.ceil(timeoutS)), rsync, group, from[0]!, from[1]!, mode.toString(8).padStart(4, '0'), kind, deleted, ...privates]);
+  return script('stage', STAGE, [base, releaseDir(release), release.commit, String(port), String(Math.ceil(timeoutS)), rsync, group, from[0]!, from[1]!, mode.toString(8).padStart(4, '0'), kind, arg, ...privates]);
+}
+
+/** Unpack a tree sent ahead of its release (tar on stdin) under `token` (hex, ours). */
+export function aheadCmd(base: string, token: string): Cmd {
+  if (!/^[0-9a-f]{8,32}$/.test(token)) throw new Error(`bad token ${JSON.stringify(token)}`);
+  return script('ahead', AHEAD, [base, token]);
 }
 
 /** Read what a host has: `live <dir>`, then `have <dir> <revision>` per complete release. */

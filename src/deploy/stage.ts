@@ -17,6 +17,7 @@ import type { AppEnv } from '../config/resolve.js';
 import { baseOf, deltaBetween, releasePaths } from '../release-store/delta.js';
 import type { Release } from '../release-store/release.js';
 import { type Reporter, step } from '../report/events.js';
+import type { SendAhead } from './ahead.js';
 import { type FullTar, deltaTar, fullTar } from './payload.js';
 import {
   type HostState,
@@ -49,6 +50,8 @@ export interface StageResult {
   from?: string;
   /** How many releases the host held before (from its probe; undefined: not probed). */
   held?: number;
+  /** The tree was sent before the commit (ahead.ts). */
+  ahead?: boolean;
 }
 
 /** Ask a host what it has. */
@@ -58,9 +61,9 @@ export async function probe(session: HostSession, appEnv: AppEnv): Promise<HostS
   return parseProbe(result.stdout);
 }
 
-type Choice = { kind: 'present' } | StagePayload;
-/** A payload with what travels on stdin: the tar, or the list of paths for rsync. */
-type Payload = StagePayload & { tar?: Buffer; files?: number; paths?: string };
+/** A payload with what travels on stdin (the tar, or the list of paths for rsync), or what was sent ahead. */
+type Payload = StagePayload & { tar?: Buffer; files?: number; paths?: string; bytes?: number };
+type Choice = { kind: 'present' } | Payload;
 
 export class Shipment {
   private readonly dir: string;
@@ -80,6 +83,8 @@ export class Shipment {
     private readonly release: Release,
     private readonly tree: () => Promise<string>,
     private readonly releases: readonly Release[],
+    /** Trees sent to hosts before the release was committed (see ahead.ts). */
+    private readonly ahead?: SendAhead,
   ) {
     this.dir = releaseDir(release);
   }
@@ -100,9 +105,13 @@ export class Shipment {
   }
 
   /** What a host in this state is sent. */
-  async choose(state: HostState | undefined): Promise<Choice> {
+  async choose(state: HostState | undefined, host?: string): Promise<Choice> {
     if (state && holds(state, this.release)) return { kind: 'present' };
-    if (state && !state.have.size) return this.appEnv.remote.transfer === 'rsync' ? { kind: 'rsync' } : { kind: 'full' };
+    if (state && !state.have.size) {
+      const sent = host && (await this.ahead?.sentFor(host, this.release));
+      if (sent && this.ahead) return { kind: 'ahead', token: this.ahead.token, files: sent.files, bytes: sent.bytes };
+      return this.appEnv.remote.transfer === 'rsync' ? { kind: 'rsync' } : { kind: 'full' };
+    }
     const base = this.baseFor(state);
     if (!base) return { kind: 'rsync' };
     let payload = this.deltas.get(base.id);
@@ -125,7 +134,7 @@ export class Shipment {
   stageOn(session: HostSession, state: HostState | undefined, reporter: Reporter): Promise<StageResult> {
     const { release } = this;
     return step(reporter, session.host.name, 'stage', `staging ${release.id}`, async () => {
-      const choice = await this.choose(state);
+      const choice = await this.choose(state, session.host.name);
       const held = state?.have.size;
       if (choice.kind === 'present') {
         return { previous: idOfDir(state?.live), previousDir: state?.live, present: true, live: state?.live === this.dir, transferred: { files: 0, bytes: 0 }, held };
@@ -147,8 +156,9 @@ export class Shipment {
         transferred: present ? { files: 0, bytes: 0 } : (sent ?? parseRsyncStats(result.stdout)),
         from: idOfDir(from || undefined),
         held,
+        ahead: lines.has('ahead'),
       };
-    }, (r) => (r.present ? `${release.id} already staged` : `staged ${release.id} (${r.transferred.files} files, ${formatBytes(r.transferred.bytes)} received${r.from ? `, delta from ${r.from}` : ''})`), (r) => r.transferred);
+    }, (r) => (r.present ? `${release.id} already staged` : `staged ${release.id} (${r.transferred.files} files, ${formatBytes(r.transferred.bytes)} received${r.from ? `, delta from ${r.from}` : ''}${r.ahead ? ', sent while the release was committed' : ''})`), (r) => r.transferred);
   }
 
   /** Run the stage script once with this payload; a tar's size is known here (rsync reports its own). */
@@ -162,6 +172,10 @@ export class Shipment {
       const tar = await (this.full ??= this.makeFullTar());
       const result = await session.exec(stage(0), { stdin: createReadStream(tar.file, { highWaterMark: 256 * 1024 }), timeoutMs });
       return { result, sent: { files: tar.files, bytes: tar.bytes } };
+    }
+    if (payload.kind === 'ahead') {
+      const result = await session.exec(stage(0), { timeoutMs });
+      return { result, sent: { files: payload.files ?? 0, bytes: payload.bytes ?? 0 } };
     }
     if (payload.kind === 'tar') {
       const result = await session.exec(stage(0), { stdin: payload.tar!, timeoutMs });

@@ -13,10 +13,15 @@ export { exportRelease, listReleases, maintainStore, resolveRelease } from './st
 export { type HistoryEvent, type LiveState, liveRelease, liveState, previousRelease, readHistory } from './history.js';
 export { recordRun, isWorthRecording, type RunRecord } from './record.js';
 
-export async function makeRelease(appEnv: AppEnv, source: SourceState, reporter: Reporter, build?: string): Promise<CommitResult> {
+/**
+ * onSynced: called once the www tree holds what the release will be, before it is committed
+ * (hosts with nothing can start receiving it meanwhile; see deploy/ahead.ts).
+ */
+export async function makeRelease(appEnv: AppEnv, source: SourceState, reporter: Reporter, build?: string, onSynced?: () => void): Promise<CommitResult> {
   return step(reporter, ADMIN, 'release', `releasing into ${appEnv.paths.www}`, async () => {
     await initStore(appEnv.paths.www);
     const privateFiles = await syncIntoWww(appEnv);
+    onSynced?.();
     return commitRelease(
       appEnv.paths.www,
       {

@@ -28,6 +28,7 @@ describe('deploy end to end', { timeout: 300_000 }, () => {
     const r = await w.deploy(w.target);
     assert.equal(r.exitCode, 0, r.all);
     assert.match(r.stderr, /r1 \([0-9a-f]{12}\) live on 3\/3 hosts/);
+    assert.equal((r.stderr.match(/staged r1 \(\d+ files, .* received, sent while the release was committed\)/g) ?? []).length, 3, 'empty hosts got the tree during the commit');
     const commit = await git(w.www, 'rev-parse', 'r1');
     const expected = await commitTree(w.www, commit);
     assert.ok(expected.has('app/settings_local.py'), 'the private settings are in the release commit');

@@ -34,6 +34,7 @@ import {
   parseProbe,
   holds,
   UNTAR_EXIT,
+  aheadCmd,
 } from '../../src/deploy/remote.js';
 import { tarCmd } from '../../src/deploy/payload.js';
 import { MODULE, RSYNC_USER } from '../../src/deploy/serve.js';
@@ -547,6 +548,37 @@ exec rsync "$@"
     assert.equal(statSync(join(dir, 'run.sh')).mode & 0o777, 0o755);
     assert.equal(statSync(join(dir, 'conf', 'secret.py')).mode & 0o777, 0o640, 'private files get the private mode');
     assert.deepEqual(releasesIn(base), [releaseDir(r1)], 'no partial or list file is left');
+  });
+
+  test('ahead: a tree sent before the commit is moved into place by the stage; another run\'s is never used', () => {
+    const base = freshBase();
+    const r1 = { ...rel(1), privateFiles: ['conf/secret.py'] };
+    const tree = join(tmp, 'ahead-src');
+    mkdirSync(join(tree, 'conf'), { recursive: true });
+    writeFileSync(join(tree, 'index.html'), 'hi\n');
+    writeFileSync(join(tree, 'conf', 'secret.py'), 'KEY=1\n');
+    const tar = tarOf(tree, ['index.html', 'conf/secret.py']);
+    // an older run left its tree behind: the next one replaces it
+    assert.equal(runRemote(aheadCmd(base, 'aaaaaaaaaaaaaaaa'), tmp, tar).status, 0);
+    const sent = runRemote(aheadCmd(base, 'bbbbbbbbbbbbbbbb'), tmp, tar);
+    assert.equal(sent.status, 0, sent.stderr);
+    assert.deepEqual(readdirSync(join(base, 'releases')), ['.ahead.bbbbbbbbbbbbbbbb.partial']);
+    const wrong = runRemote(stageCmd(base, r1, 0, 30, '/bin/false', { payload: { kind: 'ahead', token: 'cccccccccccccccc' } }));
+    assert.equal(wrong.status, UNTAR_EXIT, 'a token that is not there: stage again');
+    assert.deepEqual(releasesIn(base), [], 'and the stray tree is gone');
+    runRemote(aheadCmd(base, 'bbbbbbbbbbbbbbbb'), tmp, tar);
+    const r = runRemote(stageCmd(base, r1, 0, 30, '/bin/false', { payload: { kind: 'ahead', token: 'bbbbbbbbbbbbbbbb' }, mode: 0o600 }));
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(parseLines(r.stdout).has('ahead'));
+    const dir = join(base, 'releases', releaseDir(r1));
+    assert.deepEqual(releasesIn(base), [releaseDir(r1)]);
+    assert.equal(readFileSync(join(dir, 'REVISION'), 'utf8').trim(), r1.commit);
+    assert.equal(readFileSync(join(dir, 'index.html'), 'utf8'), 'hi\n');
+    assert.equal(statSync(join(dir, 'conf', 'secret.py')).mode & 0o777, 0o600);
+  });
+
+  test('ahead: the token is ours (hex) or refused', () => {
+    assert.throws(() => aheadCmd('/data/www/app', '../x'), /bad token/);
   });
 
   test('full: a broken tar fails the stage and leaves nothing', () => {

@@ -1,0 +1,97 @@
+/**
+ * Sending the tree ahead. A host that has no release at all (a first deploy, a host just
+ * added) needs every file; it can start receiving them as soon as the www tree holds what
+ * the release will be, while the admin node is still committing it (git add hashes every
+ * file: most of a first release's time on the admin node). After the commit, such a host's
+ * stage step only moves the tree into place, and only if the release commit holds exactly
+ * the paths that were sent (the store's tree is the judge); otherwise it is sent the release
+ * as any other host would be. Hosts that have some release get a delta after the commit,
+ * as before: a delta needs the commit.
+ */
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import type { AppEnv } from '../config/resolve.js';
+import { releasePaths } from '../release-store/delta.js';
+import type { Release } from '../release-store/release.js';
+import { type FullTar, fullTar } from './payload.js';
+import type { Preconnected } from './preconnect.js';
+import { aheadCmd } from './remote.js';
+
+/** Files and symlinks of the www tree, as `git add --all` sees them (no .git, no dirs), sorted. */
+async function treeFiles(www: string): Promise<string[]> {
+  const entries = await readdir(www, { recursive: true, withFileTypes: true });
+  const files: string[] = [];
+  for (const e of entries) {
+    if (e.isDirectory()) continue;
+    const path = relative(www, join(e.parentPath ?? (e as unknown as { path: string }).path, e.name));
+    if (path === '.git' || path.startsWith('.git/')) continue;
+    if (e.isFile() || e.isSymbolicLink()) files.push(path);
+  }
+  return files.sort();
+}
+
+export class SendAhead {
+  /** Names this run's tree on the hosts (`.ahead.<token>.partial`). */
+  readonly token = randomBytes(8).toString('hex');
+  private files?: Promise<string[]>;
+  private tar?: Promise<FullTar>;
+  private readonly sent = new Map<string, Promise<FullTar | undefined>>();
+  private readonly matches = new Map<string, Promise<boolean>>();
+
+  constructor(
+    private readonly appEnv: AppEnv,
+    private readonly preconnected: Preconnected,
+  ) {}
+
+  private get tarFile(): string {
+    return join(this.appEnv.paths.state, 'ahead.tar');
+  }
+
+  /** The www tree is final: send it to every host whose probe found no release. */
+  start(): void {
+    if (this.files || this.appEnv.remote.transfer === 'rsync') return;
+    const www = this.appEnv.paths.www;
+    this.files = treeFiles(www);
+    this.tar = this.files.then(async (files) => {
+      await mkdir(this.appEnv.paths.state, { recursive: true });
+      return fullTar(www, files, this.tarFile);
+    });
+    for (const host of this.appEnv.hosts) {
+      const state = this.preconnected.states.get(host.name);
+      const session = this.preconnected.sessions.get(host.name);
+      if (!state || !session) continue;
+      this.sent.set(
+        host.name,
+        (async () => {
+          if ((await state)?.have.size !== 0) return undefined;
+          const [tar, s] = await Promise.all([this.tar!, session]);
+          const r = await s.exec(aheadCmd(this.appEnv.remote.path, this.token), { stdin: createReadStream(tar.file, { highWaterMark: 256 * 1024 }), timeoutMs: 6 * 3600 * 1000 });
+          return r.code === 0 ? tar : undefined;
+        })().catch(() => undefined),
+      );
+    }
+  }
+
+  /** The tree this host was sent, if it got all of it and it is exactly the release's; else undefined. */
+  async sentFor(host: string, release: Release): Promise<FullTar | undefined> {
+    const tar = await this.sent.get(host);
+    if (!tar) return undefined;
+    let same = this.matches.get(release.commit);
+    if (!same) {
+      same = Promise.all([this.files!, releasePaths(this.appEnv.paths.www, release)]).then(
+        ([sent, paths]) => sent.length === paths.length && [...paths].sort().every((p, i) => p === sent[i]),
+        () => false,
+      );
+      this.matches.set(release.commit, same);
+    }
+    return (await same) ? tar : undefined;
+  }
+
+  /** Wait for transfers still under way (they fail once the sessions close) and remove the tar. */
+  async close(): Promise<void> {
+    await Promise.all(this.sent.values());
+    if (this.tar) await rm(this.tarFile, { force: true });
+  }
+}
