@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import pMap from 'p-map';
 import type { AppEnv } from '../config/resolve.js';
 import { releasePaths } from '../release-store/delta.js';
 import type { Release } from '../release-store/release.js';
@@ -49,29 +50,40 @@ export class SendAhead {
     return join(this.appEnv.paths.state, 'ahead.tar');
   }
 
-  /** The www tree is final: send it to every host whose probe found no release. */
-  start(): void {
-    if (this.files || this.appEnv.remote.transfer === 'rsync') return;
-    const www = this.appEnv.paths.www;
-    this.files = treeFiles(www);
-    this.tar = this.files.then(async (files) => {
+  /** The tree's tar, built on first need: most deploys find no host without a release. */
+  private tarball(): Promise<FullTar> {
+    this.tar ??= (async () => {
+      const www = this.appEnv.paths.www;
+      this.files = treeFiles(www);
       await mkdir(this.appEnv.paths.state, { recursive: true });
-      return fullTar(www, files, this.tarFile);
-    });
-    for (const host of this.appEnv.hosts) {
-      const state = this.preconnected.states.get(host.name);
-      const session = this.preconnected.sessions.get(host.name);
-      if (!state || !session) continue;
-      this.sent.set(
-        host.name,
-        (async () => {
-          if ((await state)?.have.size !== 0) return undefined;
-          const [tar, s] = await Promise.all([this.tar!, session]);
-          const r = await s.exec(aheadCmd(this.appEnv.remote.path, this.token), { stdin: createReadStream(tar.file, { highWaterMark: 256 * 1024 }), timeoutMs: 6 * 3600 * 1000 });
-          return r.code === 0 ? tar : undefined;
-        })().catch(() => undefined),
-      );
-    }
+      return fullTar(www, await this.files, this.tarFile);
+    })();
+    return this.tar;
+  }
+
+  /** The www tree is final: send it to every host whose probe found no release, `parallel` at a time. */
+  start(): void {
+    if (this.sent.size || this.appEnv.remote.transfer === 'rsync') return;
+    const settle = new Map<string, (sent: Promise<FullTar | undefined>) => void>();
+    for (const host of this.appEnv.hosts) this.sent.set(host.name, new Promise((resolve) => settle.set(host.name, resolve)));
+    void pMap(
+      this.appEnv.hosts,
+      async (host) => {
+        const sent = this.sendTo(host.name).catch(() => undefined);
+        settle.get(host.name)!(sent);
+        await sent;
+      },
+      { concurrency: this.appEnv.parallel },
+    );
+  }
+
+  private async sendTo(host: string): Promise<FullTar | undefined> {
+    const state = await this.preconnected.states.get(host);
+    if (state?.have.size !== 0) return undefined;
+    const [tar, session] = await Promise.all([this.tarball(), this.preconnected.sessions.get(host)!]);
+    const stdin = createReadStream(tar.file, { highWaterMark: 256 * 1024 });
+    const r = await session.exec(aheadCmd(this.appEnv.remote.path, this.token), { stdin, timeoutMs: 6 * 3600 * 1000 });
+    return r.code === 0 ? tar : undefined;
   }
 
   /** The tree this host was sent, if it got all of it and it is exactly the release's; else undefined. */
