@@ -11,9 +11,9 @@
  * env: BENCH_REPS (default 5), BENCH_HOSTS (default 20), BENCH_SCALE (default "50,100";
  *      "" to skip), BENCH_NET (default 127.0.70; the scale fleet uses the next /24),
  *      BENCH_OUT (default bench/results.json), BENCH_PROFILE (a dir: CPU profiles of Slipway runs),
- *      BENCH_TMP (default /dev/shm if it exists, else the system's temp dir)
+ *      BENCH_TMP (default /dev/shm if it has room for the largest fleet, else the system temp dir)
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statfsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,7 +33,18 @@ const NET = process.env.BENCH_NET ?? '127.0.70';
 const OUT = process.env.BENCH_OUT ?? join(HERE, 'results.json');
 /** A directory for V8 CPU profiles of every Slipway run (node --cpu-prof), to see where its time goes. */
 const PROFILE = process.env.BENCH_PROFILE;
-const TMP = process.env.BENCH_TMP ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
+/** Largest fleet × 2 layouts × the app (45 MB) × 1.5 for releases and slack. */
+const NEEDED = Math.max(HOSTS, ...SCALE) * 2 * 45e6 * 1.5;
+
+/** tmpfs when it has room for every host's copies (they live in RAM), else the system's temp dir. */
+function workDir(): string {
+  if (process.env.BENCH_TMP) return process.env.BENCH_TMP;
+  if (!existsSync('/dev/shm')) return tmpdir();
+  const fs = statfsSync('/dev/shm');
+  if (fs.bavail * fs.bsize >= NEEDED) return '/dev/shm';
+  log(`/dev/shm has ${(fs.bavail * fs.bsize / 1e9).toFixed(1)} GB free, ${(NEEDED / 1e9).toFixed(1)} GB needed: working on disk, where runs vary more`);
+  return tmpdir();
+}
 const TARGETS: Record<Scenario, number> = { first: 0.5, onefile: 0.3, nochange: 0.2, rollback: 0.5 };
 const GIT_ENV = { GIT_AUTHOR_NAME: 'dev', GIT_AUTHOR_EMAIL: 'dev@example.com', GIT_COMMITTER_NAME: 'dev', GIT_COMMITTER_EMAIL: 'dev@example.com', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
 
@@ -255,6 +266,7 @@ function table(results: Results, rollback: boolean): string {
 async function main(): Promise<void> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (make bench does)`);
   const started = performance.now();
+  const TMP = workDir();
   const dir = await mkdtemp(join(TMP, 'slipway-bench-'));
   log(`working in ${dir}`);
   const bench = new Bench(dir);
@@ -284,6 +296,8 @@ async function main(): Promise<void> {
     await bench.writeApp(small, { [`h${HOSTS}`]: HOSTS });
     await runScale(bench, small, `h${HOSTS}`, HOSTS, REPS, results);
     await small.down();
+    // its hosts' copies live in RAM on tmpfs: free them before a fleet five times its size
+    await rm(join(dir, 'fleet-small'), { recursive: true, force: true });
     if (SCALE.length) {
       const big = Math.max(...SCALE);
       const net = NET.replace(/\d+$/, (x) => String(Number(x) + 1));
