@@ -314,7 +314,7 @@ async function main(): Promise<void> {
     if (!stopping) await cleanup();
   }
   const text = table(results, bench.hasRollback);
-  process.stdout.write(`\n${text}\n\nslipway = the whole \`deploy ${APP}-<env>\` run (update, release, export, ship); ratios are medians of wall time.\n`);
+  process.stdout.write(`\n${text}\n\nslipway = the whole \`deploy ${APP}-<env>\` run (update, release, ship); ratios are medians of wall time.\n`);
   await writeFile(
     OUT,
     `${JSON.stringify({ date: new Date().toISOString(), machine: { cpus: (await import('node:os')).cpus().length, load: (await import('node:os')).loadavg(), dir: TMP }, reps: REPS, rollbackAvailable: bench.hasRollback, targets: TARGETS, table: text.split('\n'), results }, null, 2)}\n`,
