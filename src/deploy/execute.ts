@@ -19,7 +19,7 @@ import { rolloutVerdict } from './verdict.js';
 import type { SendAhead } from './ahead.js';
 import type { Preconnected } from './preconnect.js';
 import { HostSession } from './ssh.js';
-import { Shipment, probe } from './stage.js';
+import { Shipment, lastLine, probe } from './stage.js';
 
 export { formatBytes } from './stage.js';
 
@@ -181,8 +181,4 @@ export function verifyAllSwitched(release: Release, reports: readonly HostReport
       `\nhost states:\n${describeHostStates(release, reports).join('\n')}`,
     someSwitched ? ExitCode.partial : ExitCode.failed,
   );
-}
-
-function lastLine(text: string): string {
-  return text.trim().split('\n').filter(Boolean).slice(-3).join(' / ') || 'no output';
 }

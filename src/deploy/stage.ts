@@ -205,7 +205,8 @@ export class Shipment {
   }
 }
 
-function lastLine(text: string): string {
+/** The last lines of a remote command's output, for an error message. */
+export function lastLine(text: string): string {
   return text.trim().split('\n').filter(Boolean).slice(-3).join(' / ') || 'no output';
 }
 
