@@ -117,17 +117,19 @@ export class Shipment {
     let payload = this.deltas.get(base.id);
     if (!payload) this.deltas.set(base.id, (payload = this.deltaFrom(base)));
     // without a probe a tar might not fit the host; a list falls back to a full pull there
-    return !state && (await payload).kind === 'tar' ? { kind: 'list', from: base } : payload;
+    const p = await payload;
+    return !state && p.kind === 'tar' ? { kind: 'list', from: base, paths: p.paths } : p;
   }
 
   private async deltaFrom(base: Release): Promise<Payload> {
     const delta = await deltaBetween(this.appEnv.paths.www, base, this.release);
     if (!delta) return { kind: 'rsync' };
+    const paths = deltaInput(delta);
     if (this.appEnv.remote.transfer !== 'rsync') {
       const tar = await deltaTar(await this.files(), delta);
-      if (tar) return { kind: 'tar', from: base, deleted: delta.deleted, tar, files: delta.changed.length };
+      if (tar) return { kind: 'tar', from: base, deleted: delta.deleted, tar, files: delta.changed.length, paths };
     }
-    return { kind: 'list', from: base, paths: deltaInput(delta) };
+    return { kind: 'list', from: base, paths };
   }
 
   /** Stage the release on one host; `state` is its probe (undefined: none). */
