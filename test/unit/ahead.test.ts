@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { describe, it } from 'node:test';
+import type { AppEnv } from '../../src/config/resolve.js';
+import { SendAhead } from '../../src/deploy/ahead.js';
+import type { Preconnected } from '../../src/deploy/preconnect.js';
+import type { HostState } from '../../src/deploy/remote.js';
+import type { HostSession } from '../../src/deploy/ssh.js';
+import { commitRelease, initStore } from '../../src/release-store/store.js';
+
+/** Hosts that "receive" the tar: the bytes are read to the end and counted. */
+function fleet(states: Record<string, HostState | undefined>, received: Map<string, number>): Preconnected {
+  const session = (name: string) =>
+    ({
+      host: { name },
+      async exec(_cmd: unknown, options: { stdin?: Readable }) {
+        let n = 0;
+        for await (const chunk of options.stdin!) n += (chunk as Buffer).length;
+        received.set(name, n);
+        return { code: 0, stdout: 'ahead\n', stderr: '' };
+      },
+    }) as unknown as HostSession;
+  const names = Object.keys(states);
+  const unused = Promise.reject(new Error('unused'));
+  unused.catch(() => undefined);
+  return {
+    credentials: unused,
+    sessions: new Map(names.map((n) => [n, Promise.resolve(session(n))])),
+    states: new Map(names.map((n) => [n, Promise.resolve(states[n])])),
+    close() {},
+  };
+}
+
+describe('sending the tree ahead of the commit', () => {
+  it('goes only to hosts with no release, and counts only if the commit holds exactly the paths sent', async () => {
+    const www = await mkdtemp(join(tmpdir(), 'slipway-ahead-'));
+    try {
+      await initStore(www);
+      await writeFile(join(www, 'index.html'), 'v1\n');
+      await writeFile(join(www, 'app.js'), 'x\n');
+      const appEnv = {
+        hosts: [{ name: 'empty' }, { name: 'has-one' }, { name: 'unprobed' }],
+        parallel: 2,
+        remote: { path: '/data/www/shop', transfer: 'auto' },
+        paths: { www, state: join(www, '..', `${www.split('/').pop()}-state`) },
+      } as unknown as AppEnv;
+      const received = new Map<string, number>();
+      const ahead = new SendAhead(appEnv, fleet({ empty: { have: new Map() }, 'has-one': { have: new Map([['r1-aaaaaaaaaaaa', 'a'.repeat(40)]]) }, unprobed: undefined }, received));
+      ahead.start();
+      const facts = { app: 'shop', env: 'prod', deployer: 'alice', source: 'a'.repeat(40), subject: 's', submodules: [] };
+      const r1 = (await commitRelease(www, facts, [])).release;
+      const sent = await ahead.sentFor('empty', r1);
+      assert.ok(sent, 'the empty host has the tree of r1');
+      assert.equal(sent.files, 2);
+      assert.equal(received.get('empty'), sent.bytes);
+      assert.equal(await ahead.sentFor('has-one', r1), undefined, 'a host with a release gets a delta later instead');
+      assert.equal(await ahead.sentFor('unprobed', r1), undefined);
+      assert.deepEqual([...received.keys()], ['empty']);
+
+      await writeFile(join(www, 'late.txt'), 'not in what was sent\n');
+      const r2 = (await commitRelease(www, facts, [])).release;
+      assert.equal(await ahead.sentFor('empty', r2), undefined, 'a commit holding other paths than those sent: the host is sent the release as usual');
+      await ahead.close();
+    } finally {
+      await rm(www, { recursive: true, force: true });
+      await rm(`${www}-state`, { recursive: true, force: true });
+    }
+  });
+});
