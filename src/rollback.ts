@@ -61,29 +61,25 @@ export async function planRollback(appEnv: AppEnv, view: StoreView, options: Rol
 }
 
 export async function rollback(appEnv: AppEnv, options: RollbackOptions, reporter: Reporter): Promise<{ plan: RollbackPlan; hosts: HostReport[] }> {
-  // hosts are connected to (and probed) while the rollback is planned; a refused plan closes them
+  // hosts are connected to (and probed) while the rollback is planned; whatever happens, they are closed
   const preconnected = preconnect(appEnv, reporter);
-  let plan: RollbackPlan;
   try {
-    plan = await planRollback(appEnv, await viewStore(appEnv.paths.www), options);
-  } catch (err) {
-    preconnected.close();
-    throw err;
-  }
-  if (plan.migrations.length) {
-    reporter.emit({ kind: 'note', level: 'warn', text: `--force: rolling back across ${plan.migrations.length} changed migration file(s): ${plan.migrations.slice(0, 5).join(', ')}` });
-  }
-  reporter.emit({ kind: 'release', id: plan.to.id, commit: plan.to.commit, created: false });
-  let hosts: HostReport[] = [];
-  try {
-    // checked out only if some host no longer has the release
-    hosts = await shipRelease(appEnv, plan.to, reporter, { tree: () => exportStep(appEnv, plan.to, reporter), signal: interruption, preconnected });
-    verifyAllSwitched(plan.to, hosts);
-    await recordRun(appEnv.paths.www, { kind: 'rollback', from: plan.from.id, to: plan.to, hosts }, reporter);
-    return { plan, hosts };
-  } catch (err) {
-    if (isWorthRecording(err)) await recordRun(appEnv.paths.www, { kind: 'rollback', from: plan.from.id, to: plan.to, hosts, error: err }, reporter);
-    throw err;
+    const plan = await planRollback(appEnv, await viewStore(appEnv.paths.www), options);
+    if (plan.migrations.length) {
+      reporter.emit({ kind: 'note', level: 'warn', text: `--force: rolling back across ${plan.migrations.length} changed migration file(s): ${plan.migrations.slice(0, 5).join(', ')}` });
+    }
+    reporter.emit({ kind: 'release', id: plan.to.id, commit: plan.to.commit, created: false });
+    let hosts: HostReport[] = [];
+    try {
+      // checked out only if some host no longer has the release
+      hosts = await shipRelease(appEnv, plan.to, reporter, { tree: () => exportStep(appEnv, plan.to, reporter), signal: interruption, preconnected });
+      verifyAllSwitched(plan.to, hosts);
+      await recordRun(appEnv.paths.www, { kind: 'rollback', from: plan.from.id, to: plan.to, hosts }, reporter);
+      return { plan, hosts };
+    } catch (err) {
+      if (isWorthRecording(err)) await recordRun(appEnv.paths.www, { kind: 'rollback', from: plan.from.id, to: plan.to, hosts, error: err }, reporter);
+      throw err;
+    }
   } finally {
     preconnected.close();
   }

@@ -9,14 +9,13 @@
  * as before: a delta needs the commit.
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import pMap from 'p-map';
 import type { AppEnv } from '../config/resolve.js';
 import { releasePaths } from '../release-store/delta.js';
 import type { Release } from '../release-store/release.js';
-import { type FullTar, fullTar } from './payload.js';
+import { type FullTar, fullTar, readTar } from './payload.js';
 import type { Preconnected } from './preconnect.js';
 import { aheadCmd } from './remote.js';
 
@@ -81,14 +80,19 @@ export class SendAhead {
     const state = await this.preconnected.states.get(host);
     if (state?.have.size !== 0) return undefined;
     const [tar, session] = await Promise.all([this.tarball(), this.preconnected.sessions.get(host)!]);
-    const stdin = createReadStream(tar.file, { highWaterMark: 256 * 1024 });
-    const r = await session.exec(aheadCmd(this.appEnv.remote.path, this.token), { stdin, timeoutMs: 6 * 3600 * 1000 });
+    const r = await session.exec(aheadCmd(this.appEnv.remote.path, this.token), { stdin: readTar(tar), timeoutMs: 6 * 3600 * 1000 });
     return r.code === 0 ? tar : undefined;
   }
 
   /** The tree this host was sent, if it got all of it and it is exactly the release's; else undefined. */
   async sentFor(host: string, release: Release): Promise<FullTar | undefined> {
-    const tar = await this.sent.get(host);
+    return (await this.sent.get(host)) && this.tarFor(release);
+  }
+
+  /** The tar built for the hosts with nothing, if it holds exactly the release's paths (the store's tree decides). */
+  async tarFor(release: Release): Promise<FullTar | undefined> {
+    if (!this.tar) return undefined;
+    const tar = await this.tar.catch(() => undefined);
     if (!tar) return undefined;
     let same = this.matches.get(release.commit);
     if (!same) {
@@ -101,7 +105,7 @@ export class SendAhead {
     return (await same) ? tar : undefined;
   }
 
-  /** Wait for transfers still under way (they fail once the sessions close) and remove the tar. */
+  /** Wait for transfers still under way (they fail once the sessions close) and remove the tar (after the ship, which may stream it too). */
   async close(): Promise<void> {
     await Promise.all(this.sent.values());
     if (this.tar) await rm(this.tarFile, { force: true });

@@ -8,7 +8,8 @@
 import type { AppEnv, Host } from '../config/resolve.js';
 import type { Release } from '../release-store/release.js';
 import { type Reporter, step } from '../report/events.js';
-import { connect, formatBytes, loadCredentials } from './execute.js';
+import { connect, loadCredentials } from './execute.js';
+import { formatBytes } from './stage.js';
 import { onEachHost, type Outcome } from './fanout.js';
 import { type Drift, idOfDir, inspectCmd, parseDrift, parseLines, parseRsyncStats, repairCmd, type TransferStats } from './remote.js';
 import { type ReleaseServer, startReleaseServer } from './serve.js';

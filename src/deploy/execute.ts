@@ -21,8 +21,6 @@ import type { Preconnected } from './preconnect.js';
 import { HostSession } from './ssh.js';
 import { Shipment, lastLine, probe } from './stage.js';
 
-export { formatBytes } from './stage.js';
-
 export interface HostReport {
   host: string;
   state: 'switched' | 'staged' | 'failed' | 'reverted';

@@ -3,11 +3,13 @@
  * one on its stage command's stdin: no forwarded port, no rsync daemon, no rsync on
  * the host, no file list exchanged, no checksums. Two kinds:
  *   - the changed files of a small delta, in memory (deltaTar);
- *   - the whole release, in a file next to the export (fullTar), for hosts that have
- *     no release at all: the first deploy, a new host.
+ *   - the whole release, in a file in the app-env's state dir (fullTar), for hosts
+ *     that have no release at all: the first deploy, a new host; streamed from there.
  * Bigger deltas go through rsync instead, whose file-by-file transfer pays off there.
  */
+import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import type { Cmd } from '../exec/cmd.js';
 import { runLocal, runLocalBytes } from '../exec/local.js';
 import type { Delta } from '../release-store/delta.js';
@@ -57,4 +59,9 @@ export async function fullTar(tree: string, paths: readonly string[], file: stri
   // 32 kB records: few writes, and at most 32 kB of padding
   await runLocal(tarCmd(tree, file, 64), { input: nulList(paths) });
   return { file, bytes: (await stat(file)).size, files: paths.length };
+}
+
+/** A full tar's bytes, read for one host's stage command (large reads: few wake-ups). */
+export function readTar(tar: FullTar): Readable {
+  return createReadStream(tar.file, { highWaterMark: 256 * 1024 });
 }

@@ -12,7 +12,6 @@ import { HostError, errorMessage } from '../errors.js';
 import { type Cmd, shellLine } from '../exec/cmd.js';
 import { type KnownHostsFile, verifyHostKey } from './known-hosts.js';
 
-
 // ssh2 is CommonJS: required rather than imported, so Node does not parse all of it at
 // start-up looking for named exports
 const { Client } = createRequire(import.meta.url)('ssh2') as typeof import('ssh2');

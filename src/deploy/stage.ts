@@ -10,7 +10,6 @@
  * which hard-links whatever the host already has. Without a probe, the host decides.
  * Every source (the tree, the tars, the rsync daemon) is prepared once, on first need.
  */
-import { createReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AppEnv } from '../config/resolve.js';
@@ -18,7 +17,7 @@ import { baseOf, deltaBetween, releasePaths } from '../release-store/delta.js';
 import type { Release } from '../release-store/release.js';
 import { type Reporter, step } from '../report/events.js';
 import type { SendAhead } from './ahead.js';
-import { type FullTar, deltaTar, fullTar } from './payload.js';
+import { type FullTar, deltaTar, fullTar, readTar } from './payload.js';
 import {
   type HostState,
   type StagePayload,
@@ -172,7 +171,7 @@ export class Shipment {
     const timeoutMs = 6 * 3600 * 1000;
     if (payload.kind === 'full') {
       const tar = await (this.full ??= this.makeFullTar());
-      const result = await session.exec(stage(0), { stdin: createReadStream(tar.file, { highWaterMark: 256 * 1024 }), timeoutMs });
+      const result = await session.exec(stage(0), { stdin: readTar(tar), timeoutMs });
       return { result, sent: { files: tar.files, bytes: tar.bytes } };
     }
     if (payload.kind === 'ahead') {
@@ -195,7 +194,10 @@ export class Shipment {
     }
   }
 
+  /** The tar sent ahead when it is this release's tree (a host whose transfer failed), else one built here. */
   private async makeFullTar(): Promise<FullTar> {
+    const ahead = await this.ahead?.tarFor(this.release);
+    if (ahead) return ahead;
     const [tree, paths] = await Promise.all([this.files(), releasePaths(this.appEnv.paths.www, this.release)]);
     await mkdir(this.appEnv.paths.state, { recursive: true });
     return fullTar(tree, paths, this.fullTarFile());
@@ -203,7 +205,8 @@ export class Shipment {
 
   async close(): Promise<void> {
     if (this.server) await this.server.then((s) => s.close(), () => undefined);
-    if (this.full) await rm(this.fullTarFile(), { force: true });
+    // the tar sent ahead is SendAhead's to remove
+    if (this.full && (await this.full.catch(() => undefined))?.file === this.fullTarFile()) await rm(this.fullTarFile(), { force: true });
   }
 }
 

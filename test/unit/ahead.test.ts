@@ -59,10 +59,12 @@ describe('sending the tree ahead of the commit', () => {
       assert.equal(await ahead.sentFor('has-one', r1), undefined, 'a host with a release gets a delta later instead');
       assert.equal(await ahead.sentFor('unprobed', r1), undefined);
       assert.deepEqual([...received.keys()], ['empty']);
+      assert.equal((await ahead.tarFor(r1))?.file, sent.file, 'a host whose transfer failed is sent the same tar, not a second one');
 
       await writeFile(join(www, 'late.txt'), 'not in what was sent\n');
       const r2 = (await commitRelease(www, facts, [])).release;
       assert.equal(await ahead.sentFor('empty', r2), undefined, 'a commit holding other paths than those sent: the host is sent the release as usual');
+      assert.equal(await ahead.tarFor(r2), undefined);
       await ahead.close();
     } finally {
       await rm(www, { recursive: true, force: true });
