@@ -9,7 +9,8 @@ import { SendAhead } from '../../src/deploy/ahead.js';
 import type { Preconnected } from '../../src/deploy/preconnect.js';
 import type { HostState } from '../../src/deploy/remote.js';
 import type { HostSession } from '../../src/deploy/ssh.js';
-import { commitRelease, initStore } from '../../src/release-store/store.js';
+import { commitRelease } from '../../src/release-store/store.js';
+import { FACTS, withStore } from '../support/store.js';
 
 /** Hosts that "receive" the tar: the bytes are read to the end and counted. */
 function fleet(states: Record<string, HostState | undefined>, received: Map<string, number>): Preconnected {
@@ -35,23 +36,21 @@ function fleet(states: Record<string, HostState | undefined>, received: Map<stri
 }
 
 describe('sending the tree ahead of the commit', () => {
-  it('goes only to hosts with no release, and counts only if the commit holds exactly the paths sent', async () => {
-    const www = await mkdtemp(join(tmpdir(), 'slipway-ahead-'));
-    try {
-      await initStore(www);
+  it('goes only to hosts with no release, and counts only if the commit holds exactly the paths sent', () =>
+    withStore(async (www) => {
+      const state = await mkdtemp(join(tmpdir(), 'slipway-ahead-state-'));
       await writeFile(join(www, 'index.html'), 'v1\n');
       await writeFile(join(www, 'app.js'), 'x\n');
       const appEnv = {
         hosts: [{ name: 'empty' }, { name: 'has-one' }, { name: 'unprobed' }],
         parallel: 2,
         remote: { path: '/data/www/shop', transfer: 'auto' },
-        paths: { www, state: join(www, '..', `${www.split('/').pop()}-state`) },
+        paths: { www, state },
       } as unknown as AppEnv;
       const received = new Map<string, number>();
       const ahead = new SendAhead(appEnv, fleet({ empty: { have: new Map() }, 'has-one': { have: new Map([['r1-aaaaaaaaaaaa', 'a'.repeat(40)]]) }, unprobed: undefined }, received));
       ahead.start();
-      const facts = { app: 'shop', env: 'prod', deployer: 'alice', source: 'a'.repeat(40), subject: 's', submodules: [] };
-      const r1 = (await commitRelease(www, facts, [])).release;
+      const r1 = (await commitRelease(www, FACTS, [])).release;
       const sent = await ahead.sentFor('empty', r1);
       assert.ok(sent, 'the empty host has the tree of r1');
       assert.equal(sent.files, 2);
@@ -62,13 +61,10 @@ describe('sending the tree ahead of the commit', () => {
       assert.equal((await ahead.tarFor(r1))?.file, sent.file, 'a host whose transfer failed is sent the same tar, not a second one');
 
       await writeFile(join(www, 'late.txt'), 'not in what was sent\n');
-      const r2 = (await commitRelease(www, facts, [])).release;
+      const r2 = (await commitRelease(www, FACTS, [])).release;
       assert.equal(await ahead.sentFor('empty', r2), undefined, 'a commit holding other paths than those sent: the host is sent the release as usual');
       assert.equal(await ahead.tarFor(r2), undefined);
       await ahead.close();
-    } finally {
-      await rm(www, { recursive: true, force: true });
-      await rm(`${www}-state`, { recursive: true, force: true });
-    }
-  });
+      await rm(state, { recursive: true, force: true });
+    }));
 });

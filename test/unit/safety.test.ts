@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { realUser } from '../../src/cli/guard.js';
@@ -9,7 +8,8 @@ import { describeHostStates } from '../../src/deploy/execute.js';
 import { stageCmd } from '../../src/deploy/remote.js';
 import { connectConfig } from '../../src/deploy/ssh.js';
 import { storeGit } from '../../src/release-store/git.js';
-import { commitRelease, initStore, listReleases, moveToRelease } from '../../src/release-store/store.js';
+import { commitRelease, listReleases, moveToRelease } from '../../src/release-store/store.js';
+import { FACTS, withStore } from '../support/store.js';
 import { defaultSsh } from '../../src/config/resolve.js';
 
 const HOSTILE = ['../x', 'a/../b', 'a;id', '$(id)', '`id`', "a'b", 'a"b', 'a b', 'a\nb', 'a\0b', '-x', '--upload-pack=id', 'a|b', 'a&b', 'a>b', 'a\\b'];
@@ -55,12 +55,9 @@ describe('the deployer behind sudo', () => {
 });
 
 describe('release ids are never reused', () => {
-  it('a tag is created once and never moved; then the branch does not move either', async () => {
-    const www = await mkdtemp(join(tmpdir(), 'slipway-store-'));
-    try {
-      await initStore(www);
-      const facts = { app: 'shop', env: 'prod', deployer: 'alice', source: 'a'.repeat(40), subject: 's', submodules: [] };
-      const { release: r1 } = await commitRelease(www, facts, []);
+  it('a tag is created once and never moved; then the branch does not move either', () =>
+    withStore(async (www) => {
+      const { release: r1 } = await commitRelease(www, FACTS, []);
       const env = { GIT_AUTHOR_NAME: 'x', GIT_AUTHOR_EMAIL: 'x@x', GIT_COMMITTER_NAME: 'x', GIT_COMMITTER_EMAIL: 'x@x' };
       const tree = (await storeGit(www, ['rev-parse', 'HEAD^{tree}'])).stdout.trim();
       const other = (await storeGit(www, ['commit-tree', tree, '-p', r1.commit, '-m', 'other'], { env })).stdout.trim();
@@ -69,17 +66,12 @@ describe('release ids are never reused', () => {
       assert.equal((await storeGit(www, ['rev-parse', 'HEAD'])).stdout.trim(), r1.commit, 'the branch did not move');
       await assert.rejects(moveToRelease(www, 'r2', other, 'b'.repeat(40)), /store moved/, 'the branch must still be where the release was made from');
       assert.deepEqual((await listReleases(www)).map((r) => r.id), ['r1']);
-    } finally {
-      await rm(www, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it('a release read back from the store is the one commitRelease returned', async () => {
-    const www = await mkdtemp(join(tmpdir(), 'slipway-store-'));
-    try {
-      await initStore(www);
+  it('a release read back from the store is the one commitRelease returned', () =>
+    withStore(async (www) => {
       await writeFile(join(www, 'index.html'), 'v1\n');
-      const facts = { app: 'shop', env: 'prod', deployer: 'alice', source: 'a'.repeat(40), branch: 'main', subject: 'first', submodules: [{ path: 'vendor/x', sha: 'b'.repeat(40) }], build: 'ci #4' };
+      const facts = { ...FACTS, branch: 'main', subject: 'first', submodules: [{ path: 'vendor/x', sha: 'b'.repeat(40) }], build: 'ci #4' };
       const made = await commitRelease(www, facts, ['app/secret.py']);
       assert.ok(made.created);
       assert.deepEqual((await listReleases(www))[0], made.release);
@@ -92,10 +84,7 @@ describe('release ids are never reused', () => {
       assert.equal(r2.release.id, 'r2');
       assert.deepEqual((await storeGit(www, ['rev-list', '--parents', '-1', r2.release.commit])).stdout.trim().split(' ')[1], made.release.commit, 'r2 follows r1');
       assert.deepEqual(r2.releases.map((r) => r.id), ['r2', 'r1']);
-    } finally {
-      await rm(www, { recursive: true, force: true });
-    }
-  });
+    }));
 });
 
 describe('host states and private groups', () => {

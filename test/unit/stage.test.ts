@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { AppEnv } from '../../src/config/resolve.js';
 import { type HostState, deltaInput, releaseDir, stageCmd } from '../../src/deploy/remote.js';
 import { Shipment } from '../../src/deploy/stage.js';
-import { commitRelease, initStore } from '../../src/release-store/store.js';
+import { commitRelease } from '../../src/release-store/store.js';
+import { FACTS, withStore } from '../support/store.js';
 import { baseOf } from '../../src/release-store/delta.js';
 import type { Release } from '../../src/release-store/release.js';
 
@@ -86,16 +86,13 @@ describe('what each host is sent (Shipment.choose), from its probe', () => {
 });
 
 describe('without a probe, a host is sent a delta it checks itself', () => {
-  it('a small delta that would be a tar goes as the list of paths (the host falls back to a full pull if its base is gone)', async () => {
-    const www = await mkdtemp(join(tmpdir(), 'slipway-choose-'));
-    try {
-      await initStore(www);
-      const facts = { app: 'shop', env: 'prod', deployer: 'alice', source: 'a'.repeat(40), subject: 's', submodules: [] };
+  it('a small delta that would be a tar goes as the list of paths (the host falls back to a full pull if its base is gone)', () =>
+    withStore(async (www) => {
       await writeFile(join(www, 'index.html'), 'v1\n');
       await writeFile(join(www, 'keep.txt'), 'same\n');
-      const r1 = (await commitRelease(www, facts, [])).release;
+      const r1 = (await commitRelease(www, FACTS, [])).release;
       await writeFile(join(www, 'index.html'), 'v2\n');
-      const made = await commitRelease(www, facts, []);
+      const made = await commitRelease(www, FACTS, []);
       const env = { remote: { transfer: 'auto' }, paths: { www, state: www } } as unknown as AppEnv;
       const shipment = new Shipment(env, made.release, () => Promise.resolve(www), made.releases);
       const withProbe = await shipment.choose({ live: releaseDir(r1), have: new Map([[releaseDir(r1), r1.commit]]) });
@@ -103,8 +100,5 @@ describe('without a probe, a host is sent a delta it checks itself', () => {
       const blind = await shipment.choose(undefined);
       assert.equal(blind.kind, 'list');
       assert.equal((blind as { paths?: string }).paths, 'Cindex.html\n', 'the changed path travels with it');
-    } finally {
-      await rm(www, { recursive: true, force: true });
-    }
-  });
+    }));
 });
