@@ -84,7 +84,8 @@ export async function appendEvent(www: string, event: HistoryEvent): Promise<voi
     const old = await headOf(www);
     const r = await storeGit(www, ['fast-import', '--quiet'], { input: eventImport(event, old), reject: false });
     if (r.exitCode === 0) return;
-    if (!/Not updating/.test(r.stderr)) throw new StepError(`could not append to ${HISTORY_REF} in ${www}: ${r.stderr.trim().split('\n').pop()}`);
+    // another run appended first: refused as not descending from the tip, or the ref moved under the lock
+    if (!/Not updating|cannot lock ref/.test(r.stderr)) throw new StepError(`could not append to ${HISTORY_REF} in ${www}: ${r.stderr.trim().split('\n').pop()}`);
   }
   throw new StepError(`could not append to ${HISTORY_REF} in ${www}: it kept changing under us`);
 }
