@@ -3,7 +3,7 @@
  * what pause, hooks and health checks, and how many failures it tolerates.
  * Counts are whole numbers; shares are strings like '10%'.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { checkHostName } from './names.js';
 
 // eslint-disable-next-line no-control-regex

@@ -2,7 +2,7 @@
  * The shape of an app file, with its defaults. Parsing is strict: unknown keys
  * are errors, and every problem is reported with its path.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   checkAbsolutePath,
   checkEnvName,
