@@ -57,13 +57,22 @@ export async function syncIntoWww(appEnv: AppEnv): Promise<string[]> {
   // -rlpt, not -a: owners and devices mean nothing in a git tree. Nanosecond mtimes
   // (--modify-window=-1): by whole seconds, a same-size change checked out within the
   // second of the previous deploy would look unchanged and be left out of the release.
-  // --link-dest=src: files are hard links to the checkout's (git replaces a file it
-  // changes, never writes into it), so the first release copies no bytes; on another
-  // filesystem rsync copies them instead
-  await runLocal(['rsync', '-rlpt', '--modify-window=-1', '--delete', `--link-dest=${src}`, ...VCS_FILTERS, ...excludes, '--', `${src}/`, `${www}/`]);
+  // Into an empty tree, --link-dest=src: files are hard links to the checkout's (git
+  // replaces a file it changes, never writes into it), so the first release copies no
+  // bytes (on another filesystem rsync copies them instead). Not later: rsync then opens
+  // every unchanged file to look for a link, which doubled a no-change sync's time, to
+  // spare the copy of the few files that changed
+  const linkDest = (await isEmptyTree(www)) ? [`--link-dest=${src}`] : [];
+  await runLocal(['rsync', '-rlpt', '--modify-window=-1', '--delete', ...linkDest, ...VCS_FILTERS, ...excludes, '--', `${src}/`, `${www}/`]);
   if (!existsSync(priv)) return [];
   await runLocal(['rsync', '-rlpt', ...VCS_FILTERS, `--exclude=/${appEnv.privateEnvFile}`, '--', `${priv}/`, `${www}/`]);
   return listPrivateFiles(priv, appEnv.privateEnvFile);
+}
+
+/** Nothing in the www tree but the store's own .git: no release was synced into it yet. */
+async function isEmptyTree(www: string): Promise<boolean> {
+  const entries = await readdir(www).catch(() => []);
+  return entries.every((e) => e === '.git');
 }
 
 async function listPrivateFiles(dir: string, envFile: string): Promise<string[]> {
