@@ -64,7 +64,8 @@ export async function rollback(appEnv: AppEnv, options: RollbackOptions, reporte
   // hosts are connected to (and probed) while the rollback is planned; whatever happens, they are closed
   const preconnected = preconnect(appEnv, reporter);
   try {
-    const plan = await planRollback(appEnv, await viewStore(appEnv.paths.www), options);
+    const view = await viewStore(appEnv.paths.www);
+    const plan = await planRollback(appEnv, view, options);
     if (plan.migrations.length) {
       reporter.emit({ kind: 'note', level: 'warn', text: `--force: rolling back across ${plan.migrations.length} changed migration file(s): ${plan.migrations.slice(0, 5).join(', ')}` });
     }
@@ -72,7 +73,7 @@ export async function rollback(appEnv: AppEnv, options: RollbackOptions, reporte
     let hosts: HostReport[] = [];
     try {
       // checked out only if some host no longer has the release
-      hosts = await shipRelease(appEnv, plan.to, reporter, { tree: () => exportStep(appEnv, plan.to, reporter), signal: interruption, preconnected });
+      hosts = await shipRelease(appEnv, plan.to, reporter, { tree: () => exportStep(appEnv, plan.to, reporter), signal: interruption, preconnected, releases: view.releases });
       verifyAllSwitched(plan.to, hosts);
       await recordRun(appEnv.paths.www, { kind: 'rollback', from: plan.from.id, to: plan.to, hosts }, reporter);
       return { plan, hosts };
