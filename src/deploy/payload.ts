@@ -4,7 +4,8 @@
  * the host, no file list exchanged, no checksums. Two kinds:
  *   - the changed files of a small delta, in memory (deltaTar);
  *   - the whole release, in a file in the app-env's state dir (fullTar), for hosts
- *     that have no release at all: the first deploy, a new host; streamed from there.
+ *     that have no release at all: the first deploy, a new host; streamed from there,
+ *     each chunk read once for all of them (TarChunks).
  * Bigger deltas go through rsync instead, whose file-by-file transfer pays off there.
  */
 import { open, stat } from 'node:fs/promises';
