@@ -4,6 +4,7 @@
  * requested; keepalives and timeouts make a dead or frozen host fail in seconds.
  */
 import { type Duplex, Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { createRequire } from 'node:module';
 import type { Client as SshClient, ClientChannel, ConnectConfig } from 'ssh2';
 import type { Host } from '../config/resolve.js';
@@ -124,18 +125,22 @@ export class HostSession {
       this.client.exec(shellLine(cmd), (err, stream) => {
         if (err) return finish(this.fail(`cannot run ${cmd[0]}: ${err.message}`));
         channel = stream;
-        const out: Buffer[] = [];
-        const errOut: Buffer[] = [];
+        // decoded as it arrives: a kept Buffer would be a slice of a pooled slab (see
+        // bin/deploy.ts) and keep all of it alive for as long as the command runs
+        const out = new StringDecoder('utf8');
+        const errOut = new StringDecoder('utf8');
+        let stdout = '';
+        let stderr = '';
         let code = -1;
-        stream.on('data', (d: Buffer) => out.push(d));
-        stream.stderr.on('data', (d: Buffer) => errOut.push(d));
+        stream.on('data', (d: Buffer) => (stdout += out.write(d)));
+        stream.stderr.on('data', (d: Buffer) => (stderr += errOut.write(d)));
         stream.on('exit', (exitCode: number | null, signal?: string) => {
           code = exitCode ?? (signal ? 128 : -1);
         });
         const input = options.stdin;
         stream.on('close', () => {
           if (input instanceof Readable) input.destroy();
-          finish(undefined, { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') });
+          finish(undefined, { code, stdout: stdout + out.end(), stderr: stderr + errOut.end() });
         });
         // a write after the command exited: the exit status says what happened
         stream.on('error', () => undefined);
