@@ -15,7 +15,7 @@ import pMap from 'p-map';
 import type { AppEnv } from '../config/resolve.js';
 import { releasePaths } from '../release-store/delta.js';
 import type { Release } from '../release-store/release.js';
-import { type FullTar, fullTar, readTar } from './payload.js';
+import { type FullTar, fullTar } from './payload.js';
 import type { Preconnected } from './preconnect.js';
 import { aheadCmd } from './remote.js';
 
@@ -80,7 +80,7 @@ export class SendAhead {
     const state = await this.preconnected.states.get(host);
     if (state?.have.size !== 0) return undefined;
     const [tar, session] = await Promise.all([this.tarball(), this.preconnected.sessions.get(host)!]);
-    const r = await session.exec(aheadCmd(this.appEnv.remote.path, this.token), { stdin: readTar(tar), timeoutMs: 6 * 3600 * 1000 });
+    const r = await session.exec(aheadCmd(this.appEnv.remote.path, this.token), { stdin: tar.stream(), timeoutMs: 6 * 3600 * 1000 });
     return r.code === 0 ? tar : undefined;
   }
 

@@ -5,7 +5,7 @@
  *   - the changed files of a small delta, in memory (deltaTar);
  *   - the whole release, in a file in the app-env's state dir (fullTar), for hosts
  *     that have no release at all: the first deploy, a new host; streamed from there,
- *     each chunk read once for all of them (TarChunks).
+ *     each chunk read once for all of them.
  * Bigger deltas go through rsync instead, whose file-by-file transfer pays off there.
  */
 import { open, stat } from 'node:fs/promises';
@@ -48,42 +48,31 @@ export async function deltaTar(tree: string, delta: Delta): Promise<Buffer | und
   }
 }
 
-export interface FullTar {
-  file: string;
-  bytes: number;
-  files: number;
-  /** The file's bytes, read once for every host it is streamed to (readTar). */
-  chunks: TarChunks;
-}
-
 /** Every path of the release (from the store's tree, so exactly the commit's) in one tar file. */
 export async function fullTar(tree: string, paths: readonly string[], file: string): Promise<FullTar> {
   // 32 kB records: few writes, and at most 32 kB of padding
   await runLocal(tarCmd(tree, file, 64), { input: nulList(paths) });
-  const bytes = (await stat(file)).size;
-  return { file, bytes, files: paths.length, chunks: new TarChunks(file, bytes) };
-}
-
-/** A full tar's bytes, streamed to one host's stage command. */
-export function readTar(tar: FullTar): Readable {
-  return tar.chunks.stream();
+  return new FullTar(file, (await stat(file)).size, paths.length);
 }
 
 /**
- * A file streamed to many hosts at once, in chunks each read from the file once and
- * handed to every host's stream: ssh2 copies what it sends, so one buffer serves them all.
- * (Each host reading the file itself cost the admin node a copy of it per host, about a
- * third of its CPU in a first deploy to 20 hosts.) Hosts sent the tar together move in
- * step (20 hosts read each chunk once), so a few chunks in memory are enough: a host that
- * falls `kept` chunks behind the others (or starts later) reads a dropped chunk again.
+ * A tar of a whole release in a file, streamed to many hosts at once, in chunks each read
+ * from the file once and handed to every host's stream: ssh2 copies what it sends, so one
+ * buffer serves them all. (Each host reading the file itself cost the admin node a copy of
+ * it per host, about a third of its CPU in a first deploy to 20 hosts.) Hosts sent the tar
+ * together move in step (20 hosts read each chunk once), so a few chunks in memory are
+ * enough: a host that falls `kept` chunks behind the others (or starts later) reads a
+ * dropped chunk again.
  */
-export class TarChunks {
+export class FullTar {
   /** By chunk index, oldest read first. */
   private readonly held = new Map<number, Promise<Buffer>>();
 
   constructor(
     readonly file: string,
     readonly bytes: number,
+    /** How many files (and symlinks) it holds. */
+    readonly files: number,
     readonly chunkBytes = 1024 * 1024,
     readonly kept = 8,
   ) {}
@@ -122,7 +111,7 @@ export class TarChunks {
     }
   }
 
-  /** The whole file, chunk by chunk, as one host's stream. */
+  /** The whole file, chunk by chunk, as one host's stream (its stage command's stdin). */
   stream(): Readable {
     let next = 0;
     const stream: Readable = new Readable({

@@ -17,7 +17,7 @@ import { baseOf, deltaBetween, releasePaths } from '../release-store/delta.js';
 import type { Release } from '../release-store/release.js';
 import { type Reporter, step } from '../report/events.js';
 import type { SendAhead } from './ahead.js';
-import { type FullTar, deltaTar, fullTar, readTar } from './payload.js';
+import { type FullTar, deltaTar, fullTar } from './payload.js';
 import {
   type HostState,
   type StagePayload,
@@ -171,7 +171,7 @@ export class Shipment {
     const timeoutMs = 6 * 3600 * 1000;
     if (payload.kind === 'full') {
       const tar = await (this.full ??= this.makeFullTar());
-      const result = await session.exec(stage(0), { stdin: readTar(tar), timeoutMs });
+      const result = await session.exec(stage(0), { stdin: tar.stream(), timeoutMs });
       return { result, sent: { files: tar.files, bytes: tar.bytes } };
     }
     if (payload.kind === 'ahead') {

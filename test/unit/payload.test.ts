@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { TarChunks } from '../../src/deploy/payload.js';
+import { FullTar } from '../../src/deploy/payload.js';
 
-/** TarChunks that counts its reads of the file. */
-class Counted extends TarChunks {
+/** A FullTar that counts its reads of the file. */
+class Counted extends FullTar {
   reads = 0;
   protected override read(i: number): Promise<Buffer> {
     this.reads++;
@@ -37,7 +37,7 @@ describe('a full tar streamed to many hosts', () => {
 
   it('gives every host the whole file, reading each chunk from disk once', () =>
     withFile(data, async (file) => {
-      const chunks = new Counted(file, data.length, 10, 32);
+      const chunks = new Counted(file, data.length, 0, 10, 32);
       const got = await Promise.all([chunks.stream(), chunks.stream(), chunks.stream()].map(drain));
       for (const g of got) assert.deepEqual(g, data);
       assert.equal(chunks.reads, 10, '10 chunks of 10 bytes, each read once for three hosts');
@@ -45,7 +45,7 @@ describe('a full tar streamed to many hosts', () => {
 
   it('keeps only so many chunks: a host far behind the others reads the dropped ones again', () =>
     withFile(data, async (file) => {
-      const chunks = new Counted(file, data.length, 10, 2);
+      const chunks = new Counted(file, data.length, 0, 10, 2);
       assert.deepEqual(await drain(chunks.stream()), data);
       assert.deepEqual(await drain(chunks.stream()), data, 'the late host still gets every byte, in order');
       assert.equal(chunks.reads, 20, 'two chunks held at most: the second host read all ten again (by the time it got to 8 and 9, they had made room for 0 and 1)');
@@ -53,7 +53,7 @@ describe('a full tar streamed to many hosts', () => {
 
   it('fails the host\'s stream if the file shrank under it', () =>
     withFile(data, async (file) => {
-      const chunks = new TarChunks(file, data.length, 10, 2);
+      const chunks = new FullTar(file, data.length, 0, 10, 2);
       await truncate(file, 50);
       await assert.rejects(drain(chunks.stream()), /shorter than the 95 bytes/);
     }));
