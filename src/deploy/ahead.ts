@@ -9,28 +9,16 @@
  * as before: a delta needs the commit.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rm } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import pMap from 'p-map';
 import type { AppEnv } from '../config/resolve.js';
 import { releasePaths } from '../release-store/delta.js';
+import { filesUnder } from '../release-store/store.js';
 import type { Release } from '../release-store/release.js';
 import { type FullTar, fullTar } from './payload.js';
 import type { Preconnected } from './preconnect.js';
 import { aheadCmd } from './remote.js';
-
-/** Files and symlinks of the www tree, as `git add --all` sees them (no .git, no dirs), sorted. */
-async function treeFiles(www: string): Promise<string[]> {
-  const entries = await readdir(www, { recursive: true, withFileTypes: true });
-  const files: string[] = [];
-  for (const e of entries) {
-    if (e.isDirectory()) continue;
-    const path = relative(www, join(e.parentPath ?? (e as unknown as { path: string }).path, e.name));
-    if (path === '.git' || path.startsWith('.git/')) continue;
-    if (e.isFile() || e.isSymbolicLink()) files.push(path);
-  }
-  return files.sort();
-}
 
 export class SendAhead {
   /** Names this run's tree on the hosts (`.ahead.<token>.partial`). */
@@ -53,7 +41,8 @@ export class SendAhead {
   private tarball(): Promise<FullTar> {
     this.tar ??= (async () => {
       const www = this.appEnv.paths.www;
-      this.files = treeFiles(www);
+      // what `git add --all` will see: everything but the store's own .git
+      this.files = filesUnder(www, ['.git']);
       await mkdir(this.appEnv.paths.state, { recursive: true });
       return fullTar(www, await this.files, this.tarFile);
     })();

@@ -3,10 +3,10 @@
  * commit of it, private settings included, so any release can be restored
  * exactly. It never has a remote.
  */
-import { existsSync } from 'node:fs';
+import { type Dirent, existsSync } from 'node:fs';
 import { chmod, lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { AppEnv } from '../config/resolve.js';
 import { checkRefName } from '../config/names.js';
 import { StepError, UsageError } from '../errors.js';
@@ -76,17 +76,33 @@ async function isEmptyTree(www: string): Promise<boolean> {
 }
 
 async function listPrivateFiles(dir: string, envFile: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((e) => !e.isDirectory())
-    .map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name).slice(dir.length + 1))
+  return (await filesUnder(dir))
     .filter((p) => p !== envFile && !p.split('/').some((part) => part.startsWith('.git') && part !== '.gitkeep') && !p.split('/').some((part) => part.startsWith('.hg')))
-    .sort()
     .map((p) => {
       // eslint-disable-next-line no-control-regex
       if (/[\x00-\x1f\x7f]/.test(p)) throw new StepError(`private file ${JSON.stringify(p)} has a control character in its name; rename it`);
       return p;
     });
+}
+
+/**
+ * The files and symlinks under `dir` (what git and rsync -rlpt carry; no dirs), as sorted
+ * paths relative to it. Top-level entries named in `skip` are not entered at all.
+ */
+export async function filesUnder(dir: string, skip: readonly string[] = []): Promise<string[]> {
+  const files: string[] = [];
+  const keep = (e: Dirent, path: string) => (e.isFile() || e.isSymbolicLink()) && files.push(path);
+  for (const top of await readdir(dir, { withFileTypes: true })) {
+    if (skip.includes(top.name)) continue;
+    if (!top.isDirectory()) {
+      keep(top, top.name);
+      continue;
+    }
+    for (const e of await readdir(join(dir, top.name), { recursive: true, withFileTypes: true })) {
+      keep(e, relative(dir, join(e.parentPath ?? (e as unknown as { path: string }).path, e.name)));
+    }
+  }
+  return files.sort();
 }
 
 export async function listReleases(www: string): Promise<Release[]> {

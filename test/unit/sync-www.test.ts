@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { AppEnv } from '../../src/config/resolve.js';
-import { initStore, syncIntoWww } from '../../src/release-store/store.js';
+import { filesUnder, initStore, syncIntoWww } from '../../src/release-store/store.js';
 
 async function withTrees(body: (appEnv: AppEnv, src: string, www: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'slipway-sync-'));
@@ -42,5 +42,19 @@ describe('syncing the checkout into the www tree', () => {
       assert.equal(readFileSync(join(www, 'index.html'), 'utf8'), 'v2\n');
       assert.ok(!existsSync(join(www, 'gone.txt')), 'a file deleted from the checkout leaves the release');
       assert.equal(ino(join(www, 'app.js')), appBefore, 'an unchanged file is left alone');
+    }));
+});
+
+describe('listing a tree', () => {
+  it('gives files and symlinks as sorted relative paths, and never enters a skipped top-level dir', () =>
+    withTrees(async (_appEnv, _src, www) => {
+      await mkdir(join(www, 'static', 'css'), { recursive: true });
+      await mkdir(join(www, 'empty'));
+      await writeFile(join(www, 'static', 'css', 'site.css'), 'x\n');
+      await writeFile(join(www, 'index.html'), 'x\n');
+      await symlink('index.html', join(www, 'home.html'));
+      await writeFile(join(www, '.gitkeep'), '');
+      assert.deepEqual(await filesUnder(www, ['.git']), ['.gitkeep', 'home.html', 'index.html', 'static/css/site.css']);
+      assert.ok((await filesUnder(www)).includes('.git/HEAD'), 'without a skip, the store itself is listed');
     }));
 });
