@@ -73,10 +73,23 @@ const median = (xs: number[]) => {
 /** The measured runs under way: a Ctrl-C stops them before the fleet. */
 const running = new Set<ReturnType<typeof execa>>();
 
+/**
+ * What both tools run with: the environment `sudo` leaves a command (env_reset), since users
+ * and Jenkins run `sudo deploy`, plus what the run itself sets. Nothing else of the runner's
+ * environment leaks in: NODE_OPTIONS could change anything, and NODE_EXTRA_CA_CERTS makes
+ * Node 20 parse every CA certificate while it starts (85 ms on the 2-core test machine, in
+ * every Slipway run and in no baseline run), which sudo would have dropped.
+ */
+function sudoEnv(set: Record<string, string> = {}): Record<string, string> {
+  const keep = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LANGUAGE', 'LC_ALL', 'TERM'];
+  const kept = Object.fromEntries(keep.flatMap((k) => (process.env[k] === undefined ? [] : [[k, process.env[k]!]])));
+  return { ...kept, ...set };
+}
+
 /** Run a command under GNU time: wall, user+sys of the whole (reaped) process tree, peak RSS. */
 async function measure(cmd: string, args: string[], env: Record<string, string>, timeFile: string): Promise<Omit<Measured, 'bytesPerHost'>> {
   const started = performance.now();
-  const child = execa('/usr/bin/time', ['-f', '%U %S %M', '-o', timeFile, cmd, ...args], { env, reject: false, all: true, timeout: 900_000 });
+  const child = execa('/usr/bin/time', ['-f', '%U %S %M', '-o', timeFile, cmd, ...args], { env, extendEnv: false, reject: false, all: true, timeout: 900_000 });
   running.add(child);
   const r = await child.finally(() => running.delete(child));
   const wallS = (performance.now() - started) / 1000;
@@ -165,7 +178,7 @@ ${body}
 
   async slipway(env: string, command: string[] = []): Promise<Measured> {
     const prof = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : [];
-    const m = await measure('node', [...prof, CLI, ...command, `${APP}-${env}`], { SLIPWAY_APPS: this.apps, SLIPWAY_ROOT: this.root, CI: '1', PATH: process.env.PATH ?? '' }, join(this.dir, 'time'));
+    const m = await measure('node', [...prof, CLI, ...command, `${APP}-${env}`], sudoEnv({ SLIPWAY_APPS: this.apps, SLIPWAY_ROOT: this.root, CI: '1' }), join(this.dir, 'time'));
     const sizes = [...m.out.matchAll(/\] staged r\d+ \(\d+ files, ([0-9.]+) (B|kB|MB) received[,)]/g)].map((x) => parseSize(x[1]!, x[2]!));
     const hosts = Number(env.replace(/\D/g, ''));
     return { ...m, bytesPerHost: sizes.reduce((a, b) => a + b, 0) / hosts };
@@ -183,7 +196,7 @@ ${body}
     } else {
       args = ['switch', fleet.clientKey, fleet.knownHosts, this.tree, String(this.baselineN - 1), '0', stats, ...addrs];
     }
-    const m = await measure('bash', [BASELINE, ...args], { PATH: process.env.PATH ?? '' }, join(this.dir, 'time'));
+    const m = await measure('bash', [BASELINE, ...args], sudoEnv(), join(this.dir, 'time'));
     let sent = 0;
     for (const f of await readdir(stats)) {
       const x = /^Total bytes sent: ([0-9,]+)/m.exec(await readFile(join(stats, f), 'utf8'));
