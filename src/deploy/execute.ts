@@ -15,11 +15,12 @@ import { type KnownHostsFile, parseKnownHosts } from './known-hosts.js';
 import { buildPlan, type RolloutPlan } from './plan.js';
 import { idOfDir, parseLines, pruneCmd, releaseDir, type TransferStats } from './remote.js';
 import { runRollout } from './rollout.js';
+import { SwitchGate } from './gate.js';
 import { rolloutVerdict } from './verdict.js';
 import type { SendAhead } from './ahead.js';
 import type { Preconnected } from './preconnect.js';
 import { HostSession } from './ssh.js';
-import { Shipment, lastLine, probe } from './stage.js';
+import { Shipment, lastLine } from './stage.js';
 
 export interface HostReport {
   host: string;
@@ -93,6 +94,7 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
   const creds = await (options.preconnected?.credentials ?? loadCredentials(appEnv));
   const shipment = new Shipment(appEnv, release, options.tree, options.releases ?? (await listReleases(appEnv.paths.www)), options.ahead);
   const sessions = new Map<string, HostSession>();
+  const gates = new Map<string, SwitchGate>();
   const reports = new Map<string, HostReport>(hosts.map((h) => [h.name, { host: h.name, state: 'failed' }]));
   const signal = options.signal;
   // an interruption closes every connection: commands running on them fail at once
@@ -106,8 +108,10 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
       const session = await (options.preconnected?.sessions.get(host.name) ?? connect(host, appEnv, creds, reporter));
       sessions.set(host.name, session);
       if (signal?.aborted) throw new Error(`interrupted by ${String(signal.reason)} before staging`);
-      // what the host has decides what it is sent; without a probe the host decides
-      const state = await (options.preconnected?.states.get(host.name) ?? probe(session, appEnv)).catch(() => undefined);
+      const gate = (await options.preconnected?.gates.get(host.name)) ?? SwitchGate.open(session, appEnv);
+      gates.set(host.name, gate);
+      // what the host has decides what it is sent; without a look the host decides
+      const state = await gate.state.catch(() => undefined);
       return shipment.stageOn(session, state, reporter);
     }, { signal }), failedHosts);
     signal?.removeEventListener('abort', stop);
@@ -124,7 +128,7 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
     if (signal?.aborted) return [...reports.values()];
     const dir = releaseDir(release);
     const before = new Map(staged.map((s) => [s.host, s.ok ? s.value.previousDir : undefined]));
-    const result = await phase(reporter, 'switch', () => runRollout(plan, { appEnv, dir, sessions, before, reporter, signal: options.signal }), (r) =>
+    const result = await phase(reporter, 'switch', () => runRollout(plan, { appEnv, dir, sessions, gates, before, reporter, signal: options.signal }), (r) =>
       [...r.hosts.values()].filter((h) => h.failure).map((h) => h.host));
     for (const run of result.hosts.values()) {
       const report = reports.get(run.host)!;
@@ -141,6 +145,7 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
     return [...reports.values()];
   } finally {
     signal?.removeEventListener('abort', stop);
+    for (const gate of gates.values()) gate.close();
     for (const session of sessions.values()) session.close();
     options.preconnected?.close();
     await shipment.close();

@@ -8,16 +8,18 @@ import pMap from 'p-map';
 import type { AppEnv } from '../config/resolve.js';
 import type { Reporter } from '../report/events.js';
 import { type Credentials, connect, loadCredentials } from './execute.js';
+import { SwitchGate } from './gate.js';
 import type { HostState } from './remote.js';
 import type { HostSession } from './ssh.js';
-import { probe } from './stage.js';
 
 export interface Preconnected {
   /** The key and known_hosts, read once for the whole run. */
   readonly credentials: Promise<Credentials>;
   /** Per host name: its session, or the connection's failure. */
   readonly sessions: ReadonlyMap<string, Promise<HostSession>>;
-  /** Per host name: what it had when it connected (undefined: the probe failed; staging will say why). */
+  /** Per host name: its look at what it has, held open to switch it (undefined: it did not connect). */
+  readonly gates: ReadonlyMap<string, Promise<SwitchGate | undefined>>;
+  /** Per host name: what it had when it connected (undefined: the look failed; staging will say why). */
   readonly states: ReadonlyMap<string, Promise<HostState | undefined>>;
   /** Close every session that opened (a run that stops before shipping, or hosts not shipped to). */
   close(): void;
@@ -34,7 +36,8 @@ export function preconnect(appEnv: AppEnv, reporter: Reporter): Preconnected {
   const sessions = new Map(appEnv.hosts.map((h) => [h.name, new Promise<HostSession>((resolve) => settle.set(h.name, resolve))]));
   for (const session of sessions.values()) session.catch(() => undefined); // read by whoever awaits it; never unhandled
   // each host is asked what it has as soon as it is connected: the answer decides what it is sent
-  const states = new Map([...sessions].map(([name, session]) => [name, session.then((s) => probe(s, appEnv)).catch(() => undefined)]));
+  const gates = new Map([...sessions].map(([name, session]) => [name, session.then((s) => SwitchGate.open(s, appEnv), () => undefined)]));
+  const states = new Map([...gates].map(([name, gate]) => [name, gate.then((g) => g?.state).catch(() => undefined)]));
   void pMap(
     appEnv.hosts,
     async (host) => {
@@ -51,6 +54,7 @@ export function preconnect(appEnv: AppEnv, reporter: Reporter): Preconnected {
   return {
     credentials,
     sessions,
+    gates,
     states,
     close() {
       closed = true;

@@ -123,16 +123,15 @@ echo staged`;
 
 // What a host has, read before deciding what to send it: the live release, and every
 // release directory whose REVISION is there (a directory without one is incomplete).
-const PROBE = `base=$1
-live=$(readlink "$base/current" 2>/dev/null || true)
+const LOOK = `live=$(readlink "$base/current" 2>/dev/null || true)
 echo "live \${live##*/}"
-cd "$base/releases" 2>/dev/null || exit 0
-for d in r*-*; do
-  [ -f "$d/REVISION" ] || continue
-  IFS= read -r rev < "$d/REVISION" || continue
-  echo "have $d $rev"
-done
-exit 0`;
+if cd "$base/releases" 2>/dev/null; then
+  for d in r*-*; do
+    [ -f "$d/REVISION" ] || continue
+    IFS= read -r rev < "$d/REVISION" || continue
+    echo "have $d $rev"
+  done
+fi`;
 
 // A release's tree sent before its commit exists (deploy/ahead.ts), for a host with no
 // release: unpacked into .ahead.<token>.partial, which STAGE (payload ahead) moves into place.
@@ -147,11 +146,9 @@ mkdir ".ahead.$token.partial"
 tar -xpf - -C ".ahead.$token.partial" || { rm -rf -- ".ahead.$token.partial"; echo "cannot unpack the tree" >&2; exit 1; }
 echo ahead`;
 
-// The rollout's switch: no pruning here, so the release a host served before
-// stays on disk until the whole rollout succeeded (a revert needs it)
-const ACTIVATE = `set -eu
-base=$1 dir=$2
-cd "$base"
+// The rollout's switch, with base and dir set: no pruning here, so the release a host
+// served before stays on disk until the whole rollout succeeded (a revert needs it)
+const SWITCH = `cd "$base"
 [ -f "releases/$dir/REVISION" ] || { echo "release $dir is not staged on this host" >&2; exit 3; }
 live=$(readlink current 2>/dev/null || true)
 echo "previous \${live##*/}"
@@ -164,6 +161,24 @@ echo switched
 # A host from before this log starts it with what it has.
 [ -f .switched ] || ls -1 releases | grep -E '^r[0-9]+-[0-9a-f]{12}$' | sort -V > .switched || true
 printf '%s\\n' "$dir" >> .switched`;
+
+const ACTIVATE = `set -eu
+base=$1 dir=$2
+${SWITCH}`;
+
+// A host's look (LOOK) that then waits to switch it (SWITCH), in one remote process: the
+// admin node sends the release directory once every host has staged it. Input that ends
+// without one (the run stopped, failed elsewhere, or switches this host another way) and a
+// connection that closes both end it with nothing changed.
+const GATE = `base=$1
+${LOOK}
+echo ready
+IFS= read -r dir || exit 0
+case $dir in
+  '' | .* | */*) echo "not a release directory: $dir" >&2; exit 2 ;;
+esac
+set -eu
+${SWITCH}`;
 
 // Keep the live release and the ones served most recently, `keep` in all: `.switched` is
 // the log of switches, oldest first (ACTIVATE appends to it), so the release that was live
@@ -301,9 +316,13 @@ export function aheadCmd(base: string, token: string): Cmd {
   return script('ahead', AHEAD, [base, token]);
 }
 
-/** Read what a host has: `live <dir>`, then `have <dir> <revision>` per complete release. */
-export function probeCmd(base: string): Cmd {
-  return script('probe', PROBE, [base]);
+/**
+ * Read what a host has (`live <dir>`, then `have <dir> <revision>` per complete release,
+ * then `ready`), then wait: a release directory on stdin switches the host to it, as
+ * activateCmd does; the end of stdin exits with nothing changed.
+ */
+export function gateCmd(base: string): Cmd {
+  return script('gate', GATE, [base]);
 }
 
 /** A host's releases as its probe saw them. */

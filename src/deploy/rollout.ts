@@ -14,6 +14,7 @@ import { onEachHost } from './fanout.js';
 import { type Phase, type RolloutPlan, type Step, revertSteps } from './plan.js';
 import { describeStep } from './plan-text.js';
 import { activateCmd, idOfDir, parseLines } from './remote.js';
+import type { SwitchGate } from './gate.js';
 import type { HostSession } from './ssh.js';
 
 export interface HostRun {
@@ -47,6 +48,8 @@ export interface RolloutContext {
   /** Directory of the release being shipped (`r42-…`). */
   dir: string;
   sessions: ReadonlyMap<string, HostSession>;
+  /** Per host, its look held open to switch it (gate.ts); a host without one gets a fresh command. */
+  gates?: ReadonlyMap<string, SwitchGate>;
   /** What each host served when staging looked (release directory). */
   before: ReadonlyMap<string, string | undefined>;
   reporter: Reporter;
@@ -68,7 +71,7 @@ async function runSteps(host: Host, steps: readonly Step[], dir: string, run: Ho
       }, () => `${s.when} hook "${s.name}" ok`);
     } else if (s.kind === 'switch') {
       await timed(ctx.reporter, host.name, 'switch', `switching to ${s.to}`, async () => {
-        const r = await session.exec(activateCmd(ctx.appEnv.remote.path, dir));
+        const r = await (ctx.gates?.get(host.name)?.switchTo(dir) ?? session.exec(activateCmd(ctx.appEnv.remote.path, dir)));
         if (r.code !== 0 || !parseLines(r.stdout).has('switched')) {
           throw new Error(`switch to ${s.to} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').slice(-1)[0] || 'no output'}`);
         }

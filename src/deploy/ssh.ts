@@ -23,6 +23,16 @@ export interface ExecResult {
   stderr: string;
 }
 
+export interface ExecOptions {
+  stdin?: string | Buffer | Readable;
+  /** Default: ssh.commandTimeout; 0: none (the caller bounds it, e.g. with `signal`). */
+  timeoutMs?: number;
+  /** Kills the command: it fails with the signal's reason. */
+  signal?: AbortSignal;
+  /** Called with all the output so far, each time more of it arrives. */
+  onStdout?: (stdout: string) => void;
+}
+
 export interface ConnectOptions {
   ssh: SshSettings;
   knownHosts: KnownHostsFile;
@@ -101,8 +111,9 @@ export class HostSession {
    * non-zero exit. A stream given as stdin is piped with back-pressure and dropped if the
    * command exits before reading it all.
    */
-  exec(cmd: Cmd, options: { stdin?: string | Buffer | Readable; timeoutMs?: number } = {}): Promise<ExecResult> {
+  exec(cmd: Cmd, options: ExecOptions = {}): Promise<ExecResult> {
     if (this.lostReason) return Promise.reject(this.fail(this.lostReason));
+    if (options.signal?.aborted) return Promise.reject(this.fail(`${cmd[0]}: ${String(options.signal.reason)}`));
     const timeoutMs = options.timeoutMs ?? this.ssh.commandTimeout * 1000;
     return new Promise((resolve, reject) => {
       let channel: ClientChannel | undefined;
@@ -112,16 +123,20 @@ export class HostSession {
         settled = true;
         clearTimeout(timer);
         this.onLost.delete(lost);
+        options.signal?.removeEventListener('abort', abort);
         if (err) reject(err);
         else resolve(result!);
       };
       const lost = (reason: string) => finish(this.fail(reason));
       this.onLost.add(lost);
-      const timer = setTimeout(() => {
+      const kill = (why: string) => {
         channel?.signal('KILL');
         channel?.close();
-        finish(this.fail(`${cmd[0]} timed out after ${Math.round(timeoutMs / 1000)} s`));
-      }, timeoutMs);
+        finish(this.fail(why));
+      };
+      const timer = timeoutMs > 0 ? setTimeout(() => kill(`${cmd[0]} timed out after ${Math.round(timeoutMs / 1000)} s`), timeoutMs) : undefined;
+      const abort = () => kill(`${cmd[0]}: ${String(options.signal!.reason)}`);
+      options.signal?.addEventListener('abort', abort, { once: true });
       this.client.exec(shellLine(cmd), (err, stream) => {
         if (err) return finish(this.fail(`cannot run ${cmd[0]}: ${err.message}`));
         channel = stream;
@@ -132,7 +147,11 @@ export class HostSession {
         let stdout = '';
         let stderr = '';
         let code = -1;
-        stream.on('data', (d: Buffer) => (stdout += out.write(d)));
+        stream.on('data', (d: Buffer) => {
+          const text = out.write(d);
+          stdout += text;
+          if (text) options.onStdout?.(stdout);
+        });
         stream.stderr.on('data', (d: Buffer) => (stderr += errOut.write(d)));
         stream.on('exit', (exitCode: number | null, signal?: string) => {
           code = exitCode ?? (signal ? 128 : -1);

@@ -27,9 +27,7 @@ import {
   holds,
   idOfDir,
   parseLines,
-  parseProbe,
   parseRsyncStats,
-  probeCmd,
   releaseDir,
   stageCmd,
 } from './remote.js';
@@ -51,13 +49,6 @@ export interface StageResult {
   held?: number;
   /** The tree was sent before the commit (ahead.ts). */
   ahead?: boolean;
-}
-
-/** Ask a host what it has. */
-export async function probe(session: HostSession, appEnv: AppEnv): Promise<HostState> {
-  const result = await session.exec(probeCmd(appEnv.remote.path));
-  if (result.code !== 0) throw new Error(`cannot read the host's releases (exit ${result.code}): ${lastLine(result.stderr || result.stdout)}`);
-  return parseProbe(result.stdout);
 }
 
 /** A payload with what travels on stdin (the tar, or the list of paths for rsync), or what was sent ahead. */

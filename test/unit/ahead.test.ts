@@ -30,6 +30,7 @@ function fleet(states: Record<string, HostState | undefined>, received: Map<stri
   return {
     credentials: unused,
     sessions: new Map(names.map((n) => [n, Promise.resolve(session(n))])),
+    gates: new Map(names.map((n) => [n, Promise.resolve(undefined)])),
     states: new Map(names.map((n) => [n, Promise.resolve(states[n])])),
     close() {},
   };

@@ -30,7 +30,7 @@ import {
   statusCmd,
   activateCmd,
   pruneCmd,
-  probeCmd,
+  gateCmd,
   parseProbe,
   holds,
   UNTAR_EXIT,
@@ -641,7 +641,7 @@ exec rsync "$@"
   });
 });
 
-describe('the PROBE script, run by the real sh', () => {
+describe('the GATE script (look, then switch when told), run by the real sh', () => {
   test('lists the live release and every release dir with a REVISION; nothing else', () => {
     const base = freshBase();
     const [r1, r2, r3] = [rel(1), rel(2), rel(3)];
@@ -651,20 +651,56 @@ describe('the PROBE script, run by the real sh', () => {
     mkdirSync(join(base, 'releases', 'r9-not-ours'));
     mkdirSync(join(base, 'releases', `.${releaseDir(r3)}.partial`));
     symlinkSync(`releases/${releaseDir(r2)}`, join(base, 'current'));
-    const r = runRemote(probeCmd(base));
+    const r = runRemote(gateCmd(base), tmp, '');
     assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /\nready\n$/);
     const state = parseProbe(r.stdout);
     assert.equal(state.live, releaseDir(r2));
     assert.deepEqual([...state.have.keys()].sort(), [releaseDir(r1), releaseDir(r2)]);
     assert.ok(holds(state, r1) && holds(state, r2) && !holds(state, r3));
     assert.ok(!holds(state, { id: 'r1', commit: commitFor(99) }), 'a dir is held only with the right REVISION');
+    assert.equal(readlinkSync(join(base, 'current')), `releases/${releaseDir(r2)}`, 'no input: nothing switched');
   });
 
   test('a host with nothing yet (no base dir) has no live release and holds nothing', () => {
-    const r = runRemote(probeCmd(join(tmp, 'nowhere', 'app')));
+    const r = runRemote(gateCmd(join(tmp, 'nowhere', 'app')), tmp, '');
     assert.equal(r.status, 0, r.stderr);
     const state = parseProbe(r.stdout);
     assert.equal(state.live, undefined);
     assert.equal(state.have.size, 0);
+    assert.ok(r.stdout.endsWith('ready\n'));
+  });
+
+  test('switches to the release dir it is sent, as ACTIVATE does, and says so after `ready`', () => {
+    const base = freshBase();
+    const [r1, r2] = [rel(1), rel(2)];
+    staged(base, r1);
+    symlinkSync(`releases/${releaseDir(r1)}`, join(base, 'current'));
+    // staged after the look, as a deploy does
+    const look = runRemote(gateCmd(base), tmp, `${releaseDir(r2)}\n`);
+    assert.equal(look.status, 3, 'not staged yet: refused');
+    assert.equal(readlinkSync(join(base, 'current')), `releases/${releaseDir(r1)}`);
+    staged(base, r2);
+    const r = runRemote(gateCmd(base), tmp, `${releaseDir(r2)}\n`);
+    assert.equal(r.status, 0, r.stderr);
+    const after = r.stdout.slice(r.stdout.indexOf('ready\n') + 6);
+    assert.deepEqual(parseLines(after).get('previous'), [releaseDir(r1)]);
+    assert.ok(parseLines(after).has('switched'));
+    assert.equal(readlinkSync(join(base, 'current')), `releases/${releaseDir(r2)}`);
+    assert.equal(readFileSync(join(base, '.switched'), 'utf8').trim().split('\n').pop(), releaseDir(r2));
+  });
+
+  test('refuses anything but a release dir name, and changes nothing', () => {
+    const base = freshBase();
+    const r1 = rel(1);
+    staged(base, r1);
+    symlinkSync(`releases/${releaseDir(r1)}`, join(base, 'current'));
+    mkdirSync(join(base, 'elsewhere'));
+    writeFileSync(join(base, 'elsewhere', 'REVISION'), 'x\n');
+    for (const bad of ['../elsewhere', '.', '..', '/etc', 'releases/../../elsewhere', '']) {
+      const r = runRemote(gateCmd(base), tmp, `${bad}\n`);
+      assert.equal(r.status, 2, `${JSON.stringify(bad)}: ${r.stderr}`);
+      assert.equal(readlinkSync(join(base, 'current')), `releases/${releaseDir(r1)}`);
+    }
   });
 });
