@@ -3,7 +3,7 @@
  * `<app>-<env>` against what exists. Files starting with "_" are shared
  * modules apps may import (common hosts, defaults), not apps.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { createRequire } from 'node:module';
@@ -47,10 +47,38 @@ export async function listApps(appsDir: string): Promise<string[]> {
     .sort();
 }
 
-export async function loadApp(appsDir: string, app: string): Promise<{ config: AppConfig; file: string }> {
+/**
+ * Where jiti keeps the app files it compiled: in Slipway's own node_modules, as private as
+ * its code. Left to itself, jiti uses <tmpdir>/jiti whenever the apps directory has no
+ * node_modules (as in /etc/slipway/apps). On a shared admin node anyone may create that
+ * directory first and put a compiled app file in it, which root would then run. A cache
+ * directory that others could write to (another owner, group or world writable, a symlink)
+ * is not used: app files are then compiled on every run.
+ */
+export function compileCache(modules = join(packageRoot(), 'node_modules')): string | false {
+  if (!existsSync(modules)) return false;
+  const dir = join(modules, '.cache', 'jiti');
+  try {
+    mkdirSync(join(modules, '.cache'), { recursive: true });
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return false;
+  }
+  const ours = (path: string) => {
+    const st = lstatSync(path);
+    return st.isDirectory() && (process.getuid === undefined || st.uid === process.getuid()) && (st.mode & 0o022) === 0;
+  };
+  try {
+    return ours(join(modules, '.cache')) && ours(dir) ? dir : false;
+  } catch {
+    return false;
+  }
+}
+
+export async function loadApp(appsDir: string, app: string, cache: string | false = false): Promise<{ config: AppConfig; file: string }> {
   const file = join(appsDir, `${app}.ts`);
   const shown = displayPath(file);
-  const jiti = createJiti(import.meta.url, { alias: { slipway: slipwayModule() }, moduleCache: false });
+  const jiti = createJiti(import.meta.url, { alias: { slipway: slipwayModule() }, moduleCache: false, fsCache: cache });
   let raw: unknown;
   try {
     raw = await jiti.import(file, { default: true });
@@ -78,7 +106,7 @@ export async function loadTarget(target: string, options: LoadOptions): Promise<
   if (!apps.includes(parts.app)) {
     throw new UsageError(`unknown app ${shown(parts.app)} in ${displayPath(options.appsDir)} (apps: ${apps.join(', ') || 'none'})`);
   }
-  const { config, file } = await loadApp(options.appsDir, parts.app);
+  const { config, file } = await loadApp(options.appsDir, parts.app, compileCache());
   if (!Object.hasOwn(config.envs, parts.env)) {
     throw new UsageError(`unknown env ${shown(parts.env)} for app ${parts.app} (envs: ${Object.keys(config.envs).join(', ')})`);
   }

@@ -1,10 +1,10 @@
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { listApps, loadTarget } from '../../src/config/load.js';
+import { compileCache, listApps, loadApp, loadTarget } from '../../src/config/load.js';
 import { DEFAULT_REMOTE } from '../../src/config/resolve.js';
 import { ConfigError, ExitCode, UsageError } from '../../src/errors.js';
 
@@ -354,4 +354,40 @@ describe('targets', () => {
       assert.ok(!/[\n\0]/.test(message));
     });
   }
+});
+
+describe('where compiled app files are kept', () => {
+  test('in <node_modules>/.cache/jiti, private to us, and loadApp writes there, not to <tmpdir>/jiti', async () => {
+    const modules = join(root, 'cache-ok', 'node_modules');
+    mkdirSync(modules, { recursive: true });
+    const dir = compileCache(modules);
+    assert.equal(dir, join(modules, '.cache', 'jiti'));
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+    // an apps dir of a name no other test uses: jiti names its cache files after it
+    const apps = join(root, `apps-${process.pid}-cached`);
+    mkdirSync(apps);
+    writeFileSync(join(apps, 'cached.ts'), `import { defineApp } from 'slipway';\nexport default defineApp({ repo: 'https://example.com/x.git', envs: { prod: { hosts: [{ name: 'web1' }] } } } as never);\n`);
+    const { config } = await loadApp(apps, 'cached', dir);
+    assert.deepEqual(Object.keys(config.envs), ['prod']);
+    assert.equal(readdirSync(dir).filter((f) => f.startsWith(`apps-${process.pid}-cached-cached.`)).length, 1);
+    const tmp = join(tmpdir(), 'jiti');
+    assert.ok(!existsSync(tmp) || !readdirSync(tmp).some((f) => f.startsWith(`apps-${process.pid}-cached-`)), 'nothing in the shared temp dir');
+  });
+
+  test('not used when others could write to it, or when it is a symlink; none without node_modules', () => {
+    const open = join(root, 'cache-open', 'node_modules');
+    mkdirSync(join(open, '.cache', 'jiti'), { recursive: true });
+    chmodSync(join(open, '.cache', 'jiti'), 0o777);
+    assert.equal(compileCache(open), false);
+    const openParent = join(root, 'cache-open-parent', 'node_modules');
+    mkdirSync(join(openParent, '.cache', 'jiti'), { recursive: true, mode: 0o700 });
+    chmodSync(join(openParent, '.cache'), 0o777);
+    assert.equal(compileCache(openParent), false);
+    const linked = join(root, 'cache-link', 'node_modules');
+    mkdirSync(join(linked, '.cache'), { recursive: true });
+    mkdirSync(join(root, 'elsewhere'), { mode: 0o700 });
+    symlinkSync(join(root, 'elsewhere'), join(linked, '.cache', 'jiti'));
+    assert.equal(compileCache(linked), false);
+    assert.equal(compileCache(join(root, 'no-modules', 'node_modules')), false);
+  });
 });
