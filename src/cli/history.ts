@@ -1,7 +1,7 @@
 /** Read-only views of the store's history: `deploy log` and `deploy diff`. */
 import { loadTarget } from '../config/load.js';
 import { UsageError } from '../errors.js';
-import { changedFiles, publicPatch, resolveRelease, viewStore } from '../release-store/index.js';
+import { changedFiles, publicPatch, readHistory, resolveRelease, viewStore } from '../release-store/index.js';
 import type { HistoryEvent } from '../release-store/history.js';
 import { type GlobalOptions, locations } from './context.js';
 
@@ -25,12 +25,12 @@ export function formatEvent(e: HistoryEvent): string[] {
 
 export async function logCommand(target: string, options: { limit?: number }, globals: GlobalOptions): Promise<void> {
   const appEnv = await loadTarget(target, locations(globals));
-  const { history } = await viewStore(appEnv.paths.www);
+  const history = await readHistory(appEnv.paths.www, options.limit);
   if (!history.length) {
     out(`no deploys of ${appEnv.app}-${appEnv.env} recorded yet (store: ${appEnv.paths.www})`);
     return;
   }
-  for (const e of history.slice(0, options.limit ?? history.length)) for (const line of formatEvent(e)) out(line);
+  for (const e of history) for (const line of formatEvent(e)) out(line);
 }
 
 export async function diffCommand(target: string, from: string | undefined, to: string | undefined, options: { patch?: boolean }, globals: GlobalOptions): Promise<void> {

@@ -4,13 +4,13 @@ import type { SourceState } from '../update/checkout.js';
 import { ADMIN, type Reporter, step } from '../report/events.js';
 import { type CommitResult, commitRelease, deployerName, exportRelease, initStore, syncIntoWww } from './store.js';
 
-import { type HistoryEvent, type LiveState, liveRelease, liveState, readHistory } from './history.js';
+import { type LiveState, liveRelease, readLiveState } from './history.js';
 import type { Release } from './release.js';
 import { listReleases } from './store.js';
 
 export type { Release } from './release.js';
 export { exportRelease, listReleases, maintainStore, resolveRelease } from './store.js';
-export { type HistoryEvent, type LiveState, liveRelease, liveState, previousRelease, readHistory } from './history.js';
+export { type HistoryEvent, type LiveState, liveRelease, liveState, previousRelease, readHistory, readLiveState } from './history.js';
 export { recordRun, isWorthRecording, type RunRecord } from './record.js';
 
 /**
@@ -39,18 +39,16 @@ export async function makeRelease(appEnv: AppEnv, source: SourceState, reporter:
   }, (r) => (r.created ? `committed release ${r.release.id} (${r.release.commit.slice(0, 12)})` : `no change since ${r.release.id}: no new release`));
 }
 
-/** The store at a glance: its releases (newest first), its history and what it has live. */
+/** The store at a glance: its releases (newest first) and what it has live. */
 export interface StoreView {
   releases: Release[];
-  history: HistoryEvent[];
   state: LiveState;
   live?: Release;
 }
 
 export async function viewStore(www: string): Promise<StoreView> {
-  const [releases, history] = await Promise.all([listReleases(www), readHistory(www)]);
-  const state = liveState(history);
-  return { releases, history, state, live: liveRelease(releases, state) };
+  const [releases, state] = await Promise.all([listReleases(www), readLiveState(www)]);
+  return { releases, state, live: liveRelease(releases, state) };
 }
 export { changedFiles, type FileChange, publicPatch, releasesTouching } from './diff.js';
 

@@ -12,8 +12,12 @@ import {
   type HistoryEvent,
   liveState,
   parseEventMessage,
+  parseStateOf,
   previousRelease,
   readHistory,
+  readLiveState,
+  replay,
+  STATE_LIMIT,
 } from '../../src/release-store/history.js';
 import type { Release } from '../../src/release-store/release.js';
 
@@ -90,6 +94,78 @@ describe('history events in git', () => {
     assert.equal((await readHistory(dir))[0]?.kind, 'rollback');
     const branch = execFileSync('git', ['-C', dir, 'for-each-ref', '--format=%(refname)']).toString().trim();
     assert.equal(branch, 'refs/slipway/history', 'only the history ref exists');
+  });
+});
+
+describe('the live state carried by each event (the history tip alone is read)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'slipway-history-state-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const git = (...args: string[]) => execFileSync('git', ['-C', dir, ...args]).toString();
+
+  test('read from the tip, it is what replaying every event gives, after each of 60 mixed events', async () => {
+    execFileSync('git', ['init', '-q', '--initial-branch=releases', dir]);
+    assert.deepEqual(await readLiveState(dir), liveState([]), 'no history yet');
+    // a fixed pseudo-random walk of deploys, rollbacks, syncs and failures
+    let seed = 7;
+    const next = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    let live: string | undefined;
+    for (let i = 1; i <= 60; i++) {
+      const kind = (['deploy', 'deploy', 'rollback', 'sync'] as const)[next(4)]!;
+      const to = `r${kind === 'deploy' ? i : 1 + next(i)}`;
+      const result = (['ok', 'ok', 'ok', 'failed', 'reverted'] as const)[next(5)]!;
+      await appendEvent(dir, { ...ev(kind, live, to, result), at: new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString().replace(/\.\d{3}Z$/, 'Z') });
+      if (result === 'ok') live = to;
+      assert.deepEqual(await readLiveState(dir), liveState(await readHistory(dir)), `after event ${i}`);
+    }
+    assert.ok(parseStateOf(git('log', '-1', '--format=%B', 'refs/slipway/history')), 'the tip carries its state');
+  });
+
+  test('a tip from before events carried the state is replayed; the next event carries it', async () => {
+    const old = mkdtempSync(join(tmpdir(), 'slipway-history-old-'));
+    try {
+      execFileSync('git', ['init', '-q', '--initial-branch=releases', old]);
+      // two events written as an older Slipway did: no state paragraph
+      const stream = [ev('deploy', undefined, 'r1'), ev('deploy', 'r1', 'r2')]
+        .map((e, i) => {
+          const m = eventMessage(e);
+          return `commit refs/slipway/history\nmark :${i + 1}\ncommitter Slipway <slipway@localhost> 1767225600 +0000\ndata ${Buffer.byteLength(m)}\n${m}${i ? `from :${i}\n` : ''}deleteall\n\n`;
+        })
+        .join('');
+      execFileSync('git', ['-C', old, 'fast-import', '--quiet'], { input: stream });
+      assert.equal(parseStateOf(execFileSync('git', ['-C', old, 'log', '-1', '--format=%B', 'refs/slipway/history']).toString()), undefined);
+      const s = await readLiveState(old);
+      assert.equal(s.live, 'r2');
+      assert.equal(s.previous, 'r1');
+      await appendEvent(old, ev('rollback', 'r2', 'r1'));
+      const carried = parseStateOf(execFileSync('git', ['-C', old, 'log', '-1', '--format=%B', 'refs/slipway/history']).toString());
+      assert.deepEqual(carried, { stack: ['r1'], rolledBack: [['r2', '2026-01-01T00:00:00Z']] });
+      assert.equal((await readLiveState(old)).live, 'r1');
+      assert.deepEqual((await readHistory(old)).map((e) => e.to), ['r1', 'r2', 'r1'], 'old and new events read alike');
+      assert.deepEqual((await readHistory(old, 2)).map((e) => e.to), ['r1', 'r2'], 'the newest n');
+    } finally {
+      rmSync(old, { recursive: true, force: true });
+    }
+  });
+
+  test('the message keeps the event readable on its own; a malformed state is no state', () => {
+    const e = ev('deploy', 'r1', 'r2');
+    const message = eventMessage(e, { stack: ['r1', 'r2'], rolledBack: [] });
+    assert.deepEqual(parseEventMessage(message), e);
+    assert.deepEqual(parseStateOf(message), { stack: ['r1', 'r2'], rolledBack: [] });
+    for (const bad of ['state {"stack":"r1","rolledBack":[]}', 'state {"stack":[],"rolledBack":[["r1"]]}', 'state not json', 'state {"stack":[1],"rolledBack":[]}']) {
+      assert.equal(parseStateOf(`deploy r2: ok\n\n${JSON.stringify(e)}\n\n${bad}\n`), undefined, bad);
+    }
+  });
+
+  test(`keeps the newest ${STATE_LIMIT} entries of each list`, () => {
+    let s = { stack: [] as string[], rolledBack: [] as [string, string][] };
+    for (let i = 1; i <= STATE_LIMIT + 10; i++) s = replay(s, ev('deploy', undefined, `r${i}`));
+    assert.equal(s.stack.length, STATE_LIMIT);
+    assert.equal(s.stack[s.stack.length - 1], `r${STATE_LIMIT + 10}`);
+    assert.equal(s.stack[0], 'r11');
+    for (let i = 1; i <= STATE_LIMIT + 10; i++) s = replay(s, ev('rollback', `r${100_000 + i}`, 'r1'));
+    assert.equal(s.rolledBack.length, STATE_LIMIT);
+    assert.equal(s.rolledBack[0]![0], 'r100011', 'the oldest marks go first');
   });
 });
 
