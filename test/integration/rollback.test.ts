@@ -53,8 +53,12 @@ describe('rollback, history and drift', { timeout: 300_000 }, () => {
   });
 
   it('`deploy rollback` goes back to r2 by switching only: nothing is transferred', async () => {
+    // sshd logs each command it starts: one per host, that looks and then switches
+    const commands = () => listed().map((h) => count(readFileSync(join(w.fleet.dir, `${h.name}.log`), 'utf8'), /Starting session: command /g));
+    const before = commands();
     const r = await w.deploy('rollback', w.target);
     assert.equal(r.exitCode, 0, r.all);
+    assert.deepEqual(commands().map((n, i) => n - before[i]!), [1, 1, 1], 'one remote command per host for look and switch');
     assert.match(r.stderr, /rolled back r3 → r2 \([0-9a-f]{12}\), live on 3\/3 hosts/);
     assert.equal(count(r.stderr, /r2 already staged/g), 3, r.stderr);
     assert.doesNotMatch(r.stderr, /staged r2 \(/, 'no host pulled any file');
