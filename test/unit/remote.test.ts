@@ -384,6 +384,46 @@ describe('the STATUS script, run by the real sh', () => {
   });
 });
 
+describe('reading the live release (every script), run by the real sh', () => {
+  test('a dangling current names no live release: nothing would be served from it', () => {
+    const base = freshBase();
+    symlinkSync(`releases/${releaseDir(rel(4))}`, join(base, 'current'));
+    assert.deepEqual(parseLines(runRemote(statusCmd(base)).stdout).get('live'), ['']);
+    assert.deepEqual(parseLines(runRemote(gateCmd(base), tmp, '').stdout).get('live'), ['']);
+  });
+
+  test('a current that is a directory, not a link, is not a release of ours', () => {
+    const base = freshBase();
+    mkdirSync(join(base, 'current'));
+    assert.deepEqual(parseLines(runRemote(statusCmd(base)).stdout).get('live'), ['']);
+  });
+
+  test('the link is resolved through a releases dir that is itself a symlink', () => {
+    const host = join(tmp, `host${++counter}`);
+    const base = join(host, 'www', 'app');
+    mkdirSync(join(host, 'disk', 'releases'), { recursive: true });
+    mkdirSync(base, { recursive: true });
+    symlinkSync(join(host, 'disk', 'releases'), join(base, 'releases'));
+    staged(base, rel(2));
+    assert.equal(runRemote(activateCmd(base, releaseDir(rel(2)))).status, 0);
+    assert.deepEqual(parseLines(runRemote(statusCmd(base)).stdout).get('live'), [releaseDir(rel(2))]);
+  });
+
+  test('a switch reports the release it replaced and still works in the base dir afterwards', () => {
+    const base = freshBase();
+    staged(base, rel(1));
+    staged(base, rel(2));
+    assert.equal(runRemote(activateCmd(base, releaseDir(rel(1)))).status, 0);
+    const r = runRemote(activateCmd(base, releaseDir(rel(2))));
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(parseLines(r.stdout).get('previous'), [releaseDir(rel(1))]);
+    assert.equal(readlinkSync(join(base, 'current')), `releases/${releaseDir(rel(2))}`);
+    // the served log is written in base, not in the release dir the live one was read from
+    assert.equal(readFileSync(join(base, '.switched'), 'utf8').trim().split('\n').pop(), releaseDir(rel(2)));
+    assert.ok(!existsSync(join(base, 'releases', releaseDir(rel(1)), '.switched')));
+  });
+});
+
 describe('the STAGE script, run by the real sh', () => {
   // STAGE pulls from the admin's rsync daemon through a forwarded port. Here "rsync"
   // is a wrapper that records its arguments, checks and drops the daemon-only ones,
