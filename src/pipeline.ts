@@ -30,8 +30,9 @@ export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: R
   const preconnected = preconnect(appEnv, reporter);
   // hosts with no release get the tree while the admin node commits it
   const ahead = new SendAhead(appEnv, preconnected);
-  // what was live before this run, for the history: read while the source is updated
-  const before = viewStore(appEnv.paths.www).then((v) => v.live?.id, () => undefined);
+  // what was live before this run, and the history's tip, for the history: read while the source is updated
+  const seen = viewStore(appEnv.paths.www).catch(() => undefined);
+  const before = seen.then((v) => v?.live?.id);
   let release: Release | undefined;
   let hosts: HostReport[] = [];
   try {
@@ -56,10 +57,10 @@ export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: R
       );
     }
     verifyAllSwitched(release, hosts);
-    await recordRun(appEnv.paths.www, { kind: 'deploy', from: await before, to: release, hosts }, reporter);
+    await recordRun(appEnv.paths.www, { kind: 'deploy', from: await before, to: release, hosts, tip: (await seen)?.tip }, reporter);
     return { release, created: made.created, hosts };
   } catch (err) {
-    if (isWorthRecording(err)) await recordRun(appEnv.paths.www, { kind: 'deploy', from: await before, to: release, hosts, error: err }, reporter);
+    if (isWorthRecording(err)) await recordRun(appEnv.paths.www, { kind: 'deploy', from: await before, to: release, hosts, error: err, tip: (await seen)?.tip }, reporter);
     throw err;
   } finally {
     preconnected.close();

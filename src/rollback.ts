@@ -75,10 +75,10 @@ export async function rollback(appEnv: AppEnv, options: RollbackOptions, reporte
       // checked out only if some host no longer has the release
       hosts = await shipRelease(appEnv, plan.to, reporter, { tree: () => exportStep(appEnv, plan.to, reporter), signal: interruption, preconnected, releases: view.releases });
       verifyAllSwitched(plan.to, hosts);
-      await recordRun(appEnv.paths.www, { kind: 'rollback', from: plan.from.id, to: plan.to, hosts }, reporter);
+      await recordRun(appEnv.paths.www, { kind: 'rollback', from: plan.from.id, to: plan.to, hosts, tip: view.tip }, reporter);
       return { plan, hosts };
     } catch (err) {
-      if (isWorthRecording(err)) await recordRun(appEnv.paths.www, { kind: 'rollback', from: plan.from.id, to: plan.to, hosts, error: err }, reporter);
+      if (isWorthRecording(err)) await recordRun(appEnv.paths.www, { kind: 'rollback', from: plan.from.id, to: plan.to, hosts, error: err, tip: view.tip }, reporter);
       throw err;
     }
   } finally {

@@ -21,7 +21,7 @@ export interface SyncResult {
 }
 
 export async function sync(appEnv: AppEnv, reporter: Reporter): Promise<SyncResult> {
-  const live = (await viewStore(appEnv.paths.www)).live;
+  const { live, tip } = await viewStore(appEnv.paths.www);
   if (!live) throw new UsageError(`${appEnv.app}-${appEnv.env} has no release yet: deploy it first`);
   reporter.emit({ kind: 'release', id: live.id, commit: live.commit, created: false });
   const outcomes = new Map<string, HostOutcome>(appEnv.hosts.map((h) => [h.name, { host: h.name, state: 'failed' }]));
@@ -52,10 +52,10 @@ export async function sync(appEnv: AppEnv, reporter: Reporter): Promise<SyncResu
         bad.length < hosts.length ? ExitCode.partial : ExitCode.failed,
       );
     }
-    await recordRun(appEnv.paths.www, { kind: 'sync', from: live.id, to: live, hosts }, reporter);
+    await recordRun(appEnv.paths.www, { kind: 'sync', from: live.id, to: live, hosts, tip }, reporter);
     return { live, hosts };
   } catch (err) {
-    if (isWorthRecording(err)) await recordRun(appEnv.paths.www, { kind: 'sync', from: live.id, to: live, hosts: [...outcomes.values()], error: err }, reporter);
+    if (isWorthRecording(err)) await recordRun(appEnv.paths.www, { kind: 'sync', from: live.id, to: live, hosts: [...outcomes.values()], error: err, tip }, reporter);
     throw err;
   }
 }

@@ -4,7 +4,7 @@ import type { SourceState } from '../update/checkout.js';
 import { ADMIN, type Reporter, step } from '../report/events.js';
 import { type CommitResult, commitRelease, deployerName, exportRelease, initStore, syncIntoWww } from './store.js';
 
-import { type LiveState, liveRelease, readLiveState } from './history.js';
+import { type HistoryTip, type LiveState, liveRelease, liveStateAt, readTip } from './history.js';
 import type { Release } from './release.js';
 import { listReleases } from './store.js';
 
@@ -44,11 +44,14 @@ export interface StoreView {
   releases: Release[];
   state: LiveState;
   live?: Release;
+  /** the history's tip it was read from (undefined: none yet): the run's event is appended there */
+  tip?: HistoryTip;
 }
 
 export async function viewStore(www: string): Promise<StoreView> {
-  const [releases, state] = await Promise.all([listReleases(www), readLiveState(www)]);
-  return { releases, state, live: liveRelease(releases, state) };
+  const [releases, tip] = await Promise.all([listReleases(www), readTip(www)]);
+  const state = liveStateAt(tip);
+  return { releases, state, live: liveRelease(releases, state), tip };
 }
 export { changedFiles, type FileChange, publicPatch, releasesTouching } from './diff.js';
 

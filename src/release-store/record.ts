@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { errorMessage, ExitCode, SlipwayError } from '../errors.js';
 import type { Reporter } from '../report/events.js';
 import { redact } from '../report/redact.js';
-import { appendEvent, type EventKind, type EventResult, type HistoryEvent, type HostOutcome } from './history.js';
+import { appendEvent, type EventKind, type EventResult, type HistoryEvent, type HistoryTip, type HostOutcome } from './history.js';
 import type { Release } from './release.js';
 import { deployerName } from './store.js';
 
@@ -18,6 +18,8 @@ export interface RunRecord {
   to?: Release;
   hosts: readonly HostOutcome[];
   error?: unknown;
+  /** the history's tip as the run read it at its start (StoreView.tip): the append starts there */
+  tip?: HistoryTip;
 }
 
 /** Bad input changed nothing, so it is not an event. */
@@ -44,7 +46,7 @@ export async function recordRun(www: string, run: RunRecord, reporter: Reporter)
     ...(run.error !== undefined ? { error: redact(errorMessage(run.error)) } : {}),
   };
   try {
-    await appendEvent(www, event);
+    await appendEvent(www, event, run.tip);
   } catch (err) {
     reporter.emit({ kind: 'note', level: 'warn', text: `could not record this ${run.kind} in the history: ${errorMessage(err)}` });
   }

@@ -11,11 +11,13 @@ import {
   eventMessage,
   type HistoryEvent,
   liveState,
+  liveStateAt,
   parseEventMessage,
   parseStateOf,
   previousRelease,
   readHistory,
   readLiveState,
+  readTip,
   replay,
   STATE_LIMIT,
 } from '../../src/release-store/history.js';
@@ -144,6 +146,31 @@ describe('the live state carried by each event (the history tip alone is read)',
       assert.deepEqual((await readHistory(old, 2)).map((e) => e.to), ['r1', 'r2'], 'the newest n');
     } finally {
       rmSync(old, { recursive: true, force: true });
+    }
+  });
+
+  test('an append starts at the tip the run read when it started; if another run appended since, nothing is lost', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'slipway-history-known-'));
+    try {
+      execFileSync('git', ['init', '-q', '--initial-branch=releases', d]);
+      await appendEvent(d, ev('deploy', undefined, 'r1'));
+      const read = await readTip(d);
+      assert.ok(read);
+      assert.deepEqual(liveStateAt(read), await readLiveState(d));
+      await appendEvent(d, ev('deploy', 'r1', 'r2'), read);
+      const parents = (c: string) => execFileSync('git', ['-C', d, 'log', '-1', '--format=%P', c]).toString().trim();
+      assert.equal(parents('refs/slipway/history'), read.commit, 'the new event follows the known tip');
+      // a tip read before another run appended: fast-import refuses it, the append reads the tip again
+      const stale = await readTip(d);
+      await appendEvent(d, ev('deploy', 'r2', 'r3'));
+      await appendEvent(d, ev('rollback', 'r3', 'r2'), stale);
+      assert.deepEqual((await readHistory(d)).map((e) => e.to), ['r2', 'r3', 'r2', 'r1']);
+      const s = await readLiveState(d);
+      assert.deepEqual([s.live, s.previous, [...s.rolledBack.keys()]], ['r2', 'r1', ['r3']]);
+      assert.deepEqual(s, liveState(await readHistory(d)));
+      assert.equal(await readTip(join(d, 'no-store')), undefined, 'no store: no tip');
+    } finally {
+      rmSync(d, { recursive: true, force: true });
     }
   });
 
