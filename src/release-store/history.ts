@@ -165,12 +165,7 @@ export function liveState(newestFirst: readonly HistoryEvent[]): LiveState {
   return stateOf(replayAll(newestFirst));
 }
 
-/** What the store believes now, read from the history's tip alone (see ReplayState). */
-export async function readLiveState(www: string): Promise<LiveState> {
-  return liveStateAt(await readTip(www));
-}
-
-/** What the store believed at a tip (undefined: no history). */
+/** What the store believed at a tip (undefined: no history); read from the tip alone (see ReplayState). */
 export function liveStateAt(tip: HistoryTip | undefined): LiveState {
   return stateOf(tip?.state ?? EMPTY);
 }

@@ -10,7 +10,7 @@ import { listReleases } from './store.js';
 
 export type { Release } from './release.js';
 export { exportRelease, listReleases, maintainStore, resolveRelease } from './store.js';
-export { type HistoryEvent, type LiveState, liveRelease, liveState, previousRelease, readHistory, readLiveState } from './history.js';
+export { type HistoryEvent, type LiveState, liveRelease, liveState, previousRelease, readHistory } from './history.js';
 export { recordRun, isWorthRecording, type RunRecord } from './record.js';
 
 /**

@@ -16,7 +16,6 @@ import {
   parseStateOf,
   previousRelease,
   readHistory,
-  readLiveState,
   readTip,
   replay,
   STATE_LIMIT,
@@ -32,6 +31,8 @@ const ev = (kind: HistoryEvent['kind'], from: string | undefined, to: string, re
   result,
   hosts: [],
 });
+/** What a run reads as live: the state the history's tip carries. */
+const readLiveState = async (www: string) => liveStateAt(await readTip(www));
 /** Events are given oldest first here for readability; the store returns them newest first. */
 const state = (...oldestFirst: HistoryEvent[]) => liveState([...oldestFirst].reverse());
 const rel = (n: number): Release => ({ id: `r${n}`, number: n, commit: `${n}`.repeat(40).slice(0, 40), date: '', deployer: 'a', submodules: [], privateFiles: [] });
