@@ -31,17 +31,13 @@ export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: R
   // hosts with no release get the tree while the admin node commits it
   const ahead = new SendAhead(appEnv, preconnected);
   // for the history, read while the source is updated: what was live before this run, and the tip its event goes on
-  const seen = viewStore(appEnv.paths.www).catch(() => undefined);
-  const before = async () => {
-    const view = await seen;
-    return { from: view?.live?.id, tip: view?.tip };
-  };
+  const before = viewStore(appEnv.paths.www).then((view) => ({ from: view.live?.id, tip: view.tip }), () => ({}));
   let release: Release | undefined;
   let hosts: HostReport[] = [];
   try {
     const source = await phase(reporter, 'update', () => updateSource(appEnv, options, reporter));
     checkInterrupted('making a release; no host was touched');
-    await seen; // read before the store changes
+    await before; // read before the store changes
     const made = await phase(reporter, 'release', async () => {
       const result = await makeRelease(appEnv, source, reporter, options.build, () => ahead.start());
       reporter.emit({ kind: 'release', id: result.release.id, commit: result.release.commit, created: result.created });
@@ -60,10 +56,10 @@ export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: R
       );
     }
     verifyAllSwitched(release, hosts);
-    await recordRun(appEnv.paths.www, { kind: 'deploy', ...(await before()), to: release, hosts }, reporter);
+    await recordRun(appEnv.paths.www, { kind: 'deploy', ...(await before), to: release, hosts }, reporter);
     return { release, created: made.created, hosts };
   } catch (err) {
-    if (isWorthRecording(err)) await recordRun(appEnv.paths.www, { kind: 'deploy', ...(await before()), to: release, hosts, error: err }, reporter);
+    if (isWorthRecording(err)) await recordRun(appEnv.paths.www, { kind: 'deploy', ...(await before), to: release, hosts, error: err }, reporter);
     throw err;
   } finally {
     preconnected.close();
