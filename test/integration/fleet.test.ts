@@ -8,7 +8,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { startFleet, type Fleet, type FleetHost } from '../support/fleet.js';
+import { fleetNet, startFleet, type Fleet, type FleetHost } from '../support/fleet.js';
 
 /** The system ssh client, trusting only the fleet's known_hosts and nothing from ~/.ssh. */
 function ssh(fleet: Fleet, host: FleetHost, command: string, connectTimeout = 5) {
@@ -66,7 +66,7 @@ describe('test fleet', { timeout: 120_000 }, () => {
   it('lists three hosts with one known_hosts line each', async () => {
     assert.deepEqual(
       fleet.hosts.map((h) => [h.name, h.address, h.httpUrl]),
-      [1, 2, 3].map((i) => [`web${i}`, `127.0.9.${i}`, `http://127.0.9.${i}:8080`]),
+      [1, 2, 3].map((i) => [`web${i}`, `${fleetNet('127.0.9')}.${i}`, `http://${fleetNet('127.0.9')}.${i}:8080`]),
     );
     const known = (await readFile(fleet.knownHosts, 'utf8')).trim().split('\n');
     assert.deepEqual(

@@ -36,12 +36,22 @@ export interface Fleet {
 
 const script = fileURLToPath(new URL('../fleet/fleet.sh', import.meta.url));
 
+/**
+ * The loopback network a test asks for (`127.0.11`), moved by SLIPWAY_TEST_NET (`127.4`: its
+ * first two octets), so that two suites, or a suite and a demo, can run side by side.
+ */
+export function fleetNet(net: string, moved = process.env.SLIPWAY_TEST_NET): string {
+  if (!moved) return net;
+  if (!/^127\.([0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5])$/.test(moved)) throw new Error(`SLIPWAY_TEST_NET must be two octets in 127/8, like 127.4 (got ${JSON.stringify(moved)})`);
+  return net.replace(/^127\.[0-9]+/, moved);
+}
+
 export async function startFleet(opts: { size: number; net: string; dir: string }): Promise<Fleet> {
   if (process.getuid?.() !== 0) throw new Error('the test fleet needs root (mount namespaces, sshd on port 22): run the tests as root');
   // Invoked through bash so that a lost executable bit does not matter.
   const run = async (...args: string[]): Promise<string> => {
     const { stdout } = await execa('bash', [script, ...args], {
-      env: { FLEET_DIR: opts.dir, FLEET_NET: opts.net },
+      env: { FLEET_DIR: opts.dir, FLEET_NET: fleetNet(opts.net) },
     });
     return stdout;
   };
