@@ -69,7 +69,9 @@ describe('safety on a real fleet', { timeout: 600_000 }, () => {
   });
 
   it('a second run is refused at once with who holds the lock; --wait waits for it', async () => {
-    await app(`tasks: [['sleep', '3']],`);
+    // the first run's admin task holds the lock until the test has seen the others refused and waiting
+    const go = join(w.dir, 'go-lock');
+    await app(`tasks: [['sh', '-c', 'while [ ! -e "$0" ]; do sleep 0.05; done', ${JSON.stringify(go)}]],`);
     await w.commit({ 'index.html': '<h1>locked</h1>\n' });
     const first = startDeploy(w, [w.target], {}, outputs);
     const lockFile = join(w.root, 'prod', 'state', w.app, 'lock');
@@ -78,7 +80,12 @@ describe('safety on a real fleet', { timeout: 600_000 }, () => {
     assert.equal(second.exitCode, 3, second.all);
     assert.match(second.stderr, new RegExp(`shop-prod is locked by alice \\(pid ${first.child.pid} on .*, running "deploy shop-prod"\\) since 20`));
     assert.match(second.stderr, /--wait 5m/);
-    const waiting = await deploy([w.target, '--wait', '60s']);
+    let waitOut = '';
+    const waiter = startDeploy(w, [w.target, '--wait', '60s'], {}, outputs);
+    waiter.child.stderr!.on('data', (d: Buffer) => (waitOut += d));
+    await waitFor('the second run to wait', () => waitOut.includes('waiting up to'));
+    await writeFile(go, '');
+    const waiting = await waiter.done;
     const done = await first.done;
     assert.equal(done.exitCode, 0, done.all);
     assert.equal(waiting.exitCode, 0, waiting.all);
