@@ -2,7 +2,7 @@
 import type { AppEnv } from '../config/resolve.js';
 import { ADMIN, type Reporter, step } from '../report/events.js';
 import { addSecrets } from '../report/redact.js';
-import { type SourceState, updateCheckout } from './checkout.js';
+import { type SourceState, updateCheckout, withoutPassword } from './checkout.js';
 import { readPrivateFileSecrets, readPrivateVars, resolveTaskUsers, runTasks } from './tasks.js';
 
 export type { SourceState } from './checkout.js';
@@ -35,7 +35,9 @@ export async function updateSource(appEnv: AppEnv, options: UpdateOptions, repor
         force: options.force ?? false,
         allowOffBranch: options.allowOffBranch ?? false,
       }),
-    (s) => `source at ${s.sha.slice(0, 12)}${s.branch ? ` (${s.branch})` : ''} "${s.subject}"${s.submodules.length ? `, ${s.submodules.length} submodule(s)` : ''}`,
+    (s) =>
+      `source at ${s.sha.slice(0, 12)}${s.branch ? ` (${s.branch})` : ''} "${s.subject}"${s.submodules.length ? `, ${s.submodules.length} submodule(s)` : ''}` +
+      (s.originWas ? `; the checkout now fetches from ${withoutPassword(appEnv.repo)} (was ${withoutPassword(s.originWas)})` : ''),
   );
   await runTasks(appEnv, source.sha, vars, reporter, users);
   return source;

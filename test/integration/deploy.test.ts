@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type World, commitTree, git, makeWorld, treeOf } from '../support/world.js';
@@ -171,6 +171,29 @@ describe('deploy end to end', { timeout: 300_000 }, () => {
     assert.deepEqual(await tags(), tagsBefore, 'no release was made');
     assert.equal(await http(1, 'index.html'), '<h1>shop v7</h1>\n');
     await w.writeApp();
+  });
+
+  it("the checkout follows the app file's repo when it is edited, and says so", async () => {
+    await w.commit({ FAIL: null });
+    const moved = join(w.dir, 'repos', 'moved.git');
+    await git(w.dir, 'clone', '-q', '--bare', join(w.dir, 'repos', 'shop.git'), moved);
+    // a commit only the moved repository has
+    await git(w.work, 'commit', '-q', '--allow-empty', '-m', 'only in moved');
+    await git(w.work, 'push', '-q', moved, 'HEAD:main');
+    const file = join(w.appsDir, `${w.app}.ts`);
+    const original = await readFile(file, 'utf8');
+    await writeFile(file, original.replace(join(w.dir, 'repos', 'shop.git'), moved));
+    try {
+      const r = await w.deploy(w.target);
+      assert.equal(r.exitCode, 0, r.all);
+      assert.match(r.stderr, /source at [0-9a-f]{12} \(main\) "only in moved".*; the checkout now fetches from \S+moved\.git \(was \S+shop\.git\)/);
+      assert.equal(await git(join(w.root, 'prod', 'src', w.app), 'config', '--get', 'remote.origin.url'), moved);
+    } finally {
+      await writeFile(file, original);
+    }
+    const back = await w.deploy(w.target);
+    assert.equal(back.exitCode, 0, back.all);
+    assert.match(back.stderr, /the checkout now fetches from \S+shop\.git \(was \S+moved\.git\)/);
   });
 
   it('refuses a host whose key does not match known_hosts, and switches no host', async () => {
