@@ -7,7 +7,7 @@ import { type GlobalOptions, locations } from './context.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
-const GOOD = new Set(['switched', 'in-sync', 'repaired']);
+const GOOD = new Set(['switched', 'already-live', 'in-sync', 'repaired']);
 
 /** `3 switched` or `2 switched, 1 failed (web2)`: short for any fleet size. */
 export function summarizeHosts(hosts: HistoryEvent['hosts']): string {

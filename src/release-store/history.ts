@@ -18,7 +18,7 @@ export type EventResult = 'ok' | 'failed' | 'partial' | 'reverted';
 
 export interface HostOutcome {
   host: string;
-  /** switched, staged, failed, repaired, in-sync, … as the command knew it */
+  /** switched, already-live, staged, failed, repaired, in-sync, … as the command knew it */
   state: string;
   error?: string;
 }

@@ -69,6 +69,8 @@ describe('deploy end to end', { timeout: 300_000 }, () => {
     assert.match(r.stderr, /no change since r1: no new release/);
     assert.equal((r.stderr.match(/r1 already staged/g) ?? []).length, 3);
     assert.deepEqual(await tags(), ['r1']);
+    const log = await w.deploy('log', w.target, '-n', '1');
+    assert.match(log.stdout, /deploy +r1 -> r1 +ok +\S+ +3 already-live$/m, 'the history does not claim switches that did not happen');
   });
 
   it('after a one-file change only that file crosses the wire; the rest is hard-linked', async () => {
@@ -96,7 +98,7 @@ describe('deploy end to end', { timeout: 300_000 }, () => {
       await w.commit({ 'index.html': '<h1>shop v3</h1>\n' });
       const r = await w.deploy(w.target);
       assert.equal(r.exitCode, 1, r.all);
-      assert.match(r.stderr, /web2: cannot connect to 127\.0\.11\.2:22/);
+      assert.match(r.stderr, /web2: cannot connect to 127\.\d+\.11\.2:22/);
       assert.match(r.stderr, /no host was switched/);
       assert.deepEqual(w.fleet.hosts.map((h) => w.liveDir(h)), before);
       assert.equal(await http(0, 'index.html'), '<h1>shop v2</h1>\n');
