@@ -147,7 +147,7 @@ Example:
   program
     .command('diff <target> [from] [to]')
     .summary('files changed between two releases')
-    .description('List the files that differ between two releases (default: the live one and the newest).\nPrivate files are marked; their contents are never shown.')
+    .description('List the files that differ between two releases (default: the live one against the release live before it; with one release given, that one against the live one).\nPrivate files are marked; their contents are never shown.')
     .option('--patch', 'also show the changes to the non-private files')
     .addHelpText('after', `
 Examples:

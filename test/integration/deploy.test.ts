@@ -88,6 +88,8 @@ describe('deploy end to end', { timeout: 300_000 }, () => {
       assert.notEqual(inode('index.html', r1!), inode('index.html', r2!));
     }
     assert.equal(await http(2, 'index.html'), '<h1>shop v2</h1>\n');
+    const diff = await w.deploy('diff', w.target);
+    assert.match(diff.stdout, /^r1 \([0-9a-f]{12}\) → r2 \([0-9a-f]{12}\): 1 file changed\nM {2}index\.html$/m, 'by default, what the live release changed');
   });
 
   it('when staging fails on one host, no host switches and the old release keeps serving', async () => {

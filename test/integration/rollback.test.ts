@@ -110,14 +110,16 @@ describe('rollback, history and drift', { timeout: 300_000 }, () => {
   it('`deploy diff` names the changed files, marks private ones and never shows their contents', async () => {
     const r = await w.deploy('diff', w.target, 'r1', 'r2', '--patch');
     assert.equal(r.exitCode, 0, r.all);
-    assert.match(r.stdout, /^r1 \([0-9a-f]{12}\) → r2 \([0-9a-f]{12}\): 2 file\(s\) changed$/m);
+    assert.match(r.stdout, /^r1 \([0-9a-f]{12}\) → r2 \([0-9a-f]{12}\): 2 files changed$/m);
     assert.match(r.stdout, /^M {2}index\.html$/m);
     assert.match(r.stdout, /^M {2}app\/settings_local\.py {2}\(private: contents not shown\)$/m);
     assert.match(r.stdout, /^\+<h1>shop v2<\/h1>$/m, 'public changes are shown with --patch');
     assert.doesNotMatch(r.all, /private-v[12]/, 'private contents never appear');
     const byDefault = await w.deploy('diff', w.target);
     assert.equal(byDefault.exitCode, 0, byDefault.all);
-    assert.match(byDefault.stdout, /^r1 .* → r3 /m, 'default: live against newest');
+    assert.match(byDefault.stdout, /^r1 \([0-9a-f]{12}\) is the first release: nothing before it to compare with/m, 'default: live (r1) against the release before it');
+    const fromOnly = await w.deploy('diff', w.target, 'r3');
+    assert.match(fromOnly.stdout, /^r3 \([0-9a-f]{12}\) → r1 \([0-9a-f]{12}\): \d+ files? changed$/m, 'one release: against the live one');
   });
 
   it('refuses to roll back across a migration change without --force', async () => {
