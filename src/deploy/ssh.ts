@@ -6,12 +6,12 @@
 import { type Duplex, Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createRequire } from 'node:module';
-import type { Client as SshClient, ClientChannel, ConnectConfig } from 'ssh2';
+import type { Client as SshClient, ClientChannel, ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
 import type { Host } from '../config/resolve.js';
 import type { SshSettings } from '../config/schema.js';
 import { HostError, errorMessage } from '../errors.js';
 import { type Cmd, shellLine } from '../exec/cmd.js';
-import { type KnownHostsFile, verifyHostKey } from './known-hosts.js';
+import { type KnownHostsFile, hostKeyAlgorithms, noCommonHostKeyType, verifyHostKey } from './known-hosts.js';
 
 // ssh2 is CommonJS: required rather than imported, so Node does not parse all of it at
 // start-up looking for named exports; and only once a first connection opens, so commands
@@ -46,7 +46,10 @@ export interface ConnectOptions {
  * off, so neither we nor a remote command can reach the admin's SSH agent.
  */
 export function connectConfig(host: Host, options: ConnectOptions, onKeyProblem: (problem: string) => void): ConnectConfig {
+  // ask only for host key types known_hosts can check, so a server with several keys shows a known one
+  const serverHostKey = hostKeyAlgorithms(options.knownHosts, host.address, host.port);
   return {
+    ...(serverHostKey ? { algorithms: { serverHostKey: serverHostKey as ServerHostKeyAlgorithm[] } } : {}),
     host: host.address,
     port: host.port,
     username: host.user,
@@ -83,6 +86,9 @@ export class HostSession {
     return new Promise((resolve, reject) => {
       const fail = (err: Error) => {
         client.end();
+        if (!keyProblem && /no matching host key format/.test(err.message)) {
+          keyProblem = `host key refused: ${noCommonHostKeyType(options.knownHosts, host.address, host.port, host.name)}`;
+        }
         reject(new HostError(host.name, keyProblem ?? `cannot connect to ${host.address}:${host.port}: ${err.message}`));
       };
       client.once('ready', () => {

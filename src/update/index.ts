@@ -1,9 +1,8 @@
 /** update: bring the source checkout to the wanted revision and run the admin tasks. */
 import type { AppEnv } from '../config/resolve.js';
 import { ADMIN, type Reporter, step } from '../report/events.js';
-import { addSecrets } from '../report/redact.js';
 import { type SourceState, updateCheckout, withoutPassword } from './checkout.js';
-import { readPrivateFileSecrets, readPrivateVars, resolveTaskUsers, runTasks } from './tasks.js';
+import { readPrivateVars, resolveTaskUsers, runTasks } from './tasks.js';
 
 export type { SourceState } from './checkout.js';
 
@@ -14,9 +13,8 @@ export interface UpdateOptions {
 }
 
 export async function updateSource(appEnv: AppEnv, options: UpdateOptions, reporter: Reporter): Promise<SourceState> {
+  // their values were registered as secrets by the run (src/secrets.ts)
   const vars = await readPrivateVars(appEnv);
-  addSecrets(Object.values(vars));
-  addSecrets(await readPrivateFileSecrets(appEnv));
   // before the checkout moves: an unknown task user is a config error that changes nothing
   const users = await resolveTaskUsers(appEnv);
   const source = await step(
