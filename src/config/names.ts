@@ -81,8 +81,8 @@ export function checkRelativePath(path: string): string | undefined {
 export function checkRepo(repo: string): string | undefined {
   // eslint-disable-next-line no-control-regex
   if (repo === '' || /[\x00-\x1f\x7f]/.test(repo)) return 'must be a URL or a path without control characters';
-  if (SHELL_SPECIAL.test(repo) || /[()]/.test(repo)) return 'must not contain spaces, quotes, parentheses or any of ; & | < > $ ` \\';
   if (repo.startsWith('-')) return 'must not start with "-"';
+  if (SHELL_SPECIAL.test(repo) || /[()]/.test(repo)) return 'must not contain spaces, quotes, parentheses or any of ; & | < > $ ` \\';
   if (/^[a-z][a-z0-9+.-]*::/i.test(repo)) return 'git remote helpers ("transport::address") are not allowed';
   if (/^(https?|ssh|git|file):\/\/[^/]/.test(repo) || repo.startsWith('file:///')) return undefined;
   if (/^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/]/.test(repo) || /^[A-Za-z0-9.-]+:[^/]/.test(repo)) return undefined;
