@@ -106,7 +106,7 @@ export async function startReleaseServer(exportDir: string): Promise<ReleaseServ
 
   /** Splice an authenticated client to a daemon that is told what the client said before the challenge. */
   const answer = (stream: Duplex, forward: Forward, clientGreeting: Buffer, module: Buffer, rest: Buffer) => {
-    if (forward.daemons >= MAX_DAEMONS) return void stream.destroy();
+    if (forward.daemons >= MAX_DAEMONS) return void stream.end(`@ERROR: max connections (${MAX_DAEMONS}) reached -- try again later\n`);
     forward.daemons++;
     const child = daemon();
     children.add(child);

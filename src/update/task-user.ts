@@ -20,10 +20,11 @@
  *   only once everything in it is, so the user never writes in a directory still
  *   being walked;
  * - taking back goes top-down: a directory is root's again (and writable by
- *   root alone) before its entries are read, so they can no longer change.
+ *   root alone) before its entries are read, so they can no longer change; then
+ *   it is swapped for a fresh directory, so no ACL the user set on it remains.
  */
-import { constants, existsSync, readFileSync } from 'node:fs';
-import { type FileHandle, chmod, lchown, lstat, open, readdir } from 'node:fs/promises';
+import { type Stats, constants, existsSync, readFileSync } from 'node:fs';
+import { type FileHandle, chmod, lchown, lstat, mkdtemp, open, readdir, rename } from 'node:fs/promises';
 import { StepError, UsageError, errorMessage } from '../errors.js';
 import { runLocal } from '../exec/local.js';
 
@@ -100,13 +101,9 @@ const entries = (fd: FileHandle) => readdir(`/proc/self/fd/${fd.fd}`);
  * still root's, so its entries cannot change while they are lent.
  */
 async function lendBelow(dir: FileHandle, user: TaskUser): Promise<void> {
-  for (const name of await entries(dir)) {
-    if (name === '.git') continue;
-    const st = await lstat(at(dir, name));
-    if (!st.isDirectory()) {
-      await lchown(at(dir, name), user.uid, user.gid);
-      continue;
-    }
+  const found = (await entryStats(dir)).filter((e) => e.name !== '.git');
+  await Promise.all(found.filter((e) => !e.st.isDirectory()).map((e) => lchown(at(dir, e.name), user.uid, user.gid)));
+  for (const { name } of found.filter((e) => e.st.isDirectory())) {
     await withDir(at(dir, name), async (sub) => {
       const holdsGit = (await entries(sub)).includes('.git');
       await lendBelow(sub, user);
@@ -117,27 +114,46 @@ async function lendBelow(dir: FileHandle, user: TaskUser): Promise<void> {
 
 /**
  * Take back everything below `dir` that is the user's; `dir` is root's. A directory
- * is made root's, and stripped of write for group and others, set-id and sticky
- * bits, before it is read; files are taken back by name in it. A `.git` that is not
- * the user's was never lent, and nothing in it could be written by the user.
+ * of the user's is first made root's, and stripped of write for group and others,
+ * set-id and sticky bits, so nothing in it can change any more; then it is replaced
+ * by a fresh one holding the same entries: the user may have given it a default
+ * ACL, which chown and chmod keep and which would make whatever root later creates
+ * in it writable by the user. Files are taken back by name in a directory that is
+ * root's; their ACLs, if any, are capped by the mode (the mask follows the group
+ * bits). A `.git` that is not the user's was never lent, and nothing in it was
+ * writable by the user.
  */
 async function takeBackBelow(dir: FileHandle, user: TaskUser, back: Owner): Promise<void> {
-  for (const name of await entries(dir)) {
-    const st = await lstat(at(dir, name));
-    if (st.isDirectory()) {
-      if (name === '.git' && st.uid !== user.uid) continue;
-      await withDir(at(dir, name), async (sub) => {
-        const own = await sub.stat();
-        if (own.uid === user.uid || own.gid === user.gid) {
-          await sub.chown(back.uid, back.gid);
-          await sub.chmod(own.mode & 0o755);
-        }
-        await takeBackBelow(sub, user, back);
+  const found = await entryStats(dir);
+  const users = (st: Stats) => st.uid === user.uid || st.gid === user.gid;
+  await Promise.all(
+    found
+      .filter((e) => !e.st.isDirectory() && users(e.st))
+      .map(async ({ name, st }) => {
+        await lchown(at(dir, name), back.uid, back.gid);
+        // a symlink's mode means nothing, and chmod would follow it
+        if (!st.isSymbolicLink()) await chmod(at(dir, name), st.mode & 0o755);
+      }),
+  );
+  for (const { name, st } of found.filter((e) => e.st.isDirectory())) {
+    if (name === '.git' && st.uid !== user.uid) continue;
+    await withDir(at(dir, name), async (sub) => {
+      const own = await sub.stat();
+      if (!users(own)) return takeBackBelow(sub, user, back);
+      await sub.chown(back.uid, back.gid);
+      await sub.chmod(own.mode & 0o755);
+      const fresh = await mkdtemp(at(dir, '.slipway-'));
+      await withDir(fresh, async (replacement) => {
+        await replacement.chmod(own.mode & 0o755);
+        await Promise.all((await entries(sub)).map((entry) => rename(at(sub, entry), at(replacement, entry))));
+        await rename(fresh, at(dir, name));
+        await takeBackBelow(replacement, user, back);
       });
-    } else if (st.uid === user.uid || st.gid === user.gid) {
-      await lchown(at(dir, name), back.uid, back.gid);
-      // a symlink's mode means nothing, and chmod would follow it
-      if (!st.isSymbolicLink()) await chmod(at(dir, name), st.mode & 0o755);
-    }
+    });
   }
+}
+
+/** The entries of an open directory with their lstat. */
+async function entryStats(dir: FileHandle): Promise<{ name: string; st: Stats }[]> {
+  return Promise.all((await entries(dir)).map(async (name) => ({ name, st: await lstat(at(dir, name)) })));
 }

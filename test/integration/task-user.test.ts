@@ -6,8 +6,8 @@
  * the user's or writable by anyone but root. Needs root (chown).
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,7 +17,7 @@ import { waitFor } from '../support/safety.js';
 const USER = 'slipwaytask';
 const DIRS = 150;
 const FILES = 20;
-const ROUNDS = 6;
+const ROUNDS = 4;
 
 /**
  * Runs as the task user until `stop` exists: for each dN/sub it may write, moves it
@@ -44,6 +44,22 @@ for (let i = 0; !fs.existsSync(stop); i++) {
   if (i % 50 === 0) fs.writeFileSync(swaps, String(n));
 }
 fs.writeFileSync(swaps, String(n));
+`;
+
+/**
+ * Gives each directory named a default and an access ACL that grant the task user
+ * rwx (what setfacl -m u:ID:rwx,d:u:ID:rwx does; perl comes with git, setfacl may not).
+ */
+const SET_ACL = `
+require 'syscall.ph';
+my $id = shift @ARGV;
+my $acl = pack('V', 2) . join('', map { pack('vvV', @$_) } ([1, 7, 0xffffffff], [2, 7, $id], [4, 5, 0xffffffff], [0x10, 7, 0xffffffff], [0x20, 5, 0xffffffff]));
+for my $path (@ARGV) {
+  for my $name ('system.posix_acl_default', 'system.posix_acl_access') {
+    my ($p, $n) = ($path, $name);
+    syscall(&SYS_setxattr, $p, $n, $acl, length($acl), 0) == 0 or die "$p: $!\n";
+  }
+}
 `;
 
 /** Every path under dir (not following links) with its owner and mode. */
@@ -140,6 +156,28 @@ describe('the task user racing the lending of the checkout', { timeout: 300_000 
       await exited;
     }
     for (const e of owners(sentinel)) assert.equal(e.uid, 0, `${e.path} outside the checkout was chowned to ${e.uid}`);
+    for (const e of owners(checkout)) assert.equal(e.uid, 0, `${e.path} is still the task user's after taking back`);
+  });
+
+  it('an ACL the user gave a lent directory does not outlive taking it back', async () => {
+    const checkout = makeCheckout(98);
+    const dirs = [join(checkout, 'd0'), join(checkout, 'd0', 'sub')];
+    const takeBack = await lendCheckout(checkout, user);
+    const set = spawnSync('perl', ['-e', SET_ACL, String(user.uid), ...dirs], { uid: user.uid, gid: user.gid, encoding: 'utf8' });
+    assert.equal(set.status, 0, set.stderr);
+    await takeBack();
+    // what root's next git checkout would do there: create files and directories
+    for (const d of dirs) {
+      writeFileSync(join(d, 'from-root'), 'root\n');
+      mkdirSync(join(d, 'dir-from-root'));
+    }
+    const attempt = spawnSync(
+      'sh',
+      ['-c', 'for d in "$@"; do echo x >> "$d/from-root" && echo "wrote $d/from-root"; : > "$d/dir-from-root/new" && echo "created in $d/dir-from-root"; : > "$d/new" && echo "created in $d"; done; true', 'sh', ...dirs],
+      { uid: user.uid, gid: user.gid, encoding: 'utf8' },
+    );
+    assert.equal(attempt.stdout, '', 'the task user can no longer write anything root has or makes in the checkout');
+    for (const d of dirs) assert.equal(readFileSync(join(d, 'from-root'), 'utf8'), 'root\n');
     for (const e of owners(checkout)) assert.equal(e.uid, 0, `${e.path} is still the task user's after taking back`);
   });
 });
