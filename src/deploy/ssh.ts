@@ -66,6 +66,13 @@ export function connectConfig(host: Host, options: ConnectOptions, onKeyProblem:
   };
 }
 
+const forwards = new WeakMap<Duplex, object>();
+
+/** Which forward (of which host) a stream came in on: the same object for all its connections. */
+export function forwardOf(stream: Duplex): object | undefined {
+  return forwards.get(stream);
+}
+
 export class HostSession {
   private closed = false;
   private lostReason: string | undefined;
@@ -191,8 +198,12 @@ export class HostSession {
       this.client.forwardIn('127.0.0.1', 0, (err, port) => {
         if (err) return reject(this.fail(`cannot open a forwarded port (is AllowTcpForwarding on?): ${err.message}`));
         // one forward per session at a time; a connection to another port is not ours to answer
+        const forward = {};
         const listener = (info: { destPort: number }, accept: () => Duplex) => {
-          if (info.destPort === port) onConnection(accept());
+          if (info.destPort !== port) return;
+          const stream = accept();
+          forwards.set(stream, forward);
+          onConnection(stream);
         };
         this.client.on('tcp connection', listener);
         const close = () =>
