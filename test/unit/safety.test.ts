@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { chmod, chown, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { fullTar } from '../../src/deploy/payload.js';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { identify } from '../../src/caller.js';
@@ -81,6 +83,22 @@ describe('the deployer behind sudo', () => {
 
   it('setuid: the real uid is the caller', () => {
     assert.deepEqual(as({ SUDO_USER: 'root' }, sudoParent, 1001, 0), { user: 'alice', label: 'alice (setuid)', elevated: true });
+  });
+});
+
+describe('the tars Slipway writes on the admin node', () => {
+  it('are created 0600, even over an older tar that was world-readable', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'slipway-tar-'));
+    try {
+      await writeFile(join(dir, 'settings_local.py'), 'SECRET = 1\n');
+      const file = join(dir, 'ship.tar');
+      await writeFile(file, 'old', { mode: 0o644 });
+      await chmod(file, 0o644);
+      await fullTar(dir, ['settings_local.py'], file);
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
