@@ -1,5 +1,5 @@
 /** What every command needs: where apps and the admin root are, and how to report. */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { caller } from '../caller.js';
 import { DEFAULT_ROOT, checkAdminRoot } from '../config/paths.js';
@@ -20,14 +20,18 @@ export interface GlobalOptions {
 }
 
 /**
- * The default apps directory: /etc/slipway/apps for an installed Slipway (`make install`
- * leaves INSTALLED_MARKER in its directory), else the apps/ of the clone it runs from.
+ * The default apps directory. An installed Slipway (`make install` leaves INSTALLED_MARKER
+ * in its directory, with an `apps=` line: APPS_DIR, /etc/slipway/apps by default) keeps app
+ * files outside its own directory; a clone uses its apps/.
  */
 export const INSTALLED_MARKER = '.slipway-install';
 export const INSTALLED_APPS = '/etc/slipway/apps';
 
 export function defaultApps(root = packageRoot()): string {
-  return existsSync(join(root, INSTALLED_MARKER)) ? INSTALLED_APPS : join(root, 'apps');
+  const marker = join(root, INSTALLED_MARKER);
+  if (!existsSync(marker)) return join(root, 'apps');
+  const line = readFileSync(marker, 'utf8').match(/^apps=(\/.*)$/m);
+  return line ? line[1]! : INSTALLED_APPS;
 }
 
 export interface Locations {
