@@ -86,14 +86,35 @@ export function compileCache(modules = join(packageRoot(), 'node_modules')): str
   }
 }
 
-export async function loadApp(appsDir: string, app: string, cache: string | false = false): Promise<{ config: AppConfig; file: string }> {
+/**
+ * Load an app file. With `guard` (under sudo), every file jiti compiles is passed to it
+ * first, and nothing is taken from the compile cache, so no module escapes the check.
+ */
+export async function loadApp(
+  appsDir: string,
+  app: string,
+  cache: string | false = false,
+  guard?: (file: string) => void,
+): Promise<{ config: AppConfig; file: string }> {
   const file = join(appsDir, `${app}.ts`);
   const shown = displayPath(file);
-  const jiti = createJiti(import.meta.url, { alias: { slipway: slipwayModule() }, moduleCache: false, fsCache: cache });
+  const compiler = guard ? createJiti(import.meta.url, { fsCache: false }) : undefined;
+  const jiti = createJiti(import.meta.url, {
+    alias: { slipway: slipwayModule() },
+    moduleCache: false,
+    fsCache: compiler ? false : cache,
+    ...(compiler && guard
+      ? { transform: (opts: Parameters<typeof compiler.transform>[0]) => {
+          if (opts.filename) guard(opts.filename);
+          return { code: compiler.transform(opts) };
+        } }
+      : {}),
+  });
   let raw: unknown;
   try {
     raw = await jiti.import(file, { default: true });
   } catch (err) {
+    if (err instanceof UsageError) throw err;
     throw new ConfigError([`${shown}: cannot be loaded: ${errorMessage(err).split('\n')[0]}`]);
   }
   if (raw === undefined || raw === null || typeof raw !== 'object') {
@@ -126,7 +147,8 @@ export async function loadTarget(target: string, options: LoadOptions): Promise<
     if (!peek.envs.includes(parts.env)) throw new UsageError(`unknown env ${shown(parts.env)} for app ${parts.app} (envs: ${peek.envs.join(', ')})`);
     await options.gate?.(peek.allowGroups[parts.env]);
   }
-  const { config, file } = await loadApp(options.appsDir, parts.app, compileCache());
+  const guard = options.elevated ? (loaded: string) => checkLoaded(options.appsDir, `${parts.app}.ts`, loaded) : undefined;
+  const { config, file } = await loadApp(options.appsDir, parts.app, compileCache(), guard);
   if (!Object.hasOwn(config.envs, parts.env)) {
     throw new UsageError(`unknown env ${shown(parts.env)} for app ${parts.app} (envs: ${Object.keys(config.envs).join(', ')})`);
   }
@@ -212,16 +234,18 @@ export async function peekApp(appsDir: string, app: string): Promise<AppPeek> {
     }
     allowGroups[env] = value as string[];
   }
-  const inside = (dir: string, path: string) => path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
-  const apps = realpathSync(appsDir);
-  const own = realpathSync(packageRoot());
   for (const loaded of Array.isArray(peek.files) ? peek.files : []) {
-    if (typeof loaded !== 'string' || !loaded.startsWith('/')) continue;
-    const real = existsSync(loaded) ? realpathSync(loaded) : loaded;
-    if (!inside(apps, real) && !inside(own, real)) {
-      throw new UsageError(`${shownFile} loads ${loaded}, outside the apps directory ${appsDir}; under sudo app files may only import from the apps directory`);
-    }
-    requireTrusted(loaded, `${shownFile} loads`);
+    if (typeof loaded === 'string' && loaded.startsWith('/')) checkLoaded(appsDir, shownFile, loaded);
   }
   return { envs, allowGroups };
+}
+
+/** Under sudo, a module an app file loads must be in the apps directory (or Slipway's own) and root's alone. */
+function checkLoaded(appsDir: string, appFile: string, loaded: string): void {
+  const inside = (dir: string, path: string) => path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+  const real = existsSync(loaded) ? realpathSync(loaded) : loaded;
+  if (!inside(realpathSync(appsDir), real) && !inside(realpathSync(packageRoot()), real)) {
+    throw new UsageError(`${appFile} loads ${loaded}, outside the apps directory ${appsDir}; under sudo app files may only import from the apps directory`);
+  }
+  requireTrusted(loaded, `${appFile} loads`);
 }

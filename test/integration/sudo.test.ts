@@ -182,6 +182,23 @@ describe('sudo deploy is not root for whoever may run it', { timeout: 600_000 },
     assert.equal(r.exitCode, 2, r.all);
     assert.match(r.stderr, new RegExp(`loads ${outside.replaceAll('.', '\\.')}, outside the apps directory`));
     assert.equal(rootMarker(), false);
+
+    // an outside module that forges the nobody reading's report (leaving itself out of the files
+    // it lists) is still refused by root before it runs: every file compiled in-process is checked
+    const forge = join(base, 'forge.ts');
+    await writeFile(
+      forge,
+      `import { writeFileSync } from 'node:fs';
+if (process.getuid() === 0) writeFileSync(${JSON.stringify(join(markers, 'forge-ran-as-root'))}, '');
+else { process.stdout.write('\\n' + JSON.stringify({ envs: ['prod'], allowGroups: {}, files: [] }) + '\\n'); process.exit(0); }
+export const y = 1;
+`,
+    );
+    await app(`allowGroups: ['${GROUP}']`, `import { y } from ${JSON.stringify(forge)};\nvoid y;\n`);
+    const forged = await viaSudo(OK, [w.target]);
+    assert.equal(forged.exitCode, 2, forged.all);
+    assert.match(forged.stderr, new RegExp(`loads ${forge.replaceAll('.', '\\.')}, outside the apps directory`));
+    assert.equal(existsSync(join(markers, 'forge-ran-as-root')), false, 'the forging module never ran as root');
     await app(`allowGroups: ['${GROUP}']`);
 
     // the same app files in a directory under the sticky, world-writable /tmp (sudo -E passing SLIPWAY_APPS looks like this)
