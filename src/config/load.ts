@@ -12,7 +12,6 @@ import { passwdEntry } from '../caller.js';
 import { ConfigError, UsageError, errorMessage } from '../errors.js';
 import { packageRoot } from '../package-root.js';
 import { checkAppName, splitTarget } from './names.js';
-import { checkAdminRoot } from './paths.js';
 import { type AppEnv, resolveAppEnv } from './resolve.js';
 import { type AppConfig, appSchema, formatIssues } from './schema.js';
 import { requireTrusted, requireTrustedTree } from './trust.js';
@@ -137,6 +136,7 @@ export async function loadTarget(target: string, options: LoadOptions): Promise<
   if (options.elevated) {
     requireTrusted(packageRoot(), "Slipway's own directory");
     requireTrustedTree(options.appsDir, 'the apps directory');
+    requireTrusted(options.root, 'the admin root');
   }
   const apps = await listApps(options.appsDir);
   if (!apps.includes(parts.app)) {
@@ -155,7 +155,6 @@ export async function loadTarget(target: string, options: LoadOptions): Promise<
   const appEnv = resolveAppEnv(config, parts.app, parts.env, file, options.root);
   if (!options.elevated) await options.gate?.(appEnv.allowGroups);
   if (options.elevated) {
-    requireTrusted(options.root, 'the admin root');
     requireTrusted(appEnv.paths.private, 'the private directory');
     requireTrusted(appEnv.ssh.knownHosts, 'known_hosts');
     requireTrusted(appEnv.ssh.key, 'the SSH key');
