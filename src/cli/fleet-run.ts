@@ -7,6 +7,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { loadTarget } from '../config/load.js';
+import { prepareAdminDirs } from '../config/paths.js';
 import type { AppEnv } from '../config/resolve.js';
 import { ExitCode, UsageError, errorMessage, exitCodeOf } from '../errors.js';
 import { notifyRun } from '../notify/index.js';
@@ -55,11 +56,12 @@ export async function runOnFleet<T>(target: string, options: FleetRunOptions, gl
     run.verify?.();
     verifyJunit(options.junit);
     const waitMs = parseWait(options.wait);
-    const loaded = await loadTarget(target, locations(globals));
+    // allowGroups is decided inside loadTarget: under sudo before the app file runs as root
+    const loaded = await loadTarget(target, { ...locations(globals), gate: (groups) => verifyAllowed(target, groups) });
     const env = run.select ? run.select(loaded) : loaded;
     appEnv = env;
     if (options.parallel) env.parallel = options.parallel;
-    await verifyAllowed(env);
+    await prepareAdminDirs(env.paths);
     const name = `${env.app}-${env.env}`;
     const hosts = env.hosts.map((h) => h.name);
     reporter.begin(`${run.verb} ${name} on ${hosts.length} host(s)`, hosts);

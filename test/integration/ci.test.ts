@@ -36,7 +36,7 @@ describe('continuous delivery: JSON, JUnit, notifications, exit codes', { timeou
       reject: false,
       all: true,
       extendEnv: false,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, SLIPWAY_APPS: w.appsDir, SLIPWAY_ROOT: w.root, CI: 'true', SUDO_USER: 'alice', ...env },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, SLIPWAY_APPS: w.appsDir, SLIPWAY_ROOT: w.root, CI: 'true', ...env },
       timeout: 120_000,
     });
     return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, all: r.all ?? '' };
@@ -164,7 +164,7 @@ describe('continuous delivery: JSON, JUnit, notifications, exit codes', { timeou
       assert.equal(hosts.attrs.failures, '1');
 
       const slack = JSON.parse(posts.find((p) => p.path === '/slack')!.body) as { text: string };
-      assert.match(slack.text, /^deploy shop-prod by alice FAILED \(exit 5\) .* r2 \([0-9a-f]{12}\) on 2\/3 hosts; failed: web3 \(switch: /);
+      assert.match(slack.text, /^deploy shop-prod by root FAILED \(exit 5\) .* r2 \([0-9a-f]{12}\) on 2\/3 hosts; failed: web3 \(switch: /);
     } finally {
       await rm(current, { recursive: true, force: true });
     }
@@ -253,7 +253,7 @@ describe('continuous delivery: JSON, JUnit, notifications, exit codes', { timeou
       execa('script', ['-qefc', `stty cols 160 rows 40; node ${sh(CLI)} ${sh(w.target)}`, '/dev/null'], {
         reject: false,
         extendEnv: false,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, TERM: 'xterm-256color', SLIPWAY_APPS: w.appsDir, SLIPWAY_ROOT: w.root, SUDO_USER: 'alice', ...env },
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, TERM: 'xterm-256color', SLIPWAY_APPS: w.appsDir, SLIPWAY_ROOT: w.root, ...env },
         timeout: 120_000,
       });
     const tty = await onPty({});

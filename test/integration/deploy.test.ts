@@ -60,7 +60,7 @@ describe('deploy end to end', { timeout: 300_000 }, () => {
     const r = await w.deploy('releases', w.target);
     assert.equal(r.exitCode, 0, r.all);
     const source = await git(w.work, 'rev-parse', 'HEAD');
-    assert.match(r.stdout, new RegExp(`^r1 .* alice .* source ${source.slice(0, 12)} \\(main\\)  vendor/lib@[0-9a-f]{8}$`, 'm'));
+    assert.match(r.stdout, new RegExp(`^r1 .* root .* source ${source.slice(0, 12)} \\(main\\)  vendor/lib@[0-9a-f]{8}$`, 'm'));
   });
 
   it('a deploy with nothing changed makes no new release and transfers nothing', async () => {

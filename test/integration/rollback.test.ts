@@ -209,9 +209,9 @@ describe('rollback, history and drift', { timeout: 300_000 }, () => {
       'deploy r1 -> r2 ok',
       'deploy none -> r1 ok',
     ]);
-    assert.match(r.stdout, /^\S+ +deploy +r1 -> r5 +FAILED +alice +3 staged \(web1, web2, web3\), 1 failed \(web4\)$/m);
+    assert.match(r.stdout, /^\S+ +deploy +r1 -> r5 +FAILED +root +3 staged \(web1, web2, web3\), 1 failed \(web4\)$/m);
     assert.match(r.stdout, /^ {4}.*web4: cannot connect/m);
-    assert.match(r.stdout, /sync +r1 +ok +alice +1 in-sync, 1 repaired, 2 switched$/m);
+    assert.match(r.stdout, /sync +r1 +ok +root +1 in-sync, 1 repaired, 2 switched$/m);
 
     const status = await w.deploy('status', w.target);
     assert.match(status.stdout, /^live release: r1 /m, 'a failed deploy does not change what the store has live');
