@@ -35,8 +35,10 @@ import {
   holds,
   UNTAR_EXIT,
   aheadCmd,
+  SCRIPTS_DIR,
+  scriptText,
 } from '../../src/deploy/remote.js';
-import { tarCmd } from '../../src/deploy/payload.js';
+import { GIT_MODES, tarCmd } from '../../src/deploy/payload.js';
 import { MODULE, RSYNC_USER } from '../../src/deploy/serve.js';
 import type { Release } from '../../src/release-store/release.js';
 
@@ -104,15 +106,27 @@ describe('command builders', () => {
     const cmd = stageCmd('/data/www/demo', release, 40123, 29.2, 'rsync');
     assert.deepEqual([cmd[0], cmd[1]], ['sh', '-c']);
     assert.deepEqual(cmd.slice(3), ['slipway-stage', '/data/www/demo', 'r42-9fceb02d0ae5', release.commit, '40123', '30', 'rsync', '', '', '', '0640', '', '', ...release.privateFiles]);
-    assert.match(cmd[2]!, /^set -eu\n/);
-    assert.ok(cmd[2]!.includes(`rsync://${RSYNC_USER}@127.0.0.1:$port/${MODULE}/`));
+    assert.equal(cmd[2], scriptText('stage'));
+    assert.match(cmd[2]!, /\nset -eu\n/);
+  });
+
+  test('the scripts are the files in remote/, after the shared common.sh', () => {
+    const common = readFileSync(join(SCRIPTS_DIR, 'common.sh'), 'utf8');
+    for (const name of ['stage', 'ahead', 'activate', 'gate', 'prune', 'status', 'inspect', 'repair'] as const) {
+      assert.equal(scriptText(name), `${common}\n${readFileSync(join(SCRIPTS_DIR, `${name}.sh`), 'utf8')}`);
+    }
+  });
+
+  test('the scripts name the rsync daemon and the modes the admin node uses', () => {
+    for (const name of ['stage', 'inspect', 'repair'] as const) assert.ok(scriptText(name).includes(`rsync://${RSYNC_USER}@127.0.0.1:$port/${MODULE}/`), name);
+    assert.equal(scriptText('stage').split(`--chmod=${GIT_MODES} `).length, 3, 'both rsync pulls of the stage script');
   });
 
   test('activateCmd and pruneCmd: sh -c <fixed script> slipway-<name> base …', () => {
     const activate = activateCmd('/data/www/demo', releaseDir(release));
     assert.deepEqual([activate[0], activate[1]], ['sh', '-c']);
     assert.deepEqual(activate.slice(3), ['slipway-activate', '/data/www/demo', 'r42-9fceb02d0ae5']);
-    assert.match(activate[2]!, /^set -eu\n/);
+    assert.match(activate[2]!, /\nset -eu\n/);
     assert.deepEqual(pruneCmd('/data/www/demo', 5).slice(3), ['slipway-prune', '/data/www/demo', '5']);
   });
 
