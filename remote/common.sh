@@ -24,16 +24,30 @@ untar() {
   tar -b 128 --no-same-owner -xpf - "$@"
 }
 
+# Sets r to the commit the release directory $1 (a name in releases/) holds, or to nothing
+# (none, or incomplete). Slipway's own record lives beside the release, releases/.<dir>.rev,
+# never inside it: a release holds exactly its commit's tree, whatever names that has. It is
+# written before the directory is moved into place, and removed after the directory. A host
+# staged by an older Slipway has it in <dir>/REVISION, which is trusted only without a record.
+revision_of() {
+  r=
+  if [ ! -d "$base/releases/$1" ] || [ -L "$base/releases/$1" ]; then return 0; fi
+  if [ -f "$base/releases/.$1.rev" ]; then
+    IFS= read -r r < "$base/releases/.$1.rev" || true
+  elif [ -f "$base/releases/$1/REVISION" ] && [ ! -L "$base/releases/$1/REVISION" ]; then
+    IFS= read -r r < "$base/releases/$1/REVISION" || true
+  fi
+}
+
 # What a host has, read before deciding what to send it: the live release, and every
-# release directory whose REVISION is there (a directory without one is incomplete).
+# release directory with its commit (a directory without one is incomplete).
 look() {
   read_live
   echo "live $live"
   if cd "$base/releases" 2>/dev/null; then
     for d in r*-*; do
-      [ -f "$d/REVISION" ] || continue
-      IFS= read -r rev < "$d/REVISION" || continue
-      echo "have $d $rev"
+      revision_of "$d"
+      [ -z "$r" ] || echo "have $d $r"
     done
   fi
 }
@@ -43,7 +57,8 @@ look() {
 switch_to() {
   to=$1
   cd "$base" || exit 1
-  [ -f "releases/$to/REVISION" ] || { echo "release $to is not staged on this host" >&2; exit 3; }
+  revision_of "$to"
+  [ -n "$r" ] || { echo "release $to is not staged on this host" >&2; exit 3; }
   read_live
   echo "previous $live"
   tmp=".current.$$"

@@ -6,11 +6,15 @@ set -eu
 base=$1 expect=$2 port=$3 timeout=$4 rsync=$5
 read_live
 echo "live $live"
-[ -n "$live" ] && [ -f "$base/current/REVISION" ] || exit 0
-rev=$(cat "$base/current/REVISION")
-echo "revision $rev"
-[ "$rev" = "$expect" ] || exit 0
-"$rsync" -rlp --checksum --dry-run --delete --exclude=/REVISION --timeout="$timeout" --contimeout="$timeout" \
+[ -n "$live" ] || exit 0
+revision_of "$live"
+[ -n "$r" ] || exit 0
+echo "revision $r"
+[ "$r" = "$expect" ] || exit 0
+# a release staged by an older Slipway holds its commit in a REVISION of its own
+set --
+[ -f "$base/releases/.$live.rev" ] || set -- --exclude=/REVISION
+"$rsync" -rlp --checksum --dry-run --delete "$@" --timeout="$timeout" --contimeout="$timeout" \
   --out-format='drift %i %n' --password-file=- \
   "rsync://slipway@127.0.0.1:$port/release/" "$base/current/"
 echo checked

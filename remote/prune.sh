@@ -28,9 +28,16 @@ drop=$(ls -1 | awk -v keep="$keep" -v live="$live" -v served=../.switched -v new
     for (d in here) if (!(d in kept) && ((d in wasServed) || num(d) < num(live))) print d
   }')
 mv -f ../.switched.tmp ../.switched
+# records whose release is gone (an interrupted stage or prune)
+for m in .r*.rev; do
+  d=${m#.}
+  [ ! -f "$m" ] || [ -e "${d%.rev}" ] || rm -f -- "$m"
+done
 [ -n "$drop" ] || exit 0
-# shellcheck disable=SC2086 # one word per release name (ours: no spaces)
-rm -rf -- $drop
-# shellcheck disable=SC2086
-printf 'pruned %s\n' $drop
+for d in $drop; do
+  # the directory first: a directory without its record would be read as an older Slipway's
+  rm -rf -- "$d"
+  rm -f -- ".$d.rev"
+  printf 'pruned %s\n' "$d"
+done
 exit 0

@@ -1,7 +1,9 @@
 # shellcheck shell=sh
-# The live release and its revision. Argument: base.
+# The live release and its commit. Argument: base.
 base=$1
 read_live
 echo "live $live"
-[ -n "$live" ] && [ -f "$base/current/REVISION" ] && echo "revision $(cat "$base/current/REVISION")"
+[ -n "$live" ] || exit 0
+revision_of "$live"
+[ -z "$r" ] || echo "revision $r"
 exit 0

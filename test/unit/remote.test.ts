@@ -15,7 +15,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -78,20 +78,30 @@ function switchTo(base: string, release: Release, keep: number): { stdout: strin
   return { stdout: activated.stdout + pruned.stdout, stderr: activated.stderr + pruned.stderr, status: pruned.status };
 }
 
-/** A complete release dir, as STAGE leaves it. */
-function staged(base: string, release: Release, files: Record<string, string> = { 'index.html': `<h1>${release.id}</h1>\n` }): string {
+/** Slipway's record of the commit a release dir holds: beside it, never in it. */
+function recordOf(dir: string): string {
+  return join(dirname(dir), `.${basename(dir)}.rev`);
+}
+
+/** A complete release dir, as the stage script leaves it (legacy: as Slipway did before the record, REVISION inside). */
+function staged(base: string, release: Release, files: Record<string, string> = { 'index.html': `<h1>${release.id}</h1>\n` }, legacy = false): string {
   const dir = join(base, 'releases', releaseDir(release));
   mkdirSync(dir, { recursive: true });
   for (const [name, text] of Object.entries(files)) {
     mkdirSync(dirname(join(dir, name)), { recursive: true });
     writeFileSync(join(dir, name), text);
   }
-  writeFileSync(join(dir, 'REVISION'), `${release.commit}\n`);
+  writeFileSync(legacy ? join(dir, 'REVISION') : recordOf(dir), `${release.commit}\n`);
   return dir;
 }
 
+/** What releases/ holds but the records. */
 function releasesIn(base: string): string[] {
-  return readdirSync(join(base, 'releases')).sort();
+  return readdirSync(join(base, 'releases')).filter((n) => !/^\.r.*\.rev$/.test(n)).sort();
+}
+
+function recordsIn(base: string): string[] {
+  return readdirSync(join(base, 'releases')).filter((n) => /^\.r.*\.rev$/.test(n)).sort();
 }
 
 describe('command builders', () => {
@@ -242,7 +252,7 @@ describe('switching a host (ACTIVATE then PRUNE), run by the real sh', () => {
     assert.ok(!r.stdout.includes('switched'));
   });
 
-  test('refuses a release dir without REVISION (an incomplete copy), keeping the live one', () => {
+  test('refuses a release dir without its record (an incomplete copy), keeping the live one', () => {
     const base = freshBase();
     const r1 = rel(1);
     const r2 = rel(2);
@@ -318,8 +328,9 @@ describe('switching a host (ACTIVATE then PRUNE), run by the real sh', () => {
     // keep 1: only the live one is certain to stay
     const one = switchTo(base, rel(2), 1);
     assert.equal(one.status, 0, one.stderr);
-    assert.ok(existsSync(join(base, 'current', 'REVISION')));
+    assert.ok(existsSync(join(base, 'current', 'index.html')));
     assert.ok(releasesIn(base).includes(releaseDir(rel(2))));
+    assert.deepEqual(recordsIn(base), [`.${releaseDir(rel(2))}.rev`], 'a pruned release\'s record goes with it');
   });
 
   test('keeps what was served most recently, not the highest numbers: a deploy after a rollback keeps the release rolled back to', () => {
@@ -442,7 +453,7 @@ describe('the STAGE script, run by the real sh', () => {
   // STAGE pulls from the admin's rsync daemon through a forwarded port. Here "rsync"
   // is a wrapper that records its arguments, checks and drops the daemon-only ones,
   // and runs the real rsync from a local directory: the script's own logic (link-dest
-  // choice, partial dir, rename, REVISION) runs for real.
+  // choice, partial dir, rename, record) runs for real.
   let source: string;
   let wrapper: string;
   let argLog: string;
@@ -489,10 +500,10 @@ exec rsync "$@"
     return existsSync(argLog) ? readFileSync(argLog, 'utf8').split('\n').slice(0, -1) : [];
   }
 
-  test('stages into a partial dir, renames it, writes REVISION, and links against live and recent releases', () => {
+  test('stages into a partial dir, renames it, writes its record beside it, and links against live and recent releases', () => {
     const base = freshBase();
     const [r1, r2, r3, r4] = [1, 2, 3, 4].map((n) => rel(n));
-    // r1 is live; r2 is complete; r3 has no REVISION (an incomplete copy, never used)
+    // r1 is live; r2 is complete; r3 has no record (an incomplete copy, never used)
     const old = staged(base, r1!, { 'index.html': 'old\n', 'css/site.css': 'body{}\n' });
     // the same mtime to the nanosecond (the stage compares nanoseconds): touch -r, not utimes
     assert.equal(spawnSync('touch', ['-r', join(source, 'css', 'site.css'), join(old, 'css', 'site.css')]).status, 0);
@@ -522,11 +533,11 @@ exec rsync "$@"
       `--link-dest=${base}/releases/${releaseDir(r2!)}`,
       '--password-file=-',
       `rsync://${RSYNC_USER}@127.0.0.1:40123/${MODULE}/`,
-      `.${releaseDir(r4!)}.partial/`,
+      `.${releaseDir(r4!)}.partial/tree/`,
     ]);
 
     const dir = join(base, 'releases', releaseDir(r4!));
-    assert.equal(readFileSync(join(dir, 'REVISION'), 'utf8'), `${r4!.commit}\n`);
+    assert.equal(readFileSync(recordOf(dir), 'utf8'), `${r4!.commit}\n`);
     assert.equal(readFileSync(join(dir, 'index.html'), 'utf8'), '<h1>new</h1>\n');
     // an unchanged file is a hard link to the live release's copy, not a new file
     assert.equal(statSync(join(dir, 'css', 'site.css')).ino, statSync(join(old, 'css', 'site.css')).ino);
@@ -555,21 +566,22 @@ exec rsync "$@"
     let r = stage(base, r1);
     assert.equal(r.status, 0, r.stderr);
     assert.ok(!loggedArgs().some((a) => a.startsWith('--link-dest')), 'nothing to link against on a new host');
-    writeFileSync(join(base, 'releases', releaseDir(r1), 'REVISION'), 'something else\n');
+    writeFileSync(recordOf(join(base, 'releases', releaseDir(r1))), 'something else\n');
     writeFileSync(join(base, 'releases', releaseDir(r1), 'stray'), 'x');
     r = stage(base, r1);
     assert.equal(r.status, 0, r.stderr);
     assert.ok(parseLines(r.stdout).has('staged'));
     assert.ok(!existsSync(join(base, 'releases', releaseDir(r1), 'stray')));
-    assert.equal(readFileSync(join(base, 'releases', releaseDir(r1), 'REVISION'), 'utf8'), `${r1.commit}\n`);
+    assert.equal(readFileSync(recordOf(join(base, 'releases', releaseDir(r1))), 'utf8'), `${r1.commit}\n`);
+    assert.ok(!existsSync(join(base, 'releases', releaseDir(r1), 'REVISION')), 'nothing of Slipway\'s inside the release');
   });
 
-  test('refuses to restage the live release when its REVISION does not match', () => {
+  test('refuses to restage the live release when its record does not match', () => {
     const base = freshBase();
     const r1 = rel(1);
     const dir = staged(base, r1);
     symlinkSync(`releases/${releaseDir(r1)}`, join(base, 'current'));
-    writeFileSync(join(dir, 'REVISION'), 'tampered\n');
+    writeFileSync(recordOf(dir), 'tampered\n');
     const r = stage(base, r1);
     assert.equal(r.status, 3);
     assert.match(r.stderr, /refusing to restage/);
@@ -597,7 +609,7 @@ exec rsync "$@"
     assert.equal(r.status, 0, r.stderr);
     assert.ok(parseLines(r.stdout).has('staged'));
     const dir = join(base, 'releases', releaseDir(r1));
-    assert.equal(readFileSync(join(dir, 'REVISION'), 'utf8').trim(), r1.commit);
+    assert.equal(readFileSync(recordOf(dir), 'utf8').trim(), r1.commit);
     assert.equal(statSync(join(dir, 'index.html')).mode & 0o777, 0o644, 'a 0600 file arrives as git checks it out');
     assert.equal(statSync(join(dir, 'run.sh')).mode & 0o777, 0o755);
     assert.equal(statSync(join(dir, 'conf', 'secret.py')).mode & 0o777, 0o640, 'private files get the private mode');
@@ -626,7 +638,7 @@ exec rsync "$@"
     assert.ok(parseLines(r.stdout).has('ahead'));
     const dir = join(base, 'releases', releaseDir(r1));
     assert.deepEqual(releasesIn(base), [releaseDir(r1)]);
-    assert.equal(readFileSync(join(dir, 'REVISION'), 'utf8').trim(), r1.commit);
+    assert.equal(readFileSync(recordOf(dir), 'utf8').trim(), r1.commit);
     assert.equal(readFileSync(join(dir, 'index.html'), 'utf8'), 'hi\n');
     assert.equal(statSync(join(dir, 'conf', 'secret.py')).mode & 0o777, 0o600);
   });
@@ -647,7 +659,7 @@ exec rsync "$@"
     const base = freshBase();
     const [r1, r2] = [rel(1), rel(2)];
     const dir1 = staged(base, r1);
-    writeFileSync(join(dir1, 'REVISION'), 'something else\n');
+    writeFileSync(recordOf(dir1), 'something else\n');
     const tree = join(tmp, 'delta-src');
     mkdirSync(tree, { recursive: true });
     writeFileSync(join(tree, 'index.html'), 'v2\n');
@@ -696,7 +708,7 @@ exec rsync "$@"
 });
 
 describe('the GATE script (look, then switch when told), run by the real sh', () => {
-  test('lists the live release and every release dir with a REVISION; nothing else', () => {
+  test('lists the live release and every release dir with its record; nothing else', () => {
     const base = freshBase();
     const [r1, r2, r3] = [rel(1), rel(2), rel(3)];
     staged(base, r1);
@@ -712,7 +724,7 @@ describe('the GATE script (look, then switch when told), run by the real sh', ()
     assert.equal(state.live, releaseDir(r2));
     assert.deepEqual([...state.have.keys()].sort(), [releaseDir(r1), releaseDir(r2)]);
     assert.ok(holds(state, r1) && holds(state, r2) && !holds(state, r3));
-    assert.ok(!holds(state, { id: 'r1', commit: commitFor(99) }), 'a dir is held only with the right REVISION');
+    assert.ok(!holds(state, { id: 'r1', commit: commitFor(99) }), 'a dir is held only with the right record');
     assert.equal(readlinkSync(join(base, 'current')), `releases/${releaseDir(r2)}`, 'no input: nothing switched');
   });
 
