@@ -1,8 +1,9 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   chmodSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -704,6 +705,134 @@ exec rsync "$@"
     assert.notEqual(r.status, 0);
     assert.ok(!parseLines(r.stdout).has('staged'));
     assert.ok(!existsSync(join(base, 'releases', releaseDir(r1))));
+  });
+
+  describe('a hostile tree: nothing is written outside the release', () => {
+    /** A dir outside every release that the tree's symlinks point at, with one file. */
+    function sentinel(): string {
+      const dir = join(tmp, `sentinel${++counter}`);
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'keep'), 'untouched\n');
+      return dir;
+    }
+    const unchanged = (dir: string) => {
+      assert.deepEqual(readdirSync(dir), ['keep'], 'nothing created outside the release');
+      assert.equal(readFileSync(join(dir, 'keep'), 'utf8'), 'untouched\n', 'nothing written through a symlink');
+    };
+
+    for (const target of ['absolute', 'relative']) {
+      test(`tar delta: a symlink of the base (${target}) that becomes a dir is removed before the new files are written`, () => {
+        const base = freshBase();
+        const out = sentinel();
+        const [r1, r2] = [rel(1), rel(2)];
+        const dir1 = staged(base, r1);
+        symlinkSync(target === 'absolute' ? out : join('..', '..', '..', '..', '..', basename(out)), join(dir1, 'docs'));
+        assert.deepEqual(readdirSync(join(dir1, 'docs')), ['keep'], 'the fixture points where it should');
+        const tree = join(tmp, `retyped${counter}`);
+        mkdirSync(join(tree, 'docs'), { recursive: true });
+        writeFileSync(join(tree, 'docs', 'a.txt'), 'new\n');
+        const r = runRemote(stageCmd(base, r2, 0, 30, '/bin/false', { payload: { kind: 'tar', from: r1, deleted: ['docs'] } }), tmp, tarOf(tree, ['docs/a.txt']));
+        assert.equal(r.status, 0, r.stderr);
+        unchanged(out);
+        const dir2 = join(base, 'releases', releaseDir(r2));
+        assert.ok(lstatSync(join(dir2, 'docs')).isDirectory());
+        assert.equal(readFileSync(join(dir2, 'docs', 'a.txt'), 'utf8'), 'new\n');
+        assert.ok(lstatSync(join(dir1, 'docs')).isSymbolicLink(), 'the base keeps its symlink');
+      });
+    }
+
+    test('tar delta: a dir that becomes a file, and a file that becomes a dir', () => {
+      const base = freshBase();
+      const [r1, r2] = [rel(1), rel(2)];
+      const dir1 = staged(base, r1, { 'a/x': 'x\n', b: 'b\n' });
+      const tree = join(tmp, `swapped${++counter}`);
+      mkdirSync(join(tree, 'b'), { recursive: true });
+      writeFileSync(join(tree, 'a'), 'a file\n');
+      writeFileSync(join(tree, 'b', 'y'), 'y\n');
+      const r = runRemote(stageCmd(base, r2, 0, 30, '/bin/false', { payload: { kind: 'tar', from: r1, deleted: ['a/x', 'b'] } }), tmp, tarOf(tree, ['a', 'b/y']));
+      assert.equal(r.status, 0, r.stderr);
+      const dir2 = join(base, 'releases', releaseDir(r2));
+      assert.equal(readFileSync(join(dir2, 'a'), 'utf8'), 'a file\n');
+      assert.equal(readFileSync(join(dir2, 'b', 'y'), 'utf8'), 'y\n');
+      assert.equal(readFileSync(join(dir1, 'a', 'x'), 'utf8'), 'x\n');
+    });
+
+    test('a symlink named like the private file\'s old temporary copy is left alone: the secret goes nowhere else', () => {
+      const base = freshBase();
+      const out = sentinel();
+      const r1 = { ...rel(1), privateFiles: ['conf/secret.py'] };
+      const tree = join(tmp, `tmpname${++counter}`);
+      mkdirSync(join(tree, 'conf'), { recursive: true });
+      writeFileSync(join(tree, 'conf', 'secret.py'), 'KEY=1\n');
+      symlinkSync(join(out, 'keep'), join(tree, 'conf', 'secret.py.slipway-tmp'));
+      const r = runRemote(stageCmd(base, r1, 0, 30, '/bin/false', { payload: { kind: 'full' }, mode: 0o600 }), tmp, tarOf(tree, ['conf/secret.py', 'conf/secret.py.slipway-tmp']));
+      assert.equal(r.status, 0, r.stderr);
+      unchanged(out);
+      const dir = join(base, 'releases', releaseDir(r1));
+      assert.equal(statSync(join(out, 'keep')).mode & 0o777, 0o644, 'no chmod through the link');
+      assert.equal(lstatSync(join(dir, 'conf', 'secret.py')).mode & 0o777, 0o600);
+      assert.equal(readlinkSync(join(dir, 'conf', 'secret.py.slipway-tmp')), join(out, 'keep'));
+    });
+
+    test('a REVISION of the repository is part of the release; the commit is recorded beside it', () => {
+      const base = freshBase();
+      const r1 = rel(1);
+      const tree = join(tmp, `revision${++counter}`);
+      mkdirSync(tree);
+      writeFileSync(join(tree, 'REVISION'), 'the repository\'s own\n');
+      const r = runRemote(stageCmd(base, r1, 0, 30, '/bin/false', { payload: { kind: 'full' } }), tmp, tarOf(tree, ['REVISION']));
+      assert.equal(r.status, 0, r.stderr);
+      const dir = join(base, 'releases', releaseDir(r1));
+      assert.equal(readFileSync(join(dir, 'REVISION'), 'utf8'), 'the repository\'s own\n');
+      assert.ok(holds(parseProbe(runRemote(gateCmd(base), tmp, '').stdout), r1));
+      symlinkSync(`releases/${releaseDir(r1)}`, join(base, 'current'));
+      assert.deepEqual(parseLines(runRemote(statusCmd(base)).stdout).get('revision'), [r1.commit]);
+    });
+
+    test('a host staged by an older Slipway (REVISION inside): its releases are held and switched to, never a delta\'s base', () => {
+      const base = freshBase();
+      const [r1, r2] = [rel(1), rel(2)];
+      staged(base, r1, undefined, true);
+      symlinkSync(`releases/${releaseDir(r1)}`, join(base, 'current'));
+      const state = parseProbe(runRemote(gateCmd(base), tmp, '').stdout);
+      assert.ok(holds(state, r1));
+      assert.deepEqual(parseLines(runRemote(statusCmd(base)).stdout).get('revision'), [r1.commit]);
+      const tree = join(tmp, `legacy${++counter}`);
+      mkdirSync(tree);
+      writeFileSync(join(tree, 'index.html'), 'v2\n');
+      const r = runRemote(stageCmd(base, r2, 0, 30, '/bin/false', { payload: { kind: 'tar', from: r1, deleted: [] } }), tmp, tarOf(tree, ['index.html']));
+      assert.equal(r.status, UNTAR_EXIT, 'its tree holds a REVISION its commit lacks: pulled whole instead');
+      assert.equal(switchTo(base, r1, 5).status, 0);
+    });
+
+    test('while a release is staged, its private files are never readable by others: the dir it is built in is root\'s alone', async () => {
+      const base = freshBase();
+      const r1 = { ...rel(1), privateFiles: ['conf/secret.py'] };
+      const tree = join(tmp, `slow${++counter}`);
+      mkdirSync(join(tree, 'conf'), { recursive: true });
+      writeFileSync(join(tree, 'conf', 'secret.py'), 'KEY=1\n');
+      writeFileSync(join(tree, 'z.bin'), randomBytes(256 * 1024));
+      const tar = tarOf(tree, ['conf/secret.py', 'z.bin']);
+      const child = spawn('/bin/sh', ['-c', shellLine(stageCmd(base, r1, 0, 30, '/bin/false', { payload: { kind: 'full' }, mode: 0o640 }))], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const done = new Promise<number | null>((resolve) => child.on('close', resolve));
+      // the secret and part of the next file, then the stage waits on its input
+      child.stdin.write(tar.subarray(0, 64 * 1024));
+      const work = join(base, 'releases', `.${releaseDir(r1)}.partial`);
+      const secret = join(work, 'tree', 'conf', 'secret.py');
+      for (let i = 0; !existsSync(secret); i++) {
+        assert.ok(i < 2000, 'the stage unpacks the private file');
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.equal(statSync(work).mode & 0o777, 0o700, 'built where only root can reach it');
+      for (const entry of readdirSync(join(base, 'releases'))) {
+        assert.equal(statSync(join(base, 'releases', entry)).mode & 0o077, 0, `${entry}: nothing in releases/ is open to others while staging`);
+      }
+      child.stdin.end(tar.subarray(64 * 1024));
+      assert.equal(await done, 0);
+      const dir = join(base, 'releases', releaseDir(r1));
+      assert.equal(statSync(dir).mode & 0o777, 0o755, 'the release gets its final mode once in place');
+      assert.equal(statSync(join(dir, 'conf', 'secret.py')).mode & 0o777, 0o640);
+    });
   });
 });
 
