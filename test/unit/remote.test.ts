@@ -815,20 +815,25 @@ exec rsync "$@"
       const tar = tarOf(tree, ['conf/secret.py', 'z.bin']);
       const child = spawn('/bin/sh', ['-c', shellLine(stageCmd(base, r1, 0, 30, '/bin/false', { payload: { kind: 'full' }, mode: 0o640 }))], { stdio: ['pipe', 'pipe', 'pipe'] });
       const done = new Promise<number | null>((resolve) => child.on('close', resolve));
-      // the secret and part of the next file, then the stage waits on its input
-      child.stdin.write(tar.subarray(0, 64 * 1024));
-      const work = join(base, 'releases', `.${releaseDir(r1)}.partial`);
-      const secret = join(work, 'tree', 'conf', 'secret.py');
-      for (let i = 0; !existsSync(secret); i++) {
-        assert.ok(i < 2000, 'the stage unpacks the private file');
-        await new Promise((resolve) => setImmediate(resolve));
+      try {
+        // the secret and part of the next file, then the stage waits on its input
+        child.stdin.write(tar.subarray(0, 64 * 1024));
+        const work = join(base, 'releases', `.${releaseDir(r1)}.partial`);
+        const deadline = Date.now() + 20_000;
+        const found = () => readdirSync(join(base, 'releases'), { recursive: true }).some((p) => String(p).endsWith('secret.py'));
+        while (!existsSync(join(base, 'releases')) || !found()) {
+          assert.ok(Date.now() < deadline, 'the stage unpacks the private file');
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        assert.equal(statSync(work).mode & 0o777, 0o700, 'built where only root can reach it');
+        for (const entry of readdirSync(join(base, 'releases'))) {
+          assert.equal(statSync(join(base, 'releases', entry)).mode & 0o077, 0, `${entry}: nothing in releases/ is open to others while staging`);
+        }
+        child.stdin.end(tar.subarray(64 * 1024));
+        assert.equal(await done, 0);
+      } finally {
+        child.kill();
       }
-      assert.equal(statSync(work).mode & 0o777, 0o700, 'built where only root can reach it');
-      for (const entry of readdirSync(join(base, 'releases'))) {
-        assert.equal(statSync(join(base, 'releases', entry)).mode & 0o077, 0, `${entry}: nothing in releases/ is open to others while staging`);
-      }
-      child.stdin.end(tar.subarray(64 * 1024));
-      assert.equal(await done, 0);
       const dir = join(base, 'releases', releaseDir(r1));
       assert.equal(statSync(dir).mode & 0o777, 0o755, 'the release gets its final mode once in place');
       assert.equal(statSync(join(dir, 'conf', 'secret.py')).mode & 0o777, 0o640);
