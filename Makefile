@@ -3,7 +3,7 @@ SHELL := /bin/bash
 DEMO_DIR ?= /tmp/slipway-demo
 TEST_FILES = $(wildcard test/unit/*.test.ts) $(wildcard test/integration/*.test.ts)
 
-.PHONY: all deps build typecheck test test-unit test-integration demo demo-down install uninstall bench clean
+.PHONY: all deps build typecheck lint-sh test test-unit test-integration demo demo-down install uninstall bench clean
 
 all: build
 
@@ -17,8 +17,16 @@ build: deps
 typecheck: deps
 	@npm run --silent typecheck
 
+# The scripts web servers run (remote/): each as it is sent, common.sh and then the script
+# (SC2317: a script uses only some of the shared functions).
+lint-sh: deps
+	@for f in remote/*.sh; do \
+	  [ "$$f" = remote/common.sh ] && continue; \
+	  cat remote/common.sh "$$f" | shellcheck -s sh -e SC2317 - || { echo "lint-sh: $$f (line numbers count remote/common.sh first)" >&2; exit 1; }; \
+	done
+
 # Every test: unit tests, then integration tests on loopback fleets they start and stop themselves.
-test: build typecheck
+test: build typecheck lint-sh
 	node --import tsx --test --test-reporter=spec $(TEST_FILES)
 
 test-unit: deps

@@ -1,5 +1,5 @@
 /**
- * A host's look at what it has, kept open to switch it: one remote command (GATE in
+ * A host's look at what it has, kept open to switch it: one remote command (remote/gate.sh in
  * remote.ts) reads the live release and the staged ones when the run connects, then waits;
  * once every host has staged the release, the same command switches `current`. Probe and
  * switch used to be two commands, each a session, a login shell and an sh on the host:

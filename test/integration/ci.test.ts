@@ -10,7 +10,7 @@ import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { mkdir, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import { CLI, type RunResult, type World, commitTree, git, makeWorld } from '../support/world.js';
@@ -45,8 +45,10 @@ describe('continuous delivery: JSON, JUnit, notifications, exit codes', { timeou
   const junitOf = (file: string) => parseXml(readFileSync(file, 'utf8'));
   const suite = (doc: XmlElement, name: string) => findAll(doc, 'testsuite').find((s) => s.attrs.name === name)!;
   const revisionOn = (i: number) => {
-    const f = join(w.remoteBase(w.fleet.hosts[i]!), 'current', 'REVISION');
-    return existsSync(f) ? readFileSync(f, 'utf8').trim() : undefined;
+    const live = w.liveDir(w.fleet.hosts[i]!);
+    // the commit of a release is recorded beside it
+    const f = live && join(dirname(live), `.${basename(live)}.rev`);
+    return f && existsSync(f) ? readFileSync(f, 'utf8').trim() : undefined;
   };
   const notifyConfig = (path: string, format: 'json' | 'slack') =>
     `notify: { webhook: { url: '${hookBase}${path}', format: '${format}', timeout: 3 }, statsd: { host: '127.0.0.1', port: ${udpPort}, prefix: 'ci' } },`;

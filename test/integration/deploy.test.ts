@@ -6,11 +6,10 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type World, commitTree, git, makeWorld, treeOf } from '../support/world.js';
 
-const noRevision = (rel: string) => rel === 'REVISION';
 
 describe('deploy end to end', { timeout: 300_000 }, () => {
   let w: World;
@@ -36,8 +35,8 @@ describe('deploy end to end', { timeout: 300_000 }, () => {
     for (const host of w.fleet.hosts) {
       const live = w.liveDir(host);
       assert.ok(live, `${host.name} has a current release`);
-      assert.deepEqual(treeOf(live, noRevision), expected, `${host.name} serves the release tree`);
-      assert.equal(readFileSync(join(live, 'REVISION'), 'utf8').trim(), commit);
+      assert.deepEqual(treeOf(live), expected, `${host.name} serves the release tree`);
+      assert.equal(readFileSync(join(dirname(live), `.${basename(live)}.rev`), 'utf8').trim(), commit);
       assert.equal(statSync(join(live, 'app/settings_local.py')).mode & 0o777, 0o640, 'private files are not world-readable');
     }
     assert.equal(await http(0, 'index.html'), '<h1>shop v1</h1>\n');
@@ -80,7 +79,7 @@ describe('deploy end to end', { timeout: 300_000 }, () => {
     assert.equal((r.stderr.match(/staged r2 \(1 files,/g) ?? []).length, 3, r.stderr);
     for (const host of w.fleet.hosts) {
       const releases = join(w.remoteBase(host), 'releases');
-      const [r1, r2] = readdirSync(releases).sort();
+      const [r1, r2] = readdirSync(releases).filter((d) => !d.startsWith('.')).sort();
       assert.ok(r1?.startsWith('r1-') && r2?.startsWith('r2-'));
       const inode = (rel: string, dir: string) => statSync(join(releases, dir, rel)).ino;
       assert.equal(inode('health.txt', r1!), inode('health.txt', r2!), `${host.name}: unchanged file is hard-linked`);
@@ -120,7 +119,7 @@ describe('deploy end to end', { timeout: 300_000 }, () => {
       assert.equal(r.exitCode, 0, r.all);
     }
     for (const host of w.fleet.hosts) {
-      const dirs = readdirSync(join(w.remoteBase(host), 'releases')).sort();
+      const dirs = readdirSync(join(w.remoteBase(host), 'releases')).filter((d) => !d.startsWith('.')).sort();
       assert.deepEqual(dirs.map((d) => d.split('-')[0]), ['r3', 'r4', 'r5'], host.name);
       assert.ok(w.liveDir(host)!.includes('/r5-'));
     }

@@ -10,14 +10,13 @@ import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import { type World, commitTree, git, makeWorld, treeOf } from '../support/world.js';
 import { partials, runDeploy, startDeploy, waitFor, writeAppFile } from '../support/safety.js';
 
 const SECRETS = ['tok-9f8e7d6c5b4a', 'private-v1'];
-const noRevision = (rel: string) => rel === 'REVISION';
 const sh = (cmd: string) => execFileSync('sh', ['-c', cmd], { encoding: 'utf8' });
 
 function ensureUser(name: string, groups: string[] = []): void {
@@ -43,8 +42,8 @@ describe('safety on a real fleet', { timeout: 600_000 }, () => {
     for (const h of w.fleet.hosts) {
       const dir = w.liveDir(h);
       assert.ok(dir, `${h.name} serves a release`);
-      const commit = readFileSync(join(dir, 'REVISION'), 'utf8').trim();
-      assert.deepEqual(treeOf(dir, noRevision), await commitTree(w.www, commit), `${h.name} serves the complete tree of ${commit}`);
+      const commit = readFileSync(join(dirname(dir), `.${basename(dir)}.rev`), 'utf8').trim();
+      assert.deepEqual(treeOf(dir), await commitTree(w.www, commit), `${h.name} serves the complete tree of ${commit}`);
     }
   };
   const app = (top = '', env = '', remote = "rsync: '/data/slow-rsync', transfer: 'rsync', keepReleases: 2") => writeAppFile(w, { top, env, remote });
