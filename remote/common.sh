@@ -1,25 +1,21 @@
 # shellcheck shell=sh
+# shellcheck disable=SC2154 # base is set by the script sent after this text
 # Shared by every remote script: the admin node sends this text, then the script's own,
 # as one `sh -c` program (src/deploy/remote.ts). Functions only: nothing runs here.
 
 # Sets live to the name of the release directory current points to, or to nothing (no
-# current, not a symlink, or a dangling one), with shell builtins alone: `cd -P` resolves
-# the link and PWD is then its target. readlink was one more process per host in every
-# look, switch and stage: two per host on a rollback (20 hosts: the hosts' CPU -5 %, wall
-# time -4.5 %, medians of 10 A/B pairs).
+# current, not a symlink, or a dangling one). Shell builtins alone (`cd -P` resolves the
+# link, PWD is then its target): readlink would be one more process per host in every look,
+# switch and stage (measured in docs/benchmark.md).
 read_live() {
   live=
   if [ -L "$base/current" ] && cd -P "$base/current" 2>/dev/null; then live=${PWD##*/}; cd "$OLDPWD" || exit 1; fi
 }
 
-# GNU tar reads its input 10 kB at a time unless told otherwise; from the pipe sshd fills,
-# 64 kB reads (-b 128: a pipe's whole buffer) took the hosts' CPU in a first deploy to 20
-# hosts from 4.4 s to 4.1 s (wall time -3 %; medians of 10 A/B pairs). Reading from a pipe,
-# GNU tar takes whatever each read returns, so the sender's record size does not matter.
-# --no-same-owner: run as root, tar gives every file the archive's owner with one more
-# chown per file (a tenth of its CPU: 75 -> 66 ms per host for the 3,402-file benchmark
-# tree, means of 24 runs). The archive's owner is root (payload.ts), so as root the files
-# are root's either way; as another user tar never chowns.
+# -b 128: read the pipe sshd fills 64 kB at a time (a pipe's whole buffer) instead of tar's
+# 10 kB; reading from a pipe, GNU tar takes whatever each read returns, so the sender's record
+# size does not matter. --no-same-owner: the archive's owner is root (payload.ts), so as root
+# tar's chown per file would change nothing. Both measured in docs/benchmark.md.
 untar() {
   tar -b 128 --no-same-owner -xpf - "$@"
 }

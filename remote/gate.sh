@@ -1,4 +1,5 @@
 # shellcheck shell=sh
+# shellcheck disable=SC2034 # base is read by the functions of common.sh, sent before this text
 # A host's look that then waits to switch it, in one remote process: the admin node sends
 # the release directory once every host has staged it. Input that ends without one (the
 # run stopped, failed elsewhere, or switches this host another way) and a connection that

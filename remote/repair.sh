@@ -1,4 +1,5 @@
 # shellcheck shell=sh
+# shellcheck disable=SC2154 # live is set by read_live, in common.sh
 # Replace a live release whose files were changed by hand, never editing it in place:
 # stage a fresh copy, serve it, rebuild the canonical directory from it by hard links,
 # serve that, drop the copy. `current` always names a complete tree. Copies are built
