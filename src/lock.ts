@@ -17,6 +17,7 @@
  * judged, so of any number of concurrent takers exactly one wins.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { appendFile, link, mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { readFileSync, readlinkSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -224,16 +225,20 @@ const sameHolder = (a: LockInfo | undefined, b: LockInfo) => a !== undefined && 
 async function takeOver(dir: string, stale: LockInfo, info: LockInfo): Promise<boolean> {
   return underTakeoverLock(dir, async () => {
     if (!sameHolder(await readLock(dir), stale)) return false;
-    const tmp = join(dir, `.lock.${process.pid}.${Date.now()}`);
-    await writeFile(tmp, `${JSON.stringify(info)}\n`, { mode: 0o644 });
-    await rename(tmp, lockPath(dir));
+    await rename(await writeTemp(dir, info), lockPath(dir));
     return true;
   });
 }
 
+/** Our lock's content in a file of its own (a random name, created exclusively: takers in one process never share it). */
+async function writeTemp(dir: string, info: LockInfo): Promise<string> {
+  const tmp = join(dir, `.lock.${process.pid}.${randomBytes(8).toString('hex')}`);
+  await writeFile(tmp, `${JSON.stringify(info)}\n`, { mode: 0o644, flag: 'wx' });
+  return tmp;
+}
+
 async function tryCreate(dir: string, info: LockInfo): Promise<boolean> {
-  const tmp = join(dir, `.lock.${process.pid}.${Date.now()}`);
-  await writeFile(tmp, `${JSON.stringify(info)}\n`, { mode: 0o644 });
+  const tmp = await writeTemp(dir, info);
   try {
     await link(tmp, lockPath(dir));
     return true;
