@@ -105,6 +105,11 @@ export class HostSession {
     });
   }
 
+  /** Why the connection was lost (undefined: it is up, or this run closed it). */
+  get lost(): string | undefined {
+    return this.lostReason;
+  }
+
   private lose(reason: string): void {
     if (this.closed || this.lostReason) return;
     this.lostReason = reason;

@@ -13,7 +13,8 @@ export interface UpdateOptions {
   allowOffBranch?: boolean;
 }
 
-export async function updateSource(appEnv: AppEnv, options: UpdateOptions, reporter: Reporter): Promise<SourceState> {
+/** `beforeTasks`: runs once the checkout is at the revision, before the first admin task; it may stop the run. */
+export async function updateSource(appEnv: AppEnv, options: UpdateOptions, reporter: Reporter, beforeTasks?: () => Promise<void>): Promise<SourceState> {
   const vars = await readPrivateVars(appEnv);
   addSecrets(Object.values(vars));
   addSecrets(await readPrivateFileSecrets(appEnv));
@@ -37,6 +38,7 @@ export async function updateSource(appEnv: AppEnv, options: UpdateOptions, repor
       }),
     (s) => `source at ${s.sha.slice(0, 12)}${s.branch ? ` (${s.branch})` : ''} "${s.subject}"${s.submodules.length ? `, ${s.submodules.length} submodule(s)` : ''}`,
   );
+  await beforeTasks?.();
   await runTasks(appEnv, source.sha, vars, reporter, users);
   return source;
 }
