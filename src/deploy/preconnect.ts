@@ -10,7 +10,6 @@ import { DeployFailedError, errorMessage } from '../errors.js';
 import type { Reporter } from '../report/events.js';
 import { type Credentials, connect, loadCredentials } from './execute.js';
 import { SwitchGate } from './gate.js';
-import { sizeOf } from './plan.js';
 import type { HostState } from './remote.js';
 import type { HostSession } from './ssh.js';
 
@@ -97,26 +96,22 @@ export function preconnect(appEnv: AppEnv, reporter: Reporter): Preconnected {
 }
 
 /**
- * The error that stops a deploy whose connections already show it cannot succeed: every host,
- * or more than the rollout's failure budget, cannot be used (`stopped`: where, and what that
- * spared). Undefined while it still can.
+ * The error that stops a deploy whose connections already show it cannot succeed (`stopped`:
+ * where, and what that spared); undefined while it still can. A deploy switches no host until
+ * every host has staged the release (the rollout's failure budget counts hosts that fail their
+ * switch, hooks or health check), so one host it cannot use is enough.
  */
 export function cannotSucceed(appEnv: AppEnv, failures: ReadonlyMap<string, string>, stopped: string): DeployFailedError | undefined {
+  if (failures.size === 0) return undefined;
   const total = appEnv.hosts.length;
-  const budget = failureBudgetOf(appEnv);
-  if (failures.size === 0 || (failures.size <= budget && failures.size < total)) return undefined;
+  const target = `${appEnv.app}-${appEnv.env}`;
   const names = [...failures.keys()];
-  const why = failures.size === total ? `no host of ${appEnv.app}-${appEnv.env} can be reached` : `${failures.size} of ${total} hosts cannot be reached, more than the failure budget of ${budget}`;
+  const why = failures.size === total ? `no host of ${target} can be reached` : `${failures.size} of ${total} hosts cannot be reached, and no host is switched unless every host has the release`;
   return new DeployFailedError(
     [
       `${why}; ${stopped}`,
       ...names.map((name) => `  ${name}: ${failures.get(name)}`),
-      `a host that is down for a while can be left out: deploy ${appEnv.app}-${appEnv.env} --exclude-hosts ${names.join(',')}`,
+      `a host that is down for a while can be left out: deploy ${target} --exclude-hosts ${names.join(',')}`,
     ].join('\n'),
   );
-}
-
-/** The rollout's failure budget over the run's hosts, as the plan counts it. */
-function failureBudgetOf(appEnv: AppEnv): number {
-  return sizeOf(appEnv.rollout.failureBudget, appEnv.hosts.length, 0);
 }
