@@ -36,7 +36,8 @@ export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: R
   let release: Release | undefined;
   let hosts: HostOutcome[] = [];
   // stop once the connections show that the run cannot succeed: no admin task (a migration) runs
-  // and no release is cut for it. Before the tasks, every connection is waited for, so the list of hosts is complete.
+  // and no release is cut for it. Before admin tasks, every connection is waited for (the list of
+  // hosts is then complete); without tasks, the handshakes go on overlapping the release.
   const stopIfDoomed = async (wait: boolean, stopped: string) => {
     const failures = await preconnected.failures(wait);
     const doomed = cannotSucceed(appEnv, failures, stopped);
@@ -46,7 +47,7 @@ export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: R
   };
   try {
     const nothingRun = `stopped before ${appEnv.tasks.length ? 'the admin tasks: nothing was run or released' : 'the release: nothing was released'}, no host was touched`;
-    const source = await phase(reporter, 'update', () => updateSource(appEnv, options, reporter, () => stopIfDoomed(true, nothingRun)));
+    const source = await phase(reporter, 'update', () => updateSource(appEnv, options, reporter, () => stopIfDoomed(appEnv.tasks.length > 0, nothingRun)));
     checkInterrupted('making a release; no host was touched');
     await stopIfDoomed(false, `stopped before the release: ${appEnv.tasks.length ? 'the admin tasks ran, ' : ''}nothing was released, no host was touched`);
     await before; // read before the store changes

@@ -88,7 +88,7 @@ describe('deploy end to end', { timeout: 300_000 }, () => {
     assert.equal(await http(2, 'index.html'), '<h1>shop v2</h1>\n');
   });
 
-  it('when staging fails on one host, no host switches and the old release keeps serving', async () => {
+  it('when one host cannot be reached, nothing is released or switched and the old release keeps serving', async () => {
     const web2 = w.fleet.hosts[1]!;
     const before = w.fleet.hosts.map((h) => w.liveDir(h));
     await w.fleet.stop(web2.name);
@@ -96,8 +96,8 @@ describe('deploy end to end', { timeout: 300_000 }, () => {
       await w.commit({ 'index.html': '<h1>shop v3</h1>\n' });
       const r = await w.deploy(w.target);
       assert.equal(r.exitCode, 1, r.all);
-      assert.match(r.stderr, /web2: cannot connect to 127\.0\.11\.2:22/);
-      assert.match(r.stderr, /no host was switched/);
+      assert.match(r.stderr, /web2: cannot connect to 127\.\d+\.11\.2:22/);
+      assert.match(r.stderr, /stopped before the release: nothing was released, no host was touched/);
       assert.deepEqual(w.fleet.hosts.map((h) => w.liveDir(h)), before);
       assert.equal(await http(0, 'index.html'), '<h1>shop v2</h1>\n');
     } finally {
