@@ -81,6 +81,9 @@ describe('hosts that stop answering', { timeout: 600_000 }, () => {
   it('a host frozen before its handshake: deploy, status, rollback, sync and plan name it and end properly', async () => {
     const tagsBefore = await tags();
     const before = live();
+    // with an admin task, the deploy waits for every handshake before it
+    const ran = join(w.dir, 'task-ran');
+    await app({ top: `tasks: [['touch', '${ran}']],` });
     await w.commit({ 'index.html': '<h1>frozen handshake</h1>\n' });
     await w.fleet.freeze('web3');
     try {
@@ -88,7 +91,9 @@ describe('hosts that stop answering', { timeout: 600_000 }, () => {
       const finish = endedProperly(d, 1)!;
       assert.match(d.stderr, /web3: cannot connect to [0-9.]+:22: Timed out while waiting for handshake/);
       assert.match(d.stderr, /--exclude-hosts web3/);
+      assert.ok(!existsSync(ran), 'no admin task ran');
       assert.equal(await tags(), tagsBefore, 'no release was cut for a run that could not succeed');
+      await app();
       assert.deepEqual((finish.hosts as { host: string; state: string }[]).map((h) => [h.host, h.state]), [['web1', 'untouched'], ['web2', 'untouched'], ['web3', 'failed']]);
       assert.match(await lastLogged(), /deploy .*FAILED .*1 failed \(web3\)/);
 

@@ -53,7 +53,7 @@ describe('phased rollout', { timeout: 300_000 }, () => {
     assert.match(out, /^plan for shop-prod: ship a new release r2 \(a deploy would create it\)/);
     assert.match(out, /commits added over r1: 1\n {4}[0-9a-f]{12} shop v2: new front page/);
     assert.match(out, /stage r2 on all 4 hosts first/);
-    assert.match(out, /phase 1\/3 canary: web2 .*\n {2}web2 \(serves r1\)\n {4}switch current → r2\n {4}post-switch hook: touch \/data\/www\/shop\/reloaded\n {4}health: GET http:\/\/127\.0\.30\.2:8080\/shop\/health\.txt expects 200 with "ok"/);
+    assert.match(out, /phase 1\/3 canary: web2 .*\n {2}web2 \(serves r1\)\n {4}switch current → r2\n {4}post-switch hook: touch \/data\/www\/shop\/reloaded\n {4}health: GET http:\/\/127\.\d+\.30\.2:8080\/shop\/health\.txt expects 200 with "ok"/);
     assert.match(out, /pause 5s\nphase 2\/3 batch 1: web1, web3 /);
     assert.match(out, /phase 3\/3 batch 2: web4 /);
     assert.match(out, /nothing was changed/);
@@ -75,7 +75,7 @@ describe('phased rollout', { timeout: 300_000 }, () => {
     assert.equal(r.exitCode, 0, r.all);
     const lines = r.stderr.split('\n');
     const canary = lineOf(lines, /phase 1\/3 canary: web1$/);
-    const web1Healthy = lineOf(lines, /\[web1\] healthy: http:\/\/127\.0\.30\.1:8080\/shop\/health\.txt/);
+    const web1Healthy = lineOf(lines, /\[web1\] healthy: http:\/\/127\.\d+\.30\.1:8080\/shop\/health\.txt/);
     const pause1 = lineOf(lines, /pausing 2s before phase 2\/3 \(batch 1\)/);
     const batch1 = lineOf(lines, /phase 2\/3 batch 1: web2$/);
     const web2Live = lineOf(lines, /\[web2\] live on r2/);
@@ -104,7 +104,7 @@ describe('phased rollout', { timeout: 300_000 }, () => {
     const r = await w.deploy(w.target);
     assert.equal(r.exitCode, 4, r.all);
     assert.match(r.stderr, /rollout of r3 stopped in phase canary: 1 host\(s\) failed, more than the failure budget of 0/);
-    assert.match(r.stderr, /web1 \(canary\): unhealthy after 2 attempt\(s\): GET http:\/\/127\.0\.30\.1:8080\/shop\/health\.txt: body does not contain "ok" \(got "database down"\)/);
+    assert.match(r.stderr, /web1 \(canary\): unhealthy after 2 attempt\(s\): GET http:\/\/127\.\d+\.30\.1:8080\/shop\/health\.txt: body does not contain "ok" \(got "database down"\)/);
     assert.match(r.stderr, /reverted \(and health-checked\): web1 → r2/);
     assert.match(r.stderr, /the fleet now serves: r2 on web1, web2, web3, web4/);
     assert.doesNotMatch(r.stderr, /\[web[234]\] live on r3/, 'no host after the canary switched');
