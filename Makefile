@@ -3,7 +3,7 @@ SHELL := /bin/bash
 DEMO_DIR ?= /tmp/slipway-demo
 TEST_FILES = $(wildcard test/unit/*.test.ts) $(wildcard test/integration/*.test.ts)
 
-.PHONY: all deps build typecheck test test-unit test-integration demo demo-down install bench clean
+.PHONY: all deps build typecheck lint-sh test test-unit test-integration demo demo-down install uninstall bench clean
 
 all: build
 
@@ -17,8 +17,16 @@ build: deps
 typecheck: deps
 	@npm run --silent typecheck
 
+# The scripts web servers run (remote/): each as it is sent, common.sh and then the script
+# (SC2317: a script uses only some of the shared functions).
+lint-sh: deps
+	@for f in remote/*.sh; do \
+	  [ "$$f" = remote/common.sh ] && continue; \
+	  cat remote/common.sh "$$f" | shellcheck -s sh -e SC2317 - || { echo "lint-sh: $$f (line numbers count remote/common.sh first)" >&2; exit 1; }; \
+	done
+
 # Every test: unit tests, then integration tests on loopback fleets they start and stop themselves.
-test: build typecheck
+test: build typecheck lint-sh
 	node --import tsx --test --test-reporter=spec $(TEST_FILES)
 
 test-unit: deps
@@ -35,14 +43,20 @@ demo-down:
 	@FLEET_DIR=$(DEMO_DIR)/fleet FLEET_CLEAN=1 bash test/fleet/fleet.sh down
 	@rm -rf $(DEMO_DIR)
 
-# Install on an admin node: /opt/slipway, with `deploy` on root's PATH (/usr/local/bin).
+# Install on an admin node, as root: Slipway's own files into PREFIX (a directory only Slipway
+# uses, marked by .slipway-install; a non-empty PREFIX without it is refused), owned by root and
+# writable by nobody else, and `deploy` in BINDIR as a symlink (a `deploy` there that is not
+# Slipway's is never replaced). App files live in APPS_DIR, the installed Slipway's default apps
+# directory, which is created when missing and otherwise left alone. `make uninstall` removes only
+# Slipway's own files.
 PREFIX ?= /opt/slipway
+BINDIR ?= /usr/local/bin
+APPS_DIR ?= /etc/slipway/apps
 install: build
-	mkdir -p $(PREFIX)
-	rsync -a --delete --exclude=.git --exclude=test --exclude=.ci ./ $(PREFIX)/
-	cd $(PREFIX) && npm prune --omit=dev --no-audit --no-fund --loglevel=error
-	ln -sfn $(PREFIX)/dist/bin/deploy.js /usr/local/bin/deploy
-	@echo "installed: $$(command -v deploy) -> $(PREFIX); app files go in $(PREFIX)/apps (or set SLIPWAY_APPS)"
+	@bash scripts/install.sh install "$(PREFIX)" "$(BINDIR)" "$(APPS_DIR)"
+
+uninstall:
+	@bash scripts/install.sh uninstall "$(PREFIX)" "$(BINDIR)" "$(APPS_DIR)"
 
 # Slipway against plain parallel rsync over OpenSSH on a 20-host loopback fleet (then 50 and 100
 # hosts); ~15 min, needs root. Not part of `make test`. BENCH_REPS, BENCH_SCALE: see bench/bench.ts.

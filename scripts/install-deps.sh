@@ -13,6 +13,10 @@ command -v unshare >/dev/null || need+=(util-linux)
 command -v nsenter >/dev/null || need+=(util-linux)
 command -v pgrep >/dev/null || need+=(procps)
 command -v curl >/dev/null || need+=(curl)
+command -v sudo >/dev/null || need+=(sudo)         # the sudo tests run the real sudo
+command -v perl >/dev/null || need+=(perl)         # the task-user test sets ACLs with it
+command -v flock >/dev/null || need+=(util-linux)  # the lock takeover
+command -v shellcheck >/dev/null || need+=(shellcheck)   # make lint-sh: the scripts web servers run
 [ -x /usr/bin/time ] || need+=(time)   # GNU time: the benchmark's CPU and memory figures
 if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || { echo "install-deps: need root to install: ${need[*]}" >&2; exit 1; }

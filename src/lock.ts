@@ -5,11 +5,20 @@
  * with EEXIST exactly like open(O_CREAT|O_EXCL), but a reader never sees a
  * half-written lock.
  *
- * A lock whose process is gone (same host, pid not alive) is stale and taken
- * over; one held from another host is never guessed about.
+ * A lock names its process by what identifies it uniquely: host, boot id, pid
+ * namespace, pid and the pid's start time. It is stale only when that process
+ * is provably gone: same host, same boot, same pid namespace, and the pid is
+ * free or now belongs to a process started at another time (a reused pid). A
+ * lock from another host, boot or container is never guessed about.
+ *
+ * Taking over a stale lock is serialised by flock(2) on a file next to it (the
+ * kernel drops that lock when its holder dies, so it can never be stale itself):
+ * under it, a taker replaces the lock only if it still is the stale one it
+ * judged, so of any number of concurrent takers exactly one wins.
  */
-import { appendFile, link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { readFileSync, unlinkSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { appendFile, link, mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { readFileSync, readlinkSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { LockHeldError, UsageError } from './errors.js';
@@ -24,6 +33,12 @@ export interface LockInfo {
   command: string;
   /** ISO time the lock was taken. */
   started: string;
+  /** /proc/sys/kernel/random/boot_id of the holder's host (Linux). */
+  boot?: string;
+  /** The holder's pid namespace (`pid:[4026531836]`): a pid means nothing outside it. */
+  pidns?: string;
+  /** The holder's start time, field 22 of /proc/<pid>/stat (clock ticks since boot). */
+  startTime?: string;
 }
 
 /** What happened to a lock, for the history (issue 4) and the lock log. */
@@ -65,7 +80,8 @@ export function lockPath(dir: string): string {
 export function parseLock(text: string): LockInfo | undefined {
   try {
     const v = JSON.parse(text) as Partial<LockInfo>;
-    if (typeof v.user === 'string' && Number.isInteger(v.pid) && typeof v.host === 'string' && typeof v.command === 'string' && typeof v.started === 'string') {
+    const optional = [v.boot, v.pidns, v.startTime].every((f) => f === undefined || typeof f === 'string');
+    if (typeof v.user === 'string' && Number.isInteger(v.pid) && typeof v.host === 'string' && typeof v.command === 'string' && typeof v.started === 'string' && optional) {
       return v as LockInfo;
     }
   } catch {
@@ -96,8 +112,46 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-export function isStale(info: LockInfo, here = hostname()): boolean {
-  return info.host === here && info.pid > 0 && !isAlive(info.pid);
+/** Who this process is on this host: boot id, pid namespace and start time (undefined off Linux). */
+export interface ProcessIdentity {
+  boot?: string;
+  pidns?: string;
+  startTime?: string;
+}
+
+const readOr = (read: () => string): string | undefined => {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
+};
+
+/** The start time of a pid (field 22 of /proc/<pid>/stat), or undefined when there is no such process. */
+export function startTimeOf(pid: number): string | undefined {
+  const stat = readOr(() => readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  // the command name (field 2) may hold spaces and parentheses: count fields after its last ')'
+  return stat?.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+}
+
+export function processIdentity(pid = process.pid): ProcessIdentity {
+  return {
+    boot: readOr(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()),
+    pidns: readOr(() => readlinkSync('/proc/self/ns/pid')),
+    startTime: startTimeOf(pid),
+  };
+}
+
+/**
+ * A lock is stale only when its holder is provably gone. A lock that records
+ * the holder's identity is judged by it; an older lock without one, by its pid.
+ */
+export function isStale(info: LockInfo, here = hostname(), me: ProcessIdentity = processIdentity()): boolean {
+  if (info.host !== here || !(info.pid > 0)) return false;
+  if (info.boot === undefined || info.pidns === undefined || info.startTime === undefined) return !isAlive(info.pid);
+  // another boot or container: its pid cannot be checked from here
+  if (info.boot !== me.boot || info.pidns !== me.pidns) return false;
+  return !isAlive(info.pid) || startTimeOf(info.pid) !== info.startTime;
 }
 
 export function describeHolder(info: LockInfo, now = new Date()): string {
@@ -119,7 +173,15 @@ export function parseDuration(text: string): number | undefined {
 }
 
 export function currentHolder(command: string): LockInfo {
-  return { user: deployerName(), pid: process.pid, host: hostname(), command, started: new Date().toISOString() };
+  const id = processIdentity();
+  return {
+    user: deployerName(),
+    pid: process.pid,
+    host: hostname(),
+    command,
+    started: new Date().toISOString(),
+    ...(id.boot !== undefined && id.pidns !== undefined && id.startTime !== undefined ? { boot: id.boot, pidns: id.pidns, startTime: id.startTime } : {}),
+  };
 }
 
 async function logEvent(dir: string, event: LockEvent, onEvent?: LockOptions['onEvent']): Promise<void> {
@@ -127,27 +189,46 @@ async function logEvent(dir: string, event: LockEvent, onEvent?: LockOptions['on
   await onEvent?.(event);
 }
 
+export const TAKEOVER_FILE = 'lock.takeover';
+
 /**
- * Remove a stale lock, but only the one we judged stale: move it aside under a
- * unique name and check what we moved. If another run took it over in between,
- * we moved a live lock: put it back (link, so a newer lock is never clobbered).
+ * Hold flock(2) on `<dir>/lock.takeover` while `body` runs. Node has no flock:
+ * util-linux's `flock` locks the open file description this process passes it
+ * as fd 3 and exits; the lock stays with that description until it is closed
+ * here, or this process dies.
  */
-async function removeStale(dir: string, stale: LockInfo): Promise<boolean> {
-  const aside = join(dir, `.lock.stale.${process.pid}`);
+async function underTakeoverLock<T>(dir: string, body: () => Promise<T>): Promise<T> {
+  const file = await open(join(dir, TAKEOVER_FILE), 'a', 0o600);
   try {
-    await rename(lockPath(dir), aside);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
-    throw err;
+    const code = await new Promise<number | string>((resolve) => {
+      const child = spawn('flock', ['--exclusive', '3'], { stdio: ['ignore', 'ignore', 'pipe', file.fd] });
+      let said = '';
+      child.stderr?.on('data', (c: Buffer) => (said += c.toString('utf8')));
+      child.on('error', (err) => resolve(err.message));
+      child.on('close', (exitCode) => resolve(exitCode === 0 ? 0 : `exited ${exitCode}: ${said.trim()}`));
+    });
+    if (code !== 0) throw new Error(`cannot take over the stale lock in ${dir}: flock (util-linux) ${code}`);
+    return await body();
+  } finally {
+    await file.close();
   }
-  const moved = parseLock(await readFile(aside, 'utf8').catch(() => ''));
-  if (moved && (moved.pid !== stale.pid || moved.started !== stale.started)) {
-    await link(aside, lockPath(dir)).catch(() => undefined);
-    await unlink(aside).catch(() => undefined);
-    return false;
-  }
-  await unlink(aside).catch(() => undefined);
-  return true;
+}
+
+const sameHolder = (a: LockInfo | undefined, b: LockInfo) => a !== undefined && a.pid === b.pid && a.started === b.started && a.host === b.host;
+
+/**
+ * Replace a stale lock by ours, but only the one we judged stale: under the
+ * takeover flock, the lock is read again; if it is still that one, our lock is
+ * renamed over it (atomically: no moment without a lock for others to take).
+ */
+async function takeOver(dir: string, stale: LockInfo, info: LockInfo): Promise<boolean> {
+  return underTakeoverLock(dir, async () => {
+    if (!sameHolder(await readLock(dir), stale)) return false;
+    const tmp = join(dir, `.lock.${process.pid}.${Date.now()}`);
+    await writeFile(tmp, `${JSON.stringify(info)}\n`, { mode: 0o644 });
+    await rename(tmp, lockPath(dir));
+    return true;
+  });
 }
 
 async function tryCreate(dir: string, info: LockInfo): Promise<boolean> {
@@ -175,8 +256,9 @@ export async function acquireLock(options: LockOptions): Promise<Lock> {
     const holder = await readLock(options.dir);
     if (!holder) continue; // released between our attempt and the read
     if (isStale(holder)) {
-      if (await removeStale(options.dir, holder)) {
+      if (await takeOver(options.dir, holder, info)) {
         await logEvent(options.dir, { kind: 'lock-stale-taken-over', target: options.target, stale: holder, by: info }, options.onEvent);
+        return handle(options.dir, info);
       }
       continue;
     }
@@ -239,11 +321,14 @@ export async function withLock<T>(options: LockOptions, body: (lock: Lock) => Pr
 export async function forceUnlock(options: Pick<LockOptions, 'target' | 'dir' | 'onEvent'>): Promise<LockInfo | undefined> {
   const held = await readLock(options.dir);
   if (!held) return undefined;
-  try {
-    await unlink(lockPath(options.dir));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UsageError(`cannot remove ${lockPath(options.dir)}: ${(err as Error).message}`);
-  }
+  // under the takeover lock: a takeover in progress never renames over a lock created after this removal
+  await underTakeoverLock(options.dir, async () => {
+    try {
+      await unlink(lockPath(options.dir));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UsageError(`cannot remove ${lockPath(options.dir)}: ${(err as Error).message}`);
+    }
+  });
   await logEvent(options.dir, { kind: 'lock-force-unlocked', target: options.target, held, by: deployerName(), at: new Date().toISOString() }, options.onEvent);
   return held;
 }

@@ -1,6 +1,8 @@
 /** What every command needs: where apps and the admin root are, and how to report. */
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DEFAULT_ROOT } from '../config/paths.js';
+import { caller } from '../caller.js';
+import { DEFAULT_ROOT, checkAdminRoot } from '../config/paths.js';
 import { lineReporter } from '../report/line.js';
 import { redacting } from '../report/redact.js';
 import { type Reporter, tee } from '../report/events.js';
@@ -17,19 +19,47 @@ export interface GlobalOptions {
   yes?: boolean;
 }
 
-/** The apps/ directory shipped with Slipway. */
-function bundledApps(): string {
-  return join(packageRoot(), 'apps');
+/**
+ * The default apps directory. An installed Slipway (`make install` leaves INSTALLED_MARKER
+ * in its directory, with an `apps=` line: APPS_DIR, /etc/slipway/apps by default) keeps app
+ * files outside its own directory; a clone uses its apps/.
+ */
+export const INSTALLED_MARKER = '.slipway-install';
+export const INSTALLED_APPS = '/etc/slipway/apps';
+
+export function defaultApps(root = packageRoot()): string {
+  const marker = join(root, INSTALLED_MARKER);
+  if (!existsSync(marker)) return join(root, 'apps');
+  const line = readFileSync(marker, 'utf8').match(/^apps=(\/.*)$/m);
+  return line ? line[1]! : INSTALLED_APPS;
 }
 
-export function locations(options: GlobalOptions): { appsDir: string; root: string } {
-  const appsDir = resolve(options.apps ?? process.env.SLIPWAY_APPS ?? bundledApps());
-  const root = resolve(options.root ?? process.env.SLIPWAY_ROOT ?? DEFAULT_ROOT);
-  const bad = checkAbsolutePath(root);
+export interface Locations {
+  appsDir: string;
+  root: string;
+  /** Root through sudo or setuid: only files root owns are used (config/trust.ts). */
+  elevated: boolean;
+}
+
+/**
+ * Where the app files and the admin root are. What the user typed is checked before
+ * it is resolved: a ".." part is refused. Under sudo, --apps, --root, SLIPWAY_APPS and
+ * SLIPWAY_ROOT are honoured only for paths that pass the trust checks (loadTarget
+ * checks them), like every other file Slipway uses then.
+ */
+export function locations(options: GlobalOptions): Locations {
+  const typedApps = options.apps ?? process.env.SLIPWAY_APPS;
+  const typedRoot = options.root ?? process.env.SLIPWAY_ROOT;
+  for (const [flag, typed] of [['--apps', typedApps], ['--root', typedRoot]] as const) {
+    if (typed !== undefined && typed.split('/').includes('..')) throw new UsageError(`${flag} ${JSON.stringify(typed)}: must not contain ".." parts`);
+  }
+  const appsDir = resolve(typedApps ?? defaultApps());
+  const root = resolve(typedRoot ?? DEFAULT_ROOT);
+  const bad = checkAbsolutePath(root) ?? checkAdminRoot(root);
   if (bad) throw new UsageError(`--root ${JSON.stringify(root)}: ${bad}`);
   const badApps = checkAbsolutePath(appsDir);
   if (badApps) throw new UsageError(`--apps ${JSON.stringify(appsDir)}: ${badApps}`);
-  return { appsDir, root };
+  return { appsDir, root, elevated: caller().elevated };
 }
 
 /**

@@ -1,12 +1,13 @@
 /**
  * What every command that changes a fleet (deploy, rollback, sync) does around
  * its work, in one place: check options, load the app-env, check who may run
- * it, take the lock, report (TTY, lines, --json), and at the end, whatever
+ * it, take the lock, register the secrets to redact, report (TTY, lines, --json), and at the end, whatever
  * happened, write the JUnit file, notify, and emit `run.finish` last.
  */
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { loadTarget } from '../config/load.js';
+import { prepareAdminDirs } from '../config/paths.js';
 import type { AppEnv } from '../config/resolve.js';
 import { ExitCode, UsageError, errorMessage, exitCodeOf } from '../errors.js';
 import { notifyRun } from '../notify/index.js';
@@ -16,6 +17,7 @@ import { formatDuration } from '../report/line.js';
 import { redact } from '../report/redact.js';
 import { RunTracker } from '../report/summary.js';
 import { deployerName } from '../release-store/store.js';
+import { registerSecrets } from '../secrets.js';
 import { type GlobalOptions, locations, makeReporter } from './context.js';
 import { guarded, parseWait, verifyAllowed } from './guard.js';
 
@@ -54,17 +56,22 @@ export async function runOnFleet<T>(target: string, options: FleetRunOptions, gl
     run.verify?.();
     verifyJunit(options.junit);
     const waitMs = parseWait(options.wait);
-    const loaded = await loadTarget(target, locations(globals));
+    // allowGroups is decided inside loadTarget: under sudo before the app file runs as root
+    const loaded = await loadTarget(target, { ...locations(globals), gate: (groups) => verifyAllowed(target, groups) });
     const env = run.select ? run.select(loaded) : loaded;
     appEnv = env;
     if (options.parallel) env.parallel = options.parallel;
-    await verifyAllowed(env);
+    await prepareAdminDirs(env.paths);
     const name = `${env.app}-${env.env}`;
     const hosts = env.hosts.map((h) => h.name);
     reporter.begin(`${run.verb} ${name} on ${hosts.length} host(s)`, hosts);
     reporter.emit({ kind: 'run', state: 'start', target: name, hosts, ...(run.revision ? { revision: run.revision } : {}), ...(run.build ? { build: run.build } : {}) });
     const queue = run.queue ? { revision: run.revision } : undefined;
-    const result = await guarded(env, { waitMs, reporter, ...(queue ? { queue } : {}) }, () => run.work(env, reporter));
+    const result = await guarded(env, { waitMs, reporter, ...(queue ? { queue } : {}) }, async () => {
+      // under the lock, so a release the previous holder made is read too; before any host is touched
+      await registerSecrets(env);
+      return run.work(env, reporter);
+    });
     reporter.emit({ kind: 'note', level: 'info', text: run.done(result, name, formatDuration(performance.now() - started)) });
   } catch (err) {
     failure = err;

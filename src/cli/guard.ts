@@ -4,7 +4,7 @@
  * `guarded`: take the app-env's lock (or wait for it), turn SIGINT/SIGTERM
  * into an orderly stop, and release the lock however the run ends.
  */
-import { userInfo } from 'node:os';
+import { caller } from '../caller.js';
 import type { AppEnv } from '../config/resolve.js';
 import { SupersededError, UsageError } from '../errors.js';
 import { leaveQueue, markDone, supersededBy, takeTicket } from '../queue.js';
@@ -15,19 +15,11 @@ import { type LockEvent, acquireLock, describeHolder, parseDuration } from '../l
 import type { Reporter } from '../report/events.js';
 
 /**
- * The person deploying. SUDO_USER is only believed when we really are root
- * (sudo sets it); anyone else could set it to borrow a colleague's groups.
+ * `allowGroups`: refuse before anything runs unless the caller (src/caller.ts: the
+ * sudo user only when sudo really started this process) is in one of them.
  */
-export function realUser(env: NodeJS.ProcessEnv = process.env, uid = process.getuid?.()): string {
-  if (uid === 0 && env.SUDO_USER) return env.SUDO_USER;
-  return userInfo().username;
-}
-
-/** `allowGroups`: refuse before anything runs unless the deployer is in one of them. */
-export async function verifyAllowed(appEnv: AppEnv, user = realUser()): Promise<void> {
-  const allowed = appEnv.allowGroups;
+export async function verifyAllowed(target: string, allowed: string[] | undefined, user = caller().user): Promise<void> {
   if (!allowed?.length) return;
-  const target = `${appEnv.app}-${appEnv.env}`;
   const r = await runLocal(['id', '-Gn', '--', user], { reject: false });
   if (r.exitCode !== 0) throw new UsageError(`${target} may only be deployed by members of ${allowed.join(', ')}; cannot read the groups of ${JSON.stringify(user)}: ${r.stderr.trim()}`);
   const groups = r.stdout.trim().split(/\s+/);

@@ -7,7 +7,7 @@ import { type GlobalOptions, locations } from './context.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
-const GOOD = new Set(['switched', 'in-sync', 'repaired']);
+const GOOD = new Set(['switched', 'already-live', 'in-sync', 'repaired']);
 
 /** `3 switched` or `2 switched, 1 failed (web2)`: short for any fleet size. */
 export function summarizeHosts(hosts: HistoryEvent['hosts']): string {
@@ -38,10 +38,16 @@ export async function diffCommand(target: string, from: string | undefined, to: 
   const www = appEnv.paths.www;
   const view = await viewStore(www);
   if (!view.releases.length) throw new UsageError(`${appEnv.app}-${appEnv.env} has no release yet: nothing to compare`);
-  const a = from !== undefined ? await resolveRelease(www, from) : view.live!;
-  const b = to !== undefined ? await resolveRelease(www, to) : view.releases[0]!;
+  // by default, what the live release changed: against the release live before it (what a rollback returns to)
+  const b = to !== undefined ? await resolveRelease(www, to) : (view.live ?? view.releases[0]!);
+  const before = view.releases.find((r) => r.id === view.state.previous) ?? view.releases.find((r) => r.number < b.number);
+  if (from === undefined && !before) {
+    out(`${b.id} (${b.commit.slice(0, 12)}) is the first release: nothing before it to compare with (deploy diff ${appEnv.app}-${appEnv.env} <from> [<to>])`);
+    return;
+  }
+  const a = from !== undefined ? await resolveRelease(www, from) : before!;
   const changes = await changedFiles(www, a, b);
-  out(`${a.id} (${a.commit.slice(0, 12)}) → ${b.id} (${b.commit.slice(0, 12)}): ${changes.length} file(s) changed`);
+  out(`${a.id} (${a.commit.slice(0, 12)}) → ${b.id} (${b.commit.slice(0, 12)}): ${changes.length} ${changes.length === 1 ? 'file' : 'files'} changed`);
   for (const c of changes) out(`${c.status}  ${c.path}${c.private ? '  (private: contents not shown)' : ''}`);
   if (options.patch && changes.some((c) => !c.private)) {
     out('');

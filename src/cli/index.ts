@@ -20,8 +20,11 @@ Examples:
   deploy log caseconductor-prod                  deploys, rollbacks and syncs, newest first
 
 Environment:
-  SLIPWAY_APPS   directory of app files (default: the apps/ shipped with Slipway)
+  SLIPWAY_APPS   directory of app files (default: /etc/slipway/apps for an installed
+                 Slipway, the apps/ of a clone)
   SLIPWAY_ROOT   admin node root holding <env>/{src,www,private}/<app> (default: /data)
+  Under sudo, these and --apps/--root are used only for paths root owns and nobody
+  else can write (every directory up to /); the app file is read as nobody first.
   CI             when set (and not 0/false), or without a terminal: no prompts, no spinners
   JOB_NAME, BUILD_NUMBER, BUILD_URL   Jenkins' build, recorded in the release
 
@@ -147,7 +150,7 @@ Example:
   program
     .command('diff <target> [from] [to]')
     .summary('files changed between two releases')
-    .description('List the files that differ between two releases (default: the live one and the newest).\nPrivate files are marked; their contents are never shown.')
+    .description('List the files that differ between two releases (default: the live one against the release live before it; with one release given, that one against the live one).\nPrivate files are marked; their contents are never shown.')
     .option('--patch', 'also show the changes to the non-private files')
     .addHelpText('after', `
 Examples:

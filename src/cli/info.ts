@@ -5,6 +5,8 @@ import { idOfDir } from '../deploy/remote.js';
 import { DeployFailedError } from '../errors.js';
 import { exportRelease, viewStore } from '../release-store/index.js';
 import { memoryReporter } from '../report/line.js';
+import { redact } from '../report/redact.js';
+import { registerSecrets } from '../secrets.js';
 import { type GlobalOptions, locations } from './context.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -41,6 +43,7 @@ export async function statusCommand(target: string, globals: GlobalOptions): Pro
     out(`no releases of ${appEnv.app}-${appEnv.env} yet (store: ${appEnv.paths.www})`);
     return;
   }
+  await registerSecrets(appEnv);
   const quiet = memoryReporter();
   // a checkout of its own, so a status never moves the export a running deploy serves from
   const verifyDir = await exportRelease(appEnv.paths.www, appEnv.paths.verify, live, appEnv.privateMode);
@@ -52,7 +55,7 @@ export async function statusCommand(target: string, globals: GlobalOptions): Pro
   for (const r of results) {
     if (!r.ok) {
       unreachable++;
-      out(`${r.host.padEnd(16)} UNREACHABLE  ${r.error}`);
+      out(`${r.host.padEnd(16)} UNREACHABLE  ${redact(r.error)}`);
       continue;
     }
     const t = r.value;

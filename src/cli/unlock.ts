@@ -9,8 +9,7 @@ import { verifyAllowed } from './guard.js';
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
 export async function unlockCommand(target: string, options: { force?: boolean }, globals: GlobalOptions): Promise<void> {
-  const appEnv = await loadTarget(target, locations(globals));
-  await verifyAllowed(appEnv);
+  const appEnv = await loadTarget(target, { ...locations(globals), gate: (groups) => verifyAllowed(target, groups) });
   const dir = appEnv.paths.state;
   const held = await readLock(dir);
   if (!held) {

@@ -3,15 +3,18 @@
  * `<app>-<env>` against what exists. Files starting with "_" are shared
  * modules apps may import (common hosts, defaults), not apps.
  */
-import { existsSync, lstatSync, mkdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, realpathSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { createRequire } from 'node:module';
+import { passwdEntry } from '../caller.js';
 import { ConfigError, UsageError, errorMessage } from '../errors.js';
 import { packageRoot } from '../package-root.js';
 import { checkAppName, splitTarget } from './names.js';
 import { type AppEnv, resolveAppEnv } from './resolve.js';
 import { type AppConfig, appSchema, formatIssues } from './schema.js';
+import { requireTrusted, requireTrustedTree } from './trust.js';
 
 // jiti's CommonJS build: required rather than imported (its ES module only wraps it), so
 // Node does not parse it at start-up looking for named exports
@@ -20,6 +23,13 @@ const { createJiti } = createRequire(import.meta.url)('jiti') as typeof import('
 export interface LoadOptions {
   appsDir: string;
   root: string;
+  /** Root through sudo or setuid: every file used must be root's alone (trust.ts). */
+  elevated?: boolean;
+  /**
+   * Who may run this: called with the env's `allowGroups` before any app code runs as
+   * root (under sudo, from a reading of the app file as `nobody`).
+   */
+  gate?: (allowGroups: string[] | undefined) => Promise<void>;
 }
 
 /** The module app files get for `import { defineApp } from 'slipway'`, compiled or not. */
@@ -75,14 +85,35 @@ export function compileCache(modules = join(packageRoot(), 'node_modules')): str
   }
 }
 
-export async function loadApp(appsDir: string, app: string, cache: string | false = false): Promise<{ config: AppConfig; file: string }> {
+/**
+ * Load an app file. With `guard` (under sudo), every file jiti compiles is passed to it
+ * first, and nothing is taken from the compile cache, so no module escapes the check.
+ */
+export async function loadApp(
+  appsDir: string,
+  app: string,
+  cache: string | false = false,
+  guard?: (file: string) => void,
+): Promise<{ config: AppConfig; file: string }> {
   const file = join(appsDir, `${app}.ts`);
   const shown = displayPath(file);
-  const jiti = createJiti(import.meta.url, { alias: { slipway: slipwayModule() }, moduleCache: false, fsCache: cache });
+  const compiler = guard ? createJiti(import.meta.url, { fsCache: false }) : undefined;
+  const jiti = createJiti(import.meta.url, {
+    alias: { slipway: slipwayModule() },
+    moduleCache: false,
+    fsCache: compiler ? false : cache,
+    ...(compiler && guard
+      ? { transform: (opts: Parameters<typeof compiler.transform>[0]) => {
+          if (opts.filename) guard(opts.filename);
+          return { code: compiler.transform(opts) };
+        } }
+      : {}),
+  });
   let raw: unknown;
   try {
     raw = await jiti.import(file, { default: true });
   } catch (err) {
+    if (err instanceof UsageError) throw err;
     throw new ConfigError([`${shown}: cannot be loaded: ${errorMessage(err).split('\n')[0]}`]);
   }
   if (raw === undefined || raw === null || typeof raw !== 'object') {
@@ -102,13 +133,118 @@ export function shown(value: string): string {
 export async function loadTarget(target: string, options: LoadOptions): Promise<AppEnv> {
   const parts = splitTarget(target);
   if (!parts) throw new UsageError(`${shown(target)} is not <app>-<env> (for example: caseconductor-prod)`);
+  if (options.elevated) {
+    requireTrusted(packageRoot(), "Slipway's own directory");
+    requireTrustedTree(options.appsDir, 'the apps directory');
+    requireTrusted(options.root, 'the admin root');
+  }
   const apps = await listApps(options.appsDir);
   if (!apps.includes(parts.app)) {
     throw new UsageError(`unknown app ${shown(parts.app)} in ${displayPath(options.appsDir)} (apps: ${apps.join(', ') || 'none'})`);
   }
-  const { config, file } = await loadApp(options.appsDir, parts.app, compileCache());
+  if (options.elevated) {
+    const peek = await peekApp(options.appsDir, parts.app);
+    if (!peek.envs.includes(parts.env)) throw new UsageError(`unknown env ${shown(parts.env)} for app ${parts.app} (envs: ${peek.envs.join(', ')})`);
+    await options.gate?.(peek.allowGroups[parts.env]);
+  }
+  const guard = options.elevated ? (loaded: string) => checkLoaded(options.appsDir, `${parts.app}.ts`, loaded) : undefined;
+  const { config, file } = await loadApp(options.appsDir, parts.app, compileCache(), guard);
   if (!Object.hasOwn(config.envs, parts.env)) {
     throw new UsageError(`unknown env ${shown(parts.env)} for app ${parts.app} (envs: ${Object.keys(config.envs).join(', ')})`);
   }
-  return resolveAppEnv(config, parts.app, parts.env, file, options.root);
+  const appEnv = resolveAppEnv(config, parts.app, parts.env, file, options.root);
+  if (!options.elevated) await options.gate?.(appEnv.allowGroups);
+  if (options.elevated) {
+    requireTrusted(appEnv.paths.private, 'the private directory');
+    requireTrusted(appEnv.ssh.knownHosts, 'known_hosts');
+    requireTrusted(appEnv.ssh.key, 'the SSH key');
+  }
+  return appEnv;
+}
+
+/** What `peekApp` learns about an app file without running it as root. */
+export interface AppPeek {
+  envs: string[];
+  allowGroups: Record<string, string[] | undefined>;
+}
+
+// Run as `nobody`: evaluate the app file with jiti and print its envs, their allowGroups
+// and every file the evaluation loaded, as the last line of stdout.
+const PEEK = `
+const [jitiPath, alias, file] = process.argv.slice(1);
+const { createJiti } = require(jitiPath);
+const jiti = createJiti(file, { alias: { slipway: alias }, moduleCache: true, fsCache: false });
+jiti.import(file, { default: true }).then((raw) => {
+  const envs = raw && typeof raw === 'object' && raw.envs && typeof raw.envs === 'object' ? raw.envs : {};
+  const allowGroups = {};
+  for (const [name, env] of Object.entries(envs)) allowGroups[name] = env && typeof env === 'object' ? env.allowGroups : undefined;
+  process.stdout.write('\\n' + JSON.stringify({ envs: Object.keys(envs), allowGroups, files: Object.keys(require.cache) }) + '\\n');
+}, (err) => { process.stderr.write(String(err && err.message || err).split('\\n')[0] + '\\n'); process.exit(1); });
+`;
+
+const UNIX_NAME = /^[a-z_][a-z0-9_.-]{0,31}$/;
+
+/**
+ * Under sudo, read an app file's envs and `allowGroups` by evaluating it in a child
+ * process running as `nobody`, so that the decision who may deploy comes before any
+ * app code runs as root. The files it loaded must all be in the apps directory (or
+ * Slipway's own): an import from anywhere else is refused under sudo.
+ */
+export async function peekApp(appsDir: string, app: string): Promise<AppPeek> {
+  const file = join(appsDir, `${app}.ts`);
+  const shownFile = displayPath(file);
+  const nobody = passwdEntry('nobody') ?? { uid: 65534, gid: 65534 };
+  const jitiPath = createRequire(import.meta.url).resolve('jiti');
+  const child = spawn(process.execPath, ['-e', PEEK, jitiPath, slipwayModule(), file], {
+    uid: nobody.uid,
+    gid: nobody.gid,
+    cwd: '/',
+    env: process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 60_000,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d));
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  const last = stdout.trimEnd().split('\n').pop() ?? '';
+  let peek: { envs?: unknown; allowGroups?: unknown; files?: unknown } | undefined;
+  try {
+    peek = code === 0 ? JSON.parse(last) : undefined;
+  } catch {
+    peek = undefined;
+  }
+  if (!peek) {
+    const why = stderr.trim().split('\n').pop() || `exit ${code}`;
+    throw new ConfigError([`${shownFile}: cannot be loaded as nobody (under sudo an app file is read as nobody before it runs as root; it must be readable by others): ${why}`]);
+  }
+  const envs = Array.isArray(peek.envs) ? peek.envs.filter((e): e is string => typeof e === 'string') : [];
+  const groups = (peek.allowGroups ?? {}) as Record<string, unknown>;
+  const allowGroups: AppPeek['allowGroups'] = {};
+  for (const env of envs) {
+    const value = groups[env];
+    if (value === undefined) continue;
+    if (!Array.isArray(value) || !value.every((g) => typeof g === 'string' && UNIX_NAME.test(g))) {
+      throw new ConfigError([`${shownFile}: envs.${env}.allowGroups: must be a list of unix group names`]);
+    }
+    allowGroups[env] = value as string[];
+  }
+  for (const loaded of Array.isArray(peek.files) ? peek.files : []) {
+    if (typeof loaded === 'string' && loaded.startsWith('/')) checkLoaded(appsDir, shownFile, loaded);
+  }
+  return { envs, allowGroups };
+}
+
+/** Under sudo, a module an app file loads must be in the apps directory (or Slipway's own) and root's alone. */
+function checkLoaded(appsDir: string, appFile: string, loaded: string): void {
+  const inside = (dir: string, path: string) => path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+  const real = existsSync(loaded) ? realpathSync(loaded) : loaded;
+  if (!inside(realpathSync(appsDir), real) && !inside(realpathSync(packageRoot()), real)) {
+    throw new UsageError(`${appFile} loads ${loaded}, outside the apps directory ${appsDir}; under sudo app files may only import from the apps directory`);
+  }
+  requireTrusted(loaded, `${appFile} loads`);
 }

@@ -73,6 +73,38 @@ export function checkRelativePath(path: string): string | undefined {
   return undefined;
 }
 
+/**
+ * An app's `repo`: a URL (https://, ssh://, git://, file://), scp-like `user@host:path`, or an
+ * absolute path. git itself would take `ext::sh -c …` (a command to run) or an option, so only
+ * those forms pass, and nothing a shell would read specially.
+ */
+export function checkRepo(repo: string): string | undefined {
+  // eslint-disable-next-line no-control-regex
+  if (repo === '' || /[\x00-\x1f\x7f]/.test(repo)) return 'must be a URL or a path without control characters';
+  if (repo.startsWith('-')) return 'must not start with "-"';
+  if (SHELL_SPECIAL.test(repo) || /[()]/.test(repo)) return 'must not contain spaces, quotes, parentheses or any of ; & | < > $ ` \\';
+  if (/^[a-z][a-z0-9+.-]*::/i.test(repo)) return 'git remote helpers ("transport::address") are not allowed';
+  if (/^(https?|ssh|git|file):\/\/[^/]/.test(repo) || repo.startsWith('file:///')) return undefined;
+  if (/^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/]/.test(repo) || /^[A-Za-z0-9.-]+:[^/]/.test(repo)) return undefined;
+  if (repo.startsWith('/')) return checkAbsolutePath(repo);
+  return 'must be a URL (https://, ssh://, git://, file://), user@host:path, or an absolute path';
+}
+
+/** System directories a web server's `remote.path` must never be (nor be inside, for the first list). */
+const SYSTEM_TREES = ['/bin', '/boot', '/dev', '/etc', '/lib', '/lib32', '/lib64', '/libx32', '/proc', '/sbin', '/sys', '/usr'];
+const SYSTEM_DIRS = ['/', '/home', '/media', '/mnt', '/opt', '/root', '/run', '/srv', '/tmp', '/var', '/var/lib', '/var/log', '/var/tmp', '/data'];
+
+/** `remote.path`: an absolute path that is not a system directory (Slipway creates and prunes `releases/` there). */
+export function checkRemotePath(path: string): string | undefined {
+  const reason = checkAbsolutePath(path);
+  if (reason) return reason;
+  const clean = path.replace(/\/+$/, '') || '/';
+  if (SYSTEM_DIRS.includes(clean) || SYSTEM_TREES.some((d) => clean === d || clean.startsWith(`${d}/`))) {
+    return `${clean} is a system directory; use a directory of its own such as /data/www/{app}`;
+  }
+  return undefined;
+}
+
 /** Split `<app>-<env>` at its last hyphen. The caller checks both halves exist. */
 export function splitTarget(target: string): { app: string; env: string } | undefined {
   const at = target.lastIndexOf('-');

@@ -8,6 +8,8 @@ import {
   checkEnvName,
   checkHostName,
   checkRefName,
+  checkRemotePath,
+  checkRepo,
   checkRelativePath,
 } from './names.js';
 import { rolloutSettings } from './rollout.js';
@@ -66,7 +68,7 @@ const sshSettings = z.strictObject({
 const remoteSettings = z.strictObject({
   /** Where releases live on each web server; `{app}` and `{env}` are filled in. */
   path: z.string().superRefine((value, ctx) => {
-    const reason = checkAbsolutePath(value.replaceAll('{app}', 'app').replaceAll('{env}', 'env'));
+    const reason = checkRemotePath(value.replaceAll('{app}', 'app').replaceAll('{env}', 'env'));
     if (reason) ctx.addIssue({ code: 'custom', message: reason });
   }),
   keepReleases: z.number().int().min(1).max(100),
@@ -133,7 +135,7 @@ const privateSettings = z.strictObject({
 });
 
 export const appSchema = z.strictObject({
-  repo: plainString.refine((s) => !s.startsWith('-'), 'must not start with "-"'),
+  repo: checked(checkRepo),
   branch: checked(checkRefName).default('main'),
   submodules: z.boolean().default(true),
   /** Extra `git -c key=value` settings for the source checkout. */

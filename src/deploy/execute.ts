@@ -54,7 +54,7 @@ export async function loadCredentials(appEnv: AppEnv): Promise<Credentials> {
     }
   };
   const [key, known] = await Promise.all([read(appEnv.ssh.key, 'SSH key'), read(appEnv.ssh.knownHosts, 'known_hosts file')]);
-  return { privateKey: key, knownHosts: parseKnownHosts(known.toString('utf8')) };
+  return { privateKey: key, knownHosts: parseKnownHosts(known.toString('utf8'), appEnv.ssh.knownHosts) };
 }
 
 export function connect(host: Host, appEnv: AppEnv, creds: Credentials, reporter: Reporter): Promise<HostSession> {

@@ -1,10 +1,8 @@
 /**
- * A host's look at what it has, kept open to switch it: one remote command (GATE in
+ * A host's look at what it has, kept open to switch it: one remote command (remote/gate.sh in
  * remote.ts) reads the live release and the staged ones when the run connects, then waits;
- * once every host has staged the release, the same command switches `current`. Probe and
- * switch used to be two commands, each a session, a login shell and an sh on the host:
- * on a 20-host rollback, one command instead of two took 6 ms of each host's CPU off the
- * run and about 50 ms off its wall time.
+ * once every host has staged the release, the same command switches `current`: one SSH
+ * session, login shell and sh per host instead of two (measured in docs/benchmark.md).
  *
  * Ending the command's input without a release directory (close(), or the connection
  * going away) ends it with nothing changed, so a run that stops never switches a host

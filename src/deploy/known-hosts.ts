@@ -26,11 +26,13 @@ interface Entry {
 
 export interface KnownHostsFile {
   readonly entries: readonly Entry[];
+  /** The file's path, for messages. */
+  readonly path?: string;
 }
 
 export type HostKeyVerdict =
   | { ok: true }
-  | { ok: false; reason: 'unknown' | 'changed' | 'revoked'; message: string };
+  | { ok: false; reason: 'unknown' | 'changed' | 'revoked' | 'other-type' | 'cert-authority'; message: string };
 
 const SHA1_LEN = 20;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
@@ -71,7 +73,7 @@ function parseHostField(field: string): HostField | undefined {
   return { kind: 'patterns', patterns };
 }
 
-export function parseKnownHosts(text: string): KnownHostsFile {
+export function parseKnownHosts(text: string, path?: string): KnownHostsFile {
   const entries: Entry[] = [];
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
@@ -97,7 +99,7 @@ export function parseKnownHosts(text: string): KnownHostsFile {
     if (marker) hostKey.marker = marker;
     entries.push({ hosts, hostKey });
   }
-  return { entries };
+  return path === undefined ? { entries } : { entries, path };
 }
 
 /** Glob match with OpenSSH's only wildcards: `*` (any run) and `?` (one char). */
@@ -152,6 +154,48 @@ export function keysFor(file: KnownHostsFile, host: string, port: number): Known
     .map((e) => e.hostKey);
 }
 
+/** `known_hosts line 4 in /root/.ssh/known_hosts` (lines: `lines 2 (ssh-rsa), 4 (ssh-ed25519)`). */
+function where(file: KnownHostsFile, keys: readonly KnownHostKey[], withType = false): string {
+  const lines = keys.map((k) => (withType ? `${k.line} (${k.keyType})` : String(k.line))).join(', ');
+  return `known_hosts ${keys.length === 1 ? 'line' : 'lines'} ${lines}${file.path ? ` in ${file.path}` : ''}`;
+}
+
+/**
+ * ssh2's names for the host key algorithms a key type can sign with, in ssh2's
+ * order of preference: an RSA key signs with SHA-2 (RFC 8332) or SHA-1.
+ */
+const ALGORITHMS: Record<string, string[]> = {
+  'ssh-ed25519': ['ssh-ed25519'],
+  'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
+  'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
+  'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521'],
+  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
+  'ssh-dss': ['ssh-dss'],
+};
+
+/**
+ * The host key algorithms to ask this host for: only those known_hosts has a
+ * key for, so a server with several host keys presents the one we can check
+ * (ssh2 would otherwise ask for ed25519 first, and a host known only by its RSA
+ * key would look changed). Undefined when nothing is known: the server shows
+ * its key and the verdict says it is unknown.
+ */
+export function hostKeyAlgorithms(file: KnownHostsFile, host: string, port: number): string[] | undefined {
+  const types = new Set(keysFor(file, host, port).filter((k) => k.marker === undefined).map((k) => k.keyType));
+  const algorithms = Object.entries(ALGORITHMS).flatMap(([type, algs]) => (types.has(type) ? algs : []));
+  return algorithms.length ? algorithms : undefined;
+}
+
+/** What to say when the server offered none of the host key types known_hosts has for it (ssh2's "no matching host key format"). */
+export function noCommonHostKeyType(file: KnownHostsFile, host: string, port: number, label?: string): string {
+  const trusted = keysFor(file, host, port).filter((k) => k.marker === undefined);
+  const types = [...new Set(trusted.map((k) => k.keyType))].join(', ');
+  return (
+    `${describeHost(host, port, label)} offers no host key of the type(s) known_hosts has for it (${types}: ${where(file, trusted)}): ` +
+    `add the key it offers to the known_hosts file (ssh-keyscan, then verify the fingerprint), or configure the server to offer its ${types} key`
+  );
+}
+
 function describeHost(host: string, port: number, label?: string): string {
   const addr = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   return label && label !== host ? `${label} (${addr})` : addr;
@@ -175,16 +219,26 @@ export function verifyHostKey(
       ok: false,
       reason: 'revoked',
       message:
-        `host key for ${who} is revoked (known_hosts line ${revoked.line}: ${shown}); ` +
+        `host key for ${who} is revoked (${where(file, [revoked])}: ${shown}); ` +
         `refusing to connect — give the server a new host key, then add that key to the known_hosts file`,
     };
   }
 
-  // CA lines only vouch for certificates, which a plain key blob never is.
   const trusted = keys.filter((k) => k.marker === undefined);
   if (trusted.some((k) => k.key.equals(presented))) return { ok: true };
 
   if (trusted.length === 0) {
+    // certificates are not checked: a CA line would otherwise be a silent "unknown host"
+    const authorities = keys.filter((k) => k.marker === '@cert-authority');
+    if (authorities.length) {
+      return {
+        ok: false,
+        reason: 'cert-authority',
+        message:
+          `${where(file, authorities)}: @cert-authority is not supported; list the host's key for ${who} ` +
+          `(ssh-keyscan, then verify the fingerprint: the server presented ${shown})`,
+      };
+    }
     return {
       ok: false,
       reason: 'unknown',
@@ -193,14 +247,26 @@ export function verifyHostKey(
         `(ssh-keyscan, then verify the fingerprint: the server presented ${shown})`,
     };
   }
-  const where = trusted.map((k) => `${k.line} (${k.keyType})`).join(', ');
-  const lineWord = trusted.length === 1 ? 'line' : 'lines';
+  const type = blobKeyType(presented);
+  const sameType = trusted.filter((k) => k.keyType === type);
+  if (type !== undefined && sameType.length === 0) {
+    // every key type's name starts with a vowel sound: ssh-, ecdsa-, sk-
+    const types = [...new Set(trusted.map((k) => k.keyType))];
+    return {
+      ok: false,
+      reason: 'other-type',
+      message:
+        `${who} offers an ${type} key, but known_hosts has only ${types.map((t) => `an ${t}`).join(', ')} key for it ` +
+        `(${where(file, trusted)}): add its ${type} key (${fingerprint(presented)}, once verified out of band) ` +
+        `or configure the host key algorithm`,
+    };
+  }
   return {
     ok: false,
     reason: 'changed',
     message:
       `host key for ${who} has changed: the server presented ${shown}, ` +
-      `which matches no known key (known_hosts ${lineWord} ${where}); if the server was rebuilt, ` +
+      `which matches no known key (${where(file, sameType, true)}); if the server was rebuilt, ` +
       `confirm the new fingerprint out of band and replace the old line, ` +
       `otherwise treat this as a possible man-in-the-middle attack`,
   };

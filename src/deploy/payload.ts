@@ -8,7 +8,7 @@
  *     each chunk read once for all of them.
  * Bigger deltas go through rsync instead, whose file-by-file transfer pays off there.
  */
-import { open, stat } from 'node:fs/promises';
+import { open, rm, stat, writeFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { Cmd } from '../exec/cmd.js';
 import { runLocal, runLocalBytes } from '../exec/local.js';
@@ -50,6 +50,9 @@ export async function deltaTar(tree: string, delta: Delta): Promise<Buffer | und
 
 /** Every path of the release (from the store's tree, so exactly the commit's) in one tar file. */
 export async function fullTar(tree: string, paths: readonly string[], file: string): Promise<FullTar> {
+  // created 0600 before tar writes into it (tar keeps an existing file's mode): it holds private files
+  await rm(file, { force: true });
+  await writeFile(file, '', { mode: 0o600, flag: 'wx' });
   // 32 kB records: few writes, and at most 32 kB of padding
   await runLocal(tarCmd(tree, file, 64), { input: nulList(paths) });
   return new FullTar(file, (await stat(file)).size, paths.length);

@@ -52,10 +52,14 @@ export function formatPlan(plan: RolloutPlan, ctx: PlanContext): string[] {
       const live = ctx.live.get(host.name);
       const now = live?.error ? `unreachable: ${live.error}` : live?.id ? `serves ${live.id}` : 'not read';
       lines.push(`  ${host.name} (${now})`);
-      for (const step of steps) lines.push(`    ${describeStep(step)}`);
+      // a deploy neither switches nor checks a host that already serves the release
+      if (live?.id === plan.release) lines.push(`    nothing to do: already serves ${plan.release}`);
+      else for (const step of steps) lines.push(`    ${describeStep(step)}`);
     }
   });
-  lines.push(`failure budget: ${plural(plan.failureBudget, 'host')} of ${plan.hosts.length}; health checks retry ${plural(plan.retries, 'time')} (back-off from ${plan.backoffS}s)`);
+  const checked = plan.phases.some((phase) => phase.hosts.some((h) => h.steps.some((step) => step.kind === 'http' || step.kind === 'command')));
+  const health = checked ? `health checks retry ${plural(plan.retries, 'time')} (back-off from ${plan.backoffS}s)` : 'no health checks';
+  lines.push(`failure budget: ${plural(plan.failureBudget, 'host')} of ${plan.hosts.length}; ${health}`);
   lines.push(
     plan.autoRevert
       ? 'on failure: stop switching and put every host switched in this run back on the release it served before'

@@ -6,12 +6,12 @@
 import { type Duplex, Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createRequire } from 'node:module';
-import type { Client as SshClient, ClientChannel, ConnectConfig } from 'ssh2';
+import type { Client as SshClient, ClientChannel, ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
 import type { Host } from '../config/resolve.js';
 import type { SshSettings } from '../config/schema.js';
 import { HostError, errorMessage } from '../errors.js';
 import { type Cmd, shellLine } from '../exec/cmd.js';
-import { type KnownHostsFile, verifyHostKey } from './known-hosts.js';
+import { type KnownHostsFile, hostKeyAlgorithms, noCommonHostKeyType, verifyHostKey } from './known-hosts.js';
 
 // ssh2 is CommonJS: required rather than imported, so Node does not parse all of it at
 // start-up looking for named exports; and only once a first connection opens, so commands
@@ -46,7 +46,10 @@ export interface ConnectOptions {
  * off, so neither we nor a remote command can reach the admin's SSH agent.
  */
 export function connectConfig(host: Host, options: ConnectOptions, onKeyProblem: (problem: string) => void): ConnectConfig {
+  // ask only for host key types known_hosts can check, so a server with several keys shows a known one
+  const serverHostKey = hostKeyAlgorithms(options.knownHosts, host.address, host.port);
   return {
+    ...(serverHostKey ? { algorithms: { serverHostKey: serverHostKey as ServerHostKeyAlgorithm[] } } : {}),
     host: host.address,
     port: host.port,
     username: host.user,
@@ -61,6 +64,13 @@ export function connectConfig(host: Host, options: ConnectOptions, onKeyProblem:
       return verdict.ok;
     },
   };
+}
+
+const forwards = new WeakMap<Duplex, object>();
+
+/** Which forward (of which host) a stream came in on: the same object for all its connections. */
+export function forwardOf(stream: Duplex): object | undefined {
+  return forwards.get(stream);
 }
 
 export class HostSession {
@@ -88,6 +98,9 @@ export class HostSession {
         if (settled) return;
         settled = true;
         client.end();
+        if (!keyProblem && /no matching host key format/.test(err.message)) {
+          keyProblem = `host key refused: ${noCommonHostKeyType(options.knownHosts, host.address, host.port, host.name)}`;
+        }
         reject(new HostError(host.name, keyProblem ?? `cannot connect to ${host.address}:${host.port}: ${err.message}`));
       };
       client.once('ready', () => {
@@ -197,8 +210,12 @@ export class HostSession {
       this.client.forwardIn('127.0.0.1', 0, (err, port) => {
         if (err) return reject(this.fail(`cannot open a forwarded port (is AllowTcpForwarding on?): ${err.message}`));
         // one forward per session at a time; a connection to another port is not ours to answer
+        const forward = {};
         const listener = (info: { destPort: number }, accept: () => Duplex) => {
-          if (info.destPort === port) onConnection(accept());
+          if (info.destPort !== port) return;
+          const stream = accept();
+          forwards.set(stream, forward);
+          onConnection(stream);
         };
         this.client.on('tcp connection', listener);
         const close = () =>

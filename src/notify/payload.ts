@@ -1,10 +1,11 @@
 /**
  * What a notification says, as pure values: the webhook body (Slack-compatible
  * `{text}` or the run summary as JSON) and the StatsD lines. Built only from
- * the run summary, whose texts are already redacted, and redacted again here.
+ * the run summary, whose texts are already redacted, and redacted again here
+ * (value by value, before serialising).
  */
 import { formatDuration } from '../report/line.js';
-import { redact } from '../report/redact.js';
+import { redactValue } from '../report/redact.js';
 import type { RunSummary } from '../report/summary.js';
 
 export interface RunInfo {
@@ -54,7 +55,8 @@ export function webhookBody(format: WebhookFormat, info: RunInfo, s: RunSummary)
           error: s.error ?? null,
           text: summaryText(info, s),
         };
-  return redact(JSON.stringify(body));
+  // each string is redacted before serialising: JSON escapes would hide a secret holding `"` or `\`
+  return JSON.stringify(redactValue(body));
 }
 
 /** StatsD metric names allow letters, digits, `_`, `-` and `.` as separators. */

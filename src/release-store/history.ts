@@ -18,7 +18,7 @@ export type EventResult = 'ok' | 'failed' | 'partial' | 'reverted';
 
 export interface HostOutcome {
   host: string;
-  /** switched, staged, failed, repaired, in-sync, … as the command knew it */
+  /** switched, already-live, staged, failed, repaired, in-sync, … as the command knew it */
   state: string;
   error?: string;
 }
@@ -105,7 +105,7 @@ export function eventImport(event: HistoryEvent, parent: string | undefined, aft
   const message = Buffer.from(eventMessage(event, after));
   return Buffer.concat([
     Buffer.from(
-      `commit ${HISTORY_REF}\nauthor ${event.who} <${event.who}@localhost> ${when}\ncommitter Slipway <slipway@localhost> ${when}\ndata ${message.length}\n`,
+      `commit ${HISTORY_REF}\nauthor ${event.who} <${event.who.split(' ')[0]}@localhost> ${when}\ncommitter Slipway <slipway@localhost> ${when}\ndata ${message.length}\n`,
     ),
     message,
     Buffer.from(`${parent ? `from ${parent}\n` : ''}deleteall\n\n`),

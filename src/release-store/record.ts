@@ -16,7 +16,8 @@ export interface RunRecord {
   kind: EventKind;
   from?: string;
   to?: Release;
-  hosts: readonly HostOutcome[];
+  /** `previous`: the release id the host served before the run (a host already on `to` is recorded as already live). */
+  hosts: readonly (HostOutcome & { previous?: string })[];
   error?: unknown;
   /** the history's tip as the run read it at its start (StoreView.tip): the append starts there */
   tip?: HistoryTip;
@@ -42,7 +43,11 @@ export async function recordRun(www: string, run: RunRecord, reporter: Reporter)
     ...(run.from ? { from: run.from } : {}),
     ...(run.to ? { to: run.to.id, commit: run.to.commit } : {}),
     result: resultOf(run.error),
-    hosts: run.hosts.map((h) => ({ host: h.host, state: h.state, ...(h.error ? { error: redact(h.error) } : {}) })),
+    hosts: run.hosts.map((h) => ({
+      host: h.host,
+      state: h.state === 'switched' && run.to && h.previous === run.to.id ? 'already-live' : h.state,
+      ...(h.error ? { error: redact(h.error) } : {}),
+    })),
     ...(run.error !== undefined ? { error: redact(errorMessage(run.error)) } : {}),
   };
   try {

@@ -5,8 +5,9 @@
  */
 import { type Dirent, existsSync } from 'node:fs';
 import { chmod, lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
-import { hostname, userInfo } from 'node:os';
+import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
+import { caller } from '../caller.js';
 import type { AppEnv } from '../config/resolve.js';
 import { checkRefName } from '../config/names.js';
 import { StepError, UsageError } from '../errors.js';
@@ -142,10 +143,9 @@ export async function resolveRelease(www: string, ref: string): Promise<Release>
   throw new UsageError(found.length ? `${ref} is ambiguous: ${found.map((r) => r.id).join(', ')}` : `no release ${ref} in the store ${www} (deploy releases lists them)`);
 }
 
-/** The real user behind sudo, as a safe name for the commit author. */
-export function deployerName(env: NodeJS.ProcessEnv = process.env): string {
-  const name = env.SUDO_USER || env.USER || env.LOGNAME || userInfo().username;
-  return /^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,31}$/.test(name) ? name : 'unknown';
+/** Who deploys, as recorded in releases, history and locks: `alice (sudo)`, `root`, … (see src/caller.ts). */
+export function deployerName(): string {
+  return caller().label;
 }
 
 export interface CommitResult {
@@ -178,7 +178,7 @@ export async function commitRelease(www: string, facts: Omit<ReleaseFacts, 'priv
   const now = Math.floor(Date.now() / 1000);
   const env = {
     GIT_AUTHOR_NAME: facts.deployer,
-    GIT_AUTHOR_EMAIL: `${facts.deployer}@${hostname()}`,
+    GIT_AUTHOR_EMAIL: `${facts.deployer.split(' ')[0]}@${hostname()}`,
     GIT_AUTHOR_DATE: `${now} +0000`,
     GIT_COMMITTER_NAME: 'Slipway',
     GIT_COMMITTER_EMAIL: `slipway@${hostname()}`,

@@ -1,7 +1,8 @@
 /**
- * Secrets are removed from everything a run prints. Values read from the
- * private dotenv file are registered here once; every renderer and the CLI's
- * error handler pass their text through `redact`.
+ * Secrets are removed from everything a run prints. Private values are
+ * registered here (by src/secrets.ts, once per run); every renderer, the
+ * history, the notifications and the CLI's error handler pass their text
+ * through `redact` before it is serialised.
  */
 import type { Reporter, RunEvent } from './events.js';
 
@@ -25,6 +26,20 @@ export function redact(text: string): string {
   let out = text;
   for (const value of ordered) out = out.split(value).join(REDACTED);
   return out;
+}
+
+/**
+ * A copy of a JSON-able value with every string in it redacted, for payloads
+ * that are serialised afterwards: once JSON-escaped, a secret holding `"`, `\`
+ * or a newline no longer matches its registered form.
+ */
+export function redactValue<T>(value: T): T {
+  if (typeof value === 'string') return redact(value) as T;
+  if (Array.isArray(value)) return value.map((v) => redactValue(v)) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [redact(k), redactValue(v)])) as T;
+  }
+  return value;
 }
 
 function clean(event: RunEvent): RunEvent {

@@ -21,6 +21,8 @@ export interface SourceState {
   branch?: string;
   subject: string;
   submodules: SubmoduleState[];
+  /** The URL the checkout fetched from before the app file's `repo` changed. */
+  originWas?: string;
 }
 
 export interface CheckoutSpec {
@@ -121,13 +123,58 @@ function changedPath(line: string): string {
   return line.split(' ').slice(fields).join(' ').split('\t')[0]!;
 }
 
+/**
+ * The checkout fetches from the app file's `repo`, also after it was edited: origin is moved
+ * to it when it differs. Returns the URL origin had when it was moved.
+ */
+export async function followRepo(spec: CheckoutSpec): Promise<string | undefined> {
+  const g = git(spec.dir, spec.gitConfig);
+  const url = (await g.raw(['config', '--get', 'remote.origin.url']).catch(() => '')).trim();
+  if (url === spec.repo) return undefined;
+  await wrap(`pointing the checkout at ${spec.repo}`, () => (url ? g.raw(['remote', 'set-url', 'origin', spec.repo]) : g.raw(['remote', 'add', 'origin', spec.repo])));
+  return url || undefined;
+}
+
+/** A repository URL as shown to people: a password in it (https://user:token@host) is left out. */
+export function withoutPassword(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, '$1:***@');
+}
+
+/** Branch names from `git ls-remote --heads`. */
+export function parseHeads(out: string): string[] {
+  return out.split('\n').flatMap((line) => /\trefs\/heads\/(.+)$/.exec(line)?.[1] ?? []);
+}
+
+/** The branches of the checkout's origin, for a message naming the one that is not there. */
+async function remoteBranches(spec: CheckoutSpec): Promise<string[]> {
+  return parseHeads(await git(spec.dir, spec.gitConfig).raw(['ls-remote', '--heads', 'origin']).catch(() => ''));
+}
+
+/** Say what git's own words hide: a branch that is not there, a transport a setting allows. */
+export function explainGitFailure(message: string, spec: Pick<CheckoutSpec, 'repo' | 'branch'>, branches?: string[]): string | undefined {
+  if (/couldn't find remote ref refs\/heads\//.test(message)) {
+    const known = branches?.length ? `; branches: ${branches.slice(0, 20).join(', ')}${branches.length > 20 ? ', …' : ''}` : '';
+    return `branch ${JSON.stringify(spec.branch)} not found in ${spec.repo}${known}; set the app's (or env's) \`branch\``;
+  }
+  if (/transport 'file' not allowed/.test(message)) {
+    return `a submodule's URL is a local path, which git refuses by default since 2.38.1; allow it with \`gitConfig: { 'protocol.file.allow': 'always' }\` in the app file if its repositories are trusted`;
+  }
+  return undefined;
+}
+
 /** Fetch and resolve what to deploy (the exact revision, or the branch head): its commit and subject. */
 export async function fetchTarget(spec: CheckoutSpec): Promise<{ sha: string; subject: string }> {
   const g = git(spec.dir, spec.gitConfig);
-  // --verbose: simple-git waits 50 ms more after a command that printed nothing, as an up-to-date fetch does
-  await wrap(`fetching ${spec.repo}`, () =>
-    g.raw(['fetch', '--verbose', '--prune', '--tags', '--force', 'origin', `+refs/heads/${spec.branch}:refs/remotes/origin/${spec.branch}`]),
-  );
+  try {
+    // --verbose: simple-git waits 50 ms more after a command that printed nothing, as an up-to-date fetch does
+    await g.raw(['fetch', '--verbose', '--prune', '--tags', '--force', 'origin', `+refs/heads/${spec.branch}:refs/remotes/origin/${spec.branch}`]);
+  } catch (err) {
+    const message = errorMessage(err);
+    const missing = /couldn't find remote ref/.test(message);
+    const explained = explainGitFailure(message, spec, missing ? await remoteBranches(spec) : undefined);
+    if (missing && explained) throw new UsageError(explained);
+    throw new StepError(`fetching ${spec.repo}: ${explained ?? message.trim()}`);
+  }
   const wanted = spec.revision ?? `refs/remotes/origin/${spec.branch}`;
   try {
     const out = await g.raw(['log', '-1', '--no-walk', '--format=%H%x00%s', '--end-of-options', `${wanted}^{commit}`]);
@@ -150,7 +197,10 @@ export async function checkoutRevision(spec: CheckoutSpec, sha: string, cleanAt?
   // no .gitmodules at this revision: nothing to sync or update, and two git runs saved
   if (!hasSubmodules(spec)) return;
   await wrap('syncing submodules', () => g.raw(['submodule', 'sync', '--recursive']));
-  await wrap('updating submodules', () => g.raw(['submodule', 'update', '--init', '--recursive', '--force']));
+  await g.raw(['submodule', 'update', '--init', '--recursive', '--force']).catch((err: unknown) => {
+    const message = errorMessage(err);
+    throw new StepError(`updating submodules: ${explainGitFailure(message, spec) ?? message.trim()}`);
+  });
 }
 
 export async function getSourceState(spec: CheckoutSpec, sha: string, subject: string): Promise<SourceState> {
@@ -191,9 +241,11 @@ function hasSubmodules(spec: CheckoutSpec): boolean {
 /** The whole update of the checkout, in order. */
 export async function updateCheckout(spec: CheckoutSpec): Promise<SourceState> {
   // a checkout just cloned has no local work; its status would re-hash every file (all look racily clean)
-  const cleanAt = (await ensureClone(spec)) ? (await git(spec.dir, spec.gitConfig).revparse(['HEAD'])).trim() : await verifyClean(spec);
+  const cloned = await ensureClone(spec);
+  const cleanAt = cloned ? (await git(spec.dir, spec.gitConfig).revparse(['HEAD'])).trim() : await verifyClean(spec);
+  const originWas = cloned ? undefined : await followRepo(spec);
   const { sha, subject } = await fetchTarget(spec);
   await verifyOnBranch(spec, sha);
   await checkoutRevision(spec, sha, cleanAt);
-  return getSourceState(spec, sha, subject);
+  return { ...(await getSourceState(spec, sha, subject)), ...(originWas ? { originWas } : {}) };
 }

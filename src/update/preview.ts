@@ -8,8 +8,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AppEnv } from '../config/resolve.js';
-import { UsageError } from '../errors.js';
+import { StepError, UsageError } from '../errors.js';
 import { runLocal } from '../exec/local.js';
+import { explainGitFailure, parseHeads, withoutPassword } from './checkout.js';
 
 export interface SourcePreview {
   sha: string;
@@ -27,7 +28,15 @@ export async function previewSource(appEnv: AppEnv, base: string | undefined, re
     await git(['init', '--quiet', '--bare']);
     const objects = join(appEnv.paths.src, '.git', 'objects');
     if (existsSync(objects)) await writeFile(join(tmp, 'objects', 'info', 'alternates'), `${objects}\n`);
-    await git(['fetch', '--quiet', '--no-tags', appEnv.repo, `+refs/heads/${appEnv.branch}:refs/heads/slipway-target`, '+refs/tags/*:refs/tags/*']);
+    const fetched = await git(['fetch', '--quiet', '--no-tags', appEnv.repo, `+refs/heads/${appEnv.branch}:refs/heads/slipway-target`, '+refs/tags/*:refs/tags/*'], false);
+    if (fetched.exitCode !== 0) {
+      const spec = { repo: appEnv.repo, branch: appEnv.branch };
+      const missing = /couldn't find remote ref/.test(fetched.stderr);
+      const heads = missing ? (await git(['ls-remote', '--heads', appEnv.repo], false)).stdout : '';
+      const explained = explainGitFailure(fetched.stderr, spec, parseHeads(heads));
+      if (missing && explained) throw new UsageError(explained);
+      throw new StepError(`fetching ${withoutPassword(appEnv.repo)}: ${explained ?? (fetched.stderr.trim() || `git exited ${fetched.exitCode}`)}`);
+    }
     const wanted = revision ?? 'refs/heads/slipway-target';
     const parsed = await git(['rev-parse', '--verify', '--quiet', '--end-of-options', `${wanted}^{commit}`], false);
     if (parsed.exitCode !== 0) {

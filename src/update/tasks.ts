@@ -3,7 +3,7 @@
  * in order, with live output. The first failure stops the run before anything
  * is released.
  */
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { parse as parseDotenv } from 'dotenv';
 import type { AppEnv } from '../config/resolve.js';
 import type { Task, TaskContext } from '../config/schema.js';
@@ -26,31 +26,6 @@ export async function readPrivateVars(appEnv: AppEnv): Promise<Record<string, st
     throw new StepError(`cannot read ${file}: ${errorMessage(err)}`);
   }
   return parseDotenv(text);
-}
-
-/**
- * Private settings files are secret as a whole: every line of them, and every
- * value after a `=` or `:`, is redacted from output. Short values (< 6) are
- * left out, or words like "True" would vanish from every message.
- */
-export async function readPrivateFileSecrets(appEnv: AppEnv): Promise<string[]> {
-  const dir = appEnv.paths.private;
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
-  const out: string[] = [];
-  for (const e of entries) {
-    if (!e.isFile()) continue;
-    const path = join(e.parentPath, e.name);
-    if (path.split('/').some((part) => part === '.git')) continue;
-    const st = await stat(path);
-    if (st.size > 1024 * 1024) continue;
-    for (const raw of (await readFile(path, 'utf8')).split('\n')) {
-      const line = raw.trim();
-      if (line.length >= 6 && !line.startsWith('#')) out.push(line);
-      const value = /[=:]\s*(.+)$/.exec(line)?.[1]?.trim();
-      if (value) for (const v of [value, value.replace(/^(['"])(.*)\1[,;]?$/, '$2')]) if (v.length >= 6) out.push(v);
-    }
-  }
-  return out;
 }
 
 export function taskName(task: Task): string {

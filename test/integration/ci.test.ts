@@ -10,7 +10,7 @@ import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { mkdir, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import { CLI, type RunResult, type World, commitTree, git, makeWorld } from '../support/world.js';
@@ -36,7 +36,7 @@ describe('continuous delivery: JSON, JUnit, notifications, exit codes', { timeou
       reject: false,
       all: true,
       extendEnv: false,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, SLIPWAY_APPS: w.appsDir, SLIPWAY_ROOT: w.root, CI: 'true', SUDO_USER: 'alice', ...env },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, SLIPWAY_APPS: w.appsDir, SLIPWAY_ROOT: w.root, CI: 'true', ...env },
       timeout: 120_000,
     });
     return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, all: r.all ?? '' };
@@ -45,8 +45,10 @@ describe('continuous delivery: JSON, JUnit, notifications, exit codes', { timeou
   const junitOf = (file: string) => parseXml(readFileSync(file, 'utf8'));
   const suite = (doc: XmlElement, name: string) => findAll(doc, 'testsuite').find((s) => s.attrs.name === name)!;
   const revisionOn = (i: number) => {
-    const f = join(w.remoteBase(w.fleet.hosts[i]!), 'current', 'REVISION');
-    return existsSync(f) ? readFileSync(f, 'utf8').trim() : undefined;
+    const live = w.liveDir(w.fleet.hosts[i]!);
+    // the commit of a release is recorded beside it
+    const f = live && join(dirname(live), `.${basename(live)}.rev`);
+    return f && existsSync(f) ? readFileSync(f, 'utf8').trim() : undefined;
   };
   const notifyConfig = (path: string, format: 'json' | 'slack') =>
     `notify: { webhook: { url: '${hookBase}${path}', format: '${format}', timeout: 3 }, statsd: { host: '127.0.0.1', port: ${udpPort}, prefix: 'ci' } },`;
@@ -164,7 +166,7 @@ describe('continuous delivery: JSON, JUnit, notifications, exit codes', { timeou
       assert.equal(hosts.attrs.failures, '1');
 
       const slack = JSON.parse(posts.find((p) => p.path === '/slack')!.body) as { text: string };
-      assert.match(slack.text, /^deploy shop-prod by alice FAILED \(exit 5\) .* r2 \([0-9a-f]{12}\) on 2\/3 hosts; failed: web3 \(switch: /);
+      assert.match(slack.text, /^deploy shop-prod by root FAILED \(exit 5\) .* r2 \([0-9a-f]{12}\) on 2\/3 hosts; failed: web3 \(switch: /);
     } finally {
       await rm(current, { recursive: true, force: true });
     }
@@ -253,7 +255,7 @@ describe('continuous delivery: JSON, JUnit, notifications, exit codes', { timeou
       execa('script', ['-qefc', `stty cols 160 rows 40; node ${sh(CLI)} ${sh(w.target)}`, '/dev/null'], {
         reject: false,
         extendEnv: false,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, TERM: 'xterm-256color', SLIPWAY_APPS: w.appsDir, SLIPWAY_ROOT: w.root, SUDO_USER: 'alice', ...env },
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, TERM: 'xterm-256color', SLIPWAY_APPS: w.appsDir, SLIPWAY_ROOT: w.root, ...env },
         timeout: 120_000,
       });
     const tty = await onPty({});

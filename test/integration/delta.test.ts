@@ -5,11 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type World, commitTree, git, makeWorld, treeOf } from '../support/world.js';
 
-const noRevision = (rel: string) => rel === 'REVISION';
+/** Where a host records the commit of a release: beside it. */
+const recordOf = (dir: string) => join(dirname(dir), `.${basename(dir)}.rev`);
 
 describe('staging a release from the previous one (delta)', { timeout: 300_000 }, () => {
   let w: World;
@@ -21,7 +22,7 @@ describe('staging a release from the previous one (delta)', { timeout: 300_000 }
   };
   const expectExact = async (id: string) => {
     const expected = await commitTree(w.www, await git(w.www, 'rev-parse', id));
-    for (let i = 0; i < w.fleet.hosts.length; i++) assert.deepEqual(treeOf(releaseDir(i, id), noRevision), expected, `${w.fleet.hosts[i]!.name}: ${id} is exactly its commit`);
+    for (let i = 0; i < w.fleet.hosts.length; i++) assert.deepEqual(treeOf(releaseDir(i, id)), expected, `${w.fleet.hosts[i]!.name}: ${id} is exactly its commit`);
   };
   const deploy = async () => {
     const r = await w.deploy(w.target);
@@ -54,13 +55,13 @@ describe('staging a release from the previous one (delta)', { timeout: 300_000 }
       assert.equal(statSync(join(r3, 'run.sh')).mode & 0o111, 0o111, 'the new mode is applied');
       assert.equal(statSync(join(r2, 'run.sh')).mode & 0o111, 0, 'the base release keeps its mode');
       assert.equal(statSync(join(r2, 'keep.txt')).ino, statSync(join(r3, 'keep.txt')).ino, 'unchanged files are hard links');
-      assert.deepEqual(treeOf(r2, noRevision), r2Before, 'the base release did not change');
+      assert.deepEqual(treeOf(r2), r2Before, 'the base release did not change');
       assert.equal(statSync(join(r3, 'app/settings_local.py')).mode & 0o777, 0o640);
     }
   });
 
   it('a host whose base release is not intact gets a delta from a release it does hold, and ends the same', async () => {
-    writeFileSync(join(releaseDir(1, 'r3'), 'REVISION'), 'not-this-one\n');
+    writeFileSync(recordOf(releaseDir(1, 'r3')), 'not-this-one\n');
     await w.commit({ 'change.txt': 'v3\n' });
     const r = await deploy();
     assert.match(r.stderr, /\[web1\] staged r4 \(1 files, .*, delta from r3\)/);
@@ -70,7 +71,7 @@ describe('staging a release from the previous one (delta)', { timeout: 300_000 }
 
   it('a host that changed after it was probed refuses the tar, and is staged with rsync instead', async () => {
     // the admin task runs after the hosts were probed: it breaks web2's copy of r4
-    const broken = join(releaseDir(1, 'r4'), 'REVISION');
+    const broken = recordOf(releaseDir(1, 'r4'));
     await w.writeApp({ appExtra: `tasks: [['sh', '-c', ${JSON.stringify(`echo changed > '${broken}'`)}]],` });
     await w.commit({ 'change.txt': 'v3b\n' });
     const r = await deploy();

@@ -5,12 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type World, commitTree, git, makeWorld, treeOf } from '../support/world.js';
 
-const noRevision = (rel: string) => rel === 'REVISION';
 
 describe('deploy end to end', { timeout: 300_000 }, () => {
   let w: World;
@@ -36,8 +35,8 @@ describe('deploy end to end', { timeout: 300_000 }, () => {
     for (const host of w.fleet.hosts) {
       const live = w.liveDir(host);
       assert.ok(live, `${host.name} has a current release`);
-      assert.deepEqual(treeOf(live, noRevision), expected, `${host.name} serves the release tree`);
-      assert.equal(readFileSync(join(live, 'REVISION'), 'utf8').trim(), commit);
+      assert.deepEqual(treeOf(live), expected, `${host.name} serves the release tree`);
+      assert.equal(readFileSync(join(dirname(live), `.${basename(live)}.rev`), 'utf8').trim(), commit);
       assert.equal(statSync(join(live, 'app/settings_local.py')).mode & 0o777, 0o640, 'private files are not world-readable');
     }
     assert.equal(await http(0, 'index.html'), '<h1>shop v1</h1>\n');
@@ -60,7 +59,7 @@ describe('deploy end to end', { timeout: 300_000 }, () => {
     const r = await w.deploy('releases', w.target);
     assert.equal(r.exitCode, 0, r.all);
     const source = await git(w.work, 'rev-parse', 'HEAD');
-    assert.match(r.stdout, new RegExp(`^r1 .* alice .* source ${source.slice(0, 12)} \\(main\\)  vendor/lib@[0-9a-f]{8}$`, 'm'));
+    assert.match(r.stdout, new RegExp(`^r1 .* root .* source ${source.slice(0, 12)} \\(main\\)  vendor/lib@[0-9a-f]{8}$`, 'm'));
   });
 
   it('a deploy with nothing changed makes no new release and transfers nothing', async () => {
@@ -69,6 +68,8 @@ describe('deploy end to end', { timeout: 300_000 }, () => {
     assert.match(r.stderr, /no change since r1: no new release/);
     assert.equal((r.stderr.match(/r1 already staged/g) ?? []).length, 3);
     assert.deepEqual(await tags(), ['r1']);
+    const log = await w.deploy('log', w.target, '-n', '1');
+    assert.match(log.stdout, /deploy +r1 -> r1 +ok +\S+ +3 already-live$/m, 'the history does not claim switches that did not happen');
   });
 
   it('after a one-file change only that file crosses the wire; the rest is hard-linked', async () => {
@@ -78,7 +79,7 @@ describe('deploy end to end', { timeout: 300_000 }, () => {
     assert.equal((r.stderr.match(/staged r2 \(1 files,/g) ?? []).length, 3, r.stderr);
     for (const host of w.fleet.hosts) {
       const releases = join(w.remoteBase(host), 'releases');
-      const [r1, r2] = readdirSync(releases).sort();
+      const [r1, r2] = readdirSync(releases).filter((d) => !d.startsWith('.')).sort();
       assert.ok(r1?.startsWith('r1-') && r2?.startsWith('r2-'));
       const inode = (rel: string, dir: string) => statSync(join(releases, dir, rel)).ino;
       assert.equal(inode('health.txt', r1!), inode('health.txt', r2!), `${host.name}: unchanged file is hard-linked`);
@@ -86,6 +87,8 @@ describe('deploy end to end', { timeout: 300_000 }, () => {
       assert.notEqual(inode('index.html', r1!), inode('index.html', r2!));
     }
     assert.equal(await http(2, 'index.html'), '<h1>shop v2</h1>\n');
+    const diff = await w.deploy('diff', w.target);
+    assert.match(diff.stdout, /^r1 \([0-9a-f]{12}\) → r2 \([0-9a-f]{12}\): 1 file changed\nM {2}index\.html$/m, 'by default, what the live release changed');
   });
 
   it('when one host cannot be reached, nothing is released or switched and the old release keeps serving', async () => {
@@ -116,7 +119,7 @@ describe('deploy end to end', { timeout: 300_000 }, () => {
       assert.equal(r.exitCode, 0, r.all);
     }
     for (const host of w.fleet.hosts) {
-      const dirs = readdirSync(join(w.remoteBase(host), 'releases')).sort();
+      const dirs = readdirSync(join(w.remoteBase(host), 'releases')).filter((d) => !d.startsWith('.')).sort();
       assert.deepEqual(dirs.map((d) => d.split('-')[0]), ['r3', 'r4', 'r5'], host.name);
       assert.ok(w.liveDir(host)!.includes('/r5-'));
     }
@@ -171,6 +174,29 @@ describe('deploy end to end', { timeout: 300_000 }, () => {
     assert.deepEqual(await tags(), tagsBefore, 'no release was made');
     assert.equal(await http(1, 'index.html'), '<h1>shop v7</h1>\n');
     await w.writeApp();
+  });
+
+  it("the checkout follows the app file's repo when it is edited, and says so", async () => {
+    await w.commit({ FAIL: null });
+    const moved = join(w.dir, 'repos', 'moved.git');
+    await git(w.dir, 'clone', '-q', '--bare', join(w.dir, 'repos', 'shop.git'), moved);
+    // a commit only the moved repository has
+    await git(w.work, 'commit', '-q', '--allow-empty', '-m', 'only in moved');
+    await git(w.work, 'push', '-q', moved, 'HEAD:main');
+    const file = join(w.appsDir, `${w.app}.ts`);
+    const original = await readFile(file, 'utf8');
+    await writeFile(file, original.replace(join(w.dir, 'repos', 'shop.git'), moved));
+    try {
+      const r = await w.deploy(w.target);
+      assert.equal(r.exitCode, 0, r.all);
+      assert.match(r.stderr, /source at [0-9a-f]{12} \(main\) "only in moved".*; the checkout now fetches from \S+moved\.git \(was \S+shop\.git\)/);
+      assert.equal(await git(join(w.root, 'prod', 'src', w.app), 'config', '--get', 'remote.origin.url'), moved);
+    } finally {
+      await writeFile(file, original);
+    }
+    const back = await w.deploy(w.target);
+    assert.equal(back.exitCode, 0, back.all);
+    assert.match(back.stderr, /the checkout now fetches from \S+shop\.git \(was \S+moved\.git\)/);
   });
 
   it('refuses a host whose key does not match known_hosts, and switches no host', async () => {

@@ -6,7 +6,7 @@
  * ends the string there), so NUL is tried in the app file, and in unit tests.
  */
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type World, makeWorld } from '../support/world.js';
@@ -57,7 +57,15 @@ const CASES: Case[] = [
   { name: '--apps with ;', args: ['--apps', '/tmp/apps;id', T], error: /--apps .*must not contain/ },
   // config fields
   { name: 'repo with a leading -', app: { top: "repo: '-uhelp'," }, error: /repo: must not start with "-"/ },
+  { name: 'repo with ;', app: { top: "repo: '/tmp/x.git;id'," }, error: /repo: must not contain spaces, quotes, parentheses/ },
+  { name: 'repo with $( )', app: { top: "repo: 'https://example.com/$(id).git'," }, error: /repo: must not contain spaces, quotes, parentheses/ },
+  { name: 'repo with a space', app: { top: "repo: '/tmp/x.git --upload-pack=id'," }, error: /repo: must not contain spaces/ },
+  { name: 'repo through a remote helper', app: { top: "repo: 'ext::sh'," }, error: /repo: git remote helpers/ },
+  { name: 'remote path /', app: { remote: "path: '/'" }, error: /remote\.path: \/ is a system directory/ },
+  { name: 'remote path in /etc', app: { remote: "path: '/etc/{app}'" }, error: /remote\.path: \/etc\/app is a system directory/ },
   { name: 'branch with ;', app: { env: "branch: 'main;id'" }, error: /envs\.prod\.branch: not a valid git ref name/ },
+  { name: 'a branch that does not exist', app: { env: "branch: 'mian'" }, error: /branch "mian" not found in \S+shop\.git; branches: main; set the app's \(or env's\) `branch`/ },
+  { name: 'a branch that does not exist, in plan', args: ['plan', T], app: { env: "branch: 'mian'" }, error: /branch "mian" not found in \S+shop\.git; branches: main;/ },
   { name: 'branch with $( )', app: { env: "branch: '$(id)'" }, error: /envs\.prod\.branch: not a valid git ref name/ },
   { name: 'host name with ;', app: { hosts: "'web1;id'" }, error: /envs\.prod\.hosts\[0\]/ },
   { name: 'host name with a leading -', app: { hosts: "'-oProxyCommand=id'" }, error: /envs\.prod\.hosts\[0\]/ },
@@ -95,6 +103,7 @@ describe('hostile and malformed input changes nothing', { timeout: 600_000 }, ()
 
   before(async () => {
     w = await makeWorld({ net: '127.0.51', size: 2 });
+    await mkdir(join(w.dir, 'tmp'), { recursive: true }); // the CLI's TMPDIR (baseEnv)
     await writeAppFile(w);
     const r = await runDeploy(w, [T]);
     assert.equal(r.exitCode, 0, r.all);

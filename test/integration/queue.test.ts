@@ -4,6 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { CLI, type World, git, makeWorld } from '../support/world.js';
 
@@ -14,7 +16,7 @@ describe('a queue of waiting deploys coalesces', { timeout: 180_000 }, () => {
     execa('node', [CLI, ...args], {
       reject: false,
       all: true,
-      env: { SLIPWAY_APPS: w.appsDir, SLIPWAY_ROOT: w.root, CI: '1', SUDO_USER: 'alice' },
+      env: { SLIPWAY_APPS: w.appsDir, SLIPWAY_ROOT: w.root, CI: '1' },
       timeout: 120_000,
     });
   const until = async (test: () => boolean, what: string) => {
@@ -24,8 +26,8 @@ describe('a queue of waiting deploys coalesces', { timeout: 180_000 }, () => {
 
   before(async () => {
     w = await makeWorld({ net: '127.0.13', size: 2 });
-    // a slow admin task keeps the first run holding the lock while the others queue
-    await w.writeApp({ appExtra: `tasks: [['sh', '-c', 'test ! -e SLOW || sleep 4']],` });
+    // an admin task that waits for the test keeps the first run holding the lock while the others queue
+    await w.writeApp({ appExtra: `tasks: [['sh', '-c', 'test ! -e SLOW || while [ ! -e "$0" ]; do sleep 0.05; done', ${JSON.stringify(join(w.dir, 'go'))}]],` });
   });
   after(async () => {
     await w?.down();
@@ -44,7 +46,11 @@ describe('a queue of waiting deploys coalesces', { timeout: 180_000 }, () => {
     const older = start(w.target, '--revision', v3, '--wait', '60s');
     older.all?.on('data', (d: Buffer) => (olderOut += d.toString()));
     await until(() => olderOut.includes('waiting up to'), 'the older request to queue');
+    let newerOut = '';
     const newer = start(w.target, '--revision', v4, '--wait', '60s');
+    newer.all?.on('data', (d: Buffer) => (newerOut += d.toString()));
+    await until(() => newerOut.includes('waiting up to'), 'the newer request to queue');
+    await writeFile(join(w.dir, 'go'), '');
 
     const [a, b, c] = await Promise.all([first, older, newer]);
     assert.equal(a.exitCode, 0, a.all);

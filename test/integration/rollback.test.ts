@@ -5,11 +5,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, rmSync, symlinkSync, renameSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type World, commitTree, git, makeWorld, treeOf } from '../support/world.js';
 
-const noRevision = (rel: string) => rel === 'REVISION';
 const MIGRATIONS = `migrations: ['app/migrations/'],`;
 
 describe('rollback, history and drift', { timeout: 300_000 }, () => {
@@ -29,8 +28,8 @@ describe('rollback, history and drift', { timeout: 300_000 }, () => {
     for (const host of hosts) {
       const live = w.liveDir(host);
       assert.ok(live, `${host.name} serves something`);
-      assert.deepEqual(treeOf(live, noRevision), expected, `${host.name} serves exactly ${id}`);
-      assert.equal(readFileSync(join(live, 'REVISION'), 'utf8').trim(), commit, host.name);
+      assert.deepEqual(treeOf(live), expected, `${host.name} serves exactly ${id}`);
+      assert.equal(readFileSync(join(dirname(live), `.${basename(live)}.rev`), 'utf8').trim(), commit, host.name);
     }
   }
 
@@ -110,14 +109,16 @@ describe('rollback, history and drift', { timeout: 300_000 }, () => {
   it('`deploy diff` names the changed files, marks private ones and never shows their contents', async () => {
     const r = await w.deploy('diff', w.target, 'r1', 'r2', '--patch');
     assert.equal(r.exitCode, 0, r.all);
-    assert.match(r.stdout, /^r1 \([0-9a-f]{12}\) → r2 \([0-9a-f]{12}\): 2 file\(s\) changed$/m);
+    assert.match(r.stdout, /^r1 \([0-9a-f]{12}\) → r2 \([0-9a-f]{12}\): 2 files changed$/m);
     assert.match(r.stdout, /^M {2}index\.html$/m);
     assert.match(r.stdout, /^M {2}app\/settings_local\.py {2}\(private: contents not shown\)$/m);
     assert.match(r.stdout, /^\+<h1>shop v2<\/h1>$/m, 'public changes are shown with --patch');
     assert.doesNotMatch(r.all, /private-v[12]/, 'private contents never appear');
     const byDefault = await w.deploy('diff', w.target);
     assert.equal(byDefault.exitCode, 0, byDefault.all);
-    assert.match(byDefault.stdout, /^r1 .* → r3 /m, 'default: live against newest');
+    assert.match(byDefault.stdout, /^r1 \([0-9a-f]{12}\) is the first release: nothing before it to compare with/m, 'default: live (r1) against the release before it');
+    const fromOnly = await w.deploy('diff', w.target, 'r3');
+    assert.match(fromOnly.stdout, /^r3 \([0-9a-f]{12}\) → r1 \([0-9a-f]{12}\): \d+ files? changed$/m, 'one release: against the live one');
   });
 
   it('refuses to roll back across a migration change without --force', async () => {
@@ -208,9 +209,9 @@ describe('rollback, history and drift', { timeout: 300_000 }, () => {
       'deploy none -> r1 ok',
     ]);
     // web4 is down: the run stopped before cutting a release
-    assert.match(r.stdout, /^\S+ +deploy +r1 -> none +FAILED +alice +3 untouched \(web1, web2, web3\), 1 failed \(web4\)$/m);
+    assert.match(r.stdout, /^\S+ +deploy +r1 -> none +FAILED +root +3 untouched \(web1, web2, web3\), 1 failed \(web4\)$/m);
     assert.match(r.stdout, /^ {4}.*web4: cannot connect/m);
-    assert.match(r.stdout, /sync +r1 +ok +alice +1 in-sync, 1 repaired, 2 switched$/m);
+    assert.match(r.stdout, /sync +r1 +ok +root +1 in-sync, 1 repaired, 2 switched$/m);
 
     const status = await w.deploy('status', w.target);
     assert.match(status.stdout, /^live release: r1 /m, 'a failed deploy does not change what the store has live');

@@ -10,14 +10,13 @@ import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import { type World, commitTree, git, makeWorld, treeOf } from '../support/world.js';
 import { partials, runDeploy, startDeploy, waitFor, writeAppFile } from '../support/safety.js';
 
 const SECRETS = ['tok-9f8e7d6c5b4a', 'private-v1'];
-const noRevision = (rel: string) => rel === 'REVISION';
 const sh = (cmd: string) => execFileSync('sh', ['-c', cmd], { encoding: 'utf8' });
 
 function ensureUser(name: string, groups: string[] = []): void {
@@ -43,8 +42,8 @@ describe('safety on a real fleet', { timeout: 600_000 }, () => {
     for (const h of w.fleet.hosts) {
       const dir = w.liveDir(h);
       assert.ok(dir, `${h.name} serves a release`);
-      const commit = readFileSync(join(dir, 'REVISION'), 'utf8').trim();
-      assert.deepEqual(treeOf(dir, noRevision), await commitTree(w.www, commit), `${h.name} serves the complete tree of ${commit}`);
+      const commit = readFileSync(join(dirname(dir), `.${basename(dir)}.rev`), 'utf8').trim();
+      assert.deepEqual(treeOf(dir), await commitTree(w.www, commit), `${h.name} serves the complete tree of ${commit}`);
     }
   };
   const app = (top = '', env = '', remote = "rsync: '/data/slow-rsync', transfer: 'rsync', keepReleases: 2") => writeAppFile(w, { top, env, remote });
@@ -69,20 +68,27 @@ describe('safety on a real fleet', { timeout: 600_000 }, () => {
   });
 
   it('a second run is refused at once with who holds the lock; --wait waits for it', async () => {
-    await app(`tasks: [['sleep', '3']],`);
+    // the first run's admin task holds the lock until the test has seen the others refused and waiting
+    const go = join(w.dir, 'go-lock');
+    await app(`tasks: [['sh', '-c', 'while [ ! -e "$0" ]; do sleep 0.05; done', ${JSON.stringify(go)}]],`);
     await w.commit({ 'index.html': '<h1>locked</h1>\n' });
     const first = startDeploy(w, [w.target], {}, outputs);
     const lockFile = join(w.root, 'prod', 'state', w.app, 'lock');
     await waitFor('the lock', () => existsSync(lockFile));
     const second = await deploy([w.target]);
     assert.equal(second.exitCode, 3, second.all);
-    assert.match(second.stderr, new RegExp(`shop-prod is locked by alice \\(pid ${first.child.pid} on .*, running "deploy shop-prod"\\) since 20`));
+    assert.match(second.stderr, new RegExp(`shop-prod is locked by root \\(pid ${first.child.pid} on .*, running "deploy shop-prod"\\) since 20`));
     assert.match(second.stderr, /--wait 5m/);
-    const waiting = await deploy([w.target, '--wait', '60s']);
+    let waitOut = '';
+    const waiter = startDeploy(w, [w.target, '--wait', '60s'], {}, outputs);
+    waiter.child.stderr!.on('data', (d: Buffer) => (waitOut += d));
+    await waitFor('the second run to wait', () => waitOut.includes('waiting up to'));
+    await writeFile(go, '');
+    const waiting = await waiter.done;
     const done = await first.done;
     assert.equal(done.exitCode, 0, done.all);
     assert.equal(waiting.exitCode, 0, waiting.all);
-    assert.match(waiting.stderr, /is locked by alice .*; waiting up to 60s/);
+    assert.match(waiting.stderr, /is locked by root .*; waiting up to 60s/);
     assert.ok(!existsSync(lockFile), 'the lock is released');
     await app();
   });
@@ -100,7 +106,7 @@ describe('safety on a real fleet', { timeout: 600_000 }, () => {
     const forced = await deploy(['unlock', w.target, '--force']);
     assert.equal(forced.exitCode, 0, forced.all);
     assert.match(forced.stdout, /removed the lock of shop-prod held by bob/);
-    assert.match(await readFile(join(state, 'lock.log'), 'utf8'), /"kind":"lock-force-unlocked".*"user":"bob".*"by":"alice"/);
+    assert.match(await readFile(join(state, 'lock.log'), 'utf8'), /"kind":"lock-force-unlocked".*"user":"bob".*"by":"root"/);
     assert.equal((await deploy([w.target])).exitCode, 0);
   });
 
@@ -144,7 +150,7 @@ describe('safety on a real fleet', { timeout: 600_000 }, () => {
 
     const next = await deploy([w.target]);
     assert.equal(next.exitCode, 0, next.all);
-    assert.match(next.stderr, new RegExp(`took over a stale lock of alice \\(pid ${run.child.pid} `));
+    assert.match(next.stderr, new RegExp(`took over a stale lock of root \\(pid ${run.child.pid} `));
     assert.match(readFileSync(join(w.root, 'prod', 'state', w.app, 'lock.log'), 'utf8'), /lock-stale-taken-over/);
     await assertCompleteEverywhere();
     assert.equal(new Set(live()).size, w.fleet.hosts.length, 'each host has its own live dir');
@@ -266,17 +272,20 @@ describe('safety on a real fleet', { timeout: 600_000 }, () => {
     await app();
   });
 
-  it('allowGroups: only members may deploy, checked before anything runs', async () => {
+  it('allowGroups: only members may deploy, checked before anything runs (root without sudo is root)', async () => {
     ensureUser('slipwayok', ['slipwayops']);
-    ensureUser('slipwaynope');
     await app('', `allowGroups: ['slipwayops']`);
     await w.commit({ 'index.html': '<h1>allowed</h1>\n' });
     const tags = await git(w.www, 'tag', '--list');
-    const refused = await deploy([w.target], { SUDO_USER: 'slipwaynope' });
+    // a SUDO_USER that sudo did not set is not believed (test/integration/sudo.test.ts has the real sudo runs)
+    const refused = await deploy([w.target], { SUDO_USER: 'slipwayok' });
     assert.equal(refused.exitCode, 2, refused.all);
-    assert.match(refused.stderr, /slipwaynope may not deploy shop-prod: only members of slipwayops may/);
+    const plain = await deploy([w.target]);
+    assert.equal(plain.exitCode, 2, plain.all);
+    assert.match(plain.stderr, /root may not deploy shop-prod: only members of slipwayops may/);
     assert.equal(await git(w.www, 'tag', '--list'), tags, 'nothing was released');
-    const allowed = await deploy([w.target], { SUDO_USER: 'slipwayok' });
+    await app('', `allowGroups: ['slipwayops', 'root']`);
+    const allowed = await deploy([w.target]);
     assert.equal(allowed.exitCode, 0, allowed.all);
     await app();
   });

@@ -11,7 +11,7 @@ export interface Running {
 }
 
 export function baseEnv(w: World): Record<string, string> {
-  return { PATH: process.env.PATH ?? '/usr/bin:/bin', SLIPWAY_APPS: w.appsDir, SLIPWAY_ROOT: w.root, CI: '1', SUDO_USER: 'alice', TMPDIR: join(w.dir, 'tmp') };
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', SLIPWAY_APPS: w.appsDir, SLIPWAY_ROOT: w.root, CI: '1', TMPDIR: join(w.dir, 'tmp') };
 }
 
 /** Start `deploy ...args` without waiting; every byte of output is kept for the secrets check. */

@@ -147,7 +147,7 @@ export default defineApp({
         reject: false,
         all: true,
         // an operator's login shell: editor, pager and an ssh command for git are commonly set
-        env: { SLIPWAY_APPS: appsDir, SLIPWAY_ROOT: root, CI: '1', SUDO_USER: 'alice', EDITOR: 'vi', PAGER: 'less', GIT_SSH_COMMAND: 'ssh -o BatchMode=yes' },
+        env: { SLIPWAY_APPS: appsDir, SLIPWAY_ROOT: root, CI: '1', EDITOR: 'vi', PAGER: 'less', GIT_SSH_COMMAND: 'ssh -o BatchMode=yes' },
         timeout: 120_000,
       });
       return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, all: r.all ?? '' };

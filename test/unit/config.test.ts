@@ -165,7 +165,7 @@ describe('a valid app', () => {
   });
 
   test('resolving never changes the shared defaults', async () => {
-    app('plain', `{ repo: 'x', envs: { prod: { hosts: ['web1'] } } }`);
+    app('plain', `{ repo: '/srv/git/x.git', envs: { prod: { hosts: ['web1'] } } }`);
     await load('shop-prod');
     assert.deepEqual(DEFAULT_REMOTE, { path: '/data/www/{app}', keepReleases: 5, rsync: 'rsync', transfer: 'auto' });
     assert.equal((await load('plain-prod')).remote.path, '/data/www/plain');
@@ -175,7 +175,7 @@ describe('a valid app', () => {
     writeApp('_fleet', `export const web = ['web1', { name: 'web2', address: '10.0.0.2' }];\nexport const ssh = { user: 'deploy' };\n`);
     writeApp(
       'blog',
-      `import { defineApp } from 'slipway';\nimport { ssh, web } from './_fleet';\n\nexport default defineApp({ repo: 'x', ssh, envs: { prod: { hosts: web } } });\n`,
+      `import { defineApp } from 'slipway';\nimport { ssh, web } from './_fleet';\n\nexport default defineApp({ repo: '/srv/git/x.git', ssh, envs: { prod: { hosts: web } } });\n`,
     );
     const e = await load('blog-prod');
     assert.deepEqual(e.hosts, [
@@ -200,12 +200,12 @@ describe('a valid app', () => {
 
 describe('app file errors, reported with their path', () => {
   test('an unknown key names the key and where it is', async () => {
-    app('typo', `{ repo: 'x', envs: { prod: { hosts: ['web1'], ssh: { prot: 22 } } } }`);
+    app('typo', `{ repo: '/srv/git/x.git', envs: { prod: { hosts: ['web1'], ssh: { prot: 22 } } } }`);
     assert.deepEqual(await problems('typo-prod'), ['apps/typo.ts: envs.prod.ssh: unknown key "prot"']);
   });
 
   test('an unknown top-level key', async () => {
-    app('colour', `{ repo: 'x', colour: 'blue', envs: { prod: { hosts: ['web1'] } } }`);
+    app('colour', `{ repo: '/srv/git/x.git', colour: 'blue', envs: { prod: { hosts: ['web1'] } } }`);
     assert.deepEqual(await problems('colour-prod'), ['apps/colour.ts: unknown key "colour"']);
   });
 
@@ -213,7 +213,7 @@ describe('app file errors, reported with their path', () => {
     app(
       'many',
       `{
-        repo: 'x',
+        repo: '/srv/git/x.git',
         colour: 'blue',
         parallel: 'ten',
         submodules: 'yes',
@@ -248,19 +248,19 @@ describe('app file errors, reported with their path', () => {
   });
 
   test('a bad host name is reported at its index', async () => {
-    app('badhost', `{ repo: 'x', envs: { prod: { hosts: ['web1', 'web;2', 'web3'] } } }`);
+    app('badhost', `{ repo: '/srv/git/x.git', envs: { prod: { hosts: ['web1', 'web;2', 'web3'] } } }`);
     assert.deepEqual(await problems('badhost-prod'), ['apps/badhost.ts: envs.prod.hosts[1]: not a valid host name']);
   });
 
   test('hostile values in host objects are refused with their path', async () => {
-    app('badaddr', `{ repo: 'x', envs: { prod: { hosts: [{ name: 'web1', address: '$(id)', user: 'Root;' }] } } }`);
+    app('badaddr', `{ repo: '/srv/git/x.git', envs: { prod: { hosts: [{ name: 'web1', address: '$(id)', user: 'Root;' }] } } }`);
     const p = await problems('badaddr-prod');
     assert.ok(p.includes('apps/badaddr.ts: envs.prod.hosts[0].address: not a valid host name'), p.join('\n'));
     assert.ok(p.includes('apps/badaddr.ts: envs.prod.hosts[0].user: not a valid unix user name'), p.join('\n'));
   });
 
   test('a host listed twice is an error', async () => {
-    app('dup', `{ repo: 'x', envs: { prod: { hosts: ['web1', 'web2', { name: 'web1', address: '10.0.0.9' }] } } }`);
+    app('dup', `{ repo: '/srv/git/x.git', envs: { prod: { hosts: ['web1', 'web2', { name: 'web1', address: '10.0.0.9' }] } } }`);
     assert.deepEqual(await problems('dup-prod'), ['apps/dup.ts: envs.prod.hosts: "web1" is listed twice']);
   });
 
@@ -285,19 +285,19 @@ describe('app file errors, reported with their path', () => {
   });
 
   test('control characters in commands and paths are refused', async () => {
-    app('ctrl', `{ repo: 'x', tasks: [['make', 'a\\nb']], ssh: { key: '/k\\ney' }, envs: { prod: { hosts: ['web1'] } } }`);
+    app('ctrl', `{ repo: '/srv/git/x.git', tasks: [['make', 'a\\nb']], ssh: { key: '/k\\ney' }, envs: { prod: { hosts: ['web1'] } } }`);
     const p = await problems('ctrl-prod');
     assert.ok(p.some((line) => line.startsWith('apps/ctrl.ts: tasks[0]')), p.join('\n'));
     assert.ok(p.some((line) => line.startsWith('apps/ctrl.ts: ssh.key: ')), p.join('\n'));
   });
 
   test('an app without envs is an error', async () => {
-    app('noenvs', `{ repo: 'x', envs: {} }`);
+    app('noenvs', `{ repo: '/srv/git/x.git', envs: {} }`);
     assert.deepEqual(await problems('noenvs-prod'), ['apps/noenvs.ts: envs: an app needs at least one env']);
   });
 
   test('a file with a syntax error cannot be loaded', async () => {
-    writeApp('broken', `export default { repo: 'x', envs: { prod: { hosts: ['web1' } } };\n`);
+    writeApp('broken', `export default { repo: '/srv/git/x.git', envs: { prod: { hosts: ['web1' } } };\n`);
     const p = await problems('broken-prod');
     assert.equal(p.length, 1);
     assert.match(p[0]!, /^apps\/broken\.ts: cannot be loaded: /);
@@ -309,7 +309,7 @@ describe('app file errors, reported with their path', () => {
   });
 
   test('a file importing a missing module cannot be loaded', async () => {
-    writeApp('missing', `import { web } from './_nowhere';\nexport default { repo: 'x', envs: { prod: { hosts: web } } };\n`);
+    writeApp('missing', `import { web } from './_nowhere';\nexport default { repo: '/srv/git/x.git', envs: { prod: { hosts: web } } };\n`);
     const p = await problems('missing-prod');
     assert.equal(p.length, 1);
     assert.match(p[0]!, /^apps\/missing\.ts: cannot be loaded: /);
@@ -327,7 +327,7 @@ describe('targets', () => {
   });
 
   test('an unknown env is a usage error listing the envs of the app', async () => {
-    app('envs', `{ repo: 'x', envs: { prod: { hosts: ['web1'] }, staging: { hosts: ['web2'] } } }`);
+    app('envs', `{ repo: '/srv/git/x.git', envs: { prod: { hosts: ['web1'] }, staging: { hosts: ['web2'] } } }`);
     assert.equal(await usageError('envs-qa'), 'unknown env "qa" for app envs (envs: prod, staging)');
     // names that exist on every object are not envs
     assert.match(await usageError('envs-constructor'), /^unknown env "constructor" for app envs/);

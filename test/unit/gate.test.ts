@@ -18,13 +18,14 @@ import type { ExecOptions, ExecResult, HostSession } from '../../src/deploy/ssh.
 const r1 = { id: 'r1', commit: '1'.repeat(40) };
 const r2 = { id: 'r2', commit: '2'.repeat(40) };
 
-/** Runs commands with the local sh; `started` counts them. */
-function localSession(): HostSession & { started: number } {
+/** Runs commands with the local sh; `started` counts them, `runs` are their results. */
+function localSession(): HostSession & { started: number; runs: Promise<ExecResult>[] } {
   const session = {
     started: 0,
+    runs: [] as Promise<ExecResult>[],
     exec(cmd: Cmd, options: ExecOptions = {}): Promise<ExecResult> {
       session.started++;
-      return new Promise((resolve, reject) => {
+      const run = new Promise<ExecResult>((resolve, reject) => {
         // its own process group, so that a kill reaches what it started, as sshd's would
         const child = spawn('/bin/sh', ['-c', shellLine(cmd)], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
         let stdout = '';
@@ -47,9 +48,11 @@ function localSession(): HostSession & { started: number } {
         if (input && typeof input === 'object' && 'pipe' in input) (input as Readable).pipe(child.stdin);
         else child.stdin.end(input ?? '');
       });
+      session.runs.push(run);
+      return run;
     },
   };
-  return session as unknown as HostSession & { started: number };
+  return session as unknown as HostSession & { started: number; runs: Promise<ExecResult>[] };
 }
 
 let tmp: string;
@@ -91,12 +94,14 @@ describe('SwitchGate: one remote command looks at a host, then switches it when 
 
   test('close() ends the command with nothing switched, and the gate can no longer switch', async () => {
     const base = host();
-    const gate = new SwitchGate(localSession(), base, 10_000);
+    const session = localSession();
+    const gate = new SwitchGate(session, base, 10_000);
     await gate.state;
     gate.close();
     assert.equal(gate.switchTo(releaseDir(r2)), undefined);
-    // the command has read the end of its input and exited: still on r1
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // the command reads the end of its input and exits: still on r1
+    const ended = await session.runs[0]!.catch((err: unknown) => ({ code: -1, stdout: '', stderr: String(err) }));
+    assert.ok(!parseLines(ended.stdout).has('switched'), ended.stdout);
     assert.equal(live(base), `releases/${releaseDir(r1)}`);
   });
 

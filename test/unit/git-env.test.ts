@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { simpleGit } from 'simple-git';
 
-import { gitEnvironment } from '../../src/update/checkout.js';
+import { explainGitFailure, gitEnvironment, parseHeads, withoutPassword } from '../../src/update/checkout.js';
 
 describe('the environment git runs in', () => {
   const operator = { PATH: process.env.PATH, HOME: '/root', EDITOR: 'vi', VISUAL: 'code -w', PAGER: 'less', GIT_PAGER: 'delta', GIT_ASKPASS: '/bin/askpass', GIT_SSH_COMMAND: 'ssh -i /etc/deploy/key' };
@@ -39,5 +39,26 @@ describe('the environment git runs in', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("git's failures, in words a user can act on", () => {
+  const spec = { repo: '/srv/git/shop.git', branch: 'mian' };
+  test('a branch that is not there names the branches there are', () => {
+    assert.equal(
+      explainGitFailure("fatal: couldn't find remote ref refs/heads/mian", spec, ['main', 'release']),
+      'branch "mian" not found in /srv/git/shop.git; branches: main, release; set the app\'s (or env\'s) `branch`',
+    );
+  });
+  test("a local-path submodule names the setting that allows it", () => {
+    assert.match(explainGitFailure("fatal: transport 'file' not allowed", spec) ?? '', /gitConfig: \{ 'protocol\.file\.allow': 'always' \}/);
+  });
+  test('other failures are left to git', () => assert.equal(explainGitFailure('fatal: unable to access', spec), undefined));
+  test('ls-remote --heads output parses to branch names', () => {
+    assert.deepEqual(parseHeads(`${'a'.repeat(40)}\trefs/heads/main\n${'b'.repeat(40)}\trefs/heads/feature/x\n`), ['main', 'feature/x']);
+  });
+  test('a password in a repository URL is never shown', () => {
+    assert.equal(withoutPassword('https://deploy:s3cret@git.example.com/shop.git'), 'https://deploy:***@git.example.com/shop.git');
+    assert.equal(withoutPassword('git@github.com:mozilla/shop.git'), 'git@github.com:mozilla/shop.git');
   });
 });

@@ -6,8 +6,13 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
+import type { AddressInfo } from 'node:net';
+import ssh2 from 'ssh2';
+import { defaultSsh } from '../../src/config/resolve.js';
+import { HostSession } from '../../src/deploy/ssh.js';
 import {
   fingerprint,
+  hostKeyAlgorithms,
   keysFor,
   parseKnownHosts,
   verifyHostKey,
@@ -26,10 +31,13 @@ let dir: string;
 let A: TestKey;
 let B: TestKey;
 let C: TestKey;
+let R: TestKey;
+let R2: TestKey;
+let E: TestKey;
 
-function makeKey(name: string): TestKey {
+function makeKey(name: string, keyType = 'ed25519'): TestKey {
   const path = join(dir, name);
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', path]);
+  execFileSync('ssh-keygen', ['-q', '-t', keyType, ...(keyType === 'rsa' ? ['-b', '2048', '-m', 'PEM'] : []), '-N', '', '-C', name, '-f', path]);
   const [type, b64] = readFileSync(`${path}.pub`, 'utf8').trim().split(' ');
   assert.ok(type && b64);
   return { line: `${type} ${b64}`, b64, blob: Buffer.from(b64, 'base64'), pubPath: `${path}.pub` };
@@ -48,7 +56,7 @@ function assertReason(
   host: string,
   port: number,
   key: TestKey,
-  reason: 'unknown' | 'changed' | 'revoked',
+  reason: 'unknown' | 'changed' | 'revoked' | 'other-type' | 'cert-authority',
 ): string {
   const v = verifyHostKey(file, host, port, key.blob);
   assert.equal(v.ok, false, `${host}:${port} should not verify`);
@@ -62,6 +70,9 @@ before(() => {
   A = makeKey('a');
   B = makeKey('b');
   C = makeKey('c');
+  R = makeKey('r', 'rsa');
+  R2 = makeKey('r2', 'rsa');
+  E = makeKey('e', 'ecdsa');
 });
 
 after(() => {
@@ -388,6 +399,11 @@ describe('verdicts', () => {
     assertReason(file, 'elsewhere', 22, A, 'revoked');
   });
 
+  test('a revocation names the file and line', () => {
+    const file = parseKnownHosts(`web1 ${A.line}\n@revoked web1 ${A.line}\n`, '/root/.ssh/known_hosts');
+    assert.match(assertReason(file, 'web1', 22, A, 'revoked'), /known_hosts line 2 in \/root\/\.ssh\/known_hosts: ssh-ed25519 key SHA256:/);
+  });
+
   test('a revoked line for a different key does not block the good key', () => {
     const file = kh(`web1 ${A.line}`, `@revoked web1 ${B.line}`);
     assertOk(file, 'web1', 22, A);
@@ -399,17 +415,78 @@ describe('verdicts', () => {
     assertReason(file, 'web1', 22, A, 'unknown');
   });
 
-  test('@cert-authority lines are ignored for plain keys', () => {
-    const file = kh(`@cert-authority *.example.com ${A.line}`);
+  test('@cert-authority lines are refused clearly, naming the file and line; plain lines still decide', () => {
+    const file = parseKnownHosts(`# CA\n@cert-authority *.example.com ${A.line}\n`, '/etc/ssh/ssh_known_hosts');
     const keys = keysFor(file, 'web1.example.com', 22);
     assert.equal(keys.length, 1);
     assert.equal(keys[0]?.marker, '@cert-authority');
-    assertReason(file, 'web1.example.com', 22, A, 'unknown');
+    const refused = assertReason(file, 'web1.example.com', 22, A, 'cert-authority');
+    assert.match(refused, /^known_hosts line 2 in \/etc\/ssh\/ssh_known_hosts: @cert-authority is not supported; list the host's key for web1\.example\.com:22 /);
 
     const withPlain = kh(`@cert-authority *.example.com ${A.line}`, `web1.example.com ${B.line}`);
     assertOk(withPlain, 'web1.example.com', 22, B);
     const msg = assertReason(withPlain, 'web1.example.com', 22, A, 'changed');
     assert.ok(msg.includes('line 2'));
     assert.ok(!msg.includes('line 1'));
+  });
+});
+
+describe('a server offering a key type known_hosts has no line for', () => {
+  test('is told apart from a changed key: the message says which types each side has, and where', () => {
+    const plain = verifyHostKey(parseKnownHosts(`127.0.1.3 ${A.line}\n`, '/root/.ssh/known_hosts'), '127.0.1.3', 22, R.blob, 'web3');
+    assert.ok(!plain.ok);
+    assert.equal(plain.reason, 'other-type');
+    assert.match(plain.message, /^web3 \(127\.0\.1\.3:22\) offers an ssh-rsa key, but known_hosts has only an ssh-ed25519 key for it \(known_hosts line 1 in \/root\/\.ssh\/known_hosts\): add its ssh-rsa key \(SHA256:\S+, once verified out of band\) or configure the host key algorithm$/);
+    assert.doesNotMatch(plain.message, /changed|man-in-the-middle/);
+  });
+
+  test('a key of the same type that differs is still a changed key', () => {
+    const file = parseKnownHosts(`web1 ${R2.line}\nweb1 ${A.line}\n`, '/k');
+    const msg = assertReason(file, 'web1', 22, R, 'changed');
+    assert.match(msg, /known_hosts line 1 \(ssh-rsa\) in \/k/);
+    assert.match(msg, /man-in-the-middle/);
+  });
+
+  test('hostKeyAlgorithms asks only for the types known_hosts can check for that host', () => {
+    const file = kh(`web1 ${A.line}`, `web2 ${R.line}`, `web3 ${A.line}`, `web3 ${R.line}`, `@revoked web4 ${A.line}`, `@cert-authority web5 ${A.line}`);
+    assert.deepEqual(hostKeyAlgorithms(file, 'web1', 22), ['ssh-ed25519']);
+    assert.deepEqual(hostKeyAlgorithms(file, 'web2', 22), ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']);
+    assert.deepEqual(hostKeyAlgorithms(file, 'web3', 22), ['ssh-ed25519', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']);
+    assert.equal(hostKeyAlgorithms(file, 'web4', 22), undefined, 'a revoked key is never asked for');
+    assert.equal(hostKeyAlgorithms(file, 'web5', 22), undefined);
+    assert.equal(hostKeyAlgorithms(file, 'unknown', 22), undefined);
+  });
+
+  describe('against a real SSH server (ssh2) with an ed25519 and an RSA host key', () => {
+    let server: ssh2.Server;
+    let port = 0;
+    const clientKey = () => readFileSync(join(dir, 'a'));
+    before(async () => {
+      server = new ssh2.Server({ hostKeys: [readFileSync(join(dir, 'a')), readFileSync(join(dir, 'r'))] }, (client) => {
+        client.on('authentication', (ctx) => ctx.accept());
+        client.on('ready', () => client.end());
+        client.on('error', () => undefined);
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+      port = (server.address() as AddressInfo).port;
+    });
+    after(() => {
+      server.close();
+    });
+    const open = (known: string, path: string) =>
+      HostSession.open({ name: 'web3', address: '127.0.0.1', port, user: 'root' }, { ssh: { ...defaultSsh(), connectTimeout: 5 }, knownHosts: parseKnownHosts(known, path), privateKey: clientKey() });
+
+    test('a host known only by its RSA key is asked for that key and connects (ssh2 alone would ask for ed25519 first)', async () => {
+      const session = await open(`[127.0.0.1]:${port} ${R.line}\n`, '/k');
+      session.close();
+    });
+
+    test('a host known only by a key type the server does not have is refused saying so, naming the file and line', async () => {
+      await assert.rejects(open(`# web3\n[127.0.0.1]:${port} ${R2.line.replace('ssh-rsa', 'ecdsa-sha2-nistp256')}\n[127.0.0.1]:${port} ${E.line}\n`, '/root/.ssh/known_hosts'), (err: Error) => {
+        assert.match(err.message, /host key refused: web3 \(127\.0\.0\.1:\d+\) offers no host key of the type\(s\) known_hosts has for it \(ecdsa-sha2-nistp256: known_hosts line 3 in \/root\/\.ssh\/known_hosts\)/);
+        assert.doesNotMatch(err.message, /changed|man-in-the-middle/);
+        return true;
+      });
+    });
   });
 });

@@ -12,6 +12,8 @@ import {
   checkHostName,
   checkRefName,
   checkRelativePath,
+  checkRemotePath,
+  checkRepo,
   splitTarget,
 } from '../../src/config/names.js';
 
@@ -279,5 +281,27 @@ describe('splitTarget', () => {
     ]) {
       assert.equal(splitTarget(target), undefined, JSON.stringify(target));
     }
+  });
+});
+
+describe('checkRepo', () => {
+  test('URLs, scp-like addresses and absolute paths pass', () => {
+    for (const repo of ['https://github.com/mozilla/caseconductor-platform.git', 'ssh://git@example.com:2222/shop.git', 'git://example.com/shop', 'file:///srv/git/shop.git', 'git@github.com:mozilla/shop.git', 'example.com:shop.git', '/srv/git/shop.git']) {
+      assert.equal(checkRepo(repo), undefined, repo);
+    }
+  });
+  test('shell characters, options, remote helpers and relative paths are refused', () => {
+    for (const repo of ['', '/srv/x.git;id', 'https://e.com/$(id)', '/srv/x `id`', '/srv/x.git --upload-pack=id', '-uhelp', 'ext::sh -c id', 'fd::3', 'transport::x', '../shop.git', 'shop.git', '/srv/../etc', 'https://e.com/a\nb']) {
+      assert.ok(checkRepo(repo), `${JSON.stringify(repo)} is refused`);
+    }
+  });
+});
+
+describe('checkRemotePath', () => {
+  test('a directory of its own passes', () => {
+    for (const path of ['/data/www/shop', '/srv/www/shop', '/var/www/shop', '/home/web/shop']) assert.equal(checkRemotePath(path), undefined, path);
+  });
+  test('system directories, and anything inside the system trees, are refused', () => {
+    for (const path of ['/', '/etc', '/etc/shop', '/usr/local/www', '/var', '/tmp', '/root', '/data', '/proc/1', '/boot/x']) assert.match(checkRemotePath(path) ?? '', /is a system directory/, path);
   });
 });

@@ -11,6 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { resolveAppEnv } from '../../src/config/resolve.js';
 import { appSchema } from '../../src/config/schema.js';
 import { notifyRun } from '../../src/notify/index.js';
+import { webhookBody } from '../../src/notify/payload.js';
+import { addSecrets, redactValue } from '../../src/report/redact.js';
 import { RunTracker } from '../../src/report/summary.js';
 
 const info = { action: 'deploy', app: 'shop', env: 'prod', deployer: 'alice' };
@@ -120,5 +122,35 @@ describe('notify config', () => {
     assert.equal(r.success, false);
     const paths = r.error!.issues.map((i) => i.path.join('.')).sort();
     assert.deepEqual(paths, ['notify.statsd.prefix', 'notify.webhook.format', 'notify.webhook.url']);
+  });
+});
+
+describe('webhook bodies and secrets', () => {
+  // a summary whose texts were not redacted yet: the webhook body must redact them itself
+  const leaky = (secret: string) => {
+    const t = new RunTracker();
+    t.emit({ kind: 'run', state: 'start', target: 'shop-prod', hosts: ['web1'] });
+    t.emit({ kind: 'step', host: 'web1', step: 'health', state: 'fail', text: `unhealthy: sh exited 1: ${secret}`, ms: 3 });
+    t.emit({ kind: 'run', state: 'finish', target: 'shop-prod', exitCode: 1, ms: 10, error: `failed: ${secret}` });
+    return t.summary();
+  };
+  const escapedForms = (s: string) => [s, JSON.stringify(s).slice(1, -1), ...s.split('\n').filter((l) => l.length >= 6)];
+
+  for (const secret of ['quo"ted-secret', 'back\\slash-secret', 'new\nline-secret', `all"of\\them\ntogether`]) {
+    it(`redacts ${JSON.stringify(secret)} in both formats, whatever JSON escapes it needs`, () => {
+      addSecrets([secret]);
+      for (const format of ['json', 'slack'] as const) {
+        const body = webhookBody(format, info, leaky(secret));
+        for (const form of escapedForms(secret)) assert.ok(!body.includes(form), `${format} body holds ${JSON.stringify(form)}: ${body}`);
+        assert.match(body, /\[REDACTED\]/);
+        JSON.parse(body);
+      }
+    });
+  }
+
+  it('redactValue redacts every string of a nested value and leaves other values alone', () => {
+    addSecrets(['nested"secret\\x']);
+    const value = { a: ['ok', 'see nested"secret\\x'], b: { c: 'nested"secret\\x', n: 3, t: true, z: null } };
+    assert.deepEqual(redactValue(value), { a: ['ok', 'see [REDACTED]'], b: { c: '[REDACTED]', n: 3, t: true, z: null } });
   });
 });

@@ -132,7 +132,19 @@ describe('steps per host', () => {
     assert.match(text, /pause 10s\nphase 2\/2 batch 1: web2, web3/);
     assert.match(text, /web2 \(unreachable: refused\)/);
     assert.match(text, /health: GET http:\/\/10\.0\.0\.1:8080\/health expects 200 with "ok"/);
-    assert.match(text, /failure budget: 0 hosts of 3/);
+    assert.match(text, /failure budget: 0 hosts of 3; health checks retry/);
+  });
+
+  it('a host already serving the release has nothing to do; without health checks no retries are promised', () => {
+    const text = formatPlan(buildPlan({ release: 'r7', hosts: fleet(3), rollout: DEFAULT_ROLLOUT, parallel: 25, remotePath: '/data/www/shop', keepReleases: 5 }), {
+      target: 'shop-prod',
+      release: { id: 'r7', created: false },
+      live: new Map([['web1', { id: 'r7' }], ['web2', { id: 'r6' }], ['web3', { id: 'r7' }]]),
+      parallel: 25,
+    }).join('\n');
+    assert.match(text, /web1 \(serves r7\)\n    nothing to do: already serves r7\n  web2 \(serves r6\)\n    switch current → r7\n  web3 \(serves r7\)\n    nothing to do/);
+    assert.match(text, /failure budget: 0 hosts of 3; no health checks$/m);
+    assert.doesNotMatch(text, /retry/);
   });
 });
 

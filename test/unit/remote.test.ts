@@ -1,8 +1,9 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   chmodSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -15,7 +16,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -35,8 +36,10 @@ import {
   holds,
   UNTAR_EXIT,
   aheadCmd,
+  SCRIPTS_DIR,
+  scriptText,
 } from '../../src/deploy/remote.js';
-import { tarCmd } from '../../src/deploy/payload.js';
+import { GIT_MODES, tarCmd } from '../../src/deploy/payload.js';
 import { MODULE, RSYNC_USER } from '../../src/deploy/serve.js';
 import type { Release } from '../../src/release-store/release.js';
 
@@ -76,20 +79,30 @@ function switchTo(base: string, release: Release, keep: number): { stdout: strin
   return { stdout: activated.stdout + pruned.stdout, stderr: activated.stderr + pruned.stderr, status: pruned.status };
 }
 
-/** A complete release dir, as STAGE leaves it. */
-function staged(base: string, release: Release, files: Record<string, string> = { 'index.html': `<h1>${release.id}</h1>\n` }): string {
+/** Slipway's record of the commit a release dir holds: beside it, never in it. */
+function recordOf(dir: string): string {
+  return join(dirname(dir), `.${basename(dir)}.rev`);
+}
+
+/** A complete release dir, as the stage script leaves it (legacy: as Slipway did before the record, REVISION inside). */
+function staged(base: string, release: Release, files: Record<string, string> = { 'index.html': `<h1>${release.id}</h1>\n` }, legacy = false): string {
   const dir = join(base, 'releases', releaseDir(release));
   mkdirSync(dir, { recursive: true });
   for (const [name, text] of Object.entries(files)) {
     mkdirSync(dirname(join(dir, name)), { recursive: true });
     writeFileSync(join(dir, name), text);
   }
-  writeFileSync(join(dir, 'REVISION'), `${release.commit}\n`);
+  writeFileSync(legacy ? join(dir, 'REVISION') : recordOf(dir), `${release.commit}\n`);
   return dir;
 }
 
+/** What releases/ holds but the records. */
 function releasesIn(base: string): string[] {
-  return readdirSync(join(base, 'releases')).sort();
+  return readdirSync(join(base, 'releases')).filter((n) => !/^\.r.*\.rev$/.test(n)).sort();
+}
+
+function recordsIn(base: string): string[] {
+  return readdirSync(join(base, 'releases')).filter((n) => /^\.r.*\.rev$/.test(n)).sort();
 }
 
 describe('command builders', () => {
@@ -104,15 +117,27 @@ describe('command builders', () => {
     const cmd = stageCmd('/data/www/demo', release, 40123, 29.2, 'rsync');
     assert.deepEqual([cmd[0], cmd[1]], ['sh', '-c']);
     assert.deepEqual(cmd.slice(3), ['slipway-stage', '/data/www/demo', 'r42-9fceb02d0ae5', release.commit, '40123', '30', 'rsync', '', '', '', '0640', '', '', ...release.privateFiles]);
-    assert.match(cmd[2]!, /^set -eu\n/);
-    assert.ok(cmd[2]!.includes(`rsync://${RSYNC_USER}@127.0.0.1:$port/${MODULE}/`));
+    assert.equal(cmd[2], scriptText('stage'));
+    assert.match(cmd[2]!, /\nset -eu\n/);
+  });
+
+  test('the scripts are the files in remote/, after the shared common.sh', () => {
+    const common = readFileSync(join(SCRIPTS_DIR, 'common.sh'), 'utf8');
+    for (const name of ['stage', 'ahead', 'activate', 'gate', 'prune', 'status', 'inspect', 'repair'] as const) {
+      assert.equal(scriptText(name), `${common}\n${readFileSync(join(SCRIPTS_DIR, `${name}.sh`), 'utf8')}`);
+    }
+  });
+
+  test('the scripts name the rsync daemon and the modes the admin node uses', () => {
+    for (const name of ['stage', 'inspect', 'repair'] as const) assert.ok(scriptText(name).includes(`rsync://${RSYNC_USER}@127.0.0.1:$port/${MODULE}/`), name);
+    assert.equal(scriptText('stage').split(`--chmod=${GIT_MODES} `).length, 3, 'both rsync pulls of the stage script');
   });
 
   test('activateCmd and pruneCmd: sh -c <fixed script> slipway-<name> base …', () => {
     const activate = activateCmd('/data/www/demo', releaseDir(release));
     assert.deepEqual([activate[0], activate[1]], ['sh', '-c']);
     assert.deepEqual(activate.slice(3), ['slipway-activate', '/data/www/demo', 'r42-9fceb02d0ae5']);
-    assert.match(activate[2]!, /^set -eu\n/);
+    assert.match(activate[2]!, /\nset -eu\n/);
     assert.deepEqual(pruneCmd('/data/www/demo', 5).slice(3), ['slipway-prune', '/data/www/demo', '5']);
   });
 
@@ -228,7 +253,7 @@ describe('switching a host (ACTIVATE then PRUNE), run by the real sh', () => {
     assert.ok(!r.stdout.includes('switched'));
   });
 
-  test('refuses a release dir without REVISION (an incomplete copy), keeping the live one', () => {
+  test('refuses a release dir without its record (an incomplete copy), keeping the live one', () => {
     const base = freshBase();
     const r1 = rel(1);
     const r2 = rel(2);
@@ -304,8 +329,9 @@ describe('switching a host (ACTIVATE then PRUNE), run by the real sh', () => {
     // keep 1: only the live one is certain to stay
     const one = switchTo(base, rel(2), 1);
     assert.equal(one.status, 0, one.stderr);
-    assert.ok(existsSync(join(base, 'current', 'REVISION')));
+    assert.ok(existsSync(join(base, 'current', 'index.html')));
     assert.ok(releasesIn(base).includes(releaseDir(rel(2))));
+    assert.deepEqual(recordsIn(base), [`.${releaseDir(rel(2))}.rev`], 'a pruned release\'s record goes with it');
   });
 
   test('keeps what was served most recently, not the highest numbers: a deploy after a rollback keeps the release rolled back to', () => {
@@ -428,7 +454,7 @@ describe('the STAGE script, run by the real sh', () => {
   // STAGE pulls from the admin's rsync daemon through a forwarded port. Here "rsync"
   // is a wrapper that records its arguments, checks and drops the daemon-only ones,
   // and runs the real rsync from a local directory: the script's own logic (link-dest
-  // choice, partial dir, rename, REVISION) runs for real.
+  // choice, partial dir, rename, record) runs for real.
   let source: string;
   let wrapper: string;
   let argLog: string;
@@ -475,10 +501,10 @@ exec rsync "$@"
     return existsSync(argLog) ? readFileSync(argLog, 'utf8').split('\n').slice(0, -1) : [];
   }
 
-  test('stages into a partial dir, renames it, writes REVISION, and links against live and recent releases', () => {
+  test('stages into a partial dir, renames it, writes its record beside it, and links against live and recent releases', () => {
     const base = freshBase();
     const [r1, r2, r3, r4] = [1, 2, 3, 4].map((n) => rel(n));
-    // r1 is live; r2 is complete; r3 has no REVISION (an incomplete copy, never used)
+    // r1 is live; r2 is complete; r3 has no record (an incomplete copy, never used)
     const old = staged(base, r1!, { 'index.html': 'old\n', 'css/site.css': 'body{}\n' });
     // the same mtime to the nanosecond (the stage compares nanoseconds): touch -r, not utimes
     assert.equal(spawnSync('touch', ['-r', join(source, 'css', 'site.css'), join(old, 'css', 'site.css')]).status, 0);
@@ -508,11 +534,11 @@ exec rsync "$@"
       `--link-dest=${base}/releases/${releaseDir(r2!)}`,
       '--password-file=-',
       `rsync://${RSYNC_USER}@127.0.0.1:40123/${MODULE}/`,
-      `.${releaseDir(r4!)}.partial/`,
+      `.${releaseDir(r4!)}.partial/tree/`,
     ]);
 
     const dir = join(base, 'releases', releaseDir(r4!));
-    assert.equal(readFileSync(join(dir, 'REVISION'), 'utf8'), `${r4!.commit}\n`);
+    assert.equal(readFileSync(recordOf(dir), 'utf8'), `${r4!.commit}\n`);
     assert.equal(readFileSync(join(dir, 'index.html'), 'utf8'), '<h1>new</h1>\n');
     // an unchanged file is a hard link to the live release's copy, not a new file
     assert.equal(statSync(join(dir, 'css', 'site.css')).ino, statSync(join(old, 'css', 'site.css')).ino);
@@ -541,21 +567,22 @@ exec rsync "$@"
     let r = stage(base, r1);
     assert.equal(r.status, 0, r.stderr);
     assert.ok(!loggedArgs().some((a) => a.startsWith('--link-dest')), 'nothing to link against on a new host');
-    writeFileSync(join(base, 'releases', releaseDir(r1), 'REVISION'), 'something else\n');
+    writeFileSync(recordOf(join(base, 'releases', releaseDir(r1))), 'something else\n');
     writeFileSync(join(base, 'releases', releaseDir(r1), 'stray'), 'x');
     r = stage(base, r1);
     assert.equal(r.status, 0, r.stderr);
     assert.ok(parseLines(r.stdout).has('staged'));
     assert.ok(!existsSync(join(base, 'releases', releaseDir(r1), 'stray')));
-    assert.equal(readFileSync(join(base, 'releases', releaseDir(r1), 'REVISION'), 'utf8'), `${r1.commit}\n`);
+    assert.equal(readFileSync(recordOf(join(base, 'releases', releaseDir(r1))), 'utf8'), `${r1.commit}\n`);
+    assert.ok(!existsSync(join(base, 'releases', releaseDir(r1), 'REVISION')), 'nothing of Slipway\'s inside the release');
   });
 
-  test('refuses to restage the live release when its REVISION does not match', () => {
+  test('refuses to restage the live release when its record does not match', () => {
     const base = freshBase();
     const r1 = rel(1);
     const dir = staged(base, r1);
     symlinkSync(`releases/${releaseDir(r1)}`, join(base, 'current'));
-    writeFileSync(join(dir, 'REVISION'), 'tampered\n');
+    writeFileSync(recordOf(dir), 'tampered\n');
     const r = stage(base, r1);
     assert.equal(r.status, 3);
     assert.match(r.stderr, /refusing to restage/);
@@ -583,7 +610,7 @@ exec rsync "$@"
     assert.equal(r.status, 0, r.stderr);
     assert.ok(parseLines(r.stdout).has('staged'));
     const dir = join(base, 'releases', releaseDir(r1));
-    assert.equal(readFileSync(join(dir, 'REVISION'), 'utf8').trim(), r1.commit);
+    assert.equal(readFileSync(recordOf(dir), 'utf8').trim(), r1.commit);
     assert.equal(statSync(join(dir, 'index.html')).mode & 0o777, 0o644, 'a 0600 file arrives as git checks it out');
     assert.equal(statSync(join(dir, 'run.sh')).mode & 0o777, 0o755);
     assert.equal(statSync(join(dir, 'conf', 'secret.py')).mode & 0o777, 0o640, 'private files get the private mode');
@@ -612,7 +639,7 @@ exec rsync "$@"
     assert.ok(parseLines(r.stdout).has('ahead'));
     const dir = join(base, 'releases', releaseDir(r1));
     assert.deepEqual(releasesIn(base), [releaseDir(r1)]);
-    assert.equal(readFileSync(join(dir, 'REVISION'), 'utf8').trim(), r1.commit);
+    assert.equal(readFileSync(recordOf(dir), 'utf8').trim(), r1.commit);
     assert.equal(readFileSync(join(dir, 'index.html'), 'utf8'), 'hi\n');
     assert.equal(statSync(join(dir, 'conf', 'secret.py')).mode & 0o777, 0o600);
   });
@@ -633,7 +660,7 @@ exec rsync "$@"
     const base = freshBase();
     const [r1, r2] = [rel(1), rel(2)];
     const dir1 = staged(base, r1);
-    writeFileSync(join(dir1, 'REVISION'), 'something else\n');
+    writeFileSync(recordOf(dir1), 'something else\n');
     const tree = join(tmp, 'delta-src');
     mkdirSync(tree, { recursive: true });
     writeFileSync(join(tree, 'index.html'), 'v2\n');
@@ -679,10 +706,143 @@ exec rsync "$@"
     assert.ok(!parseLines(r.stdout).has('staged'));
     assert.ok(!existsSync(join(base, 'releases', releaseDir(r1))));
   });
+
+  describe('a hostile tree: nothing is written outside the release', () => {
+    /** A dir outside every release that the tree's symlinks point at, with one file. */
+    function sentinel(): string {
+      const dir = join(tmp, `sentinel${++counter}`);
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'keep'), 'untouched\n');
+      return dir;
+    }
+    const unchanged = (dir: string) => {
+      assert.deepEqual(readdirSync(dir), ['keep'], 'nothing created outside the release');
+      assert.equal(readFileSync(join(dir, 'keep'), 'utf8'), 'untouched\n', 'nothing written through a symlink');
+    };
+
+    for (const target of ['absolute', 'relative']) {
+      test(`tar delta: a symlink of the base (${target}) that becomes a dir is removed before the new files are written`, () => {
+        const base = freshBase();
+        const out = sentinel();
+        const [r1, r2] = [rel(1), rel(2)];
+        const dir1 = staged(base, r1);
+        symlinkSync(target === 'absolute' ? out : join('..', '..', '..', '..', '..', basename(out)), join(dir1, 'docs'));
+        assert.deepEqual(readdirSync(join(dir1, 'docs')), ['keep'], 'the fixture points where it should');
+        const tree = join(tmp, `retyped${counter}`);
+        mkdirSync(join(tree, 'docs'), { recursive: true });
+        writeFileSync(join(tree, 'docs', 'a.txt'), 'new\n');
+        const r = runRemote(stageCmd(base, r2, 0, 30, '/bin/false', { payload: { kind: 'tar', from: r1, deleted: ['docs'] } }), tmp, tarOf(tree, ['docs/a.txt']));
+        assert.equal(r.status, 0, r.stderr);
+        unchanged(out);
+        const dir2 = join(base, 'releases', releaseDir(r2));
+        assert.ok(lstatSync(join(dir2, 'docs')).isDirectory());
+        assert.equal(readFileSync(join(dir2, 'docs', 'a.txt'), 'utf8'), 'new\n');
+        assert.ok(lstatSync(join(dir1, 'docs')).isSymbolicLink(), 'the base keeps its symlink');
+      });
+    }
+
+    test('tar delta: a dir that becomes a file, and a file that becomes a dir', () => {
+      const base = freshBase();
+      const [r1, r2] = [rel(1), rel(2)];
+      const dir1 = staged(base, r1, { 'a/x': 'x\n', b: 'b\n' });
+      const tree = join(tmp, `swapped${++counter}`);
+      mkdirSync(join(tree, 'b'), { recursive: true });
+      writeFileSync(join(tree, 'a'), 'a file\n');
+      writeFileSync(join(tree, 'b', 'y'), 'y\n');
+      const r = runRemote(stageCmd(base, r2, 0, 30, '/bin/false', { payload: { kind: 'tar', from: r1, deleted: ['a/x', 'b'] } }), tmp, tarOf(tree, ['a', 'b/y']));
+      assert.equal(r.status, 0, r.stderr);
+      const dir2 = join(base, 'releases', releaseDir(r2));
+      assert.equal(readFileSync(join(dir2, 'a'), 'utf8'), 'a file\n');
+      assert.equal(readFileSync(join(dir2, 'b', 'y'), 'utf8'), 'y\n');
+      assert.equal(readFileSync(join(dir1, 'a', 'x'), 'utf8'), 'x\n');
+    });
+
+    test('a symlink named like the private file\'s old temporary copy is left alone: the secret goes nowhere else', () => {
+      const base = freshBase();
+      const out = sentinel();
+      const r1 = { ...rel(1), privateFiles: ['conf/secret.py'] };
+      const tree = join(tmp, `tmpname${++counter}`);
+      mkdirSync(join(tree, 'conf'), { recursive: true });
+      writeFileSync(join(tree, 'conf', 'secret.py'), 'KEY=1\n');
+      symlinkSync(join(out, 'keep'), join(tree, 'conf', 'secret.py.slipway-tmp'));
+      const r = runRemote(stageCmd(base, r1, 0, 30, '/bin/false', { payload: { kind: 'full' }, mode: 0o600 }), tmp, tarOf(tree, ['conf/secret.py', 'conf/secret.py.slipway-tmp']));
+      assert.equal(r.status, 0, r.stderr);
+      unchanged(out);
+      const dir = join(base, 'releases', releaseDir(r1));
+      assert.equal(statSync(join(out, 'keep')).mode & 0o777, 0o644, 'no chmod through the link');
+      assert.equal(lstatSync(join(dir, 'conf', 'secret.py')).mode & 0o777, 0o600);
+      assert.equal(readlinkSync(join(dir, 'conf', 'secret.py.slipway-tmp')), join(out, 'keep'));
+    });
+
+    test('a REVISION of the repository is part of the release; the commit is recorded beside it', () => {
+      const base = freshBase();
+      const r1 = rel(1);
+      const tree = join(tmp, `revision${++counter}`);
+      mkdirSync(tree);
+      writeFileSync(join(tree, 'REVISION'), 'the repository\'s own\n');
+      const r = runRemote(stageCmd(base, r1, 0, 30, '/bin/false', { payload: { kind: 'full' } }), tmp, tarOf(tree, ['REVISION']));
+      assert.equal(r.status, 0, r.stderr);
+      const dir = join(base, 'releases', releaseDir(r1));
+      assert.equal(readFileSync(join(dir, 'REVISION'), 'utf8'), 'the repository\'s own\n');
+      assert.ok(holds(parseProbe(runRemote(gateCmd(base), tmp, '').stdout), r1));
+      symlinkSync(`releases/${releaseDir(r1)}`, join(base, 'current'));
+      assert.deepEqual(parseLines(runRemote(statusCmd(base)).stdout).get('revision'), [r1.commit]);
+    });
+
+    test('a host staged by an older Slipway (REVISION inside): its releases are held and switched to, never a delta\'s base', () => {
+      const base = freshBase();
+      const [r1, r2] = [rel(1), rel(2)];
+      staged(base, r1, undefined, true);
+      symlinkSync(`releases/${releaseDir(r1)}`, join(base, 'current'));
+      const state = parseProbe(runRemote(gateCmd(base), tmp, '').stdout);
+      assert.ok(holds(state, r1));
+      assert.deepEqual(parseLines(runRemote(statusCmd(base)).stdout).get('revision'), [r1.commit]);
+      const tree = join(tmp, `legacy${++counter}`);
+      mkdirSync(tree);
+      writeFileSync(join(tree, 'index.html'), 'v2\n');
+      const r = runRemote(stageCmd(base, r2, 0, 30, '/bin/false', { payload: { kind: 'tar', from: r1, deleted: [] } }), tmp, tarOf(tree, ['index.html']));
+      assert.equal(r.status, UNTAR_EXIT, 'its tree holds a REVISION its commit lacks: pulled whole instead');
+      assert.equal(switchTo(base, r1, 5).status, 0);
+    });
+
+    test('while a release is staged, its private files are never readable by others: the dir it is built in is root\'s alone', async () => {
+      const base = freshBase();
+      const r1 = { ...rel(1), privateFiles: ['conf/secret.py'] };
+      const tree = join(tmp, `slow${++counter}`);
+      mkdirSync(join(tree, 'conf'), { recursive: true });
+      writeFileSync(join(tree, 'conf', 'secret.py'), 'KEY=1\n');
+      writeFileSync(join(tree, 'z.bin'), randomBytes(256 * 1024));
+      const tar = tarOf(tree, ['conf/secret.py', 'z.bin']);
+      const child = spawn('/bin/sh', ['-c', shellLine(stageCmd(base, r1, 0, 30, '/bin/false', { payload: { kind: 'full' }, mode: 0o640 }))], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const done = new Promise<number | null>((resolve) => child.on('close', resolve));
+      try {
+        // the secret and part of the next file, then the stage waits on its input
+        child.stdin.write(tar.subarray(0, 64 * 1024));
+        const work = join(base, 'releases', `.${releaseDir(r1)}.partial`);
+        const deadline = Date.now() + 20_000;
+        const found = () => readdirSync(join(base, 'releases'), { recursive: true }).some((p) => String(p).endsWith('secret.py'));
+        while (!existsSync(join(base, 'releases')) || !found()) {
+          assert.ok(Date.now() < deadline, 'the stage unpacks the private file');
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        assert.equal(statSync(work).mode & 0o777, 0o700, 'built where only root can reach it');
+        for (const entry of readdirSync(join(base, 'releases'))) {
+          assert.equal(statSync(join(base, 'releases', entry)).mode & 0o077, 0, `${entry}: nothing in releases/ is open to others while staging`);
+        }
+        child.stdin.end(tar.subarray(64 * 1024));
+        assert.equal(await done, 0);
+      } finally {
+        child.kill();
+      }
+      const dir = join(base, 'releases', releaseDir(r1));
+      assert.equal(statSync(dir).mode & 0o777, 0o755, 'the release gets its final mode once in place');
+      assert.equal(statSync(join(dir, 'conf', 'secret.py')).mode & 0o777, 0o640);
+    });
+  });
 });
 
 describe('the GATE script (look, then switch when told), run by the real sh', () => {
-  test('lists the live release and every release dir with a REVISION; nothing else', () => {
+  test('lists the live release and every release dir with its record; nothing else', () => {
     const base = freshBase();
     const [r1, r2, r3] = [rel(1), rel(2), rel(3)];
     staged(base, r1);
@@ -698,7 +858,7 @@ describe('the GATE script (look, then switch when told), run by the real sh', ()
     assert.equal(state.live, releaseDir(r2));
     assert.deepEqual([...state.have.keys()].sort(), [releaseDir(r1), releaseDir(r2)]);
     assert.ok(holds(state, r1) && holds(state, r2) && !holds(state, r3));
-    assert.ok(!holds(state, { id: 'r1', commit: commitFor(99) }), 'a dir is held only with the right REVISION');
+    assert.ok(!holds(state, { id: 'r1', commit: commitFor(99) }), 'a dir is held only with the right record');
     assert.equal(readlinkSync(join(base, 'current')), `releases/${releaseDir(r2)}`, 'no input: nothing switched');
   });
 

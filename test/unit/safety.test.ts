@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { fullTar } from '../../src/deploy/payload.js';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { realUser } from '../../src/cli/guard.js';
+import { identify } from '../../src/caller.js';
+import { checkAdminRoot } from '../../src/config/paths.js';
+import { requireTrusted, trustProblem } from '../../src/config/trust.js';
 import { checkAbsolutePath, checkAppName, checkEnvName, checkHostName, checkRefName, checkRelativePath } from '../../src/config/names.js';
 import { describeHostStates } from '../../src/deploy/execute.js';
 import { stageCmd } from '../../src/deploy/remote.js';
@@ -48,9 +53,99 @@ describe('ssh never offers the agent', () => {
 });
 
 describe('the deployer behind sudo', () => {
-  it('believes SUDO_USER only when running as root', () => {
-    assert.equal(realUser({ SUDO_USER: 'alice' }, 0), 'alice');
-    assert.notEqual(realUser({ SUDO_USER: 'alice' }, 1000), 'alice');
+  const alice = { name: 'alice', uid: 1001, gid: 1001 };
+  const passwd = (key: string | number) => (key === 'alice' || key === 1001 ? alice : key === 0 || key === 'root' ? { name: 'root', uid: 0, gid: 0 } : undefined);
+  const sudoParent = () => ({ setuidRoot: true, realUid: 1001 });
+  const env = { SUDO_USER: 'alice', SUDO_UID: '1001', SUDO_GID: '1001', SUDO_COMMAND: '/usr/local/bin/deploy' };
+  const as = (e: NodeJS.ProcessEnv, parent: typeof sudoParent | (() => undefined) = sudoParent, uid = 0, euid = 0) =>
+    identify({ uid, euid, ppid: 4242, env: e }, { passwd, parent });
+
+  it('believes SUDO_USER only when sudo really started this process as that user', () => {
+    assert.deepEqual(as(env), { user: 'alice', label: 'alice (sudo)', elevated: true });
+  });
+
+  it('a spoofed SUDO_USER is recorded as root, unverified, and still counts as sudo', () => {
+    // not started by sudo (the parent is a shell or a test runner)
+    assert.deepEqual(as(env, () => undefined), { user: 'root', label: 'root (SUDO_USER alice unverified)', elevated: true });
+    // SUDO_UID that is not the account's, or a parent whose real uid is someone else's
+    assert.equal(as({ ...env, SUDO_UID: '0' }).user, 'root');
+    assert.equal(as(env, () => ({ setuidRoot: true, realUid: 1002 })).user, 'root');
+    assert.equal(as(env, () => ({ setuidRoot: false, realUid: 1001 })).user, 'root');
+    assert.equal(as({ SUDO_USER: 'alice' }).label, 'root (SUDO_USER alice unverified)');
+    assert.equal(as({ SUDO_USER: 'a b;c', SUDO_UID: '1001' }).label, 'root (SUDO_USER invalid unverified)');
+  });
+
+  it('without sudo the account running is the deployer, whatever USER says', () => {
+    assert.deepEqual(as({ USER: 'alice', LOGNAME: 'alice' }), { user: 'root', label: 'root', elevated: false });
+    // a non-root user cannot borrow a name with SUDO_USER either
+    assert.deepEqual(as(env, sudoParent, 1001, 1001), { user: 'alice', label: 'alice', elevated: false });
+  });
+
+  it('setuid: the real uid is the caller', () => {
+    assert.deepEqual(as({ SUDO_USER: 'root' }, sudoParent, 1001, 0), { user: 'alice', label: 'alice (setuid)', elevated: true });
+  });
+});
+
+describe('the tars Slipway writes on the admin node', () => {
+  it('are created 0600, even over an older tar that was world-readable', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'slipway-tar-'));
+    try {
+      await writeFile(join(dir, 'settings_local.py'), 'SECRET = 1\n');
+      const file = join(dir, 'ship.tar');
+      await writeFile(file, 'old', { mode: 0o644 });
+      await chmod(file, 0o644);
+      await fullTar(dir, ['settings_local.py'], file);
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('trusted paths under sudo', () => {
+  it('a path is trusted only when root owns it and every directory above it, none writable by group or others', async () => {
+    const base = await mkdtemp(join('/var/lib', 'slipway-trust-'));
+    try {
+      await chmod(base, 0o755);
+      const file = join(base, 'app.ts');
+      await writeFile(file, '', { mode: 0o644 });
+      assert.equal(trustProblem(file), undefined);
+      assert.equal(trustProblem(join(base, 'missing', 'x')), undefined, 'only root can create what is missing');
+      await chmod(file, 0o664);
+      assert.match(trustProblem(file)!, /app\.ts is writable by its group \(mode 0664\)/);
+      await chmod(file, 0o644);
+      await chown(file, 1000, 1000);
+      assert.match(trustProblem(file)!, /app\.ts is owned by .*\(uid 1000\)|app\.ts is owned by uid 1000/);
+      await chown(file, 0, 0);
+      await chmod(base, 0o757);
+      assert.match(trustProblem(file)!, /slipway-trust-\w+ is writable by others \(mode 0757\)/);
+      await chmod(base, 0o755);
+      // a root-owned symlink to a file in a sticky world-writable directory
+      const tmp = await mkdtemp(join(tmpdir(), 'slipway-trust-'));
+      await writeFile(join(tmp, 'evil.ts'), '');
+      await symlink(join(tmp, 'evil.ts'), join(base, 'link.ts'));
+      assert.match(trustProblem(join(base, 'link.ts'))!, /writable by others \(mode 1777\).*leads there/);
+      assert.throws(() => requireTrusted(join(base, 'link.ts'), 'the app file'), /under sudo Slipway only uses files that root owns and nobody else can write/);
+      await rm(tmp, { recursive: true, force: true });
+    } finally {
+      await rm(base, { recursive: true, force: true });
+    }
+  });
+
+  it('an admin root is never a system directory, a release tree or inside a store', async () => {
+    for (const bad of ['/', '/etc', '/usr/local', '/var', '/etc/slipway', '/usr/share/x']) assert.ok(checkAdminRoot(bad), bad);
+    assert.equal(checkAdminRoot('/data'), undefined);
+    assert.match(checkAdminRoot('/data/www/shop/releases/r3')!, /release tree/);
+    const base = await mkdtemp(join(tmpdir(), 'slipway-root-'));
+    try {
+      await mkdir(join(base, 'store', '.git'), { recursive: true });
+      assert.match(checkAdminRoot(join(base, 'store', 'sub'))!, /a git checkout/);
+      await mkdir(join(base, 'host', 'releases'), { recursive: true });
+      await symlink('releases/r1', join(base, 'host', 'current'));
+      assert.match(checkAdminRoot(join(base, 'host', 'x'))!, /a host's release tree/);
+    } finally {
+      await rm(base, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,0 +1,70 @@
+# shellcheck shell=sh
+# shellcheck disable=SC2154 # base is set by the script sent after this text
+# Shared by every remote script: the admin node sends this text, then the script's own,
+# as one `sh -c` program (src/deploy/remote.ts). Functions only: nothing runs here.
+
+# Sets live to the name of the release directory current points to, or to nothing (no
+# current, not a symlink, or a dangling one). Shell builtins alone (`cd -P` resolves the
+# link, PWD is then its target): readlink would be one more process per host in every look,
+# switch and stage (measured in docs/benchmark.md).
+read_live() {
+  live=
+  if [ -L "$base/current" ] && cd -P "$base/current" 2>/dev/null; then live=${PWD##*/}; cd "$OLDPWD" || exit 1; fi
+}
+
+# -b 128: read the pipe sshd fills 64 kB at a time (a pipe's whole buffer) instead of tar's
+# 10 kB; reading from a pipe, GNU tar takes whatever each read returns, so the sender's record
+# size does not matter. --no-same-owner: the archive's owner is root (payload.ts), so as root
+# tar's chown per file would change nothing. Both measured in docs/benchmark.md.
+untar() {
+  tar -b 128 --no-same-owner -xpf - "$@"
+}
+
+# Sets r to the commit the release directory $1 (a name in releases/) holds, or to nothing
+# (none, or incomplete). Slipway's own record lives beside the release, releases/.<dir>.rev,
+# never inside it: a release holds exactly its commit's tree, whatever names that has. It is
+# written before the directory is moved into place, and removed after the directory. A host
+# staged by an older Slipway has it in <dir>/REVISION, which is trusted only without a record.
+revision_of() {
+  r=
+  if [ ! -d "$base/releases/$1" ] || [ -L "$base/releases/$1" ]; then return 0; fi
+  if [ -f "$base/releases/.$1.rev" ]; then
+    IFS= read -r r < "$base/releases/.$1.rev" || true
+  elif [ -f "$base/releases/$1/REVISION" ] && [ ! -L "$base/releases/$1/REVISION" ]; then
+    IFS= read -r r < "$base/releases/$1/REVISION" || true
+  fi
+}
+
+# What a host has, read before deciding what to send it: the live release, and every
+# release directory with its commit (a directory without one is incomplete).
+look() {
+  read_live
+  echo "live $live"
+  if cd "$base/releases" 2>/dev/null; then
+    for d in r*-*; do
+      revision_of "$d"
+      [ -z "$r" ] || echo "have $d $r"
+    done
+  fi
+}
+
+# The rollout's switch, with base set, to the release directory $1: no pruning here, so the release a host
+# served before stays on disk until the whole rollout succeeded (a revert needs it)
+switch_to() {
+  to=$1
+  cd "$base" || exit 1
+  revision_of "$to"
+  [ -n "$r" ] || { echo "release $to is not staged on this host" >&2; exit 3; }
+  read_live
+  echo "previous $live"
+  tmp=".current.$$"
+  ln -s "releases/$to" "$tmp"
+  # rename(2) replaces the link atomically; ln -sfn would unlink first and leave a gap
+  mv -T "$tmp" current
+  echo switched
+  # the served log: only releases a host has served count towards keepReleases.
+  # A host from before this log starts it with what it has.
+  # shellcheck disable=SC2010 # our own release names: no spaces, no newlines
+  [ -f .switched ] || ls -1 releases | grep -E '^r[0-9]+-[0-9a-f]{12}$' | sort -V > .switched || true
+  printf '%s\n' "$to" >> .switched
+}

@@ -1,0 +1,15 @@
+# shellcheck shell=sh
+# shellcheck disable=SC2034 # base is read by the functions of common.sh, sent before this text
+# A host's look that then waits to switch it, in one remote process: the admin node sends
+# the release directory once every host has staged it. Input that ends without one (the
+# run stopped, failed elsewhere, or switches this host another way) and a connection that
+# closes both end it with nothing changed. Argument: base.
+base=$1
+look
+echo ready
+IFS= read -r dir || exit 0
+case $dir in
+  '' | .* | */*) echo "not a release directory: $dir" >&2; exit 2 ;;
+esac
+set -eu
+switch_to "$dir"

@@ -1,0 +1,121 @@
+# shellcheck shell=sh
+# Stage one release on a host (after common.sh). Arguments: base dir rev port timeout rsync
+# group basedir baserev mode payload arg, then the release's private files. What follows
+# on stdin depends on the payload:
+#   full  a tar of the whole release (a host with no release at all)
+#   ahead nothing: the tree was sent ahead (ahead.sh) into .ahead.<arg>.partial; it is moved into place
+#   tar   a tar of the changed files of a delta from basedir (arg: the deleted paths)
+#   list  the rsync secret, then one line per path that differs from basedir (`C<path>`
+#         changed or added, `D<path>` deleted; see deltaInput), pulled with rsync
+#   ""    the rsync secret; the whole tree is pulled with rsync, hard-linking what matches
+# A tar payload that cannot be used (the base is not intact, an extraction fails) exits
+# 75 with nothing staged: the admin node then stages the host again with rsync.
+#
+# The release is built as .<dir>.partial/tree, inside a directory only root may enter:
+# private files are never readable by others before they have their mode, and nothing of
+# a half-built release is ever served. Slipway's own files (the record of the commit, the
+# temporary copies of private files) are kept out of the tree: a repository may hold any
+# name, and a name it holds is never written through.
+set -eu
+base=$1 dir=$2 rev=$3 port=$4 timeout=$5 rsync=$6 group=$7 basedir=$8 baserev=$9 mode=${10} payload=${11} arg=${12}
+shift 12
+umask 022
+export LC_ALL=C
+# builtins where they do (read, not cat): a host runs this once per deploy, twenty hosts at once
+[ -d "$base/releases" ] || mkdir -p "$base/releases"
+cd "$base/releases"
+read_live
+echo "live ${live:-none}"
+revision_of "$dir"
+if [ "$r" = "$rev" ]; then echo present; exit 0; fi
+[ "$dir" != "$live" ] || { echo "the live release $dir has no matching commit record; refusing to restage it" >&2; exit 3; }
+# leftovers of an interrupted run are never used, never served (.private and .delta: older Slipways)
+for p in .r*.partial .r*.private .r*.delta* .ahead.*; do
+  [ "$payload" = ahead ] && [ "$p" = ".ahead.$arg.partial" ] && continue
+  [ -e "$p" ] && rm -rf -- "$p"
+done
+# the directory first: a directory without a record is incomplete, a record without one is nothing
+[ ! -e "$dir" ] || rm -rf -- "$dir"
+rm -f -- ".$dir.rev"
+work=".$dir.partial"
+tree="$work/tree"
+src="rsync://slipway@127.0.0.1:$port/release/"
+refuse() {
+  rm -rf -- "$work"
+  echo "untar: $1"
+  exit 75
+}
+# The base a delta starts from: a release this host holds with its record beside it (one
+# staged by an older Slipway holds a REVISION of its own, not in its commit: pulled instead).
+base_intact() {
+  [ -n "$basedir" ] && [ -f ".$basedir.rev" ] && revision_of "$basedir" && [ "$r" = "$baserev" ]
+}
+# Delta: when this host has the base release intact, copy it as hard links (no network,
+# no walk of the admin's tree) and replace only the paths that differ, never changing a
+# linked inode in place (it belongs to the base release too). The deleted paths go first,
+# with the dirs they leave empty (git has none): a path whose type changed is deleted then
+# added, so once they are gone no path the new files are written under is a symlink, and
+# nothing is written through one. Then tar --unlink-first, or rsync of the listed paths.
+delta_tar() {
+  base_intact || return 1
+  mkdir -m 700 "$work" && cp -al "$basedir" "$tree" || return 1
+  if [ -n "$arg" ]; then
+    printf '%s\n' "$arg" | tr '\n' '\0' | (cd "$tree" && xargs -0 rm -f --) || return 1
+    find "$tree" -mindepth 1 -type d -empty -delete || return 1
+  fi
+  untar --unlink-first -C "$tree" || return 1
+  echo "delta $basedir tar"
+}
+delta_list() {
+  base_intact || return 1
+  mkdir -m 700 "$work" && cp -al "$basedir" "$tree" || return 1
+  cat > "$work/delta" &&
+  sed -n 's/^D//p' "$work/delta" | tr '\n' '\0' > "$work/delta-rm" &&
+  sed -n 's/^C//p' "$work/delta" | tr '\n' '\0' > "$work/delta-get" &&
+  (cd "$tree" && xargs -0 rm -f -- < ../delta-rm) &&
+  find "$tree" -mindepth 1 -type d -empty -delete &&
+  # the changed paths too: rsync must not skip one whose size and time match the base's
+  (cd "$tree" && xargs -0 rm -f -- < ../delta-get) &&
+  printf '%s\n' "$secret" | "$rsync" -lpt --chmod=u+rw,go-w,go+rX --files-from="$work/delta-get" --from0 --stats \
+    --timeout="$timeout" --contimeout="$timeout" --password-file=- "$src" "$tree/" || return 1
+  echo "delta $basedir list"
+}
+# The whole tree with rsync into an empty dir, hard-linking every file that matches one of the host's releases
+pull() {
+  rm -rf -- "$work"
+  mkdir -m 700 "$work"
+  set --
+  # shellcheck disable=SC2010 # our own release names: no spaces, no newlines
+  for d in "$live" $(ls -1 | grep -E '^r[0-9]+-[0-9a-f]{12}$' | sort -rV | head -n 3); do
+    [ -n "$d" ] || continue
+    revision_of "$d"
+    [ -n "$r" ] || continue
+    case " $* " in *"/$d "*) continue ;; esac
+    set -- "$@" "--link-dest=$base/releases/$d"
+  done
+  # nanosecond mtimes: two deploys within a second must not link a same-size changed file
+  printf '%s\n' "$secret" | "$rsync" -rlpt --chmod=u+rw,go-w,go+rX --prune-empty-dirs --modify-window=-1 --delete --stats --timeout="$timeout" --contimeout="$timeout" "$@" --password-file=- \
+    "$src" "$tree/"
+}
+case $payload in
+  full) { mkdir -m 700 "$work" && mkdir "$tree" && untar -C "$tree"; } || { rm -rf -- "$work"; echo "cannot unpack the release" >&2; exit 1; } ;;
+  ahead) { [ -d ".ahead.$arg.partial/tree" ] && mv -T ".ahead.$arg.partial" "$work"; } || refuse "the tree sent ahead is not here"; echo ahead ;;
+  tar) delta_tar || refuse "$basedir is not intact here, or its delta did not apply" ;;
+  list) IFS= read -r secret; delta_list || pull ;;
+  *) IFS= read -r secret; pull ;;
+esac
+# Private files (the remaining arguments) get an inode of their own (a link may share one with
+# an older release), and their mode and group, in a copy made where only root can reach it,
+# then renamed over the file: a rename replaces the name, it never writes through it.
+for f; do
+  p="$tree/$f"
+  if [ ! -f "$p" ] || [ -L "$p" ]; then continue; fi
+  rm -f -- "$work/private"
+  { cp -p -- "$p" "$work/private" && chmod "$mode" "$work/private" && { [ -z "$group" ] || chgrp -- "$group" "$work/private"; } &&
+    mv -fT -- "$work/private" "$p"; } || { echo "cannot set the mode or group of the private file $f" >&2; exit 1; }
+done
+printf '%s\n' "$rev" > "$work/rev"
+mv -fT "$work/rev" ".$dir.rev"
+mv -T "$tree" "$dir"
+rm -rf -- "$work"
+echo staged

@@ -1,0 +1,75 @@
+/**
+ * Every private value a run could print is registered for redaction here, and
+ * only here: the CLI's fleet commands (deploy, rollback, sync) and `status`
+ * call `registerSecrets` before any host is touched. Registered are today's
+ * private dotenv values and settings files, and the private files of every
+ * release in the store: a rollback, a sync or a deploy's revert can make any of
+ * them live again, and a rotated value is still a secret.
+ */
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AppEnv } from './config/resolve.js';
+import { storeGit } from './release-store/git.js';
+import { listReleases } from './release-store/store.js';
+import { addSecrets } from './report/redact.js';
+import { readPrivateVars } from './update/tasks.js';
+
+/** Larger files are not settings; reading them would cost more than it protects. */
+const MAX_SECRET_FILE = 1024 * 1024;
+
+/**
+ * The secrets of one private settings file: every line of it, and every value
+ * after a `=` or `:` (with and without its quotes). Short values (< 6) are left
+ * out, or words like "True" would vanish from every message.
+ */
+export function secretsOfText(text: string): string[] {
+  const out: string[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line.length >= 6 && !line.startsWith('#')) out.push(line);
+    const value = /[=:]\s*(.+)$/.exec(line)?.[1]?.trim();
+    if (value) for (const v of [value, value.replace(/^(['"])(.*)\1[,;]?$/, '$2')]) if (v.length >= 6) out.push(v);
+  }
+  return out;
+}
+
+/** The secrets of the private settings files in the admin node's private dir (the dotenv file included). */
+export async function privateDirSecrets(appEnv: AppEnv): Promise<string[]> {
+  const dir = appEnv.paths.private;
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  const out: string[] = [];
+  for (const e of entries) {
+    if (!e.isFile()) continue;
+    const path = join(e.parentPath, e.name);
+    if (path.split('/').some((part) => part === '.git')) continue;
+    if ((await stat(path)).size > MAX_SECRET_FILE) continue;
+    out.push(...secretsOfText(await readFile(path, 'utf8')));
+  }
+  return out;
+}
+
+/**
+ * The secrets of the private files of every release in the store, as each
+ * release committed them. Identical contents are read once: one `cat-file
+ * --batch-check` names the blobs, then each distinct blob is read.
+ */
+export async function storeSecrets(www: string): Promise<string[]> {
+  const wanted = (await listReleases(www)).flatMap((r) => r.privateFiles.map((p) => `${r.commit}:${p}`));
+  if (!wanted.length) return [];
+  const { stdout } = await storeGit(www, ['cat-file', '--batch-check=%(objectname) %(objecttype) %(objectsize)'], { input: `${wanted.join('\n')}\n` });
+  const blobs = new Set<string>();
+  for (const line of stdout.split('\n')) {
+    const [oid, type, size] = line.split(' ');
+    if (oid && type === 'blob' && Number(size) <= MAX_SECRET_FILE) blobs.add(oid);
+  }
+  const out: string[] = [];
+  for (const oid of blobs) out.push(...secretsOfText((await storeGit(www, ['cat-file', 'blob', oid])).stdout));
+  return out;
+}
+
+/** Register every secret of this app-env for redaction (see above). */
+export async function registerSecrets(appEnv: AppEnv): Promise<void> {
+  addSecrets(Object.values(await readPrivateVars(appEnv)));
+  addSecrets(await privateDirSecrets(appEnv));
+  addSecrets(await storeSecrets(appEnv.paths.www));
+}
