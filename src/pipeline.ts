@@ -7,10 +7,11 @@
 import type { AppEnv } from './config/resolve.js';
 import { describeHostStates, type HostReport, shipRelease, verifyAllSwitched } from './deploy/execute.js';
 import { SendAhead } from './deploy/ahead.js';
-import { preconnect } from './deploy/preconnect.js';
+import { cannotSucceed, preconnect } from './deploy/preconnect.js';
 import { InterruptedError } from './errors.js';
 import { checkInterrupted, interruption } from './interrupt.js';
 import { isWorthRecording, maintainStore, makeRelease, type Release, recordRun, viewStore } from './release-store/index.js';
+import type { HostOutcome } from './release-store/history.js';
 import { phase, type Reporter } from './report/events.js';
 import { type UpdateOptions, updateSource } from './update/index.js';
 
@@ -33,10 +34,22 @@ export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: R
   // for the history, read while the source is updated: what was live before this run, and the tip its event goes on
   const before = viewStore(appEnv.paths.www).then((view) => ({ from: view.live?.id, tip: view.tip }), () => ({}));
   let release: Release | undefined;
-  let hosts: HostReport[] = [];
+  let hosts: HostOutcome[] = [];
+  // stop once the connections show that the run cannot succeed: no admin task (a migration) runs
+  // and no release is cut for it. Before admin tasks, every connection is waited for (the list of
+  // hosts is then complete); without tasks, the handshakes go on overlapping the release.
+  const stopIfDoomed = async (wait: boolean, stopped: string) => {
+    const failures = await preconnected.failures(wait);
+    const doomed = cannotSucceed(appEnv, failures, stopped);
+    if (!doomed) return;
+    hosts = appEnv.hosts.map((h) => (failures.has(h.name) ? { host: h.name, state: 'failed', error: failures.get(h.name) } : { host: h.name, state: 'untouched' }));
+    throw doomed;
+  };
   try {
-    const source = await phase(reporter, 'update', () => updateSource(appEnv, options, reporter));
+    const nothingRun = `stopped before ${appEnv.tasks.length ? 'the admin tasks: nothing was run or released' : 'the release: nothing was released'}, no host was touched`;
+    const source = await phase(reporter, 'update', () => updateSource(appEnv, options, reporter, () => stopIfDoomed(appEnv.tasks.length > 0, nothingRun)));
     checkInterrupted('making a release; no host was touched');
+    await stopIfDoomed(false, `stopped before the release: ${appEnv.tasks.length ? 'the admin tasks ran, ' : ''}nothing was released, no host was touched`);
     await before; // read before the store changes
     const made = await phase(reporter, 'release', async () => {
       const result = await makeRelease(appEnv, source, reporter, options.build, () => ahead.start());
@@ -48,16 +61,18 @@ export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: R
     // the www tree is exactly the release just committed (or found unchanged): hosts are sent its files
     const www = appEnv.paths.www;
     const upkeep = made.created ? maintainStore(www) : undefined;
-    hosts = await shipRelease(appEnv, release, reporter, { tree: () => Promise.resolve(www), signal, preconnected, releases: made.releases, ahead });
+    const shipped = await shipRelease(appEnv, release, reporter, { tree: () => Promise.resolve(www), signal, preconnected, releases: made.releases, ahead });
+    hosts = shipped.hosts;
     await upkeep;
+    if (shipped.failure) throw shipped.failure;
     if (signal.aborted) {
       throw new InterruptedError(
-        `interrupted by ${String(signal.reason)} while shipping ${release.id}; every host serves a complete release:\n${describeHostStates(release, hosts).join('\n')}`,
+        `interrupted by ${String(signal.reason)} while shipping ${release.id}; every host serves a complete release:\n${describeHostStates(release, shipped.hosts).join('\n')}`,
       );
     }
-    verifyAllSwitched(release, hosts);
+    verifyAllSwitched(release, shipped.hosts);
     await recordRun(appEnv.paths.www, { kind: 'deploy', ...(await before), to: release, hosts }, reporter);
-    return { release, created: made.created, hosts };
+    return { release, created: made.created, hosts: shipped.hosts };
   } catch (err) {
     if (isWorthRecording(err)) await recordRun(appEnv.paths.www, { kind: 'deploy', ...(await before), to: release, hosts, error: err }, reporter);
     throw err;

@@ -73,7 +73,9 @@ export async function rollback(appEnv: AppEnv, options: RollbackOptions, reporte
     let hosts: HostReport[] = [];
     try {
       // checked out only if some host no longer has the release
-      hosts = await shipRelease(appEnv, plan.to, reporter, { tree: () => exportStep(appEnv, plan.to, reporter), signal: interruption, preconnected, releases: view.releases });
+      const shipped = await shipRelease(appEnv, plan.to, reporter, { tree: () => exportStep(appEnv, plan.to, reporter), signal: interruption, preconnected, releases: view.releases });
+      hosts = shipped.hosts;
+      if (shipped.failure) throw shipped.failure;
       verifyAllSwitched(plan.to, hosts);
       await recordRun(appEnv.paths.www, { kind: 'rollback', from: plan.from.id, to: plan.to, hosts, tip: view.tip }, reporter);
       return { plan, hosts };

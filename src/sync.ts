@@ -40,9 +40,9 @@ export async function sync(appEnv: AppEnv, reporter: Reporter): Promise<SyncResu
     }
     const behind = appEnv.hosts.filter((h) => checked.some((c) => c.host === h.name && c.ok && (c.value === 'other-release' || c.value === 'no-release')));
     if (behind.length) {
-      for (const r of await shipRelease(appEnv, live, reporter, { tree: () => Promise.resolve(exportDir), plan: defaultPlan(appEnv, live, behind), signal: interruption })) {
-        Object.assign(outcomes.get(r.host)!, { state: r.state, ...(r.error ? { error: r.error } : {}) });
-      }
+      const shipped = await shipRelease(appEnv, live, reporter, { tree: () => Promise.resolve(exportDir), plan: defaultPlan(appEnv, live, behind), signal: interruption });
+      for (const r of shipped.hosts) Object.assign(outcomes.get(r.host)!, { state: r.state, ...(r.error ? { error: r.error } : {}) });
+      if (shipped.failure) throw shipped.failure;
     }
     const hosts = [...outcomes.values()];
     const bad = hosts.filter((o) => !['in-sync', 'repaired', 'switched'].includes(o.state));

@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { AppEnv, Host } from '../config/resolve.js';
-import { DeployFailedError, ExitCode, UsageError, errorMessage } from '../errors.js';
+import { DeployFailedError, ExitCode, type InterruptedError, UsageError, errorMessage } from '../errors.js';
 import { listReleases } from '../release-store/index.js';
 import type { Release } from '../release-store/release.js';
 import { phase, type Reporter, step } from '../report/events.js';
@@ -28,6 +28,16 @@ export interface HostReport {
   previous?: string;
   transferred?: TransferStats;
   error?: string;
+}
+
+/** What a ship did on every host, and why the rollout failed if it did. */
+export interface Shipped {
+  hosts: HostReport[];
+  /**
+   * The rollout's verdict when it failed (budget spent, interrupted, failures within the
+   * budget); the caller throws it after recording every host's report.
+   */
+  failure?: DeployFailedError | InterruptedError;
 }
 
 export interface Credentials {
@@ -88,7 +98,7 @@ export function defaultPlan(appEnv: AppEnv, release: Pick<Release, 'id'>, hosts:
 }
 
 /** Stage on all hosts, then roll out phase by phase: the whole deploy fan-out. */
-export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Reporter, options: ShipOptions): Promise<HostReport[]> {
+export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Reporter, options: ShipOptions): Promise<Shipped> {
   const plan = options.plan ?? defaultPlan(appEnv, release);
   const hosts = plan.hosts;
   const creds = await (options.preconnected?.credentials ?? loadCredentials(appEnv));
@@ -123,26 +133,27 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
     const failed = staged.filter((s) => !s.ok);
     if (failed.length) {
       reporter.emit({ kind: 'note', level: 'error', text: `staging failed on ${failed.map((f) => f.host).join(', ')}: no host was switched; every host still serves its previous release` });
-      return [...reports.values()];
+      return { hosts: [...reports.values()] };
     }
-    if (signal?.aborted) return [...reports.values()];
+    if (signal?.aborted) return { hosts: [...reports.values()] };
     const dir = releaseDir(release);
     const before = new Map(staged.map((s) => [s.host, s.ok ? s.value.previousDir : undefined]));
     const result = await phase(reporter, 'switch', () => runRollout(plan, { appEnv, dir, sessions, gates, before, reporter, signal: options.signal }), (r) =>
       [...r.hosts.values()].filter((h) => h.failure).map((h) => h.host));
     for (const run of result.hosts.values()) {
       const report = reports.get(run.host)!;
-      report.state = run.serving === dir ? 'switched' : run.revert === 'done' ? 'reverted' : 'staged';
-      if (run.failure) report.error = `${run.failure.phase}: ${run.failure.error}`;
+      // a host that failed is `failed` whatever it serves now, as in run.finish; its error says the rest
+      report.state = run.failure ? 'failed' : run.serving === dir ? 'switched' : run.revert === 'done' ? 'reverted' : 'staged';
+      if (run.failure) report.error = `${run.failure.phase}: ${run.failure.error}${run.revertError ? `; revert failed: ${run.revertError}` : ''}`;
     }
-    const verdict = rolloutVerdict(plan, result, { target: `${appEnv.app}-${appEnv.env}`, dir });
-    if (verdict) throw verdict;
+    const failure = rolloutVerdict(plan, result, { target: `${appEnv.app}-${appEnv.env}`, dir });
+    if (failure) return { hosts: [...reports.values()], failure };
     // a host that got no new release directory, or holds no more than keepReleases with it,
     // has nothing to prune: one round trip saved
     const keep = appEnv.remote.keepReleases;
     const grew = new Set(staged.filter((s) => s.ok && !s.value.present && !(s.value.held !== undefined && s.value.held + 1 <= keep)).map((s) => s.host));
     await onEachHost(hosts.filter((h) => grew.has(h.name)), appEnv.parallel, (host) => pruneOn(sessions.get(host.name)!, appEnv, reporter));
-    return [...reports.values()];
+    return { hosts: [...reports.values()] };
   } finally {
     signal?.removeEventListener('abort', stop);
     for (const gate of gates.values()) gate.close();
@@ -152,13 +163,27 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
   }
 }
 
-/** Prune old releases on one host; run only after the whole rollout succeeded, so a revert always finds its release. */
+/**
+ * Prune old releases on one host; run only after the whole rollout succeeded, so a revert always
+ * finds its release. A host that cannot prune (it stopped answering, say) still serves the
+ * release: a warning, not a failure; the next deploy prunes it.
+ */
 export async function pruneOn(session: HostSession, appEnv: AppEnv, reporter: Reporter): Promise<string[]> {
-  return step(reporter, session.host.name, 'prune', 'pruning old releases', async () => {
+  const host = session.host.name;
+  reporter.emit({ kind: 'step', host, step: 'prune', state: 'start', text: 'pruning old releases' });
+  const started = performance.now();
+  try {
     const result = await session.exec(pruneCmd(appEnv.remote.path, appEnv.remote.keepReleases));
     if (result.code !== 0) throw new Error(`pruning failed (exit ${result.code}): ${lastLine(result.stderr || result.stdout)}`);
-    return (parseLines(result.stdout).get('pruned') ?? []).map((d) => idOfDir(d) ?? d);
-  }, (pruned) => (pruned.length ? `pruned ${pruned.join(', ')}` : 'nothing to prune'));
+    const pruned = (parseLines(result.stdout).get('pruned') ?? []).map((d) => idOfDir(d) ?? d);
+    reporter.emit({ kind: 'step', host, step: 'prune', state: 'done', text: pruned.length ? `pruned ${pruned.join(', ')}` : 'nothing to prune', ms: performance.now() - started });
+    return pruned;
+  } catch (err) {
+    const why = errorMessage(err).replace(`${host}: `, '');
+    reporter.emit({ kind: 'step', host, step: 'prune', state: 'skip', text: `old releases not pruned: ${why}`, ms: performance.now() - started });
+    reporter.emit({ kind: 'note', level: 'warn', text: `${host}: serves the release, but its old releases were not pruned (${why}); the next deploy prunes them` });
+    return [];
+  }
 }
 
 

@@ -6,6 +6,7 @@
  */
 import pMap from 'p-map';
 import type { AppEnv } from '../config/resolve.js';
+import { DeployFailedError, errorMessage } from '../errors.js';
 import type { Reporter } from '../report/events.js';
 import { type Credentials, connect, loadCredentials } from './execute.js';
 import { SwitchGate } from './gate.js';
@@ -21,6 +22,12 @@ export interface Preconnected {
   readonly gates: ReadonlyMap<string, Promise<SwitchGate | undefined>>;
   /** Per host name: what it had when it connected (undefined: the look failed; staging will say why). */
   readonly states: ReadonlyMap<string, Promise<HostState | undefined>>;
+  /**
+   * Hosts this run cannot use so far, with why: their connection failed (unreachable, host key
+   * or login refused) or was lost since. With `wait`, first waits until every host has
+   * connected or failed (ssh.connectTimeout bounds it), so that the list is complete.
+   */
+  failures(wait?: boolean): Promise<Map<string, string>>;
   /** Close every session that opened (a run that stops before shipping, or hosts not shipped to). */
   close(): void;
 }
@@ -34,7 +41,27 @@ export function preconnect(appEnv: AppEnv, reporter: Reporter): Preconnected {
   // once closed, hosts still waiting for a handshake slot are not connected at all
   let closed = false;
   const sessions = new Map(appEnv.hosts.map((h) => [h.name, new Promise<HostSession>((resolve) => settle.set(h.name, resolve))]));
-  for (const session of sessions.values()) session.catch(() => undefined); // read by whoever awaits it; never unhandled
+  // what each connection came to, as it happens (failures() reads them without waiting)
+  const failed = new Map<string, string>();
+  const connected = new Map<string, HostSession>();
+  for (const [name, session] of sessions) {
+    session.then(
+      (s) => connected.set(name, s),
+      (err: unknown) => failed.set(name, errorMessage(err).replace(`${name}: `, '')),
+    );
+  }
+  const reportedLost = new Set<string>();
+  const failures = () => {
+    const all = new Map(failed);
+    for (const [name, s] of connected) {
+      if (!s.lost) continue;
+      all.set(name, s.lost);
+      // no command was running on it to fail: its connect step is what failed
+      if (!reportedLost.has(name)) reporter.emit({ kind: 'step', host: name, step: 'connect', state: 'fail', text: s.lost });
+      reportedLost.add(name);
+    }
+    return all;
+  };
   // each host is asked what it has as soon as it is connected: the answer decides what it is sent
   const gates = new Map([...sessions].map(([name, session]) => [name, session.then((s) => SwitchGate.open(s, appEnv), () => undefined)]));
   const states = new Map([...gates].map(([name, gate]) => [name, gate.then((g) => g?.state).catch(() => undefined)]));
@@ -56,10 +83,35 @@ export function preconnect(appEnv: AppEnv, reporter: Reporter): Preconnected {
     sessions,
     gates,
     states,
+    async failures(wait) {
+      if (wait) await Promise.allSettled(sessions.values());
+      return failures();
+    },
     close() {
       closed = true;
       // a handshake still under way is closed when it ends; the run does not wait for it (bin/deploy.ts exits)
       for (const s of sessions.values()) s.then((x) => x.close(), () => undefined);
     },
   };
+}
+
+/**
+ * The error that stops a deploy whose connections already show it cannot succeed (`stopped`:
+ * where, and what that spared); undefined while it still can. A deploy switches no host until
+ * every host has staged the release (the rollout's failure budget counts hosts that fail their
+ * switch, hooks or health check), so one host it cannot use is enough.
+ */
+export function cannotSucceed(appEnv: AppEnv, failures: ReadonlyMap<string, string>, stopped: string): DeployFailedError | undefined {
+  if (failures.size === 0) return undefined;
+  const total = appEnv.hosts.length;
+  const target = `${appEnv.app}-${appEnv.env}`;
+  const names = [...failures.keys()];
+  const why = failures.size === total ? `no host of ${target} can be reached` : `${failures.size} of ${total} hosts cannot be reached, and no host is switched unless every host has the release`;
+  return new DeployFailedError(
+    [
+      `${why}; ${stopped}`,
+      ...names.map((name) => `  ${name}: ${failures.get(name)}`),
+      `a host that is down for a while can be left out: deploy ${target} --exclude-hosts ${names.join(',')}`,
+    ].join('\n'),
+  );
 }

@@ -91,7 +91,12 @@ export class HostSession {
     const client = newClient();
     let keyProblem: string | undefined;
     return new Promise((resolve, reject) => {
+      let settled = false;
+      // ssh2 may emit 'error' more than once (a handshake timeout, then the lost socket): the
+      // listener stays for the client's whole life, or a second error would crash the process
       const fail = (err: Error) => {
+        if (settled) return;
+        settled = true;
         client.end();
         if (!keyProblem && /no matching host key format/.test(err.message)) {
           keyProblem = `host key refused: ${noCommonHostKeyType(options.knownHosts, host.address, host.port, host.name)}`;
@@ -99,16 +104,23 @@ export class HostSession {
         reject(new HostError(host.name, keyProblem ?? `cannot connect to ${host.address}:${host.port}: ${err.message}`));
       };
       client.once('ready', () => {
+        if (settled) return;
+        settled = true;
         client.removeListener('error', fail);
         resolve(new HostSession(host, client, options.ssh));
       });
-      client.once('error', fail);
+      client.on('error', fail);
       client.connect(
         connectConfig(host, options, (problem) => {
           keyProblem = problem;
         }),
       );
     });
+  }
+
+  /** Why the connection was lost (undefined: it is up, or this run closed it). */
+  get lost(): string | undefined {
+    return this.lostReason;
   }
 
   private lose(reason: string): void {

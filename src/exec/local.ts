@@ -11,7 +11,10 @@ export interface RunOptions {
   /** Return the result instead of throwing when the command exits non-zero. */
   reject?: boolean;
   timeoutMs?: number;
-  /** Stop the command (SIGTERM) when this aborts, e.g. on Ctrl-C. */
+  /**
+   * Stop the command when this aborts, e.g. on Ctrl-C: it then runs in a process group of its
+   * own, and the whole group (a shell and what it started) gets SIGTERM, SIGKILL if it lingers.
+   */
   signal?: AbortSignal;
   /** Run as this user and group (setuid/setgid; supplementary groups are dropped). */
   uid?: number;
@@ -27,9 +30,23 @@ export interface RunResult {
 /** Commands run under the C locale so that porcelain output parses the same everywhere. */
 const BASE_ENV = { LC_ALL: 'C', LANG: 'C' };
 
+/** Process groups of running stoppable commands: a second Ctrl-C exits at once, and takes them along. */
+const groups = new Set<number>();
+const killGroup = (pgid: number, signal: NodeJS.Signals) => {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // the group is gone already
+  }
+};
+process.on('exit', () => {
+  for (const pgid of groups) killGroup(pgid, 'SIGKILL');
+});
+
 /** Run a command on the admin node. Throws StepError naming the command unless reject is false. */
 export async function runLocal(cmd: Cmd, options: RunOptions = {}): Promise<RunResult> {
   const [program, ...args] = cmd;
+  const stoppable = options.signal !== undefined;
   const child = execa(program, args, {
     cwd: options.cwd,
     env: { ...BASE_ENV, ...options.env },
@@ -37,12 +54,27 @@ export async function runLocal(cmd: Cmd, options: RunOptions = {}): Promise<RunR
     stdin: options.input === undefined ? 'ignore' : undefined,
     reject: false,
     timeout: options.timeoutMs,
-    cancelSignal: options.signal,
+    // a signal sent to the command's shell alone would leave its children running, and holding its output open
+    detached: stoppable,
     uid: options.uid,
     gid: options.gid,
     lines: false,
     stripFinalNewline: false,
   });
+  const pgid = stoppable ? child.pid : undefined;
+  let stopped = false;
+  let lingering: NodeJS.Timeout | undefined;
+  const stop = () => {
+    if (pgid === undefined) return;
+    stopped = true;
+    killGroup(pgid, 'SIGTERM');
+    lingering = setTimeout(() => killGroup(pgid, 'SIGKILL'), 3000);
+  };
+  if (pgid !== undefined) {
+    groups.add(pgid);
+    if (options.signal!.aborted) stop();
+    else options.signal!.addEventListener('abort', stop, { once: true });
+  }
   if (options.onLine) {
     const onLine = options.onLine;
     for (const stream of ['stdout', 'stderr'] as const) {
@@ -58,7 +90,14 @@ export async function runLocal(cmd: Cmd, options: RunOptions = {}): Promise<RunR
       });
     }
   }
-  const result = await child;
+  const result = await child.finally(() => {
+    if (pgid === undefined) return;
+    options.signal!.removeEventListener('abort', stop);
+    clearTimeout(lingering);
+    // what the group started and left behind goes with it
+    if (stopped) killGroup(pgid, 'SIGKILL');
+    groups.delete(pgid);
+  });
   const out: RunResult = {
     stdout: String(result.stdout ?? ''),
     stderr: String(result.stderr ?? ''),
@@ -67,7 +106,7 @@ export async function runLocal(cmd: Cmd, options: RunOptions = {}): Promise<RunR
   if (result.failed && options.reject !== false) {
     const why = result.timedOut
       ? `timed out after ${options.timeoutMs} ms`
-      : result.isCanceled
+      : stopped
         ? `stopped (${String(options.signal?.reason ?? 'cancelled')})`
       : result.exitCode === undefined
         ? String(result.shortMessage ?? 'could not start')

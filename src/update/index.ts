@@ -12,7 +12,8 @@ export interface UpdateOptions {
   allowOffBranch?: boolean;
 }
 
-export async function updateSource(appEnv: AppEnv, options: UpdateOptions, reporter: Reporter): Promise<SourceState> {
+/** `beforeTasks`: runs once the checkout is at the revision, before the first admin task; it may stop the run. */
+export async function updateSource(appEnv: AppEnv, options: UpdateOptions, reporter: Reporter, beforeTasks?: () => Promise<void>): Promise<SourceState> {
   // their values were registered as secrets by the run (src/secrets.ts)
   const vars = await readPrivateVars(appEnv);
   // before the checkout moves: an unknown task user is a config error that changes nothing
@@ -37,6 +38,7 @@ export async function updateSource(appEnv: AppEnv, options: UpdateOptions, repor
       `source at ${s.sha.slice(0, 12)}${s.branch ? ` (${s.branch})` : ''} "${s.subject}"${s.submodules.length ? `, ${s.submodules.length} submodule(s)` : ''}` +
       (s.originWas ? `; the checkout now fetches from ${withoutPassword(appEnv.repo)} (was ${withoutPassword(s.originWas)})` : ''),
   );
+  await beforeTasks?.();
   await runTasks(appEnv, source.sha, vars, reporter, users);
   return source;
 }

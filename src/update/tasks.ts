@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseDotenv } from 'dotenv';
 import type { AppEnv } from '../config/resolve.js';
 import type { Task, TaskContext } from '../config/schema.js';
-import { StepError, errorMessage } from '../errors.js';
+import { InterruptedError, StepError, errorMessage } from '../errors.js';
 import { type Cmd, display } from '../exec/cmd.js';
 import { runLocal } from '../exec/local.js';
 import { ADMIN, type Reporter, step } from '../report/events.js';
@@ -86,6 +86,9 @@ export async function runTasks(
       try {
         await body();
       } catch (err) {
+        if (interruption.aborted) {
+          throw new InterruptedError(`interrupted by ${String(interruption.reason)} while running admin task "${name}": its processes were stopped; nothing was released, no host was touched`);
+        }
         throw new StepError(`admin task "${name}" failed: ${errorMessage(err)}`);
       } finally {
         await takeBack?.();

@@ -32,6 +32,7 @@ function fleet(states: Record<string, HostState | undefined>, received: Map<stri
     sessions: new Map(names.map((n) => [n, Promise.resolve(session(n))])),
     gates: new Map(names.map((n) => [n, Promise.resolve(undefined)])),
     states: new Map(names.map((n) => [n, Promise.resolve(states[n])])),
+    failures: async () => new Map(),
     close() {},
   };
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { StepError } from '../../src/errors.js';
 import { runLocal, runLocalBytes } from '../../src/exec/local.js';
@@ -25,6 +26,26 @@ describe('the local runner', () => {
     await assert.rejects(runLocal(['sleep', '5'], { timeoutMs: 100 }), /sleep 5 timed out after 100 ms/);
     assert.equal((await runLocal(['sleep', '5'], { timeoutMs: 100, reject: false })).exitCode, 124);
     await assert.rejects(runLocal(['no-such-program-slipway']), /ENOENT/);
+  });
+
+  it('stops the whole process group when its signal aborts: the shell and what it started', async () => {
+    const stop = new AbortController();
+    let child = 0;
+    const run = runLocal(['sh', '-c', 'sleep 300 & echo $!; wait'], {
+      signal: stop.signal,
+      onLine: (line) => {
+        child = Number(line);
+        stop.abort('SIGINT');
+      },
+    });
+    await assert.rejects(run, /sh -c .* stopped \(SIGINT\)/);
+    let stat = '';
+    try {
+      stat = readFileSync(`/proc/${child}/stat`, 'utf8');
+    } catch {
+      // gone
+    }
+    assert.ok(child > 0 && (stat === '' || /\) Z /.test(stat)), `sleep ${child} is gone`);
   });
 
   it('collects bytes, and refuses more than asked for', async () => {
