@@ -12,6 +12,7 @@ import { InterruptedError } from './errors.js';
 import { checkInterrupted, interruption } from './interrupt.js';
 import { isWorthRecording, maintainStore, makeRelease, type Release, recordRun, viewStore } from './release-store/index.js';
 import type { HostOutcome } from './release-store/history.js';
+import { checkRequiredPrivateFiles } from './release-store/private.js';
 import { phase, type Reporter } from './report/events.js';
 import { type UpdateOptions, updateSource } from './update/index.js';
 
@@ -27,6 +28,7 @@ export interface DeployOptions extends UpdateOptions {
 }
 
 export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: Reporter, signal: AbortSignal = interruption): Promise<DeployResult> {
+  checkRequiredPrivateFiles(appEnv); // before any host or the checkout is touched
   // hosts are connected to (and probed) while the admin node works; the connections wait for the release
   const preconnected = preconnect(appEnv, reporter);
   // hosts with no release get the tree while the admin node commits it

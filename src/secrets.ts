@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import type { AppEnv } from './config/resolve.js';
 import { storeGit } from './release-store/git.js';
 import { listReleases } from './release-store/store.js';
+import { privateDirWarning } from './release-store/private.js';
+import type { Reporter } from './report/events.js';
 import { addSecrets } from './report/redact.js';
 import { readPrivateVars } from './update/tasks.js';
 
@@ -67,8 +69,14 @@ export async function storeSecrets(www: string): Promise<string[]> {
   return out;
 }
 
-/** Register every secret of this app-env for redaction (see above). */
-export async function registerSecrets(appEnv: AppEnv): Promise<void> {
+/**
+ * Register every secret of this app-env for redaction (see above). With a reporter
+ * (a fleet run), a missing private dir is warned about here, where every fleet
+ * command reads it.
+ */
+export async function registerSecrets(appEnv: AppEnv, reporter?: Reporter): Promise<void> {
+  const warning = reporter && privateDirWarning(appEnv);
+  if (warning) reporter.emit({ kind: 'note', level: 'warn', text: warning });
   addSecrets(Object.values(await readPrivateVars(appEnv)));
   addSecrets(await privateDirSecrets(appEnv));
   addSecrets(await storeSecrets(appEnv.paths.www));

@@ -69,7 +69,7 @@ export async function runOnFleet<T>(target: string, options: FleetRunOptions, gl
     const queue = run.queue ? { revision: run.revision } : undefined;
     const result = await guarded(env, { waitMs, reporter, ...(queue ? { queue } : {}) }, async () => {
       // under the lock, so a release the previous holder made is read too; before any host is touched
-      await registerSecrets(env);
+      await registerSecrets(env, reporter);
       return run.work(env, reporter);
     });
     reporter.emit({ kind: 'note', level: 'info', text: run.done(result, name, formatDuration(performance.now() - started)) });

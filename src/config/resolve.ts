@@ -33,6 +33,8 @@ export interface AppEnv {
   privateMode: number;
   /** Group given to private files on the hosts. */
   privateGroup?: string;
+  /** Private files a deploy requires, relative to `paths.private`. */
+  privateRequire: string[];
   /** Who admin tasks run as unless a task says otherwise. */
   taskUser?: string;
   /** Unix groups allowed to deploy this env; undefined: anyone who can run deploy. */
@@ -101,6 +103,7 @@ export function resolveAppEnv(config: AppConfig, app: string, env: string, file:
     privateEnvFile: config.private.envFile,
     privateMode: parseInt(config.private.mode, 8),
     privateGroup: config.private.group,
+    privateRequire: config.private.require,
     taskUser: config.taskUser,
     allowGroups: envConfig.allowGroups,
     paths: adminPaths(root, env, app, config.private.dir),

@@ -132,6 +132,8 @@ const privateSettings = z.strictObject({
   mode: z.string().regex(/^0?[0-7]{3}$/, 'an octal mode such as 0640').default('0640'),
   /** Group of private files on the web servers (e.g. the web server's group); must exist there. */
   group: unixName.optional(),
+  /** Files (relative to the private dir) a deploy cannot go without, such as `.env`: a deploy missing one stops before anything runs. */
+  require: z.array(checked(checkRelativePath)).default([]),
 });
 
 export const appSchema = z.strictObject({
@@ -149,7 +151,7 @@ export const appSchema = z.strictObject({
   exclude: z.array(plainString).default([]),
   /** Paths in the release tree holding database migrations; rollback across a change to them needs --force. */
   migrations: z.array(checked(checkRelativePath)).default([]),
-  private: privateSettings.default({ envFile: '.env', mode: '0640' }),
+  private: privateSettings.default({ envFile: '.env', mode: '0640', require: [] }),
   ssh: sshSettings.partial().default({}),
   remote: remoteSettings.partial().default({}),
   parallel: z.number().int().min(1).max(1000).default(25),

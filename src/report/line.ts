@@ -14,12 +14,27 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(seconds / 60)}m${seconds % 60}s`;
 }
 
+/** `1 file`, `0 files`, `2 hosts`; `many` for words that do not just take an s. */
+export function plural(n: number, word: string, many = `${word}s`): string {
+  return `${n} ${n === 1 ? word : many}`;
+}
+
+/**
+ * A finished step as text. A failed step's text is an error message, often a whole
+ * sentence or several lines, so its duration comes first: `FAILED after 168ms: …`.
+ */
+export function stepText(event: Extract<RunEvent, { kind: 'step' }>): string {
+  const took = event.ms === undefined ? undefined : formatDuration(event.ms);
+  if (event.state === 'fail') return `FAILED${took === undefined ? '' : ` after ${took}`}: ${event.text}`;
+  return took === undefined ? event.text : `${event.text} in ${took}`;
+}
+
 export function formatLine(event: RunEvent, now: Date): string | undefined {
   const ts = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
   switch (event.kind) {
     case 'step':
       if (event.state === 'start') return undefined;
-      return `${ts} [${event.host}] ${event.state === 'fail' ? 'FAILED: ' : ''}${event.text}${event.ms === undefined ? '' : ` in ${formatDuration(event.ms)}`}`;
+      return `${ts} [${event.host}] ${stepText(event)}`;
     case 'output':
       return `${ts} [${event.host}] | ${event.line}`;
     case 'note':

@@ -4,7 +4,7 @@
  * defined elsewhere and reach this view as events.
  */
 import { type DefaultRenderer, Listr, type ListrTaskWrapper } from 'listr2';
-import { formatDuration } from './line.js';
+import { stepText } from './line.js';
 import type { Reporter, RunEvent } from './events.js';
 
 interface Row {
@@ -15,7 +15,18 @@ interface Row {
   done: Promise<void>;
 }
 
-export function ttyReporter(): Reporter {
+/**
+ * listr2 wraps each line to `process.stdout.columns`, which is 0 or missing on some
+ * terminals (a serial console, a pty nobody sized): it would then print one
+ * character per line. Such a width is taken as 80, and a tiny one as 20.
+ */
+export function clampColumns(out: { columns?: number }): void {
+  const cols = out.columns;
+  if (typeof cols !== 'number' || !Number.isFinite(cols) || cols <= 0) out.columns = 80;
+  else if (cols < 20) out.columns = 20;
+}
+
+export function ttyReporter(out: { columns?: number; on?: (event: 'resize', listener: () => void) => unknown } = process.stdout): Reporter {
   const rows = new Map<string, Row>();
   let running: Promise<unknown> | undefined;
   const notes: string[] = [];
@@ -30,6 +41,9 @@ export function ttyReporter(): Reporter {
 
   return {
     begin(title, hosts) {
+      clampColumns(out);
+      // a resize sets the width anew, to 0 again on such a terminal
+      out.on?.('resize', () => clampColumns(out));
       for (const name of ['admin', ...hosts]) if (!rows.has(name)) row(name);
       const list = new Listr(
         [...rows.entries()].map(([name, r]) => ({
@@ -62,7 +76,7 @@ export function ttyReporter(): Reporter {
         if (r.task) r.task.output = event.line;
         return;
       }
-      const text = event.ms === undefined ? event.text : `${event.text} (${formatDuration(event.ms)})`;
+      const text = stepText(event);
       r.title = text;
       if (event.state === 'fail') r.failed = event.text;
       if (r.task) r.task.title = `${event.host}: ${text}`;

@@ -121,7 +121,7 @@ describe('phased rollout', { timeout: 300_000 }, () => {
     const r = await w.deploy(w.target);
     assert.equal(r.exitCode, 4, r.all);
     const lines = r.stderr.split('\n');
-    assert.ok(lineOf(lines, /\[web2\] FAILED: unhealthy/) < lineOf(lines, /phase 3\/4 batch 2: web3$/), 'the first bad host is within the budget: the rollout goes on');
+    assert.ok(lineOf(lines, /\[web2\] FAILED after \S+: unhealthy/) < lineOf(lines, /phase 3\/4 batch 2: web3$/), 'the first bad host is within the budget: the rollout goes on');
     assert.doesNotMatch(r.stderr, /phase 4\/4/, 'the rollout stops at the second bad host');
     assert.doesNotMatch(r.stderr, /\[web4\] (live on|switching)/);
     assert.match(r.stderr, /rollout of r4 stopped in phase batch 2: 2 host\(s\) failed, more than the failure budget of 1/);

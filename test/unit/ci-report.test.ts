@@ -137,6 +137,22 @@ describe('--junit XML', () => {
     assert.equal(failure.text, 'bad <tag> & "quote"\nline2 ?');
   });
 
+  it('the test reader refuses what is not well-formed, so the tests above prove the report is', () => {
+    const good = junitXml(track(partialRun).summary());
+    assert.doesNotThrow(() => parseXml(good));
+    for (const bad of [
+      good.replace('</testsuites>', ''), // unclosed root
+      good.replace('name="deploy"', 'name="de"ploy"'), // a raw quote ends an attribute early
+      good.replace('<testsuites ', '<testsuites failures="9" '), // a repeated attribute
+      good.replace('</testcase>', '<b>&nbsp;</b></testcase>'), // an entity XML does not know
+      good.replace('</testcase>', '<b>a & b</b></testcase>'), // a raw ampersand
+      `${good}<extra/>`, // a second root
+    ]) {
+      assert.notEqual(bad, good);
+      assert.throws(() => parseXml(bad), /^Error: XML: /);
+    }
+  });
+
   it('a run that failed before any host still fails in Jenkins', () => {
     const doc = parseXml(junitXml(track([{ kind: 'run', state: 'finish', target: 'nope-prod', exitCode: 2, ms: 3, error: 'unknown app' }]).summary()));
     assert.equal(doc.attrs.failures, '1');

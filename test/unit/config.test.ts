@@ -209,6 +209,18 @@ describe('app file errors, reported with their path', () => {
     assert.deepEqual(await problems('colour-prod'), ['apps/colour.ts: unknown key "colour"']);
   });
 
+  test('private.require names files inside the private dir, none required by default', async () => {
+    app('req', `{ repo: '/srv/git/x.git', private: { require: ['.env', 'app/settings_local.py'] }, envs: { prod: { hosts: ['web1'] } } }`);
+    assert.deepEqual((await load('req-prod')).privateRequire, ['.env', 'app/settings_local.py']);
+    app('noreq', `{ repo: '/srv/git/x.git', envs: { prod: { hosts: ['web1'] } } }`);
+    assert.deepEqual((await load('noreq-prod')).privateRequire, []);
+    app('badreq', `{ repo: '/srv/git/x.git', private: { require: ['../shadow', '/etc/passwd'] }, envs: { prod: { hosts: ['web1'] } } }`);
+    assert.deepEqual(await problems('badreq-prod'), [
+      'apps/badreq.ts: private.require[0]: must not contain ".." or parts starting with "-"',
+      'apps/badreq.ts: private.require[1]: must be a relative path without control characters',
+    ]);
+  });
+
   test('every problem in a file is reported at once', async () => {
     app(
       'many',

@@ -2,7 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import type { Reporter, RunEvent } from '../../src/report/events.js';
-import { formatDuration, formatLine, lineReporter, memoryReporter } from '../../src/report/line.js';
+import { formatDuration, formatLine, lineReporter, memoryReporter, plural, stepText } from '../../src/report/line.js';
+import { clampColumns } from '../../src/report/tty.js';
 import { REDACTED, addSecrets, redact, redacting } from '../../src/report/redact.js';
 
 const NOW = new Date('2024-05-06T07:08:09.123Z');
@@ -46,9 +47,14 @@ describe('formatLine', () => {
       `${TS} [web1] staged r42 (2 files, 3.1 kB) in 1.5s`,
     ],
     [
-      'a failed step says FAILED',
+      'a failed step says FAILED, with its duration before the error',
       { kind: 'step', host: 'web3', step: 'switch', state: 'fail', text: 'release r42 is not staged', ms: 250 },
-      `${TS} [web3] FAILED: release r42 is not staged in 250ms`,
+      `${TS} [web3] FAILED after 250ms: release r42 is not staged`,
+    ],
+    [
+      'a failed step without duration',
+      { kind: 'step', host: 'web3', step: 'connect', state: 'fail', text: 'connection refused' },
+      `${TS} [web3] FAILED: connection refused`,
     ],
     ['a skipped step', { kind: 'step', host: 'admin', step: 'release', state: 'skip', text: 'unchanged', ms: 5 }, `${TS} [admin] unchanged in 5ms`],
     ['a step without duration', { kind: 'step', host: 'admin', step: 'x', state: 'done', text: 'done' }, `${TS} [admin] done`],
@@ -67,6 +73,43 @@ describe('formatLine', () => {
       formatLine({ kind: 'note', level: 'info', text: 'x' }, new Date('1999-12-31T23:59:59.999Z')),
       '1999-12-31T23:59:59Z x',
     );
+  });
+});
+
+describe('durations are never glued onto an error', () => {
+  const error = 'host key for 127.27.0.3 does not match known_hosts line 2: possible man-in-the-middle attack';
+  const multi = 'switch failed (exit 1):\nmv: cannot move';
+  test('the line view puts the duration before the message, which ends the line as it was written', () => {
+    const line = formatLine({ kind: 'step', host: 'web3', step: 'connect', state: 'fail', text: error, ms: 168 }, NOW)!;
+    assert.equal(line, `${TS} [web3] FAILED after 168ms: ${error}`);
+    assert.ok(line.endsWith('attack'));
+    assert.ok(formatLine({ kind: 'step', host: 'web3', step: 'switch', state: 'fail', text: multi, ms: 1530 }, NOW)!.endsWith('mv: cannot move'));
+  });
+  test('the TTY view shows the same text as the line view', () => {
+    assert.equal(stepText({ kind: 'step', host: 'web3', step: 'connect', state: 'fail', text: error, ms: 168 }), `FAILED after 168ms: ${error}`);
+    assert.equal(stepText({ kind: 'step', host: 'web1', step: 'stage', state: 'done', text: 'staged r42', ms: 1530 }), 'staged r42 in 1.5s');
+  });
+});
+
+describe('plural', () => {
+  test('one is singular, zero and many are plural', () => {
+    assert.equal(plural(1, 'file'), '1 file');
+    assert.equal(plural(0, 'file'), '0 files');
+    assert.equal(plural(2, 'host'), '2 hosts');
+    assert.equal(plural(3, 'difference'), '3 differences');
+    assert.equal(plural(1, 'entry', 'entries'), '1 entry');
+    assert.equal(plural(2, 'entry', 'entries'), '2 entries');
+  });
+});
+
+describe('TTY width', () => {
+  test('a terminal that reports 0 columns or none is laid out 80 wide, a tiny one 20; a real width is kept', () => {
+    const table: [number | undefined, number][] = [[0, 80], [undefined, 80], [-1, 80], [Number.NaN, 80], [3, 20], [20, 20], [132, 132]];
+    for (const [given, used] of table) {
+      const out: { columns?: number } = given === undefined ? {} : { columns: given };
+      clampColumns(out);
+      assert.equal(out.columns, used, `columns ${given}`);
+    }
   });
 });
 
