@@ -15,8 +15,6 @@ export interface GlobalOptions {
   apps?: string;
   root?: string;
   verbose?: boolean;
-  /** Answer yes to every confirmation (required when not interactive). */
-  yes?: boolean;
 }
 
 /**
@@ -65,7 +63,7 @@ export function locations(options: GlobalOptions): Locations {
 /**
  * A person is watching only when both stdout and stderr are terminals and CI is
  * not set (Jenkins, GitHub Actions, GitLab… set CI=true; `CI=0` or `CI=false`
- * count as unset). Otherwise: no prompts, no spinners, one line per event.
+ * count as unset). Otherwise: no spinners, one line per event.
  */
 export function isInteractive(
   env: NodeJS.ProcessEnv = process.env,

@@ -25,7 +25,7 @@ Environment:
   SLIPWAY_ROOT   admin node root holding <env>/{src,www,private}/<app> (default: /data)
   Under sudo, these and --apps/--root are used only for paths root owns and nobody
   else can write (every directory up to /); the app file is read as nobody first.
-  CI             when set (and not 0/false), or without a terminal: no prompts, no spinners
+  CI             when set (and not 0/false), or without a terminal: no spinners, one line per event
   JOB_NAME, BUILD_NUMBER, BUILD_URL   Jenkins' build, recorded in the release
 
 Exit codes: 0 ok, 1 failed, 2 usage or config error, 3 lock held,
@@ -40,7 +40,6 @@ export function buildProgram(): Command {
     .addOption(new Option('--apps <dir>', 'directory of app files').env('SLIPWAY_APPS'))
     .addOption(new Option('--root <dir>', 'admin node root').env('SLIPWAY_ROOT'))
     .option('-v, --verbose', 'show stack traces on errors')
-    .option('-y, --yes', 'answer yes to every confirmation (needed to confirm anything when not on a terminal)')
     .showHelpAfterError('(run deploy --help for usage)')
     .addHelpText('after', EXAMPLES)
     .exitOverride();
