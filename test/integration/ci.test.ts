@@ -237,9 +237,16 @@ describe('continuous delivery: JSON, JUnit, notifications, exit codes', { timeou
     assert.equal(await git(w.www, 'tag', '--list'), tagsBefore, 'no release was made');
     assert.deepEqual([0, 1, 2].map(revisionOn), live, 'no host changed');
 
-    const missing = await run([w.target, '--junit', join(w.dir, 'no', 'such', 'dir', 'x.xml')]);
+    // a --junit that cannot be written: run.finish is the only line, no second complaint at the end
+    const missing = await run([w.target, '--json', '--junit', join(w.dir, 'no', 'such', 'dir', 'x.xml')]);
     assert.equal(missing.exitCode, 2, missing.all);
     assert.match(missing.stderr, /--junit .* does not exist/);
+    assert.deepEqual(eventsOf(missing).map((e) => [e.type, e.exitCode]), [['run.finish', 2]]);
+    assert.doesNotMatch(missing.stderr, /cannot write the JUnit report/);
+    const aDirectory = await run([w.target, '--json', '--junit', w.dir]);
+    assert.equal(aDirectory.exitCode, 2, aDirectory.all);
+    assert.match(aDirectory.stderr, /--junit .*: cannot be written: EISDIR/);
+    assert.deepEqual(eventsOf(aDirectory).map((e) => [e.type, e.exitCode]), [['run.finish', 2]]);
 
     const forced = await run([w.target, '--revision', side, '--allow-off-branch']);
     assert.equal(forced.exitCode, 0, forced.all);
