@@ -20,6 +20,7 @@ import { deployerName } from '../release-store/store.js';
 import { registerSecrets } from '../secrets.js';
 import { type GlobalOptions, locations, makeReporter } from './context.js';
 import { guarded, parseWait, verifyAllowed } from './guard.js';
+import { requireAccess } from './access.js';
 
 export interface FleetRunOptions {
   parallel?: number;
@@ -64,6 +65,13 @@ export async function runOnFleet<T>(target: string, options: FleetRunOptions, gl
     const env = run.select ? run.select(loaded) : loaded;
     appEnv = env;
     if (options.parallel) env.parallel = options.parallel;
+    requireAccess([
+      { path: env.paths.www, need: 'write', git: true },
+      { path: env.paths.state, need: 'write' },
+      ...(run.action === 'deploy' ? [{ path: env.paths.src, need: 'write' as const }] : []),
+      { path: env.paths.private, need: 'read' },
+      { path: env.ssh.key, need: 'read' },
+    ]);
     await prepareAdminDirs(env.paths);
     const name = `${env.app}-${env.env}`;
     const hosts = env.hosts.map((h) => h.name);

@@ -7,6 +7,7 @@ import { splitTarget } from '../config/names.js';
 import { ExitCode, SlipwayError } from '../errors.js';
 import { packageVersion } from '../package-root.js';
 import { redact } from '../report/redact.js';
+import { permissionProblem } from './access.js';
 import type { GlobalOptions } from './context.js';
 
 const EXAMPLES = `
@@ -277,6 +278,12 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     }
     const verbose = program.opts<GlobalOptions>().verbose;
+    const denied = permissionProblem(err);
+    if (denied) {
+      process.stderr.write(`deploy: ${redact(denied)}\n`);
+      if (verbose && err instanceof Error && err.stack) process.stderr.write(`${redact(err.stack)}\n`);
+      return ExitCode.usage;
+    }
     if (err instanceof SlipwayError) {
       process.stderr.write(`deploy: ${redact(err.message)}\n`);
       if (verbose && err.stack) process.stderr.write(`${redact(err.stack)}\n`);

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Command, CommanderError, type Option } from 'commander';
+import { permissionProblem } from '../../src/cli/access.js';
 import { buildProgram, clampColumns, similarCommand } from '../../src/cli/index.js';
 import { UsageError } from '../../src/errors.js';
 
@@ -133,5 +134,20 @@ describe('a terminal that reports no width', () => {
     const pipe: { isTTY?: boolean; columns?: number } = {};
     clampColumns(pipe);
     assert.equal(pipe.columns, undefined);
+  });
+});
+
+describe('a permission error by someone who is not root', () => {
+  it('becomes one sentence naming the path and sudo, from a Node error, its message, or git', () => {
+    const eacces = Object.assign(new Error("EACCES: permission denied, open '/root/.lock.26990'"), { code: 'EACCES', syscall: 'open', path: '/root/.lock.26990' });
+    assert.match(permissionProblem(eacces, 1000)!, /^cannot read \/root\/\.lock\.26990: only root can; run it with sudo \(sudo deploy( .*)?\)$/);
+    const mkdir = Object.assign(new Error('x'), { code: 'EACCES', syscall: 'mkdir', path: '/root/x' });
+    assert.match(permissionProblem(mkdir, 1000)!, /^cannot write to \/root\/x: only root can/);
+    const wrapped = new Error('releasing failed', { cause: new Error("EACCES: permission denied, open '/root/y'") });
+    assert.match(permissionProblem(wrapped, 1000)!, /^cannot read \/root\/y: only root can/);
+    const git = new Error("git -c a=b -c c=d log: fatal: detected dubious ownership in repository at '/root'\nTo add an exception…");
+    assert.match(permissionProblem(git, 1000)!, /^cannot use the git repository \/root: it belongs to root; run it with sudo/);
+    assert.equal(permissionProblem(new Error('boom'), 1000), undefined);
+    assert.equal(permissionProblem(eacces, 0), undefined, 'root with EACCES has another problem');
   });
 });
