@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Command, CommanderError, type Option } from 'commander';
 import { permissionProblem } from '../../src/cli/access.js';
+import { notesAfterTitle } from '../../src/cli/context.js';
 import { buildProgram, clampColumns, similarCommand } from '../../src/cli/index.js';
+import type { Reporter } from '../../src/report/events.js';
 import { UsageError } from '../../src/errors.js';
 
 /** Parse `args` with the real program; what it would print on stderr is collected. */
@@ -149,5 +151,23 @@ describe('a permission error by someone who is not root', () => {
     assert.match(permissionProblem(git, 1000)!, /^cannot use the git repository \/root: it belongs to root; run it with sudo/);
     assert.equal(permissionProblem(new Error('boom'), 1000), undefined);
     assert.equal(permissionProblem(eacces, 0), undefined, 'root with EACCES has another problem');
+  });
+});
+
+describe('the live view gets its title first', () => {
+  it('notes from before the title (waiting for the lock) come right after it, in order', async () => {
+    const seen: string[] = [];
+    const inner: Reporter = {
+      begin: (title) => void seen.push(`begin ${title}`),
+      emit: (e) => void seen.push(e.kind === 'note' ? `note ${e.text}` : e.kind),
+      close: async () => void seen.push('close'),
+    };
+    const r = notesAfterTitle(inner);
+    r.emit({ kind: 'note', level: 'warn', text: 'shop-prod is locked; waiting up to 60s' });
+    r.emit({ kind: 'note', level: 'warn', text: 'took over a stale lock' });
+    r.begin('deploying shop-prod on 2 hosts', ['web1', 'web2']);
+    r.emit({ kind: 'note', level: 'info', text: 'done' });
+    await r.close();
+    assert.deepEqual(seen, ['begin deploying shop-prod on 2 hosts', 'note shop-prod is locked; waiting up to 60s', 'note took over a stale lock', 'note done', 'close']);
   });
 });
