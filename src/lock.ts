@@ -312,16 +312,6 @@ function handle(dir: string, info: LockInfo): Lock {
   };
 }
 
-/** Run `body` holding the lock; the lock is released however body ends. */
-export async function withLock<T>(options: LockOptions, body: (lock: Lock) => Promise<T>): Promise<T> {
-  const lock = await acquireLock(options);
-  try {
-    return await body(lock);
-  } finally {
-    await lock.release();
-  }
-}
-
 /** `deploy unlock --force`: remove whatever lock there is, record who did it. */
 export async function forceUnlock(options: Pick<LockOptions, 'target' | 'dir' | 'onEvent'>): Promise<LockInfo | undefined> {
   const held = await readLock(options.dir);

@@ -5,7 +5,7 @@ import { caller } from '../caller.js';
 import { DEFAULT_ROOT, checkAdminRoot } from '../config/paths.js';
 import { lineReporter } from '../report/line.js';
 import { redacting } from '../report/redact.js';
-import { type Reporter, tee } from '../report/events.js';
+import { type Reporter, type RunEvent, tee } from '../report/events.js';
 import { jsonReporter } from '../report/json.js';
 import { checkAbsolutePath } from '../config/names.js';
 import { UsageError } from '../errors.js';
@@ -15,8 +15,6 @@ export interface GlobalOptions {
   apps?: string;
   root?: string;
   verbose?: boolean;
-  /** Answer yes to every confirmation (required when not interactive). */
-  yes?: boolean;
 }
 
 /**
@@ -65,7 +63,7 @@ export function locations(options: GlobalOptions): Locations {
 /**
  * A person is watching only when both stdout and stderr are terminals and CI is
  * not set (Jenkins, GitHub Actions, GitLab… set CI=true; `CI=0` or `CI=false`
- * count as unset). Otherwise: no prompts, no spinners, one line per event.
+ * count as unset). Otherwise: no spinners, one line per event.
  */
 export function isInteractive(
   env: NodeJS.ProcessEnv = process.env,
@@ -87,6 +85,32 @@ export interface ReporterOptions {
  * lines in CI, pipes and logs; JSON lines with --json.
  */
 export async function makeReporter(options: ReporterOptions = {}): Promise<Reporter> {
-  const human = isInteractive() && !options.json ? (await import('../report/tty.js')).ttyReporter() : lineReporter();
+  const human = isInteractive() && !options.json ? notesAfterTitle((await import('../report/tty.js')).ttyReporter()) : lineReporter();
   return redacting(tee(human, ...(options.json ? [jsonReporter()] : []), ...(options.also ?? [])));
+}
+
+/**
+ * The title (the banner) comes once the run holds its lock, but notes may come before it
+ * (waiting for the lock, a stale lock taken over). The live view takes its first note to be
+ * the title; the earlier notes are kept until the title is there.
+ */
+export function notesAfterTitle(inner: Reporter): Reporter {
+  let begun = false;
+  const early: RunEvent[] = [];
+  return {
+    begin(title, hosts) {
+      inner.begin(title, hosts);
+      begun = true;
+      for (const e of early.splice(0)) inner.emit(e);
+    },
+    emit(event) {
+      if (begun || event.kind !== 'note') inner.emit(event);
+      else early.push(event);
+    },
+    async close() {
+      await inner.close();
+      // a run refused before its title (the lock not free after --wait): its notes still show
+      for (const e of early.splice(0)) if (e.kind === 'note') process.stderr.write(`${e.text}\n`);
+    },
+  };
 }

@@ -4,7 +4,7 @@
  * it, take the lock, register the secrets to redact, report (TTY, lines, --json), and at the end, whatever
  * happened, write the JUnit file, notify, and emit `run.finish` last.
  */
-import { existsSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { loadTarget } from '../config/load.js';
 import { prepareAdminDirs } from '../config/paths.js';
@@ -20,6 +20,7 @@ import { deployerName } from '../release-store/store.js';
 import { registerSecrets } from '../secrets.js';
 import { type GlobalOptions, locations, makeReporter } from './context.js';
 import { guarded, parseWait, verifyAllowed } from './guard.js';
+import { requireAccess } from './access.js';
 
 export interface FleetRunOptions {
   parallel?: number;
@@ -52,22 +53,33 @@ export async function runOnFleet<T>(target: string, options: FleetRunOptions, gl
   const reporter = await makeReporter({ json: options.json, also: [tracker] });
   let appEnv: AppEnv | undefined;
   let failure: unknown;
+  // a --junit that cannot be written is a usage error like any other: reported once, not tried again at the end
+  const junitProblem = options.junit === undefined ? undefined : checkJunit(options.junit);
+  const junit = junitProblem ? undefined : options.junit;
   try {
+    if (junitProblem) throw new UsageError(junitProblem);
     run.verify?.();
-    verifyJunit(options.junit);
     const waitMs = parseWait(options.wait);
     // allowGroups is decided inside loadTarget: under sudo before the app file runs as root
     const loaded = await loadTarget(target, { ...locations(globals), gate: (groups) => verifyAllowed(target, groups) });
     const env = run.select ? run.select(loaded) : loaded;
     appEnv = env;
     if (options.parallel) env.parallel = options.parallel;
+    requireAccess([
+      { path: env.paths.www, need: 'write', git: true },
+      { path: env.paths.state, need: 'write' },
+      ...(run.action === 'deploy' ? [{ path: env.paths.src, need: 'write' as const }] : []),
+      { path: env.paths.private, need: 'read' },
+      { path: env.ssh.key, need: 'read' },
+    ]);
     await prepareAdminDirs(env.paths);
     const name = `${env.app}-${env.env}`;
     const hosts = env.hosts.map((h) => h.name);
-    reporter.begin(`${run.verb} ${name} on ${hosts.length} host(s)`, hosts);
-    reporter.emit({ kind: 'run', state: 'start', target: name, hosts, ...(run.revision ? { revision: run.revision } : {}), ...(run.build ? { build: run.build } : {}) });
     const queue = run.queue ? { revision: run.revision } : undefined;
     const result = await guarded(env, { waitMs, reporter, ...(queue ? { queue } : {}) }, async () => {
+      // the banner only once this run holds the lock: a run refused (locked, superseded) never says it is deploying
+      reporter.begin(`${run.verb} ${name} on ${hosts.length} ${hosts.length === 1 ? 'host' : 'hosts'}`, hosts);
+      reporter.emit({ kind: 'run', state: 'start', target: name, hosts, ...(run.revision ? { revision: run.revision } : {}), ...(run.build ? { build: run.build } : {}) });
       // under the lock, so a release the previous holder made is read too; before any host is touched
       await registerSecrets(env, reporter);
       return run.work(env, reporter);
@@ -82,17 +94,23 @@ export async function runOnFleet<T>(target: string, options: FleetRunOptions, gl
       exitCode: failure === undefined ? ExitCode.ok : exitCodeOf(failure),
       ms: performance.now() - started,
       ...(failure === undefined ? {} : { error: redact(errorMessage(failure)) }),
-    }, appEnv, run.action, options.junit);
+    }, appEnv, run.action, junit);
   } finally {
     await reporter.close();
   }
   if (failure !== undefined) throw failure;
 }
 
-function verifyJunit(junit: string | undefined): void {
-  if (junit === undefined) return;
+/** Why the --junit file cannot be written, or undefined. Opened for appending: an existing report is only replaced at the end. */
+function checkJunit(junit: string): string | undefined {
   const dir = dirname(resolve(junit));
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--junit ${JSON.stringify(junit)}: the directory ${dir} does not exist`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) return `--junit ${JSON.stringify(junit)}: the directory ${dir} does not exist`;
+  try {
+    closeSync(openSync(junit, 'a'));
+    return undefined;
+  } catch (err) {
+    return `--junit ${JSON.stringify(junit)}: cannot be written: ${errorMessage(err)}`;
+  }
 }
 
 /**

@@ -11,7 +11,7 @@ import { leaveQueue, markDone, supersededBy, takeTicket } from '../queue.js';
 import { display } from '../exec/cmd.js';
 import { runLocal } from '../exec/local.js';
 import { handleSignals } from '../interrupt.js';
-import { type LockEvent, acquireLock, describeHolder, parseDuration } from '../lock.js';
+import { acquireLock, describeHolder, parseDuration } from '../lock.js';
 import type { Reporter } from '../report/events.js';
 
 /**
@@ -45,8 +45,6 @@ export interface GuardOptions {
    * waiting (or already ran), it ends superseded instead of deploying.
    */
   queue?: { revision?: string };
-  /** History seam (issue 4): told about stale takeovers. */
-  onLockEvent?: (event: LockEvent) => void | Promise<void>;
 }
 
 /** Run `body` as the only run of this app-env, interruptible by SIGINT/SIGTERM. */
@@ -60,11 +58,10 @@ export async function guarded<T>(appEnv: AppEnv, options: GuardOptions, body: ()
     command: display(['deploy', ...process.argv.slice(2)] as [string, ...string[]]),
     waitMs: options.waitMs,
     onWait: (holder) => reporter.emit({ kind: 'note', level: 'warn', text: `${target} is locked by ${describeHolder(holder)}; waiting up to ${Math.round(options.waitMs / 1000)}s` }),
-    onEvent: async (event) => {
+    onEvent: (event) => {
       if (event.kind === 'lock-stale-taken-over') {
         reporter.emit({ kind: 'note', level: 'warn', text: `took over a stale lock of ${describeHolder(event.stale)}: that process is gone; its hosts are checked and completed by this run` });
       }
-      await options.onLockEvent?.(event);
     },
   }).catch(async (err: unknown) => {
     if (ticket) await leaveQueue(appEnv.paths.state, ticket);

@@ -3,6 +3,7 @@ import { loadTarget } from '../config/load.js';
 import { UsageError } from '../errors.js';
 import { changedFiles, publicPatch, readHistory, resolveRelease, viewStore } from '../release-store/index.js';
 import type { HistoryEvent } from '../release-store/history.js';
+import { requireAccess } from './access.js';
 import { type GlobalOptions, locations } from './context.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -25,6 +26,7 @@ export function formatEvent(e: HistoryEvent): string[] {
 
 export async function logCommand(target: string, options: { limit?: number }, globals: GlobalOptions): Promise<void> {
   const appEnv = await loadTarget(target, locations(globals));
+  requireAccess([{ path: appEnv.paths.www, need: 'read', git: true }]);
   const history = await readHistory(appEnv.paths.www, options.limit);
   if (!history.length) {
     out(`no deploys of ${appEnv.app}-${appEnv.env} recorded yet (store: ${appEnv.paths.www})`);
@@ -35,6 +37,7 @@ export async function logCommand(target: string, options: { limit?: number }, gl
 
 export async function diffCommand(target: string, from: string | undefined, to: string | undefined, options: { patch?: boolean }, globals: GlobalOptions): Promise<void> {
   const appEnv = await loadTarget(target, locations(globals));
+  requireAccess([{ path: appEnv.paths.www, need: 'read', git: true }]);
   const www = appEnv.paths.www;
   const view = await viewStore(www);
   if (!view.releases.length) throw new UsageError(`${appEnv.app}-${appEnv.env} has no release yet: nothing to compare`);

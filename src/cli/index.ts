@@ -3,9 +3,11 @@
  * their code lazily; every error ends here and becomes a message and an exit code.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { splitTarget } from '../config/names.js';
 import { ExitCode, SlipwayError } from '../errors.js';
 import { packageVersion } from '../package-root.js';
 import { redact } from '../report/redact.js';
+import { permissionProblem } from './access.js';
 import type { GlobalOptions } from './context.js';
 
 const EXAMPLES = `
@@ -25,7 +27,7 @@ Environment:
   SLIPWAY_ROOT   admin node root holding <env>/{src,www,private}/<app> (default: /data)
   Under sudo, these and --apps/--root are used only for paths root owns and nobody
   else can write (every directory up to /); the app file is read as nobody first.
-  CI             when set (and not 0/false), or without a terminal: no prompts, no spinners
+  CI             when set (and not 0/false), or without a terminal: no spinners, one line per event
   JOB_NAME, BUILD_NUMBER, BUILD_URL   Jenkins' build, recorded in the release
 
 Exit codes: 0 ok, 1 failed, 2 usage or config error, 3 lock held,
@@ -40,7 +42,6 @@ export function buildProgram(): Command {
     .addOption(new Option('--apps <dir>', 'directory of app files').env('SLIPWAY_APPS'))
     .addOption(new Option('--root <dir>', 'admin node root').env('SLIPWAY_ROOT'))
     .option('-v, --verbose', 'show stack traces on errors')
-    .option('-y, --yes', 'answer yes to every confirmation (needed to confirm anything when not on a terminal)')
     .showHelpAfterError('(run deploy --help for usage)')
     .addHelpText('after', EXAMPLES)
     .exitOverride();
@@ -49,6 +50,7 @@ export function buildProgram(): Command {
     .command('ship <target>', { isDefault: true }))
     .summary('update, release and deploy <app>-<env> (the default command)')
     .description('Update the source checkout, run admin tasks, commit a release to the store and switch every host to it.\n<target> is <app>-<env>, e.g. caseconductor-prod.')
+    .allowExcessArguments()
     .option('-r, --revision <rev>', 'deploy this exact commit instead of the branch head')
     .option('-f, --force', 'discard local modifications in the source checkout')
     .option('--hosts <names>', 'deploy only to these hosts (comma-separated)', parseHostList)
@@ -66,12 +68,14 @@ Examples:
   sudo deploy caseconductor-prod --hosts web1,web2
   deploy caseconductor-stage --revision "$GIT_COMMIT" --json --junit slipway-junit.xml > events.jsonl`)
     .action(async (target: string, opts, cmd: Command) => {
+      checkShipArguments(program, cmd.args);
       const { shipCommand } = await import('./ship.js');
       await shipCommand(target, opts, cmd.optsWithGlobals<GlobalOptions>());
     });
 
   program
     .command('plan <target>')
+    .summary('print the rollout a deploy would run; change nothing')
     .description('Print the rollout a deploy of <app>-<env> would run (phases × hosts × steps), the release and the commits it adds. Changes nothing.')
     .option('-r, --revision <rev>', 'plan for this exact commit instead of the branch head')
     .option('--hosts <names>', 'only these hosts (comma-separated)', parseHostList)
@@ -87,6 +91,7 @@ Example:
 
   program
     .command('releases <target>')
+    .summary('list the releases in the store, newest first')
     .description('List the releases in the store of <app>-<env>, newest first.')
     .addHelpText('after', `
 Example:
@@ -98,6 +103,7 @@ Example:
 
   program
     .command('status <target>')
+    .summary('show what every host serves and whether it matches the live release')
     .description('Show the release each host of <app>-<env> serves, whether it is the live one, and whether its files still match it.')
     .addHelpText('after', `
 Example:
@@ -125,7 +131,7 @@ Examples:
   fleetOptions(program
     .command('sync <target>'))
     .summary('bring every host to the live release, repairing hand-changed ones')
-    .description('Bring every host of <app>-<env> to the live release without making a new one: hosts on another release or none\nget it, hosts whose files were changed by hand get a fresh copy.')
+    .description('Bring every host of <app>-<env> to the live release without making a new one: hosts on another release or on none get it, hosts whose files were changed by hand get a fresh copy.')
     .addHelpText('after', `
 Example:
   sudo deploy sync caseconductor-prod`)
@@ -136,7 +142,7 @@ Example:
 
   program
     .command('log <target>')
-    .summary('deploys, rollbacks and syncs, newest first')
+    .summary('list the deploys, rollbacks and syncs, newest first')
     .description('List the deploys, rollbacks and syncs of <app>-<env>, newest first, with who, when, the result and the hosts.')
     .option('-n, --limit <n>', 'show only the newest <n> events', parsePositive)
     .addHelpText('after', `
@@ -149,7 +155,7 @@ Example:
 
   program
     .command('diff <target> [from] [to]')
-    .summary('files changed between two releases')
+    .summary('list the files changed between two releases')
     .description('List the files that differ between two releases (default: the live one against the release live before it; with one release given, that one against the live one).\nPrivate files are marked; their contents are never shown.')
     .option('--patch', 'also show the changes to the non-private files')
     .addHelpText('after', `
@@ -163,8 +169,9 @@ Examples:
 
   program
     .command('unlock <target>')
+    .summary('remove the lock of a run that is gone for good')
     .description('Remove the lock of <app>-<env> left by a run that is gone for good (e.g. its host crashed). Recorded in the lock log.')
-    .option('--force', 'required: confirms no run of <app>-<env> is still going')
+    .option('--force', 'required: confirms that no run of <app>-<env> is still going')
     .addHelpText('after', `
 Example:
   sudo deploy unlock caseconductor-prod --force`)
@@ -185,6 +192,64 @@ function fleetOptions(cmd: Command): Command {
     .option('--junit <file>', 'write a JUnit XML report: one test per host, phase and step');
 }
 
+/**
+ * `deploy <target>` is the default command, so a mistyped command (`deploy statu x-prod`)
+ * reaches it as a target: name the command meant instead of commander's "too many arguments".
+ */
+function checkShipArguments(program: Command, args: readonly string[]): void {
+  const [first = '', ...rest] = args;
+  if (!splitTarget(first)) {
+    const meant = similarCommand(first, program.commands.map((c) => c.name()));
+    if (meant) program.error(`error: unknown command '${first}'; did you mean '${meant}'?`, { exitCode: ExitCode.usage });
+    if (rest.length) program.error(`error: unknown command '${first}'`, { exitCode: ExitCode.usage });
+  }
+  if (rest.length) program.error(`error: too many arguments after ${first}: ${rest.map((a) => `'${a}'`).join(' ')}`, { exitCode: ExitCode.usage });
+}
+
+/** The command `typed` is probably a typo of: within two edits (fewer than half its letters), or the only one it begins. */
+export function similarCommand(typed: string, names: readonly string[]): string | undefined {
+  const word = typed.toLowerCase();
+  if (!/^[a-z]{2,20}$/.test(word)) return undefined;
+  let best: { name: string; d: number } | undefined;
+  for (const name of names) {
+    const d = editDistance(word, name);
+    if (d <= 2 && d * 2 < name.length && (!best || d < best.d)) best = { name, d };
+  }
+  if (best) return best.name;
+  const starting = names.filter((n) => word.length >= 3 && n.startsWith(word));
+  return starting.length === 1 ? starting[0] : undefined;
+}
+
+/** Optimal string alignment distance: insertions, deletions, substitutions and swaps of neighbours. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** Fewer columns than this is a terminal that does not know its size (`stty cols 0`, some serial consoles). */
+const MIN_COLUMNS = 20;
+const FALLBACK_COLUMNS = 80;
+
+/**
+ * A terminal that reports 0 columns made the live view (and anything else that wraps to the
+ * terminal) print one character per line: take such a width to be 80, also after a resize.
+ */
+export function clampColumns(stream: { isTTY?: boolean; columns?: number; on?: (event: 'resize', listener: () => void) => unknown }): void {
+  if (!stream.isTTY) return;
+  const clamp = () => {
+    if (!(typeof stream.columns === 'number' && stream.columns >= MIN_COLUMNS)) stream.columns = FALLBACK_COLUMNS;
+  };
+  clamp();
+  stream.on?.('resize', clamp);
+}
+
 function parsePositive(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 1000) throw new InvalidArgumentError(`expected a whole number from 1 to 1000, got ${JSON.stringify(value)}`);
@@ -197,6 +262,8 @@ function parseHostList(value: string, previous: string[] = []): string[] {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  clampColumns(process.stdout);
+  clampColumns(process.stderr);
   const program = buildProgram();
   if (argv.length <= 2) {
     process.stderr.write(program.helpInformation());
@@ -211,6 +278,12 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     }
     const verbose = program.opts<GlobalOptions>().verbose;
+    const denied = permissionProblem(err);
+    if (denied) {
+      process.stderr.write(`deploy: ${redact(denied)}\n`);
+      if (verbose && err instanceof Error && err.stack) process.stderr.write(`${redact(err.stack)}\n`);
+      return ExitCode.usage;
+    }
     if (err instanceof SlipwayError) {
       process.stderr.write(`deploy: ${redact(err.message)}\n`);
       if (verbose && err.stack) process.stderr.write(`${redact(err.stack)}\n`);

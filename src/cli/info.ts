@@ -7,12 +7,14 @@ import { exportRelease, viewStore } from '../release-store/index.js';
 import { memoryReporter } from '../report/line.js';
 import { redact } from '../report/redact.js';
 import { registerSecrets } from '../secrets.js';
+import { requireAccess } from './access.js';
 import { type GlobalOptions, locations } from './context.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
 export async function releasesCommand(target: string, globals: GlobalOptions): Promise<void> {
   const appEnv = await loadTarget(target, locations(globals));
+  requireAccess([{ path: appEnv.paths.www, need: 'read', git: true }]);
   const { releases, live, state } = await viewStore(appEnv.paths.www);
   if (!releases.length) {
     out(`no releases of ${appEnv.app}-${appEnv.env} yet (store: ${appEnv.paths.www})`);
@@ -37,6 +39,13 @@ export async function releasesCommand(target: string, globals: GlobalOptions): P
  */
 export async function statusCommand(target: string, globals: GlobalOptions): Promise<void> {
   const appEnv = await loadTarget(target, locations(globals));
+  // the store, a checkout of the live release in the state dir, the private values to redact, the key
+  requireAccess([
+    { path: appEnv.paths.www, need: 'read', git: true },
+    { path: appEnv.paths.state, need: 'write' },
+    { path: appEnv.paths.private, need: 'read' },
+    { path: appEnv.ssh.key, need: 'read' },
+  ]);
   const { releases, live, state } = await viewStore(appEnv.paths.www);
   const newest = releases[0];
   if (!live) {

@@ -13,6 +13,7 @@ import { DeployFailedError } from '../errors.js';
 import { listReleases } from '../release-store/index.js';
 import { memoryReporter } from '../report/line.js';
 import { previewSource } from '../update/preview.js';
+import { requireAccess } from './access.js';
 import { type GlobalOptions, locations } from './context.js';
 import { type RunSelection, applySelection, checkRevision } from './selection.js';
 
@@ -34,6 +35,10 @@ export async function planCommand(target: string, options: RunSelection & { revi
   checkRevision(options.revision);
   const appEnv = applySelection(await loadTarget(target, locations(globals)), options);
   if (options.parallel) appEnv.parallel = options.parallel;
+  requireAccess([
+    { path: appEnv.paths.www, need: 'read', git: true },
+    { path: appEnv.ssh.key, need: 'read' },
+  ]);
   const [newest] = await listReleases(appEnv.paths.www);
   const source = await previewSource(appEnv, newest?.source, options.revision);
   const created = !newest || newest.source !== source.sha;

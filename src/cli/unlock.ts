@@ -3,6 +3,7 @@ import { loadTarget } from '../config/load.js';
 import { UsageError } from '../errors.js';
 import { describeHolder, forceUnlock, isAlive, readLock } from '../lock.js';
 import { hostname } from 'node:os';
+import { requireAccess } from './access.js';
 import { type GlobalOptions, locations } from './context.js';
 import { verifyAllowed } from './guard.js';
 
@@ -11,6 +12,7 @@ const out = (line: string) => process.stdout.write(`${line}\n`);
 export async function unlockCommand(target: string, options: { force?: boolean }, globals: GlobalOptions): Promise<void> {
   const appEnv = await loadTarget(target, { ...locations(globals), gate: (groups) => verifyAllowed(target, groups) });
   const dir = appEnv.paths.state;
+  requireAccess([{ path: dir, need: 'write' }]);
   const held = await readLock(dir);
   if (!held) {
     out(`${target} is not locked`);

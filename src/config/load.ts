@@ -4,7 +4,7 @@
  * modules apps may import (common hosts, defaults), not apps.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, realpathSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { createRequire } from 'node:module';
@@ -114,7 +114,7 @@ export async function loadApp(
     raw = await jiti.import(file, { default: true });
   } catch (err) {
     if (err instanceof UsageError) throw err;
-    throw new ConfigError([`${shown}: cannot be loaded: ${errorMessage(err).split('\n')[0]}`]);
+    throw new ConfigError([loadFailure(shown, errorMessage(err))]);
   }
   if (raw === undefined || raw === null || typeof raw !== 'object') {
     throw new ConfigError([`${shown}: must \`export default defineApp({ ... })\``]);
@@ -122,6 +122,33 @@ export async function loadApp(
   const parsed = appSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues).map((p) => `${shown}: ${p}`));
   return { config: parsed.data, file: shown };
+}
+
+/**
+ * Why an app file cannot be loaded. jiti reports a syntax error as `<code>: <reason> \n <file>:<line>:<column>`
+ * (babel's column, counted from 0): that becomes `file:line:column: cannot be loaded: syntax error: <reason>`
+ * and the line itself with a caret under the column. Anything else: its first line.
+ */
+export function loadFailure(appFile: string, message: string, mayRead: (file: string) => boolean = () => true): string {
+  const m = /^(\w+): (.*?)\s*\n\s*(\/.+):(\d+):(\d+)\s*$/s.exec(message);
+  const line = m ? Number(m[4]) : 0;
+  if (!m || line < 1) return `${appFile}: cannot be loaded: ${message.split('\n')[0]}`;
+  const column = Number(m[5]);
+  const file = displayPath(m[3]!);
+  const reason = `${m[1] === 'ParseError' ? 'syntax error' : m[1]}: ${m[2]!.split('\n')[0]}`;
+  const where = `${file}:${line}:${column + 1}`;
+  const head = file === appFile ? `${where}: cannot be loaded: ${reason}` : `${appFile}: cannot be loaded: ${where}: ${reason}`;
+  let text: string | undefined;
+  try {
+    text = mayRead(m[3]!) ? readFileSync(m[3]!, 'utf8').split('\n')[line - 1] : undefined;
+  } catch {
+    text = undefined;
+  }
+  if (text === undefined) return head;
+  const shownLine = text.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, ' ').slice(0, 200);
+  const pad = shownLine.slice(0, column).replace(/[^\t]/g, ' ');
+  const gutter = String(line);
+  return `${head}\n  ${gutter} | ${shownLine}\n  ${' '.repeat(gutter.length)} | ${pad}^`;
 }
 
 /** Show a user-supplied string safely in a message: quoted, control characters escaped. */
@@ -179,7 +206,7 @@ jiti.import(file, { default: true }).then((raw) => {
   const allowGroups = {};
   for (const [name, env] of Object.entries(envs)) allowGroups[name] = env && typeof env === 'object' ? env.allowGroups : undefined;
   process.stdout.write('\\n' + JSON.stringify({ envs: Object.keys(envs), allowGroups, files: Object.keys(require.cache) }) + '\\n');
-}, (err) => { process.stderr.write(String(err && err.message || err).split('\\n')[0] + '\\n'); process.exit(1); });
+}, (err) => { process.stdout.write('\\n' + JSON.stringify({ error: String(err && err.message || err) }) + '\\n'); process.exit(1); });
 `;
 
 const UNIX_NAME = /^[a-z_][a-z0-9_.-]{0,31}$/;
@@ -212,13 +239,20 @@ export async function peekApp(appsDir: string, app: string): Promise<AppPeek> {
     child.on('close', resolve);
   });
   const last = stdout.trimEnd().split('\n').pop() ?? '';
-  let peek: { envs?: unknown; allowGroups?: unknown; files?: unknown } | undefined;
+  let peek: { envs?: unknown; allowGroups?: unknown; files?: unknown; error?: unknown } | undefined;
   try {
-    peek = code === 0 ? JSON.parse(last) : undefined;
+    peek = JSON.parse(last);
   } catch {
     peek = undefined;
   }
-  if (!peek) {
+  // a file that does not parse says where, as it would without sudo
+  if (typeof peek?.error === 'string' && /\n\s*\/.+:\d+:\d+\s*$/.test(peek.error)) {
+    // the report comes from a process running the app file: show a line only of a file in the apps directory
+    const apps = realpathSync(appsDir) + sep;
+    throw new ConfigError([loadFailure(shownFile, peek.error, (f) => existsSync(f) && realpathSync(f).startsWith(apps))]);
+  }
+  if (code !== 0 && typeof peek?.error === 'string') stderr += `\n${peek.error.split('\n')[0]}`;
+  if (code !== 0 || !peek || typeof peek.error === 'string') {
     const why = stderr.trim().split('\n').pop() || `exit ${code}`;
     throw new ConfigError([`${shownFile}: cannot be loaded as nobody (under sudo an app file is read as nobody before it runs as root; it must be readable by others): ${why}`]);
   }

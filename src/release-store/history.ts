@@ -2,7 +2,8 @@
  * The history of what the fleet was told to run, kept in the release store's
  * own git repository so it survives with it (clone, backup, restore). Each
  * event is an empty-tree commit on `refs/slipway/history` whose message holds
- * the event as JSON; appending is a compare-and-swap `git update-ref`, so two
+ * the event as JSON; appending is one `git fast-import` that refuses an update not
+ * descending from the tip it read (a compare-and-swap, see appendEvent), so two
  * runs that append at once never lose an event.
  */
 import { existsSync } from 'node:fs';

@@ -239,9 +239,16 @@ describe('continuous delivery: JSON, JUnit, notifications, exit codes', { timeou
     assert.equal(await git(w.www, 'tag', '--list'), tagsBefore, 'no release was made');
     assert.deepEqual([0, 1, 2].map(revisionOn), live, 'no host changed');
 
-    const missing = await run([w.target, '--junit', join(w.dir, 'no', 'such', 'dir', 'x.xml')]);
+    // a --junit that cannot be written: run.finish is the only line, no second complaint at the end
+    const missing = await run([w.target, '--json', '--junit', join(w.dir, 'no', 'such', 'dir', 'x.xml')]);
     assert.equal(missing.exitCode, 2, missing.all);
     assert.match(missing.stderr, /--junit .* does not exist/);
+    assert.deepEqual(eventsOf(missing).map((e) => [e.type, e.exitCode]), [['run.finish', 2]]);
+    assert.doesNotMatch(missing.stderr, /cannot write the JUnit report/);
+    const aDirectory = await run([w.target, '--json', '--junit', w.dir]);
+    assert.equal(aDirectory.exitCode, 2, aDirectory.all);
+    assert.match(aDirectory.stderr, /--junit .*: cannot be written: EISDIR/);
+    assert.deepEqual(eventsOf(aDirectory).map((e) => [e.type, e.exitCode]), [['run.finish', 2]]);
 
     const forced = await run([w.target, '--revision', side, '--allow-off-branch']);
     assert.equal(forced.exitCode, 0, forced.all);
@@ -251,8 +258,8 @@ describe('continuous delivery: JSON, JUnit, notifications, exit codes', { timeou
 
   it('on a terminal: the live view, no timestamped lines; with CI set on the same terminal: lines', async () => {
     const sh = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-    const onPty = (env: Record<string, string>) =>
-      execa('script', ['-qefc', `stty cols 160 rows 40; node ${sh(CLI)} ${sh(w.target)}`, '/dev/null'], {
+    const onPty = (env: Record<string, string>, cols = 160) =>
+      execa('script', ['-qefc', `stty cols ${cols} rows 40; node ${sh(CLI)} ${sh(w.target)}`, '/dev/null'], {
         reject: false,
         extendEnv: false,
         env: { PATH: process.env.PATH, HOME: process.env.HOME, TERM: 'xterm-256color', SLIPWAY_APPS: w.appsDir, SLIPWAY_ROOT: w.root, ...env },
@@ -267,6 +274,10 @@ describe('continuous delivery: JSON, JUnit, notifications, exit codes', { timeou
     assert.equal(ci.exitCode, 0, ci.stdout);
     assert.match(ci.stdout, TIMESTAMPED);
     assert.doesNotMatch(ci.stdout, /\x1b\[/, 'no spinners or cursor movement in CI');
+    // a terminal that reports 0 columns is taken to be 80 wide, not one character per line
+    const narrow = await onPty({}, 0);
+    assert.equal(narrow.exitCode, 0, narrow.stdout);
+    assert.match(narrow.stdout, /web1: (r\d+ already staged|(already )?live on r\d+)/);
   });
 
   it('a rollback reports through the same channels: JSON lines, JUnit and the webhook', async () => {

@@ -87,7 +87,7 @@ const CASES: Case[] = [
   { name: 'exclude with a newline', app: { top: "exclude: ['a\\nb']," }, error: /exclude\[0\]: must not contain control characters/ },
   { name: 'taskUser that does not exist', app: { top: "taskUser: 'nosuchuser', tasks: [['true']]," }, error: /no such user on this admin node/ },
   // malformed app files
-  { name: 'syntax error', file: "import { defineApp } from 'slipway';\nexport default defineApp({ repo: ", error: /shop\.ts: cannot be loaded/ },
+  { name: 'syntax error', file: "import { defineApp } from 'slipway';\nexport default defineApp({ repo: ", error: /shop\.ts:2:34: cannot be loaded: syntax error: Unexpected token\n {2}2 \| export default defineApp\(\{ repo: \n {4}\| {34}\^/ },
   { name: 'missing envs', file: "export default { repo: '/tmp/x.git' };", error: /envs: / },
   { name: 'hosts of the wrong type', file: "export default { repo: '/tmp/x.git', envs: { prod: { hosts: 'web1' } } };", error: /envs\.prod\.hosts: / },
   { name: 'port of the wrong type', app: { ssh: "port: '22'" }, error: /ssh\.port: / },

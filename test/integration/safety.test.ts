@@ -96,10 +96,16 @@ describe('safety on a real fleet', { timeout: 600_000 }, () => {
   it('a lock from another admin host is never guessed about; `deploy unlock --force` removes it and logs it', async () => {
     const state = join(w.root, 'prod', 'state', w.app);
     await writeFile(join(state, 'lock'), JSON.stringify({ user: 'bob', pid: 4242, host: 'admin2', command: 'deploy shop-prod', started: '2024-05-01T10:00:00.000Z' }));
-    const refused = await deploy([w.target]);
+    const refused = await deploy([w.target, '--json']);
     assert.equal(refused.exitCode, 3, refused.all);
     assert.match(refused.stderr, /locked by bob \(pid 4242 on admin2.*since 2024-05-01T10:00:00.000Z/);
     assert.match(refused.stderr, /deploy unlock shop-prod --force/);
+    // a run that never held the lock does not announce itself, and its --json stream is run.finish alone
+    assert.doesNotMatch(refused.stderr, /deploying/);
+    assert.deepEqual(refused.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { type: string }).type), ['run.finish']);
+    const rollback = await deploy(['rollback', w.target]);
+    assert.equal(rollback.exitCode, 3, rollback.all);
+    assert.doesNotMatch(rollback.stderr, /rolling back/);
     const noForce = await deploy(['unlock', w.target]);
     assert.equal(noForce.exitCode, 2, noForce.all);
     assert.ok(existsSync(join(state, 'lock')));

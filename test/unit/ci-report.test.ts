@@ -1,14 +1,11 @@
 /**
  * Reports for CI, built from a run's events: the summary, JSON lines, JUnit XML,
- * notification payloads; and the non-interactive rules (TTY/CI, --yes).
+ * notification payloads; and the non-interactive rules (TTY/CI).
  */
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import { buildFromEnv, checkBuildText } from '../../src/cli/ci.js';
-import { confirm } from '../../src/cli/confirm.js';
 import { isInteractive } from '../../src/cli/context.js';
-import { UsageError } from '../../src/errors.js';
 import { statsdLines, summaryText, webhookBody } from '../../src/notify/payload.js';
 import type { RunEvent } from '../../src/report/events.js';
 import { jsonReporter } from '../../src/report/json.js';
@@ -211,21 +208,6 @@ describe('non-interactive runs', () => {
     assert.equal(isInteractive({ CI: '1' }, tty), false);
     assert.equal(isInteractive({}, { stdout: { isTTY: false }, stderr: { isTTY: true } }), false);
     assert.equal(isInteractive({}, { stdout: { isTTY: true }, stderr: {} }), false);
-  });
-
-  it('confirm(): --yes answers; without a terminal it fails saying which flag to pass', async () => {
-    assert.equal(await confirm('switch prod?', { yes: true, interactive: false }), true);
-    await assert.rejects(confirm('switch prod?', { interactive: false }), (err: unknown) => err instanceof UsageError && /switch prod\? needs confirmation.*pass --yes/.test(err.message));
-    await assert.rejects(confirm('deploy off-branch?', { interactive: false, flag: '--allow-off-branch' }), /pass --allow-off-branch/);
-  });
-
-  it('confirm() on a terminal reads the answer', async () => {
-    for (const [answer, expected] of [['y\n', true], ['yes\n', true], ['n\n', false], ['\n', false]] as const) {
-      const input = new PassThrough();
-      const output = new PassThrough();
-      input.end(answer);
-      assert.equal(await confirm('go?', { interactive: true, input, output }), expected, answer);
-    }
   });
 });
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { compileCache, listApps, loadApp, loadTarget } from '../../src/config/load.js';
+import { compileCache, listApps, loadApp, loadFailure, loadTarget, peekApp } from '../../src/config/load.js';
 import { DEFAULT_REMOTE } from '../../src/config/resolve.js';
 import { ConfigError, ExitCode, UsageError } from '../../src/errors.js';
 
@@ -308,11 +308,37 @@ describe('app file errors, reported with their path', () => {
     assert.deepEqual(await problems('noenvs-prod'), ['apps/noenvs.ts: envs: an app needs at least one env']);
   });
 
-  test('a file with a syntax error cannot be loaded', async () => {
-    writeApp('broken', `export default { repo: '/srv/git/x.git', envs: { prod: { hosts: ['web1' } } };\n`);
+  test('a file with a syntax error says file:line:column and shows the line with a caret', async () => {
+    writeApp('broken', `// shop\nexport default {\n  repo: '/srv/git/x.git'\n  envs: { prod: { hosts: ['web1'] } },\n};\n`);
     const p = await problems('broken-prod');
+    assert.deepEqual(p, [
+      [
+        `apps/broken.ts:4:3: cannot be loaded: syntax error: Unexpected token, expected ","`,
+        `  4 |   envs: { prod: { hosts: ['web1'] } },`,
+        `    |   ^`,
+      ].join('\n'),
+    ]);
+  });
+
+  test('a syntax error in a module the app file imports names that module and its line', async () => {
+    writeApp('_hosts', `export const web = ['web1' 'web2'];\n`);
+    writeApp('importer', `import { web } from './_hosts';\nexport default { repo: '/srv/git/x.git', envs: { prod: { hosts: web } } };\n`);
+    const p = await problems('importer-prod');
     assert.equal(p.length, 1);
-    assert.match(p[0]!, /^apps\/broken\.ts: cannot be loaded: /);
+    assert.match(p[0]!, /^apps\/importer\.ts: cannot be loaded: apps\/_hosts\.ts:1:28: syntax error: .*\n {2}1 \| export const web = \['web1' 'web2'\];\n {4}\| {28}\^$/);
+  });
+
+  test('under sudo the reading as nobody says where, too; a line is shown only from a file in the apps directory', async () => {
+    chmodSync(root, 0o755);
+    chmodSync(appsDir, 0o755);
+    writeApp('peeked', `export default {\n  repo: '/srv/git/x.git'\n  envs: {},\n};\n`);
+    await assert.rejects(peekApp(appsDir, 'peeked'), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.message, [`apps/peeked.ts:3:3: cannot be loaded: syntax error: Unexpected token, expected ","`, `  3 |   envs: {},`, `    |   ^`].join('\n'));
+      return true;
+    });
+    // what the nobody process reports is not believed enough to read a file outside the apps directory
+    assert.equal(loadFailure('apps/x.ts', 'ParseError: Unexpected token \n /etc/shadow:1:0', () => false), 'apps/x.ts: cannot be loaded: /etc/shadow:1:1: syntax error: Unexpected token');
   });
 
   test('a file that throws while loading cannot be loaded, and says why', async () => {
