@@ -22,6 +22,7 @@ import {
   viewStore,
 } from './release-store/index.js';
 import type { Reporter } from './report/events.js';
+import { plural } from './report/line.js';
 
 export interface RollbackOptions {
   /** r42, a commit or a tag; default: the release live before the current one */
@@ -67,7 +68,7 @@ export async function rollback(appEnv: AppEnv, options: RollbackOptions, reporte
     const view = await viewStore(appEnv.paths.www);
     const plan = await planRollback(appEnv, view, options);
     if (plan.migrations.length) {
-      reporter.emit({ kind: 'note', level: 'warn', text: `--force: rolling back across ${plan.migrations.length} changed migration file(s): ${plan.migrations.slice(0, 5).join(', ')}` });
+      reporter.emit({ kind: 'note', level: 'warn', text: `--force: rolling back across ${plural(plan.migrations.length, 'changed migration file')}: ${plan.migrations.slice(0, 5).join(', ')}` });
     }
     reporter.emit({ kind: 'release', id: plan.to.id, commit: plan.to.commit, created: false });
     let hosts: HostReport[] = [];

@@ -21,6 +21,7 @@ import { registerSecrets } from '../secrets.js';
 import { type GlobalOptions, locations, makeReporter } from './context.js';
 import { guarded, parseWait, verifyAllowed } from './guard.js';
 import { requireAccess } from './access.js';
+import { plural } from '../report/line.js';
 
 export interface FleetRunOptions {
   parallel?: number;
@@ -78,7 +79,7 @@ export async function runOnFleet<T>(target: string, options: FleetRunOptions, gl
     const queue = run.queue ? { revision: run.revision } : undefined;
     const result = await guarded(env, { waitMs, reporter, ...(queue ? { queue } : {}) }, async () => {
       // the banner only once this run holds the lock: a run refused (locked, superseded) never says it is deploying
-      reporter.begin(`${run.verb} ${name} on ${hosts.length} ${hosts.length === 1 ? 'host' : 'hosts'}`, hosts);
+      reporter.begin(`${run.verb} ${name} on ${plural(hosts.length, 'host')}`, hosts);
       reporter.emit({ kind: 'run', state: 'start', target: name, hosts, ...(run.revision ? { revision: run.revision } : {}), ...(run.build ? { build: run.build } : {}) });
       // under the lock, so a release the previous holder made is read too; before any host is touched
       await registerSecrets(env, reporter);

@@ -16,6 +16,7 @@ import { previewSource } from '../update/preview.js';
 import { requireAccess } from './access.js';
 import { type GlobalOptions, locations } from './context.js';
 import { type RunSelection, applySelection, checkRevision } from './selection.js';
+import { plural } from '../report/line.js';
 
 async function readLive(appEnv: AppEnv, hosts: readonly Host[]): Promise<Map<string, { id?: string; error?: string }>> {
   const creds = await loadCredentials(appEnv);
@@ -56,6 +57,6 @@ export async function planCommand(target: string, options: RunSelection & { revi
   process.stdout.write(`${lines.join('\n')}\nnothing was changed: this is a plan\n`);
   const unreachable = [...live.entries()].filter(([, v]) => v.error);
   if (unreachable.length) {
-    throw new DeployFailedError(`cannot read what ${unreachable.length} host(s) serve:\n${unreachable.map(([h, v]) => `  ${h}: ${v.error}`).join('\n')}`);
+    throw new DeployFailedError(`cannot read what ${plural(unreachable.length, 'host')} serve:\n${unreachable.map(([h, v]) => `  ${h}: ${v.error}`).join('\n')}`);
   }
 }

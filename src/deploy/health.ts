@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage } from '../errors.js';
 import type { Step } from './plan.js';
 import type { HostSession } from './ssh.js';
+import { plural } from '../report/line.js';
 
 export type CheckStep = Extract<Step, { kind: 'http' | 'command' }>;
 
@@ -48,5 +49,5 @@ export async function runCheck(step: CheckStep, session: HostSession, policy: Re
     reason = step.kind === 'http' ? await probeHttp(step) : await probeCommand(session, step);
     if (reason === undefined) return attempt + 1;
   }
-  throw new Error(`unhealthy after ${policy.retries + 1} attempt(s): ${reason}`);
+  throw new Error(`unhealthy after ${plural(policy.retries + 1, 'attempt')}: ${reason}`);
 }

@@ -191,7 +191,7 @@ export function noCommonHostKeyType(file: KnownHostsFile, host: string, port: nu
   const trusted = keysFor(file, host, port).filter((k) => k.marker === undefined);
   const types = [...new Set(trusted.map((k) => k.keyType))].join(', ');
   return (
-    `${describeHost(host, port, label)} offers no host key of the type(s) known_hosts has for it (${types}: ${where(file, trusted)}): ` +
+    `${describeHost(host, port, label)} offers no host key of a type known_hosts has for it (${types}: ${where(file, trusted)}): ` +
     `add the key it offers to the known_hosts file (ssh-keyscan, then verify the fingerprint), or configure the server to offer its ${types} key`
   );
 }

@@ -1,6 +1,7 @@
 /** The rollout plan as text, for `deploy plan` and `--dry-run`. Pure: lines in, lines out. */
 import { display } from '../exec/cmd.js';
 import type { RolloutPlan, Step } from './plan.js';
+import { plural } from '../report/line.js';
 
 export interface PlanContext {
   /** `shop-prod`. */
@@ -29,7 +30,6 @@ export function describeStep(step: Step): string {
   }
 }
 
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export function formatPlan(plan: RolloutPlan, ctx: PlanContext): string[] {
   const r = ctx.release;

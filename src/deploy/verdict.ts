@@ -6,6 +6,7 @@ import { DeployFailedError, ExitCode, InterruptedError } from '../errors.js';
 import type { RolloutPlan } from './plan.js';
 import { idOfDir } from './remote.js';
 import type { RolloutResult } from './rollout.js';
+import { plural } from '../report/line.js';
 
 export interface VerdictContext {
   /** `shop-prod`. */
@@ -57,7 +58,7 @@ export function rolloutVerdict(plan: RolloutPlan, result: RolloutResult, ctx: Ve
   ];
 
   if (result.budgetSpent) {
-    const head = `rollout of ${id} stopped in phase ${result.failedPhase}: ${failed.length} host(s) failed, more than the failure budget of ${plan.failureBudget}:`;
+    const head = `rollout of ${id} stopped in phase ${result.failedPhase}: ${plural(failed.length, 'host')} failed, more than the failure budget of ${plan.failureBudget}:`;
     if (!plan.autoRevert) {
       return new DeployFailedError([head, ...lines, 'not reverted (--no-auto-revert)', ...tail, ...nextSteps(result, ctx)].join('\n'), mixed ? ExitCode.partial : ExitCode.failed);
     }

@@ -3,6 +3,7 @@ import type { AppEnv } from '../config/resolve.js';
 import { ADMIN, type Reporter, step } from '../report/events.js';
 import { type SourceState, updateCheckout, withoutPassword } from './checkout.js';
 import { readPrivateVars, resolveTaskUsers, runTasks } from './tasks.js';
+import { plural } from '../report/line.js';
 
 export type { SourceState } from './checkout.js';
 
@@ -35,7 +36,7 @@ export async function updateSource(appEnv: AppEnv, options: UpdateOptions, repor
         allowOffBranch: options.allowOffBranch ?? false,
       }),
     (s) =>
-      `source at ${s.sha.slice(0, 12)}${s.branch ? ` (${s.branch})` : ''} "${s.subject}"${s.submodules.length ? `, ${s.submodules.length} submodule(s)` : ''}` +
+      `source at ${s.sha.slice(0, 12)}${s.branch ? ` (${s.branch})` : ''} "${s.subject}"${s.submodules.length ? `, ${plural(s.submodules.length, 'submodule')}` : ''}` +
       (s.originWas ? `; the checkout now fetches from ${withoutPassword(appEnv.repo)} (was ${withoutPassword(s.originWas)})` : ''),
   );
   await beforeTasks?.();
