@@ -78,7 +78,7 @@ describe('users who are not root', { timeout: 600_000 }, () => {
   const outputs: string[] = [];
 
   before(async () => {
-    w = await makeWorld({ net: '127.0.74', size: 2 });
+    w = await makeWorld({ net: '127.0.75', size: 2 });
     await mkdir(join(w.dir, 'tmp'), { recursive: true });
     await execa('sh', ['-c', `id ${TASK_USER} >/dev/null 2>&1 || useradd -M -s /usr/sbin/nologin ${TASK_USER}`]);
     const r = await runDeploy(w, [w.target], {}, outputs);
