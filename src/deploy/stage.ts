@@ -24,8 +24,10 @@ import {
   type TransferStats,
   UNTAR_EXIT,
   deltaInput,
+  describeKept,
   holds,
   idOfDir,
+  parseKept,
   parseLines,
   parseRsyncStats,
   releaseDir,
@@ -49,6 +51,8 @@ export interface StageResult {
   held?: number;
   /** The tree was sent before the commit (ahead.ts). */
   ahead?: boolean;
+  /** The host held the release, but not intact (or not checkable): why it was staged again. */
+  restaged?: string;
 }
 
 /** A payload with what travels on stdin (the tar, or the list of paths for rsync), or what was sent ahead. */
@@ -96,7 +100,8 @@ export class Shipment {
 
   /** What a host in this state is sent. */
   async choose(state: HostState | undefined, host?: string): Promise<Choice> {
-    if (state && holds(state, this.release)) return { kind: 'present' };
+    // a release held but not live is checked on the host before it is used (its files are shared with other releases)
+    if (state && holds(state, this.release)) return state.live === this.dir ? { kind: 'present' } : { kind: 'verify' };
     if (state && !state.have.size) {
       const sent = host && (await this.ahead?.sentFor(host, this.release));
       if (sent && this.ahead) return { kind: 'ahead', token: this.ahead.token, files: sent.files, bytes: sent.bytes };
@@ -132,7 +137,10 @@ export class Shipment {
         return { previous: idOfDir(state?.live), previousDir: state?.live, present: true, live: state?.live === this.dir, transferred: { files: 0, bytes: 0 }, held };
       }
       let run = await this.send(session, choice);
-      // the host changed since its probe: a tar no longer fits, rsync takes what it has into account
+      const [edited] = parseKept(parseLines(run.result.stdout).get('edited') ?? []);
+      if (edited) reporter.emit({ kind: 'note', level: 'warn', text: `${session.host.name}: ${release.id} ${describeKept(edited)}: staging it again` });
+      // the host changed since its probe (a tar no longer fits), or the release it held is not
+      // intact: rsync takes what it has into account
       if (run.result.code === UNTAR_EXIT) run = await this.send(session, { kind: 'rsync' });
       const { result, sent } = run;
       if (result.code !== 0) throw new Error(`staging failed (exit ${result.code}): ${lastLine(result.stderr || result.stdout)}`);
@@ -149,8 +157,9 @@ export class Shipment {
         from: idOfDir(from || undefined),
         held,
         ahead: lines.has('ahead'),
+        ...(edited ? { restaged: `${release.id} ${describeKept(edited)}: staged again` } : {}),
       };
-    }, (r) => (r.present ? `${release.id} already staged` : `staged ${release.id} (${r.transferred.files} files, ${formatBytes(r.transferred.bytes)} received${r.from ? `, delta from ${r.from}` : ''}${r.ahead ? ', sent while the release was committed' : ''})`), (r) => r.transferred);
+    }, (r) => (r.present ? `${release.id} already staged` : `${r.restaged ? `${r.restaged}; ` : ''}staged ${release.id} (${r.transferred.files} files, ${formatBytes(r.transferred.bytes)} received${r.from ? `, delta from ${r.from}` : ''}${r.ahead ? ', sent while the release was committed' : ''})`), (r) => r.transferred);
   }
 
   /** Run the stage script once with this payload; a tar's size is known here (rsync reports its own). */
@@ -165,7 +174,7 @@ export class Shipment {
       const result = await session.exec(stage(0), { stdin: tar.stream(), timeoutMs });
       return { result, sent: { files: tar.files, bytes: tar.bytes } };
     }
-    if (payload.kind === 'ahead') {
+    if (payload.kind === 'ahead' || payload.kind === 'verify') {
       const result = await session.exec(stage(0), { timeoutMs });
       return { result, sent: { files: payload.files ?? 0, bytes: payload.bytes ?? 0 } };
     }
