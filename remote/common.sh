@@ -49,7 +49,7 @@ manifest() {
 verify() {
   bad=
   [ -f "$base/releases/.$1.manifest" ] || return 0
-  bad=$(manifest "$base/releases/$1" | LC_ALL=C comm -z -3 - "$base/releases/.$1.manifest" | cut -z -f4 | LC_ALL=C sort -zu | tr -cd '\0' | wc -c)
+  bad=$(manifest "$base/releases/$1" | LC_ALL=C comm -z -3 - "$base/releases/.$1.manifest" | sed -z 's/^\t//' | cut -z -f4 | LC_ALL=C sort -zu | tr -cd '\0' | wc -c)
 }
 
 # Prints `kept <dir> <n>` for each complete release but the live one that does not match its
@@ -66,14 +66,21 @@ kept_releases() {
 }
 
 # What a host has, read before deciding what to send it: the live release, and every
-# release directory with its commit (a directory without one is incomplete).
+# release directory with its commit (a directory without one is incomplete). A release
+# other than the live one counts only if it matches its manifest (a rollback or a delta
+# would use it as it is); else `edited <dir> <n|unverifiable>`, and it is staged afresh.
 look() {
   read_live
   echo "live $live"
   if cd "$base/releases" 2>/dev/null; then
     for d in r*-*; do
       revision_of "$d"
-      [ -z "$r" ] || echo "have $d $r"
+      [ -n "$r" ] || continue
+      if [ "$d" != "$live" ]; then
+        verify "$d"
+        [ "$bad" = 0 ] || { echo "edited $d ${bad:-unverifiable}"; continue; }
+      fi
+      echo "have $d $r"
     done
   fi
 }

@@ -9,7 +9,6 @@
 #   list  the rsync secret, then one line per path that differs from basedir (`C<path>`
 #         changed or added, `D<path>` deleted; see deltaInput), pulled with rsync
 #   ""    the rsync secret; the whole tree is pulled with rsync, hard-linking what matches
-#   verify nothing: the host holds the release; exit 0 if it is intact, else 75 (stage it again)
 # A tar payload that cannot be used (the base is not intact, an extraction fails) exits
 # 75 with nothing staged: the admin node then stages the host again with rsync.
 #
@@ -40,7 +39,6 @@ if [ "$r" = "$rev" ]; then
   rm -rf -- "$dir"
   rm -f -- ".$dir.rev" ".$dir.manifest"
 fi
-[ "$payload" != verify ] || exit 75
 [ "$dir" != "$live" ] || { echo "the live release $dir has no matching commit record; refusing to restage it" >&2; exit 3; }
 # leftovers of an interrupted run are never used, never served (.private and .delta: older Slipways)
 for p in .r*.partial .r*.private .r*.delta* .ahead.*; do

@@ -47,18 +47,15 @@ function script(name: ScriptName, args: string[]): Cmd {
  *   tar    a tar of the paths that differ from `from`, which the host has intact
  *   list   the same paths pulled with rsync (deltas too big for one tar)
  *   rsync  the whole tree pulled with rsync, hard-linking what the host already has
- *   verify nothing: the host holds the release, but not live; it is checked against its
- *          manifest, and the script exits UNTAR_EXIT when it must be staged again
  */
 export type StagePayload =
   | { kind: 'full' }
   | { kind: 'ahead'; token: string }
   | { kind: 'tar'; from: Pick<Release, 'id' | 'commit'>; deleted: readonly string[] }
   | { kind: 'list'; from: Pick<Release, 'id' | 'commit'> }
-  | { kind: 'rsync' }
-  | { kind: 'verify' };
+  | { kind: 'rsync' };
 
-/** The stage script's exit when a tar payload cannot be used there (or a held release is not intact): stage again with rsync. */
+/** The stage script's exit when a tar payload cannot be used there: stage again with rsync. */
 export const UNTAR_EXIT = 75;
 
 export interface StageOptions {
@@ -100,8 +97,10 @@ export function gateCmd(base: string): Cmd {
 export interface HostState {
   /** The release directory `current` names, if any. */
   live?: string;
-  /** Release directory → the commit in its REVISION. */
+  /** Release directory → the commit in its REVISION (releases but the live one: only if they match their manifest). */
   have: Map<string, string>;
+  /** Releases held but not intact (or without a manifest): staged afresh if needed. */
+  edited?: KeptRelease[];
 }
 
 export function parseProbe(stdout: string): HostState {
@@ -112,7 +111,8 @@ export function parseProbe(stdout: string): HostState {
     const [dir, rev] = entry.split(' ');
     if (dir && rev && RELEASE_DIR.test(dir)) have.set(dir, rev);
   }
-  return { ...(live ? { live } : {}), have };
+  const edited = parseKept(lines.get('edited') ?? []);
+  return { ...(live ? { live } : {}), have, ...(edited.length ? { edited } : {}) };
 }
 
 /** Does the host hold this release intact (its directory, with the right REVISION)? */

@@ -100,8 +100,7 @@ export class Shipment {
 
   /** What a host in this state is sent. */
   async choose(state: HostState | undefined, host?: string): Promise<Choice> {
-    // a release held but not live is checked on the host before it is used (its files are shared with other releases)
-    if (state && holds(state, this.release)) return state.live === this.dir ? { kind: 'present' } : { kind: 'verify' };
+    if (state && holds(state, this.release)) return { kind: 'present' };
     if (state && !state.have.size) {
       const sent = host && (await this.ahead?.sentFor(host, this.release));
       if (sent && this.ahead) return { kind: 'ahead', token: this.ahead.token, files: sent.files, bytes: sent.bytes };
@@ -132,15 +131,14 @@ export class Shipment {
     const { release } = this;
     return step(reporter, session.host.name, 'stage', `staging ${release.id}`, async () => {
       const choice = await this.choose(state, session.host.name);
-      const held = state?.have.size;
+      const held = state && state.have.size + (state.edited?.length ?? 0);
       if (choice.kind === 'present') {
         return { previous: idOfDir(state?.live), previousDir: state?.live, present: true, live: state?.live === this.dir, transferred: { files: 0, bytes: 0 }, held };
       }
       let run = await this.send(session, choice);
       const [edited] = parseKept(parseLines(run.result.stdout).get('edited') ?? []);
       if (edited) reporter.emit({ kind: 'note', level: 'warn', text: `${session.host.name}: ${release.id} ${describeKept(edited)}: staging it again` });
-      // the host changed since its probe (a tar no longer fits), or the release it held is not
-      // intact: rsync takes what it has into account
+      // the host changed since its probe: a tar no longer fits, rsync takes what it has into account
       if (run.result.code === UNTAR_EXIT) run = await this.send(session, { kind: 'rsync' });
       const { result, sent } = run;
       if (result.code !== 0) throw new Error(`staging failed (exit ${result.code}): ${lastLine(result.stderr || result.stdout)}`);
@@ -174,7 +172,7 @@ export class Shipment {
       const result = await session.exec(stage(0), { stdin: tar.stream(), timeoutMs });
       return { result, sent: { files: tar.files, bytes: tar.bytes } };
     }
-    if (payload.kind === 'ahead' || payload.kind === 'verify') {
+    if (payload.kind === 'ahead') {
       const result = await session.exec(stage(0), { timeoutMs });
       return { result, sent: { files: payload.files ?? 0, bytes: payload.bytes ?? 0 } };
     }

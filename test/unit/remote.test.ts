@@ -92,13 +92,21 @@ function staged(base: string, release: Release, files: Record<string, string> = 
     mkdirSync(dirname(join(dir, name)), { recursive: true });
     writeFileSync(join(dir, name), text);
   }
+  if (!legacy) writeManifest(dir);
   writeFileSync(legacy ? join(dir, 'REVISION') : recordOf(dir), `${release.commit}\n`);
   return dir;
 }
 
-/** What releases/ holds but the records. */
+/** The manifest the stage script records beside a release (common.sh's manifest function). */
+function writeManifest(dir: string): void {
+  const common = readFileSync(join(SCRIPTS_DIR, 'common.sh'), 'utf8');
+  const r = spawnSync('/bin/sh', ['-c', `${common}\nmanifest "$1" > "$2"`, 'manifest', dir, join(dirname(dir), `.${basename(dir)}.manifest`)]);
+  assert.equal(r.status, 0, r.stderr.toString());
+}
+
+/** What releases/ holds but the records and manifests. */
 function releasesIn(base: string): string[] {
-  return readdirSync(join(base, 'releases')).filter((n) => !/^\.r.*\.rev$/.test(n)).sort();
+  return readdirSync(join(base, 'releases')).filter((n) => !/^\.r.*\.(rev|manifest)$/.test(n)).sort();
 }
 
 function recordsIn(base: string): string[] {
