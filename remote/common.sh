@@ -35,15 +35,52 @@ revision_of() {
   fi
 }
 
+# The manifest of a release tree $1: per path, NUL-terminated, sorted: type, size, mtime
+# (ns), path and symlink target, tab-separated (a directory: type and path only, its size
+# and time follow its entries, which are listed anyway). Files are hard links shared between
+# releases, so a hand edit of one shows as a changed size or time in every release holding it.
+manifest() {
+  find "$1" -mindepth 1 \( -type d -printf 'd\t\t\t%P\t\0' \) -o -printf '%y\t%s\t%T@\t%P\t%l\0' | LC_ALL=C sort -z
+}
+
+# Sets bad to how many paths of the release directory $1 (in releases/) differ from the
+# manifest recorded beside it, releases/.$1.manifest: 0 when intact, nothing when there is
+# none (staged by an older Slipway: it cannot be checked). One find, no checksums.
+verify() {
+  bad=
+  [ -f "$base/releases/.$1.manifest" ] || return 0
+  bad=$(manifest "$base/releases/$1" | LC_ALL=C comm -z -3 - "$base/releases/.$1.manifest" | sed -z 's/^\t//' | cut -z -f4 | LC_ALL=C sort -zu | tr -cd '\0' | wc -c)
+}
+
+# Prints `kept <dir> <n>` for each complete release but the live one that does not match its
+# manifest (n: how many paths differ, or `unverifiable`). Needs live (read_live).
+kept_releases() {
+  for d in "$base"/releases/r*-*; do
+    d=${d##*/}
+    [ "$d" != "$live" ] || continue
+    revision_of "$d"
+    [ -n "$r" ] || continue
+    verify "$d"
+    [ "$bad" = 0 ] || echo "kept $d ${bad:-unverifiable}"
+  done
+}
+
 # What a host has, read before deciding what to send it: the live release, and every
-# release directory with its commit (a directory without one is incomplete).
+# release directory with its commit (a directory without one is incomplete). A release
+# other than the live one counts only if it matches its manifest (a rollback or a delta
+# would use it as it is); else `edited <dir> <n|unverifiable>`, and it is staged afresh.
 look() {
   read_live
   echo "live $live"
   if cd "$base/releases" 2>/dev/null; then
     for d in r*-*; do
       revision_of "$d"
-      [ -z "$r" ] || echo "have $d $r"
+      [ -n "$r" ] || continue
+      if [ "$d" != "$live" ]; then
+        verify "$d"
+        [ "$bad" = 0 ] || { echo "edited $d ${bad:-unverifiable}"; continue; }
+      fi
+      echo "have $d $r"
     done
   fi
 }

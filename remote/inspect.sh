@@ -1,11 +1,14 @@
 # shellcheck shell=sh
 # Compare the live tree with the release it claims to be, without changing it: a dry-run
 # pull by checksum (times ignored: the export's mtimes are not the host's).
+# Every other release the host keeps is checked against its manifest (`kept <dir> <n>`: n
+# paths differ, or `unverifiable`: it has none); a rollback would switch to it.
 # Arguments: base expect port timeout rsync; the rsync secret on stdin.
 set -eu
 base=$1 expect=$2 port=$3 timeout=$4 rsync=$5
 read_live
 echo "live $live"
+kept_releases
 [ -n "$live" ] || exit 0
 revision_of "$live"
 [ -n "$r" ] || exit 0

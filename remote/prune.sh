@@ -28,16 +28,16 @@ drop=$(ls -1 | awk -v keep="$keep" -v live="$live" -v served=../.switched -v new
     for (d in here) if (!(d in kept) && ((d in wasServed) || num(d) < num(live))) print d
   }')
 mv -f ../.switched.tmp ../.switched
-# records whose release is gone (an interrupted stage or prune)
-for m in .r*.rev; do
+# records and manifests whose release is gone (an interrupted stage or prune)
+for m in .r*.rev .r*.manifest; do
   d=${m#.}
-  [ ! -f "$m" ] || [ -e "${d%.rev}" ] || rm -f -- "$m"
+  [ ! -f "$m" ] || [ -e "${d%.*}" ] || rm -f -- "$m"
 done
 [ -n "$drop" ] || exit 0
 for d in $drop; do
   # the directory first: a directory without its record would be read as an older Slipway's
   rm -rf -- "$d"
-  rm -f -- ".$d.rev"
+  rm -f -- ".$d.rev" ".$d.manifest"
   printf 'pruned %s\n' "$d"
 done
 exit 0

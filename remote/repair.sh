@@ -15,7 +15,12 @@ read_live
 [ "$live" = "$dir" ] || [ "$live" = "$fix" ] || { echo "$dir is not the live release on this host (live: ${live:-none})" >&2; exit 3; }
 serve() { ln -s "releases/$1" "$base/.current.$$"; mv -T "$base/.current.$$" "$base/current"; }
 # the record of a dir: written before the dir is in place, removed after it (see revision_of)
-record() { printf '%s\n' "$rev" > "$work/rev"; mv -fT "$work/rev" ".$1.rev"; }
+record() {
+  manifest "$work/tree" > "$work/manifest"
+  mv -fT "$work/manifest" ".$1.manifest"
+  printf '%s\n' "$rev" > "$work/rev"
+  mv -fT "$work/rev" ".$1.rev"
+}
 for p in .r*.partial; do [ -e "$p" ] && rm -rf -- "$p"; done
 mkdir -m 700 "$work"
 if [ "$live" = "$dir" ]; then
@@ -41,5 +46,5 @@ record "$dir"
 mv -T "$work/tree" "$dir"
 serve "$dir"
 rm -rf -- "$fix" "$work"
-rm -f -- ".$fix.rev"
+rm -f -- ".$fix.rev" ".$fix.manifest"
 echo repaired

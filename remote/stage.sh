@@ -1,4 +1,5 @@
 # shellcheck shell=sh
+# shellcheck disable=SC2154 # bad is set by verify, in common.sh
 # Stage one release on a host (after common.sh). Arguments: base dir rev port timeout rsync
 # group basedir baserev mode payload arg, then the release's private files. What follows
 # on stdin depends on the payload:
@@ -27,7 +28,17 @@ cd "$base/releases"
 read_live
 echo "live ${live:-none}"
 revision_of "$dir"
-if [ "$r" = "$rev" ]; then echo present; exit 0; fi
+# A release held but not live is used only if it still matches its manifest: its files are
+# shared with other releases, so a hand edit of one of them changed it too. One that does not
+# (or has no manifest: an older Slipway's) is removed and staged afresh, never repaired in place.
+if [ "$r" = "$rev" ]; then
+  [ "$dir" != "$live" ] || { echo present; exit 0; }
+  verify "$dir"
+  [ "$bad" != 0 ] || { echo present; exit 0; }
+  echo "edited $dir ${bad:-unverifiable}"
+  rm -rf -- "$dir"
+  rm -f -- ".$dir.rev" ".$dir.manifest"
+fi
 [ "$dir" != "$live" ] || { echo "the live release $dir has no matching commit record; refusing to restage it" >&2; exit 3; }
 # leftovers of an interrupted run are never used, never served (.private and .delta: older Slipways)
 for p in .r*.partial .r*.private .r*.delta* .ahead.*; do
@@ -36,7 +47,7 @@ for p in .r*.partial .r*.private .r*.delta* .ahead.*; do
 done
 # the directory first: a directory without a record is incomplete, a record without one is nothing
 [ ! -e "$dir" ] || rm -rf -- "$dir"
-rm -f -- ".$dir.rev"
+rm -f -- ".$dir.rev" ".$dir.manifest"
 work=".$dir.partial"
 tree="$work/tree"
 src="rsync://slipway@127.0.0.1:$port/release/"
@@ -47,8 +58,10 @@ refuse() {
 }
 # The base a delta starts from: a release this host holds with its record beside it (one
 # staged by an older Slipway holds a REVISION of its own, not in its commit: pulled instead).
+# A base edited by hand (its manifest differs) would pass the edit on through its links.
 base_intact() {
-  [ -n "$basedir" ] && [ -f ".$basedir.rev" ] && revision_of "$basedir" && [ "$r" = "$baserev" ]
+  [ -n "$basedir" ] && [ -f ".$basedir.rev" ] && revision_of "$basedir" && [ "$r" = "$baserev" ] &&
+    verify "$basedir" && [ "${bad:-0}" = 0 ]
 }
 # Delta: when this host has the base release intact, copy it as hard links (no network,
 # no walk of the admin's tree) and replace only the paths that differ, never changing a
@@ -114,6 +127,8 @@ for f; do
   { cp -p -- "$p" "$work/private" && chmod "$mode" "$work/private" && { [ -z "$group" ] || chgrp -- "$group" "$work/private"; } &&
     mv -fT -- "$work/private" "$p"; } || { echo "cannot set the mode or group of the private file $f" >&2; exit 1; }
 done
+manifest "$tree" > "$work/manifest"
+mv -fT "$work/manifest" ".$dir.manifest"
 printf '%s\n' "$rev" > "$work/rev"
 mv -fT "$work/rev" ".$dir.rev"
 mv -T "$tree" "$dir"

@@ -7,7 +7,7 @@
  * without ever editing the served tree.
  */
 import type { AppEnv } from './config/resolve.js';
-import { inspectOn, repairOn, type Verdict, withEachHost } from './deploy/drift.js';
+import { forgetEditedOn, inspectOn, repairOn, type Verdict, withEachHost } from './deploy/drift.js';
 import { defaultPlan, shipRelease } from './deploy/execute.js';
 import { interruption } from './interrupt.js';
 import { DeployFailedError, ExitCode, UsageError } from './errors.js';
@@ -29,7 +29,9 @@ export async function sync(appEnv: AppEnv, reporter: Reporter): Promise<SyncResu
     const exportDir = await exportStep(appEnv, live, reporter);
     const checked = await withEachHost(appEnv, appEnv.hosts, exportDir, reporter, async (session, server): Promise<Verdict | 'repaired'> => {
       const tree = await inspectOn(session, appEnv, live, server, reporter);
-      if (tree.verdict !== 'modified') return tree.verdict;
+      // kept releases edited by hand (through inodes they share with the live one) go, so a rollback restages them
+      const forgot = tree.kept.some((k) => k.differ) ? (await forgetEditedOn(session, appEnv, reporter)).length > 0 : false;
+      if (tree.verdict !== 'modified') return forgot && tree.verdict === 'in-sync' ? 'repaired' : tree.verdict;
       await repairOn(session, appEnv, live, server, reporter);
       return 'repaired';
     });

@@ -1,7 +1,7 @@
 /** Read-only commands: what is in the store, and what each host serves. */
 import { loadTarget } from '../config/load.js';
 import { inspectOn, summarizeDrift, withEachHost } from '../deploy/drift.js';
-import { idOfDir } from '../deploy/remote.js';
+import { describeKept, idOfDir } from '../deploy/remote.js';
 import { DeployFailedError } from '../errors.js';
 import { exportRelease, viewStore } from '../release-store/index.js';
 import { memoryReporter } from '../report/line.js';
@@ -61,6 +61,7 @@ export async function statusCommand(target: string, globals: GlobalOptions): Pro
   out(`newest release: ${newest ? `${newest.id} (${newest.commit.slice(0, 12)})` : 'none'}`);
   let unreachable = 0;
   let differ = 0;
+  let edited = 0;
   for (const r of results) {
     if (!r.ok) {
       unreachable++;
@@ -76,10 +77,14 @@ export async function statusCommand(target: string, globals: GlobalOptions): Pro
     if (t.verdict !== 'in-sync') differ++;
     const isNewest = newest && t.revision === newest.commit;
     out(`${r.host.padEnd(16)} ${(idOfDir(t.dir) ?? 'none').padEnd(8)} ${t.revision?.slice(0, 12) ?? '-'.padEnd(12)}  ${verdict}${isNewest ? ', newest' : ''}`);
+    // kept releases too: a rollback switches to one, and an edit of a shared file changed it
+    for (const k of t.kept) out(`${''.padEnd(16)} ${(idOfDir(k.dir) ?? k.dir).padEnd(8)} kept  ${k.differ ? 'EDITED: ' : ''}${describeKept(k)}`);
+    if (t.kept.some((k) => k.differ)) edited++;
   }
   const problems = [
     ...(unreachable ? [`${unreachable} host(s) could not be reached`] : []),
     ...(differ ? [`${differ} host(s) differ from the live release ${live.id}: run deploy sync ${appEnv.app}-${appEnv.env}`] : []),
+    ...(edited ? [`${edited} host(s) keep releases edited by hand: run deploy sync ${appEnv.app}-${appEnv.env} to remove them`] : []),
   ];
   if (problems.length) throw new DeployFailedError(problems.join('; '));
 }

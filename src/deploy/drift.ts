@@ -11,7 +11,7 @@ import { type Reporter, step } from '../report/events.js';
 import { connect, loadCredentials } from './execute.js';
 import { formatBytes } from './stage.js';
 import { onEachHost, type Outcome } from './fanout.js';
-import { type Drift, idOfDir, inspectCmd, parseDrift, parseLines, parseRsyncStats, repairCmd, type TransferStats } from './remote.js';
+import { type Drift, forgetCmd, idOfDir, inspectCmd, type KeptRelease, parseDrift, parseKept, parseLines, parseRsyncStats, repairCmd, type TransferStats } from './remote.js';
 import { type ReleaseServer, startReleaseServer } from './serve.js';
 import type { HostSession } from './ssh.js';
 
@@ -23,6 +23,8 @@ export interface HostTree {
   revision?: string;
   verdict: Verdict;
   drift: Drift[];
+  /** The host's other releases that do not match their manifest (a rollback would restage them). */
+  kept: KeptRelease[];
 }
 
 /** Read a host's live release and, if it is the live one, how its files differ. */
@@ -38,7 +40,7 @@ export async function inspectOn(session: HostSession, appEnv: AppEnv, live: Rele
       const revision = lines.get('revision')?.[0];
       const drift = parseDrift(lines.get('drift') ?? []);
       const verdict: Verdict = !revision ? 'no-release' : revision !== live.commit ? 'other-release' : drift.length ? 'modified' : 'in-sync';
-      return { dir, revision, verdict, drift };
+      return { dir, revision, verdict, drift, kept: parseKept(lines.get('kept') ?? []) };
     } finally {
       await forward.close();
     }
@@ -78,6 +80,15 @@ export async function repairOn(session: HostSession, appEnv: AppEnv, live: Relea
       await forward.close();
     }
   }, (t) => `${live.id} restaged and live (${t.files} files, ${formatBytes(t.bytes)} received)`);
+}
+
+/** Remove the host's non-live releases edited by hand, so a rollback stages them afresh; returns their ids. */
+export async function forgetEditedOn(session: HostSession, appEnv: AppEnv, reporter: Reporter): Promise<string[]> {
+  return step(reporter, session.host.name, 'repair', 'removing kept releases edited by hand', async () => {
+    const result = await session.exec(forgetCmd(appEnv.remote.path));
+    if (result.code !== 0) throw new Error(`removing edited releases failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().split('\n').slice(-2).join(' / ')}`);
+    return parseKept(parseLines(result.stdout).get('forgot') ?? []).map((k) => idOfDir(k.dir)!);
+  }, (ids) => (ids.length ? `removed ${ids.join(', ')} (edited by hand): a rollback stages them again` : 'no kept release edited by hand'));
 }
 
 /** Connect to each host and work on it with a release server for `exportDir`; one result per host. */

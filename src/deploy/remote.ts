@@ -1,6 +1,7 @@
 /**
  * The release layout on web servers, known only here:
  *   <path>/releases/r<N>-<commit12>/   one complete release (+ REVISION file)
+ *   <path>/releases/.r<N>-….rev        its commit; .manifest: its files' size and time
  *   <path>/releases/.r<N>-….partial/   a release being staged; never served
  *   <path>/current -> releases/r<N>-…  switched by renaming a new symlink over it
  * Each builder returns a Cmd: a fixed POSIX sh script (remote/*.sh) plus quoted
@@ -22,7 +23,7 @@ export const RELEASE_DIR = /^r([1-9][0-9]*)-([0-9a-f]{12})$/;
 /** The scripts web servers run, in remote/ of the installed package. */
 export const SCRIPTS_DIR = join(packageRoot(), 'remote');
 
-export type ScriptName = 'stage' | 'ahead' | 'activate' | 'gate' | 'prune' | 'status' | 'inspect' | 'repair';
+export type ScriptName = 'stage' | 'ahead' | 'activate' | 'gate' | 'prune' | 'status' | 'inspect' | 'repair' | 'forget';
 
 const bodies = new Map<ScriptName, string>();
 
@@ -96,8 +97,10 @@ export function gateCmd(base: string): Cmd {
 export interface HostState {
   /** The release directory `current` names, if any. */
   live?: string;
-  /** Release directory → the commit in its REVISION. */
+  /** Release directory → the commit in its REVISION (releases but the live one: only if they match their manifest). */
   have: Map<string, string>;
+  /** Releases held but not intact (or without a manifest): staged afresh if needed. */
+  edited?: KeptRelease[];
 }
 
 export function parseProbe(stdout: string): HostState {
@@ -108,7 +111,8 @@ export function parseProbe(stdout: string): HostState {
     const [dir, rev] = entry.split(' ');
     if (dir && rev && RELEASE_DIR.test(dir)) have.set(dir, rev);
   }
-  return { ...(live ? { live } : {}), have };
+  const edited = parseKept(lines.get('edited') ?? []);
+  return { ...(live ? { live } : {}), have, ...(edited.length ? { edited } : {}) };
 }
 
 /** Does the host hold this release intact (its directory, with the right REVISION)? */
@@ -136,6 +140,31 @@ export function inspectCmd(base: string, expect: Release, port: number, timeoutS
 
 export function repairCmd(base: string, release: Release, port: number, timeoutS: number, rsync: string): Cmd {
   return script('repair', [base, releaseDir(release), release.commit, String(port), String(Math.ceil(timeoutS)), rsync]);
+}
+
+/** Remove every non-live release that no longer matches its manifest; prints `forgot <dir> <n>`. */
+export function forgetCmd(base: string): Cmd {
+  return script('forget', [base]);
+}
+
+/** A kept release that does not match its manifest: `differ` paths changed, or undefined: it has none. */
+export interface KeptRelease {
+  dir: string;
+  differ?: number;
+}
+
+/** Read `<dir> <n|unverifiable>` (the values of `kept`, `forgot` or `edited` lines). */
+export function parseKept(values: readonly string[]): KeptRelease[] {
+  return values.flatMap((v): KeptRelease[] => {
+    const m = /^(\S+) (unverifiable|[0-9]+)$/.exec(v.trim());
+    if (!m || !RELEASE_DIR.test(m[1]!)) return [];
+    return [m[2] === 'unverifiable' ? { dir: m[1]! } : { dir: m[1]!, differ: Number(m[2]) }];
+  });
+}
+
+/** "had been edited by hand (2 files differ)", or why it could not be checked. */
+export function describeKept(k: Pick<KeptRelease, 'differ'>): string {
+  return k.differ === undefined ? 'has no manifest (staged by an older Slipway): cannot be checked' : `had been edited by hand (${k.differ} file${k.differ === 1 ? '' : 's'} differ${k.differ === 1 ? 's' : ''})`;
 }
 
 /** How a host's file differs from the release, from rsync's itemized changes. */

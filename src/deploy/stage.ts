@@ -24,8 +24,10 @@ import {
   type TransferStats,
   UNTAR_EXIT,
   deltaInput,
+  describeKept,
   holds,
   idOfDir,
+  parseKept,
   parseLines,
   parseRsyncStats,
   releaseDir,
@@ -49,6 +51,8 @@ export interface StageResult {
   held?: number;
   /** The tree was sent before the commit (ahead.ts). */
   ahead?: boolean;
+  /** The host held the release, but not intact (or not checkable): why it was staged again. */
+  restaged?: string;
 }
 
 /** A payload with what travels on stdin (the tar, or the list of paths for rsync), or what was sent ahead. */
@@ -127,11 +131,13 @@ export class Shipment {
     const { release } = this;
     return step(reporter, session.host.name, 'stage', `staging ${release.id}`, async () => {
       const choice = await this.choose(state, session.host.name);
-      const held = state?.have.size;
+      const held = state && state.have.size + (state.edited?.length ?? 0);
       if (choice.kind === 'present') {
         return { previous: idOfDir(state?.live), previousDir: state?.live, present: true, live: state?.live === this.dir, transferred: { files: 0, bytes: 0 }, held };
       }
       let run = await this.send(session, choice);
+      const [edited] = parseKept(parseLines(run.result.stdout).get('edited') ?? []);
+      if (edited) reporter.emit({ kind: 'note', level: 'warn', text: `${session.host.name}: ${release.id} ${describeKept(edited)}: staging it again` });
       // the host changed since its probe: a tar no longer fits, rsync takes what it has into account
       if (run.result.code === UNTAR_EXIT) run = await this.send(session, { kind: 'rsync' });
       const { result, sent } = run;
@@ -149,8 +155,9 @@ export class Shipment {
         from: idOfDir(from || undefined),
         held,
         ahead: lines.has('ahead'),
+        ...(edited ? { restaged: `${release.id} ${describeKept(edited)}: staged again` } : {}),
       };
-    }, (r) => (r.present ? `${release.id} already staged` : `staged ${release.id} (${r.transferred.files} files, ${formatBytes(r.transferred.bytes)} received${r.from ? `, delta from ${r.from}` : ''}${r.ahead ? ', sent while the release was committed' : ''})`), (r) => r.transferred);
+    }, (r) => (r.present ? `${release.id} already staged` : `${r.restaged ? `${r.restaged}; ` : ''}staged ${release.id} (${r.transferred.files} files, ${formatBytes(r.transferred.bytes)} received${r.from ? `, delta from ${r.from}` : ''}${r.ahead ? ', sent while the release was committed' : ''})`), (r) => r.transferred);
   }
 
   /** Run the stage script once with this payload; a tar's size is known here (rsync reports its own). */

@@ -60,12 +60,13 @@ let counter = 0;
 before(() => (tmp = mkdtempSync(join(tmpdir(), 'slipway-gate-'))));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** A host's app dir holding r1 (live) and r2 (staged). */
+/** A host's app dir holding r1 (live) and r2 (staged): empty trees, with their record and (empty) manifest beside them. */
 function host(): string {
   const base = join(tmp, `host${++counter}`);
   for (const r of [r1, r2]) {
     mkdirSync(join(base, 'releases', releaseDir(r)), { recursive: true });
-    writeFileSync(join(base, 'releases', releaseDir(r), 'REVISION'), `${r.commit}\n`);
+    writeFileSync(join(base, 'releases', `.${releaseDir(r)}.rev`), `${r.commit}\n`);
+    writeFileSync(join(base, 'releases', `.${releaseDir(r)}.manifest`), '');
   }
   symlinkSync(`releases/${releaseDir(r1)}`, join(base, 'current'));
   return base;

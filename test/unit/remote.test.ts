@@ -92,13 +92,21 @@ function staged(base: string, release: Release, files: Record<string, string> = 
     mkdirSync(dirname(join(dir, name)), { recursive: true });
     writeFileSync(join(dir, name), text);
   }
+  if (!legacy) writeManifest(dir);
   writeFileSync(legacy ? join(dir, 'REVISION') : recordOf(dir), `${release.commit}\n`);
   return dir;
 }
 
-/** What releases/ holds but the records. */
+/** The manifest the stage script records beside a release (common.sh's manifest function). */
+function writeManifest(dir: string): void {
+  const common = readFileSync(join(SCRIPTS_DIR, 'common.sh'), 'utf8');
+  const r = spawnSync('/bin/sh', ['-c', `${common}\nmanifest "$1" > "$2"`, 'manifest', dir, join(dirname(dir), `.${basename(dir)}.manifest`)]);
+  assert.equal(r.status, 0, r.stderr.toString());
+}
+
+/** What releases/ holds but the records and manifests. */
 function releasesIn(base: string): string[] {
-  return readdirSync(join(base, 'releases')).filter((n) => !/^\.r.*\.rev$/.test(n)).sort();
+  return readdirSync(join(base, 'releases')).filter((n) => !/^\.r.*\.(rev|manifest)$/.test(n)).sort();
 }
 
 function recordsIn(base: string): string[] {
@@ -727,6 +735,7 @@ exec rsync "$@"
         const [r1, r2] = [rel(1), rel(2)];
         const dir1 = staged(base, r1);
         symlinkSync(target === 'absolute' ? out : join('..', '..', '..', '..', '..', basename(out)), join(dir1, 'docs'));
+        writeManifest(dir1); // the symlink is part of r1 as staged
         assert.deepEqual(readdirSync(join(dir1, 'docs')), ['keep'], 'the fixture points where it should');
         const tree = join(tmp, `retyped${counter}`);
         mkdirSync(join(tree, 'docs'), { recursive: true });
