@@ -45,10 +45,13 @@ manifest() {
 
 # Sets bad to how many paths of the release directory $1 (in releases/) differ from the
 # manifest recorded beside it, releases/.$1.manifest: 0 when intact, nothing when there is
-# none (staged by an older Slipway: it cannot be checked). One find, no checksums.
+# none (staged by an older Slipway: it cannot be checked). An edit in place, an added or a
+# removed file sets a time newer than the manifest's, so a tree with nothing newer is intact
+# without listing it: the full comparison runs only when something is newer.
 verify() {
   bad=
   [ -f "$base/releases/.$1.manifest" ] || return 0
+  if [ -z "$(find "$base/releases/$1" -newer "$base/releases/.$1.manifest" -print -quit)" ]; then bad=0; return 0; fi
   bad=$(manifest "$base/releases/$1" | LC_ALL=C comm -z -3 - "$base/releases/.$1.manifest" | sed -z 's/^\t//' | cut -z -f4 | LC_ALL=C sort -zu | tr -cd '\0' | wc -c)
 }
 
@@ -66,9 +69,12 @@ kept_releases() {
 }
 
 # What a host has, read before deciding what to send it: the live release, and every
-# release directory with its commit (a directory without one is incomplete). A release
-# other than the live one counts only if it matches its manifest (a rollback or a delta
-# would use it as it is); else `edited <dir> <n|unverifiable>`, and it is staged afresh.
+# release directory with its commit (a directory without one is incomplete). With $1 =
+# verify, a release other than the live one counts only if it matches its manifest (a
+# rollback would switch to it as it is); else `edited <dir> <n|unverifiable>`, and it is
+# staged afresh. Without, such releases are listed `unchecked`: a deploy rarely switches to
+# one, and then the stage script checks it (verifying every kept release costs each host a
+# walk of every kept tree on every deploy).
 look() {
   read_live
   echo "live $live"
@@ -76,6 +82,7 @@ look() {
     for d in r*-*; do
       revision_of "$d"
       [ -n "$r" ] || continue
+      if [ "$d" != "$live" ] && [ "${1-}" != verify ]; then echo "have $d $r unchecked"; continue; fi
       if [ "$d" != "$live" ]; then
         verify "$d"
         [ "$bad" = 0 ] || { echo "edited $d ${bad:-unverifiable}"; continue; }

@@ -3,9 +3,10 @@
 # A host's look that then waits to switch it, in one remote process: the admin node sends
 # the release directory once every host has staged it. Input that ends without one (the
 # run stopped, failed elsewhere, or switches this host another way) and a connection that
-# closes both end it with nothing changed. Argument: base.
+# closes both end it with nothing changed. Arguments: base, and `verify` to check the kept
+# releases against their manifests (see look).
 base=$1
-look
+look "${2-}"
 echo ready
 IFS= read -r dir || exit 0
 case $dir in

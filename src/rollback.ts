@@ -63,7 +63,8 @@ export async function planRollback(appEnv: AppEnv, view: StoreView, options: Rol
 
 export async function rollback(appEnv: AppEnv, options: RollbackOptions, reporter: Reporter): Promise<{ plan: RollbackPlan; hosts: HostReport[] }> {
   // hosts are connected to (and probed) while the rollback is planned; whatever happens, they are closed
-  const preconnected = preconnect(appEnv, reporter);
+  // a rollback switches to a kept release as it is: the looks check them against their manifests
+  const preconnected = preconnect(appEnv, reporter, true);
   try {
     const view = await viewStore(appEnv.paths.www);
     const plan = await planRollback(appEnv, view, options);

@@ -27,19 +27,21 @@ export class SwitchGate {
   private ended = false;
 
   /** Look at the host now; ssh.commandTimeout bounds the look, and later the switch. */
-  static open(session: HostSession, appEnv: AppEnv): SwitchGate {
-    return new SwitchGate(session, appEnv.remote.path, appEnv.ssh.commandTimeout * 1000);
+  static open(session: HostSession, appEnv: AppEnv, verifyKept = false): SwitchGate {
+    return new SwitchGate(session, appEnv.remote.path, appEnv.ssh.commandTimeout * 1000, verifyKept);
   }
 
   constructor(
     session: HostSession,
     base: string,
     private readonly timeoutMs: number,
+    /** Check the kept releases against their manifests in the look (a rollback switches to one). */
+    verifyKept = false,
   ) {
     let ready!: (state: HostState) => void;
     const looked = new Promise<HostState>((resolve) => (ready = resolve));
     let seen = false;
-    this.result = session.exec(gateCmd(base), {
+    this.result = session.exec(gateCmd(base, verifyKept), {
       stdin: this.input,
       timeoutMs: 0,
       signal: this.stop.signal,

@@ -32,7 +32,8 @@ export interface Preconnected {
   close(): void;
 }
 
-export function preconnect(appEnv: AppEnv, reporter: Reporter): Preconnected {
+/** `verifyKept`: the looks check kept releases against their manifests (a rollback; see remote/common.sh look). */
+export function preconnect(appEnv: AppEnv, reporter: Reporter, verifyKept = false): Preconnected {
   const credentials = loadCredentials(appEnv);
   // a bad key or known_hosts file is reported by shipRelease, as a usage error
   credentials.catch(() => undefined);
@@ -63,7 +64,7 @@ export function preconnect(appEnv: AppEnv, reporter: Reporter): Preconnected {
     return all;
   };
   // each host is asked what it has as soon as it is connected: the answer decides what it is sent
-  const gates = new Map([...sessions].map(([name, session]) => [name, session.then((s) => SwitchGate.open(s, appEnv), () => undefined)]));
+  const gates = new Map([...sessions].map(([name, session]) => [name, session.then((s) => SwitchGate.open(s, appEnv, verifyKept), () => undefined)]));
   const states = new Map([...gates].map(([name, gate]) => [name, gate.then((g) => g?.state).catch(() => undefined)]));
   void pMap(
     appEnv.hosts,

@@ -89,8 +89,8 @@ export function aheadCmd(base: string, token: string): Cmd {
  * then `ready`), then wait: a release directory on stdin switches the host to it, as
  * activateCmd does; the end of stdin exits with nothing changed.
  */
-export function gateCmd(base: string): Cmd {
-  return script('gate', [base]);
+export function gateCmd(base: string, verifyKept = false): Cmd {
+  return script('gate', verifyKept ? [base, 'verify'] : [base]);
 }
 
 /** A host's releases as its probe saw them. */
@@ -101,18 +101,23 @@ export interface HostState {
   have: Map<string, string>;
   /** Releases held but not intact (or without a manifest): staged afresh if needed. */
   edited?: KeptRelease[];
+  /** Releases but the live one that the look did not check against their manifests. */
+  unchecked?: Set<string>;
 }
 
 export function parseProbe(stdout: string): HostState {
   const lines = parseLines(stdout);
   const live = lines.get('live')?.[0] || undefined;
   const have = new Map<string, string>();
+  const unchecked = new Set<string>();
   for (const entry of lines.get('have') ?? []) {
-    const [dir, rev] = entry.split(' ');
-    if (dir && rev && RELEASE_DIR.test(dir)) have.set(dir, rev);
+    const [dir, rev, flag] = entry.split(' ');
+    if (!dir || !rev || !RELEASE_DIR.test(dir)) continue;
+    have.set(dir, rev);
+    if (flag === 'unchecked') unchecked.add(dir);
   }
   const edited = parseKept(lines.get('edited') ?? []);
-  return { ...(live ? { live } : {}), have, ...(edited.length ? { edited } : {}) };
+  return { ...(live ? { live } : {}), have, ...(edited.length ? { edited } : {}), ...(unchecked.size ? { unchecked } : {}) };
 }
 
 /** Does the host hold this release intact (its directory, with the right REVISION)? */

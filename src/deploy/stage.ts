@@ -100,7 +100,8 @@ export class Shipment {
 
   /** What a host in this state is sent. */
   async choose(state: HostState | undefined, host?: string): Promise<Choice> {
-    if (state && holds(state, this.release)) return { kind: 'present' };
+    // a kept release the look did not check goes through the stage script, which checks it (and restages it if edited)
+    if (state && holds(state, this.release) && !state.unchecked?.has(this.dir)) return { kind: 'present' };
     if (state && !state.have.size) {
       const sent = host && (await this.ahead?.sentFor(host, this.release));
       if (sent && this.ahead) return { kind: 'ahead', token: this.ahead.token, files: sent.files, bytes: sent.bytes };

@@ -43,7 +43,10 @@ function host(count: number, live?: number): { base: string; dirs: string[] } {
       assert.equal(spawnSync('cp', ['-al', join(base, 'releases', dirs[0]!), path]).status, 0);
       writeFileSync(join(path, `only-r${i}.txt`), `${i}\n`);
     }
-    assert.equal(sh(base, 'manifest "$base/releases/$1" > "$base/releases/.$1.manifest"', dir).status, 0);
+    // staged a while ago, as on a real host: the tree's times, then its manifest's, in the past
+    const past = Math.floor(Date.now() / 1000) - 120;
+    const recorded = sh(base, 'find "$base/releases/$1" -exec touch -h -d "@$2" {} + && manifest "$base/releases/$1" > "$base/releases/.$1.manifest" && touch -d "@$3" "$base/releases/.$1.manifest"', dir, String(past), String(past + 60));
+    assert.equal(recorded.status, 0, recorded.stderr);
     writeFileSync(join(base, 'releases', `.${dir}.rev`), `${String(i).repeat(40)}\n`);
     dirs.push(dir);
   }
@@ -94,10 +97,15 @@ describe('the look and the forget script', () => {
     appendFileSync(join(base, 'releases', dirs[3]!, 'only-r4.txt'), 'edited\n');
     appendFileSync(join(base, 'releases', dirs[2]!, 'index.html'), 'edited\n'); // the live one, shared with r1 and r2
     rmSync(join(base, 'releases', `.${dirs[1]}.manifest`));
-    const r = spawnSync('/bin/sh', ['-c', shellLine(gateCmd(base))], { input: '', env: { PATH: process.env.PATH } });
+    const r = spawnSync('/bin/sh', ['-c', shellLine(gateCmd(base, true))], { input: '', env: { PATH: process.env.PATH } });
     const state = parseProbe(r.stdout.toString());
     assert.deepEqual([...state.have.keys()], [dirs[2]]);
     assert.deepEqual(state.edited, [{ dir: dirs[0], differ: 1 }, { dir: dirs[1] }, { dir: dirs[3], differ: 2 }], 'r4: its own edit and the shared index.html');
+    // a deploy's look checks nothing: every kept release is listed unchecked, for the stage script to check if it is needed
+    const quick = parseProbe(spawnSync('/bin/sh', ['-c', shellLine(gateCmd(base))], { input: '', env: { PATH: process.env.PATH } }).stdout.toString());
+    assert.deepEqual([...quick.have.keys()].sort(), [...dirs].sort());
+    assert.deepEqual([...(quick.unchecked ?? [])].sort(), [dirs[0], dirs[1], dirs[3]].sort());
+    assert.equal(quick.edited, undefined);
   });
 
   test('forget removes each edited non-live release with its record and manifest, and nothing else', () => {
