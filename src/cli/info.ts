@@ -9,6 +9,7 @@ import { redact } from '../report/redact.js';
 import { registerSecrets } from '../secrets.js';
 import { requireAccess } from './access.js';
 import { type GlobalOptions, locations } from './context.js';
+import { plural } from '../report/line.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -82,9 +83,9 @@ export async function statusCommand(target: string, globals: GlobalOptions): Pro
     if (t.kept.some((k) => k.differ)) edited++;
   }
   const problems = [
-    ...(unreachable ? [`${unreachable} host(s) could not be reached`] : []),
-    ...(differ ? [`${differ} host(s) differ from the live release ${live.id}: run deploy sync ${appEnv.app}-${appEnv.env}`] : []),
-    ...(edited ? [`${edited} host(s) keep releases edited by hand: run deploy sync ${appEnv.app}-${appEnv.env} to remove them`] : []),
+    ...(unreachable ? [`${plural(unreachable, 'host')} could not be reached`] : []),
+    ...(differ ? [`${plural(differ, 'host')} ${differ === 1 ? 'differs' : 'differ'} from the live release ${live.id}: run deploy sync ${appEnv.app}-${appEnv.env}`] : []),
+    ...(edited ? [`${plural(edited, 'host')} ${edited === 1 ? 'keeps' : 'keep'} releases edited by hand: run deploy sync ${appEnv.app}-${appEnv.env} to remove them`] : []),
   ];
   if (problems.length) throw new DeployFailedError(problems.join('; '));
 }

@@ -14,6 +14,7 @@ import { onEachHost, type Outcome } from './fanout.js';
 import { type Drift, forgetCmd, idOfDir, inspectCmd, type KeptRelease, parseDrift, parseKept, parseLines, parseRsyncStats, repairCmd, type TransferStats } from './remote.js';
 import { type ReleaseServer, startReleaseServer } from './serve.js';
 import type { HostSession } from './ssh.js';
+import { plural } from '../report/line.js';
 
 export type Verdict = 'in-sync' | 'modified' | 'other-release' | 'no-release';
 
@@ -62,7 +63,7 @@ export function describeTree(t: HostTree, live: Release): string {
 
 export function summarizeDrift(drift: readonly Drift[], max = 5): string {
   const shown = drift.slice(0, max).map((d) => `${d.kind} ${d.path}`);
-  return `${drift.length} difference(s): ${shown.join(', ')}${drift.length > max ? ', …' : ''}`;
+  return `${plural(drift.length, 'difference')}: ${shown.join(', ')}${drift.length > max ? ', …' : ''}`;
 }
 
 /** Put a fresh copy of the live release in place of a hand-changed one. */
@@ -79,7 +80,7 @@ export async function repairOn(session: HostSession, appEnv: AppEnv, live: Relea
     } finally {
       await forward.close();
     }
-  }, (t) => `${live.id} restaged and live (${t.files} files, ${formatBytes(t.bytes)} received)`);
+  }, (t) => `${live.id} restaged and live (${plural(t.files, 'file')}, ${formatBytes(t.bytes)} received)`);
 }
 
 /** Remove the host's non-live releases edited by hand, so a rollback stages them afresh; returns their ids. */

@@ -35,6 +35,7 @@ import {
 } from './remote.js';
 import { type ReleaseServer, startReleaseServer } from './serve.js';
 import type { HostSession } from './ssh.js';
+import { plural } from '../report/line.js';
 
 export interface StageResult {
   /** The release the host served before (id and directory). */
@@ -142,7 +143,7 @@ export class Shipment {
       // the host changed since its probe: a tar no longer fits, rsync takes what it has into account
       if (run.result.code === UNTAR_EXIT) run = await this.send(session, { kind: 'rsync' });
       const { result, sent } = run;
-      if (result.code !== 0) throw new Error(`staging failed (exit ${result.code}): ${lastLine(result.stderr || result.stdout)}`);
+      if (result.code !== 0) throw new Error(`staging failed (exit ${result.code}): ${explainStageFailure(lastLine(result.stderr || result.stdout))}`);
       const lines = parseLines(result.stdout);
       const live = lines.get('live')?.[0]?.replace(/^none$/, '') || undefined;
       const present = lines.has('present');
@@ -158,7 +159,7 @@ export class Shipment {
         ahead: lines.has('ahead'),
         ...(edited ? { restaged: `${release.id} ${describeKept(edited)}: staged again` } : {}),
       };
-    }, (r) => (r.present ? `${release.id} already staged` : `${r.restaged ? `${r.restaged}; ` : ''}staged ${release.id} (${r.transferred.files} files, ${formatBytes(r.transferred.bytes)} received${r.from ? `, delta from ${r.from}` : ''}${r.ahead ? ', sent while the release was committed' : ''})`), (r) => r.transferred);
+    }, (r) => (r.present ? `${release.id} already staged` : `${r.restaged ? `${r.restaged}; ` : ''}staged ${release.id} (${plural(r.transferred.files, 'file')}, ${formatBytes(r.transferred.bytes)} received${r.from ? `, delta from ${r.from}` : ''}${r.ahead ? ', sent while the release was committed' : ''})`), (r) => r.transferred);
   }
 
   /** Run the stage script once with this payload; a tar's size is known here (rsync reports its own). */
@@ -207,6 +208,13 @@ export class Shipment {
     // the tar sent ahead is SendAhead's to remove
     if (this.full && (await this.full.catch(() => undefined))?.file === this.fullTarFile()) await rm(this.fullTarFile(), { force: true });
   }
+}
+
+/** A host's own words for a full disk (dash says `printf: printf: I/O error`), said plainly. */
+export function explainStageFailure(reason: string): string {
+  return /No space left on device|Disk quota exceeded|I\/O error|write failed/i.test(reason)
+    ? `this host could not write its release: is its disk full? (${reason})`
+    : reason;
 }
 
 /** The last lines of a remote command's output, for an error message. */

@@ -64,8 +64,8 @@ describe('staging a release from the previous one (delta)', { timeout: 300_000 }
     writeFileSync(recordOf(releaseDir(1, 'r3')), 'not-this-one\n');
     await w.commit({ 'change.txt': 'v3\n' });
     const r = await deploy();
-    assert.match(r.stderr, /\[web1\] staged r4 \(1 files, .*, delta from r3\)/);
-    assert.match(r.stderr, /\[web2\] staged r4 \(\d+ files, .*, delta from r2\)/, 'web2 builds on the newest release it holds intact');
+    assert.match(r.stderr, /\[web1\] staged r4 \(1 file, .*, delta from r3\)/);
+    assert.match(r.stderr, /\[web2\] staged r4 \(\d+ files?, .*, delta from r2\)/, 'web2 builds on the newest release it holds intact');
     await expectExact('r4');
   });
 
@@ -75,8 +75,8 @@ describe('staging a release from the previous one (delta)', { timeout: 300_000 }
     await w.writeApp({ appExtra: `tasks: [['sh', '-c', ${JSON.stringify(`echo changed > '${broken}'`)}]],` });
     await w.commit({ 'change.txt': 'v3b\n' });
     const r = await deploy();
-    assert.match(r.stderr, /\[web1\] staged r5 \(1 files, .*, delta from r4\)/);
-    assert.match(r.stderr, /\[web2\] staged r5 \(\d+ files, [^,]* received\) in/, 'web2 pulled with rsync, linking what it has');
+    assert.match(r.stderr, /\[web1\] staged r5 \(1 file, .*, delta from r4\)/);
+    assert.match(r.stderr, /\[web2\] staged r5 \(\d+ files?, [^,]* received\) in/, 'web2 pulled with rsync, linking what it has');
     await expectExact('r5');
     await w.writeApp({});
   });
@@ -85,7 +85,7 @@ describe('staging a release from the previous one (delta)', { timeout: 300_000 }
     await w.writeApp({ appExtra: "private: { mode: '0600' }," });
     await w.commit({ 'change.txt': 'v4\n' });
     const r = await deploy();
-    assert.equal((r.stderr.match(/staged r6 \(1 files,/g) ?? []).length, 2, r.stderr);
+    assert.equal((r.stderr.match(/staged r6 \(1 file,/g) ?? []).length, 2, r.stderr);
     for (let i = 0; i < 2; i++) {
       assert.equal(statSync(join(releaseDir(i, 'r6'), 'app/settings_local.py')).mode & 0o777, 0o600);
       assert.equal(statSync(join(releaseDir(i, 'r5'), 'app/settings_local.py')).mode & 0o777, 0o640);

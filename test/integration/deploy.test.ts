@@ -76,7 +76,7 @@ describe('deploy end to end', { timeout: 300_000 }, () => {
     await w.commit({ 'index.html': '<h1>shop v2</h1>\n' });
     const r = await w.deploy(w.target);
     assert.equal(r.exitCode, 0, r.all);
-    assert.equal((r.stderr.match(/staged r2 \(1 files,/g) ?? []).length, 3, r.stderr);
+    assert.equal((r.stderr.match(/staged r2 \(1 file,/g) ?? []).length, 3, r.stderr);
     for (const host of w.fleet.hosts) {
       const releases = join(w.remoteBase(host), 'releases');
       const [r1, r2] = readdirSync(releases).filter((d) => !d.startsWith('.')).sort();

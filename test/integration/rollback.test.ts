@@ -156,9 +156,9 @@ describe('rollback, history and drift', { timeout: 300_000 }, () => {
     assert.equal(status.exitCode, 1, status.all);
     assert.match(status.stdout, /^live release: r1 /m);
     assert.match(status.stdout, /^web1 +r1 +[0-9a-f]{12} {2}ok$/m);
-    assert.match(status.stdout, /^web2 +r1 +[0-9a-f]{12} {2}MODIFIED: 2 difference\(s\): (modified index\.html, extra stray\.php|extra stray\.php, modified index\.html)$/m);
+    assert.match(status.stdout, /^web2 +r1 +[0-9a-f]{12} {2}MODIFIED: 2 differences: (modified index\.html, extra stray\.php|extra stray\.php, modified index\.html)$/m);
     assert.match(status.stdout, /^web3 +r4 +[0-9a-f]{12} {2}DRIFT: not the live r1, newest$/m);
-    assert.match(status.stderr, /2 host\(s\) differ from the live release r1: run deploy sync/);
+    assert.match(status.stderr, /2 hosts differ from the live release r1: run deploy sync/);
 
     await w.writeApp({ appExtra: MIGRATIONS, appHosts: 4 }); // web4 joins the env with nothing on it
     const tagsBefore = await tags();
@@ -166,7 +166,7 @@ describe('rollback, history and drift', { timeout: 300_000 }, () => {
     const r = await w.deploy('sync', w.target);
     assert.equal(r.exitCode, 0, r.all);
     assert.match(r.stderr, /r1 live on 4\/4 hosts \(1 already intact, 1 repaired, 2 switched\)/);
-    assert.match(r.stderr, /\[web2\] r1 restaged and live \(1 files,/, 'only the edited file crossed the wire');
+    assert.match(r.stderr, /\[web2\] r1 restaged and live \(1 file,/, 'only the edited file crossed the wire');
     assert.match(r.stderr, /\[web3\] r1 already staged/);
     assert.match(r.stderr, /\[web4\] staged r1 \(/);
     assert.deepEqual(await tags(), tagsBefore, 'sync makes no release');

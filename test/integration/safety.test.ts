@@ -208,7 +208,7 @@ describe('safety on a real fleet', { timeout: 600_000 }, () => {
       await bigChange('full-disk');
       const r = await deploy([w.target]);
       assert.equal(r.exitCode, 1, r.all);
-      assert.match(r.stderr, /web2: staging failed.*(No space left|write failed|error)/i);
+      assert.match(r.stderr, /web2: staging failed \(exit \d+\): this host could not write its release: is its disk full\? \(.*(No space left|write failed|I\/O error)/i);
       assert.match(r.stderr, /no host was switched/);
     } finally {
       await execa('nsenter', ['-t', pid, '-m', 'umount', '/data/www']);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { AppEnv } from '../../src/config/resolve.js';
 import { type HostState, deltaInput, releaseDir, stageCmd } from '../../src/deploy/remote.js';
-import { Shipment } from '../../src/deploy/stage.js';
+import { Shipment, explainStageFailure } from '../../src/deploy/stage.js';
 import { commitRelease } from '../../src/release-store/store.js';
 import { FACTS, withStore } from '../support/store.js';
 import { baseOf } from '../../src/release-store/delta.js';
@@ -101,4 +101,12 @@ describe('without a probe, a host is sent a delta it checks itself', () => {
       assert.equal(blind.kind, 'list');
       assert.equal((blind as { paths?: string }).paths, 'Cindex.html\n', 'the changed path travels with it');
     }));
+});
+
+describe('a stage that fails for want of disk says so', () => {
+  it("a host's write errors read as a full disk, with its own words kept", () => {
+    assert.equal(explainStageFailure('printf: printf: I/O error'), 'this host could not write its release: is its disk full? (printf: printf: I/O error)');
+    assert.match(explainStageFailure('tar: index.html: Cannot write: No space left on device'), /^this host could not write its release: is its disk full\?/);
+  });
+  it('other failures are left as they are', () => assert.equal(explainStageFailure('cannot unpack the release'), 'cannot unpack the release'));
 });
