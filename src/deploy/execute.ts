@@ -132,7 +132,7 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
     }
     const failed = staged.filter((s) => !s.ok);
     if (failed.length) {
-      reporter.emit({ kind: 'note', level: 'error', text: `staging failed on ${failed.map((f) => f.host).join(', ')}: no host was switched; every host still serves its previous release` });
+      reporter.emit({ kind: 'note', level: 'error', text: `staging failed on ${failed.map((f) => f.host).join(', ')}: no host was switched; every host still serves its previous release (to go ahead without them: --exclude-hosts ${failed.map((f) => f.host).join(',')})` });
       return { hosts: [...reports.values()] };
     }
     if (signal?.aborted) return { hosts: [...reports.values()] };
