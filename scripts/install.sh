@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 MARKER=.slipway-install
 # Slipway's own files: everything install copies and uninstall removes
-OWN=(package.json package-lock.json README.md dist node_modules docs examples)
+OWN=(package.json package-lock.json README.md dist remote node_modules docs examples)
 
 die() { echo "install: $*" >&2; exit 2; }
 

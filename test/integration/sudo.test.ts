@@ -11,6 +11,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { chmod, chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import { CLI, type World, git, makeWorld } from '../support/world.js';
@@ -29,6 +30,8 @@ describe('sudo deploy is not root for whoever may run it', { timeout: 600_000 },
   let wrapper: string;
   let markers: string;
   let simulated: Record<string, string>;
+  /** An installed copy of Slipway: under sudo, Slipway's own files must be root's along their whole path, wherever the tests run from. */
+  let cli: string;
 
   /** The app file of the world, with top-level code that leaves a marker named after the uid running it. */
   const app = async (env = '', imports = '') => {
@@ -47,7 +50,7 @@ describe('sudo deploy is not root for whoever may run it', { timeout: 600_000 },
 
   /** As root with SUDO_* set but not started by sudo. */
   const asRootWithSudoEnv = async (args: string[], env: Record<string, string> = {}) => {
-    const r = await execa('node', [CLI, '--apps', w.appsDir, '--root', w.root, ...args], {
+    const r = await execa('node', [cli, '--apps', w.appsDir, '--root', w.root, ...args], {
       reject: false,
       all: true,
       env: { PATH: process.env.PATH, CI: '1', ...simulated, ...env },
@@ -89,8 +92,10 @@ describe('sudo deploy is not root for whoever may run it', { timeout: 600_000 },
     execFileSync('sh', ['-c', `getent group ${GROUP} >/dev/null || groupadd ${GROUP}`]);
     execFileSync('sh', ['-c', `id ${OK} >/dev/null 2>&1 || useradd -M -U -s /bin/sh -G ${GROUP} ${OK}`]);
     execFileSync('sh', ['-c', `id ${NOPE} >/dev/null 2>&1 || useradd -M -U -s /bin/sh ${NOPE}`]);
+    execFileSync('bash', [fileURLToPath(new URL('../../scripts/install.sh', import.meta.url)), 'install', join(base, 'slipway'), join(base, 'bin'), join(base, 'etc-apps')], { stdio: 'ignore' });
+    cli = join(base, 'slipway', 'dist', 'bin', 'deploy.js');
     wrapper = join(base, 'deploy');
-    await writeFile(wrapper, `#!/bin/sh\nexec ${process.execPath} ${CLI} "$@"\n`, { mode: 0o755 });
+    await writeFile(wrapper, `#!/bin/sh\nexec ${process.execPath} ${cli} "$@"\n`, { mode: 0o755 });
     await writeFile(SUDOERS, `Defaults:${OK},${NOPE} env_reset\n${OK},${NOPE} ALL=(root) NOPASSWD: ${wrapper}\n`, { mode: 0o440 });
     simulated = { SUDO_USER: OK, SUDO_UID: String(uidOf(OK)), SUDO_GID: String(uidOf(OK)), SUDO_COMMAND: wrapper };
   });
