@@ -79,6 +79,7 @@ copy() { rsync -rlpt --delete --chown=0:0 --chmod=Dgo-w,Fgo-w "$@"; }
 copy "$stage/package.json" "$stage/package-lock.json" README.md "$prefix/"
 copy "$stage/node_modules/" "$prefix/node_modules/"
 copy dist/ "$prefix/dist/"
+copy remote/ "$prefix/remote/"
 copy docs/ "$prefix/docs/"
 mkdir -p "$prefix/examples"
 copy examples/ apps "$prefix/examples/"

@@ -5,7 +5,7 @@
  * Slipway's is never replaced; the installed CLI's default apps directory is APPS_DIR.
  */
 import assert from 'node:assert/strict';
-import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,7 +43,7 @@ describe('make install', { timeout: 300_000 }, () => {
     apps = join(base, 'etc', 'slipway', 'apps');
     // a clone owned by an ordinary user, some of it writable by group and others
     await mkdir(clone);
-    await execa('rsync', ['-a', ...['package.json', 'package-lock.json', 'README.md', 'dist', 'node_modules', 'docs', 'examples', 'apps', 'scripts'].map((f) => join(REPO, f)), `${clone}/`]);
+    await execa('rsync', ['-a', ...['package.json', 'package-lock.json', 'README.md', 'dist', 'remote', 'node_modules', 'docs', 'examples', 'apps', 'scripts'].map((f) => join(REPO, f)), `${clone}/`]);
     await execa('chown', ['-R', '1000:1000', clone]);
     await execa('chmod', ['-R', 'g+w,o+w', join(clone, 'dist'), join(clone, 'node_modules', 'jiti')]);
   });
@@ -64,6 +64,7 @@ describe('make install', { timeout: 300_000 }, () => {
     assert.equal(readFileSync(join(prefix, 'apps', 'mine.ts'), 'utf8'), 'user file\n');
     assert.equal(readFileSync(join(bindir, 'other-tool'), 'utf8'), 'user tool\n');
     assert.equal(readlinkSync(join(bindir, 'deploy')), join(prefix, 'dist', 'bin', 'deploy.js'));
+    assert.ok(existsSync(join(prefix, 'remote', 'stage.sh')), 'the scripts web servers run are installed');
 
     const installed = walk(prefix, (p) => p === join(prefix, 'apps'));
     assert.ok(installed.some((p) => p.endsWith('node_modules/jiti/package.json')));
