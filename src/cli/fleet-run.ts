@@ -19,7 +19,7 @@ import { RunTracker } from '../report/summary.js';
 import { deployerName } from '../release-store/store.js';
 import { registerSecrets } from '../secrets.js';
 import { type GlobalOptions, locations, makeReporter } from './context.js';
-import { guarded, parseWait, verifyAllowed } from './guard.js';
+import { guarded, parseWait, verifyAllowed } from '../flows/guard.js';
 import { requireAccess } from './access.js';
 import { plural } from '../report/line.js';
 

@@ -5,7 +5,7 @@
  */
 import { loadTarget } from '../config/load.js';
 import type { AppEnv, Host } from '../config/resolve.js';
-import { connect, defaultPlan, loadCredentials } from '../deploy/execute.js';
+import { connect, defaultPlan, loadCredentials } from '../deploy/ship.js';
 import { onEachHost } from '../deploy/fanout.js';
 import { formatPlan } from '../deploy/plan-text.js';
 import { idOfDir, parseLines, statusCmd } from '../deploy/remote.js';

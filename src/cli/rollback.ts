@@ -1,6 +1,6 @@
 /** The commands that change what hosts serve without making a release: rollback and sync. */
-import { rollback } from '../rollback.js';
-import { sync } from '../sync.js';
+import { rollback } from '../flows/rollback.js';
+import { sync } from '../flows/sync.js';
 import type { GlobalOptions } from './context.js';
 import { type FleetRunOptions, runOnFleet } from './fleet-run.js';
 

@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { deploy } from '../pipeline.js';
+import { deploy } from '../flows/deploy.js';
 import { buildFromEnv, checkBuildText } from './ci.js';
 import type { GlobalOptions } from './context.js';
 import { type FleetRunOptions, runOnFleet } from './fleet-run.js';

@@ -1,11 +1,11 @@
 /** `deploy unlock <app>-<env> --force`: remove a lock whose run is gone for good. */
 import { loadTarget } from '../config/load.js';
 import { UsageError } from '../errors.js';
-import { describeHolder, forceUnlock, isAlive, readLock } from '../lock.js';
+import { describeHolder, forceUnlock, isAlive, readLock } from '../flows/lock.js';
 import { hostname } from 'node:os';
 import { requireAccess } from './access.js';
 import { type GlobalOptions, locations } from './context.js';
-import { verifyAllowed } from './guard.js';
+import { verifyAllowed } from '../flows/guard.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 

@@ -8,12 +8,12 @@
 import type { AppEnv, Host } from '../config/resolve.js';
 import type { Release } from '../release-store/release.js';
 import { type Reporter, step } from '../report/events.js';
-import { connect, loadCredentials } from './execute.js';
-import { formatBytes } from './stage.js';
+import { connect, loadCredentials } from './ship.js';
+import { formatBytes } from './stage/stage.js';
 import { onEachHost, type Outcome } from './fanout.js';
 import { type Drift, forgetCmd, idOfDir, inspectCmd, type KeptRelease, parseDrift, parseKept, parseLines, parseRsyncStats, repairCmd, type TransferStats } from './remote.js';
-import { type ReleaseServer, startReleaseServer } from './serve.js';
-import type { HostSession } from './ssh.js';
+import { type ReleaseServer, startReleaseServer } from './stage/release-server.js';
+import type { HostSession } from './connect/ssh.js';
 import { plural } from '../report/line.js';
 
 export type Verdict = 'in-sync' | 'modified' | 'other-release' | 'no-release';

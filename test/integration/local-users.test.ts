@@ -12,7 +12,7 @@ import { type Socket, createConnection } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
-import { MAX_DAEMONS, MODULE } from '../../src/deploy/serve.js';
+import { MAX_DAEMONS, MODULE } from '../../src/deploy/stage/release-server.js';
 import { runDeploy, startDeploy, waitFor, writeAppFile } from '../support/safety.js';
 import { type World, makeWorld } from '../support/world.js';
 

@@ -6,7 +6,7 @@
  */
 import { createInterface } from 'node:readline';
 import { LockHeldError } from '../../src/errors.js';
-import { acquireLock } from '../../src/lock.js';
+import { acquireLock } from '../../src/flows/lock.js';
 
 const dir = process.argv[2]!;
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();

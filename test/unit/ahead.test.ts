@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import type { AppEnv } from '../../src/config/resolve.js';
-import { SendAhead } from '../../src/deploy/ahead.js';
-import type { Preconnected } from '../../src/deploy/preconnect.js';
+import { SendAhead } from '../../src/deploy/stage/ahead.js';
+import type { Preconnected } from '../../src/deploy/connect/preconnect.js';
 import type { HostState } from '../../src/deploy/remote.js';
-import type { HostSession } from '../../src/deploy/ssh.js';
+import type { HostSession } from '../../src/deploy/connect/ssh.js';
 import { commitRelease } from '../../src/release-store/store.js';
 import { FACTS, withStore } from '../support/store.js';
 

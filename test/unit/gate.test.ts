@@ -11,9 +11,9 @@ import type { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type Cmd, shellLine } from '../../src/exec/cmd.js';
-import { SwitchGate } from '../../src/deploy/gate.js';
+import { SwitchGate } from '../../src/deploy/switch/gate.js';
 import { parseLines, releaseDir } from '../../src/deploy/remote.js';
-import type { ExecOptions, ExecResult, HostSession } from '../../src/deploy/ssh.js';
+import type { ExecOptions, ExecResult, HostSession } from '../../src/deploy/connect/ssh.js';
 
 const r1 = { id: 'r1', commit: '1'.repeat(40) };
 const r2 = { id: 'r2', commit: '2'.repeat(40) };

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { probeHttp, runCheck } from '../../src/deploy/health.js';
-import type { HostSession } from '../../src/deploy/ssh.js';
+import { probeHttp, runCheck } from '../../src/deploy/switch/health.js';
+import type { HostSession } from '../../src/deploy/connect/ssh.js';
 
 describe('http health check', () => {
   let server: Server;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import ssh2 from 'ssh2';
 import { defaultSsh } from '../../src/config/resolve.js';
-import { HostSession } from '../../src/deploy/ssh.js';
+import { HostSession } from '../../src/deploy/connect/ssh.js';
 import {
   fingerprint,
   hostKeyAlgorithms,
@@ -17,7 +17,7 @@ import {
   parseKnownHosts,
   verifyHostKey,
   type KnownHostsFile,
-} from '../../src/deploy/known-hosts.js';
+} from '../../src/deploy/connect/known-hosts.js';
 
 interface TestKey {
   /** `ssh-ed25519 AAAA...` — the part of a .pub file that goes into known_hosts. */

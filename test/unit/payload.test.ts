@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { FullTar } from '../../src/deploy/payload.js';
+import { FullTar } from '../../src/deploy/stage/payload.js';
 
 /** A FullTar that counts its reads of the file. */
 class Counted extends FullTar {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AppEnv } from '../../src/config/resolve.js';
-import { cannotSucceed } from '../../src/deploy/preconnect.js';
+import { cannotSucceed } from '../../src/deploy/connect/preconnect.js';
 import { ExitCode } from '../../src/errors.js';
 
 const appEnv = { app: 'shop', env: 'prod', hosts: ['web1', 'web2', 'web3'].map((name) => ({ name })) } as unknown as AppEnv;

@@ -39,8 +39,8 @@ import {
   SCRIPTS_DIR,
   scriptText,
 } from '../../src/deploy/remote.js';
-import { GIT_MODES, tarCmd } from '../../src/deploy/payload.js';
-import { MODULE, RSYNC_USER } from '../../src/deploy/serve.js';
+import { GIT_MODES, tarCmd } from '../../src/deploy/stage/payload.js';
+import { MODULE, RSYNC_USER } from '../../src/deploy/stage/release-server.js';
 import type { Release } from '../../src/release-store/release.js';
 
 /** A stable, distinct 40-hex commit id per release number. */

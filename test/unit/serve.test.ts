@@ -11,7 +11,7 @@ import { type AddressInfo, type Socket, createConnection, createServer } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { MAX_DAEMONS, MODULE, RSYNC_USER, type ReleaseServer, startReleaseServer } from '../../src/deploy/serve.js';
+import { MAX_DAEMONS, MODULE, RSYNC_USER, type ReleaseServer, startReleaseServer } from '../../src/deploy/stage/release-server.js';
 
 /** rsync daemons this process runs now. */
 function daemons(): Promise<number> {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { AppEnv } from '../../src/config/resolve.js';
 import { type HostState, deltaInput, releaseDir, stageCmd } from '../../src/deploy/remote.js';
-import { Shipment, explainStageFailure } from '../../src/deploy/stage.js';
+import { Shipment, explainStageFailure } from '../../src/deploy/stage/stage.js';
 import { commitRelease } from '../../src/release-store/store.js';
 import { FACTS, withStore } from '../support/store.js';
 import { baseOf } from '../../src/release-store/delta.js';

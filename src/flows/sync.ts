@@ -6,14 +6,14 @@
  * own fan-out; hosts whose live tree was edited get a fresh copy, swapped in
  * without ever editing the served tree.
  */
-import type { AppEnv } from './config/resolve.js';
-import { forgetEditedOn, inspectOn, repairOn, type Verdict, withEachHost } from './deploy/drift.js';
-import { defaultPlan, shipRelease } from './deploy/execute.js';
-import { interruption } from './interrupt.js';
-import { DeployFailedError, ExitCode, UsageError } from './errors.js';
-import { exportStep, isWorthRecording, type Release, recordRun, viewStore } from './release-store/index.js';
-import type { HostOutcome } from './release-store/history.js';
-import type { Reporter } from './report/events.js';
+import type { AppEnv } from '../config/resolve.js';
+import { forgetEditedOn, inspectOn, repairOn, type Verdict, withEachHost } from '../deploy/drift.js';
+import { defaultPlan, shipRelease } from '../deploy/ship.js';
+import { interruption } from '../interrupt.js';
+import { DeployFailedError, ExitCode, UsageError } from '../errors.js';
+import { exportStep, isWorthRecording, type Release, recordRun, viewStore } from '../release-store/index.js';
+import type { HostOutcome } from '../release-store/history.js';
+import type { Reporter } from '../report/events.js';
 
 export interface SyncResult {
   live: Release;

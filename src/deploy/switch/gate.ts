@@ -9,10 +9,10 @@
  * through it. A gate switches once; a second switch (a revert) is a fresh command.
  */
 import { PassThrough } from 'node:stream';
-import type { AppEnv } from '../config/resolve.js';
-import { type ExecResult, type HostSession } from './ssh.js';
-import { gateCmd, type HostState, parseProbe, RELEASE_DIR } from './remote.js';
-import { lastLine } from './stage.js';
+import type { AppEnv } from '../../config/resolve.js';
+import { type ExecResult, type HostSession } from '../connect/ssh.js';
+import { gateCmd, type HostState, parseProbe, RELEASE_DIR } from '../remote.js';
+import { lastLine } from '../stage/stage.js';
 
 const READY = /^ready$/m;
 

@@ -4,11 +4,11 @@
  * The ship is the deploy's own fan-out, so hosts that still hold the target
  * only switch, and hosts that pruned it pull its exact tree from the store.
  */
-import type { AppEnv } from './config/resolve.js';
-import { interruption } from './interrupt.js';
-import { type HostReport, shipRelease, verifyAllSwitched } from './deploy/execute.js';
-import { preconnect } from './deploy/preconnect.js';
-import { UsageError } from './errors.js';
+import type { AppEnv } from '../config/resolve.js';
+import { interruption } from '../interrupt.js';
+import { type HostReport, shipRelease, verifyAllSwitched } from '../deploy/ship.js';
+import { preconnect } from '../deploy/connect/preconnect.js';
+import { UsageError } from '../errors.js';
 import {
   changedFiles,
   exportStep,
@@ -20,9 +20,9 @@ import {
   resolveRelease,
   type StoreView,
   viewStore,
-} from './release-store/index.js';
-import type { Reporter } from './report/events.js';
-import { plural } from './report/line.js';
+} from '../release-store/index.js';
+import type { Reporter } from '../report/events.js';
+import { plural } from '../report/line.js';
 
 export interface RollbackOptions {
   /** r42, a commit or a tag; default: the release live before the current one */

@@ -12,13 +12,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import pMap from 'p-map';
-import type { AppEnv } from '../config/resolve.js';
-import { releasePaths } from '../release-store/delta.js';
-import { filesUnder } from '../release-store/store.js';
-import type { Release } from '../release-store/release.js';
+import type { AppEnv } from '../../config/resolve.js';
+import { releasePaths } from '../../release-store/delta.js';
+import { filesUnder } from '../../release-store/store.js';
+import type { Release } from '../../release-store/release.js';
 import { type FullTar, fullTar } from './payload.js';
-import type { Preconnected } from './preconnect.js';
-import { aheadCmd } from './remote.js';
+import type { Preconnected } from '../connect/preconnect.js';
+import { aheadCmd } from '../remote.js';
 
 export class SendAhead {
   /** Names this run's tree on the hosts (`.ahead.<token>.partial`). */

@@ -11,16 +11,16 @@ import { listReleases } from '../release-store/index.js';
 import type { Release } from '../release-store/release.js';
 import { phase, type Reporter, step } from '../report/events.js';
 import { onEachHost } from './fanout.js';
-import { type KnownHostsFile, parseKnownHosts } from './known-hosts.js';
+import { type KnownHostsFile, parseKnownHosts } from './connect/known-hosts.js';
 import { buildPlan, type RolloutPlan } from './plan.js';
 import { idOfDir, parseLines, pruneCmd, releaseDir, type TransferStats } from './remote.js';
-import { runRollout } from './rollout.js';
-import { SwitchGate } from './gate.js';
-import { rolloutVerdict } from './verdict.js';
-import type { SendAhead } from './ahead.js';
-import type { Preconnected } from './preconnect.js';
-import { HostSession } from './ssh.js';
-import { Shipment, lastLine } from './stage.js';
+import { runRollout } from './switch/rollout.js';
+import { SwitchGate } from './switch/gate.js';
+import { rolloutVerdict } from './switch/verdict.js';
+import type { SendAhead } from './stage/ahead.js';
+import type { Preconnected } from './connect/preconnect.js';
+import { HostSession } from './connect/ssh.js';
+import { Shipment, lastLine } from './stage/stage.js';
 
 export interface HostReport {
   host: string;

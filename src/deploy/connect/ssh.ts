@@ -7,10 +7,10 @@ import { type Duplex, Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createRequire } from 'node:module';
 import type { Client as SshClient, ClientChannel, ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
-import type { Host } from '../config/resolve.js';
-import type { SshSettings } from '../config/schema.js';
-import { HostError, errorMessage } from '../errors.js';
-import { type Cmd, shellLine } from '../exec/cmd.js';
+import type { Host } from '../../config/resolve.js';
+import type { SshSettings } from '../../config/schema.js';
+import { HostError, errorMessage } from '../../errors.js';
+import { type Cmd, shellLine } from '../../exec/cmd.js';
 import { type KnownHostsFile, hostKeyAlgorithms, noCommonHostKeyType, verifyHostKey } from './known-hosts.js';
 
 // ssh2 is CommonJS: required rather than imported, so Node does not parse all of it at

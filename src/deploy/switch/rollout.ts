@@ -6,16 +6,16 @@
  * back to the release it served before, health-checked again.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AppEnv, Host } from '../config/resolve.js';
-import { errorMessage } from '../errors.js';
-import { type Reporter, step as timed } from '../report/events.js';
+import type { AppEnv, Host } from '../../config/resolve.js';
+import { errorMessage } from '../../errors.js';
+import { type Reporter, step as timed } from '../../report/events.js';
 import { runCheck } from './health.js';
-import { onEachHost } from './fanout.js';
-import { type Phase, type RolloutPlan, type Step, revertSteps } from './plan.js';
-import { describeStep } from './plan-text.js';
-import { activateCmd, idOfDir, parseLines } from './remote.js';
+import { onEachHost } from '../fanout.js';
+import { type Phase, type RolloutPlan, type Step, revertSteps } from '../plan.js';
+import { describeStep } from '../plan-text.js';
+import { activateCmd, idOfDir, parseLines } from '../remote.js';
 import type { SwitchGate } from './gate.js';
-import type { HostSession } from './ssh.js';
+import type { HostSession } from '../connect/ssh.js';
 
 export interface HostRun {
   host: string;

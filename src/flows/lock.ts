@@ -22,8 +22,8 @@ import { appendFile, link, mkdir, open, readFile, rename, unlink, writeFile } fr
 import { readFileSync, readlinkSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { LockHeldError, UsageError } from './errors.js';
-import { deployerName } from './release-store/store.js';
+import { LockHeldError, UsageError } from '../errors.js';
+import { deployerName } from '../release-store/store.js';
 
 export interface LockInfo {
   /** The real user behind sudo. */

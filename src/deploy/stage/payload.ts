@@ -10,9 +10,9 @@
  */
 import { open, rm, stat, writeFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import type { Cmd } from '../exec/cmd.js';
-import { runLocal, runLocalBytes } from '../exec/local.js';
-import type { Delta } from '../release-store/delta.js';
+import type { Cmd } from '../../exec/cmd.js';
+import { runLocal, runLocalBytes } from '../../exec/local.js';
+import type { Delta } from '../../release-store/delta.js';
 
 export const MAX_TAR_BYTES = 16 * 1024 * 1024;
 /** The deleted paths travel as one argument of the stage command. */

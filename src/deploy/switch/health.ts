@@ -4,10 +4,10 @@
  * retried with a doubling back-off before the host counts as unhealthy.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorMessage } from '../errors.js';
-import type { Step } from './plan.js';
-import type { HostSession } from './ssh.js';
-import { plural } from '../report/line.js';
+import { errorMessage } from '../../errors.js';
+import type { Step } from '../plan.js';
+import type { HostSession } from '../connect/ssh.js';
+import { plural } from '../../report/line.js';
 
 export type CheckStep = Extract<Step, { kind: 'http' | 'command' }>;
 

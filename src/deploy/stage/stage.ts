@@ -12,10 +12,10 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AppEnv } from '../config/resolve.js';
-import { baseOf, deltaBetween, releasePaths } from '../release-store/delta.js';
-import type { Release } from '../release-store/release.js';
-import { type Reporter, step } from '../report/events.js';
+import type { AppEnv } from '../../config/resolve.js';
+import { baseOf, deltaBetween, releasePaths } from '../../release-store/delta.js';
+import type { Release } from '../../release-store/release.js';
+import { type Reporter, step } from '../../report/events.js';
 import type { SendAhead } from './ahead.js';
 import { type FullTar, deltaTar, fullTar } from './payload.js';
 import {
@@ -32,10 +32,10 @@ import {
   parseRsyncStats,
   releaseDir,
   stageCmd,
-} from './remote.js';
-import { type ReleaseServer, startReleaseServer } from './serve.js';
-import type { HostSession } from './ssh.js';
-import { plural } from '../report/line.js';
+} from '../remote.js';
+import { type ReleaseServer, startReleaseServer } from './release-server.js';
+import type { HostSession } from '../connect/ssh.js';
+import { plural } from '../../report/line.js';
 
 export interface StageResult {
   /** The release the host served before (id and directory). */

@@ -5,12 +5,12 @@
  * kept and surfaces in that host's stage step, exactly as if it had connected then.
  */
 import pMap from 'p-map';
-import type { AppEnv } from '../config/resolve.js';
-import { DeployFailedError, errorMessage } from '../errors.js';
-import type { Reporter } from '../report/events.js';
-import { type Credentials, connect, loadCredentials } from './execute.js';
-import { SwitchGate } from './gate.js';
-import type { HostState } from './remote.js';
+import type { AppEnv } from '../../config/resolve.js';
+import { DeployFailedError, errorMessage } from '../../errors.js';
+import type { Reporter } from '../../report/events.js';
+import { type Credentials, connect, loadCredentials } from '../ship.js';
+import { SwitchGate } from '../switch/gate.js';
+import type { HostState } from '../remote.js';
 import type { HostSession } from './ssh.js';
 
 export interface Preconnected {

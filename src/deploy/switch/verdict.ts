@@ -2,11 +2,11 @@
  * A rollout's outcome in words and an exit code: what failed, where, what the
  * fleet serves now, and the command to finish or to go back. Pure.
  */
-import { DeployFailedError, ExitCode, InterruptedError } from '../errors.js';
-import type { RolloutPlan } from './plan.js';
-import { idOfDir } from './remote.js';
+import { DeployFailedError, ExitCode, InterruptedError } from '../../errors.js';
+import type { RolloutPlan } from '../plan.js';
+import { idOfDir } from '../remote.js';
 import type { RolloutResult } from './rollout.js';
-import { plural } from '../report/line.js';
+import { plural } from '../../report/line.js';
 
 export interface VerdictContext {
   /** `shop-prod`. */

@@ -7,11 +7,11 @@
 import { caller } from '../caller.js';
 import type { AppEnv } from '../config/resolve.js';
 import { SupersededError, UsageError } from '../errors.js';
-import { leaveQueue, markDone, supersededBy, takeTicket } from '../queue.js';
+import { leaveQueue, markDone, supersededBy, takeTicket } from './queue.js';
 import { display } from '../exec/cmd.js';
 import { runLocal } from '../exec/local.js';
 import { handleSignals } from '../interrupt.js';
-import { acquireLock, describeHolder, parseDuration } from '../lock.js';
+import { acquireLock, describeHolder, parseDuration } from './lock.js';
 import type { Reporter } from '../report/events.js';
 
 /**

@@ -4,17 +4,17 @@
  * Every deploy that gets past its input checks is recorded in the store's
  * history, failures included.
  */
-import type { AppEnv } from './config/resolve.js';
-import { describeHostStates, type HostReport, shipRelease, verifyAllSwitched } from './deploy/execute.js';
-import { SendAhead } from './deploy/ahead.js';
-import { cannotSucceed, preconnect } from './deploy/preconnect.js';
-import { InterruptedError } from './errors.js';
-import { checkInterrupted, interruption } from './interrupt.js';
-import { isWorthRecording, maintainStore, makeRelease, type Release, recordRun, viewStore } from './release-store/index.js';
-import type { HostOutcome } from './release-store/history.js';
-import { checkRequiredPrivateFiles } from './release-store/private.js';
-import { phase, type Reporter } from './report/events.js';
-import { type UpdateOptions, updateSource } from './update/index.js';
+import type { AppEnv } from '../config/resolve.js';
+import { describeHostStates, type HostReport, shipRelease, verifyAllSwitched } from '../deploy/ship.js';
+import { SendAhead } from '../deploy/stage/ahead.js';
+import { cannotSucceed, preconnect } from '../deploy/connect/preconnect.js';
+import { InterruptedError } from '../errors.js';
+import { checkInterrupted, interruption } from '../interrupt.js';
+import { isWorthRecording, maintainStore, makeRelease, type Release, recordRun, viewStore } from '../release-store/index.js';
+import type { HostOutcome } from '../release-store/history.js';
+import { checkRequiredPrivateFiles } from '../release-store/private.js';
+import { phase, type Reporter } from '../report/events.js';
+import { type UpdateOptions, updateSource } from '../update/index.js';
 
 export interface DeployResult {
   release: Release;
