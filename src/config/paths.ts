@@ -37,6 +37,8 @@ export function adminPaths(root: string, env: string, app: string, privateDir?: 
 /** Directories a root may never be, or (the second list) be inside of. */
 const SYSTEM_DIRS = ['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib32', '/lib64', '/media', '/mnt', '/opt', '/proc', '/root', '/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/usr/local', '/var', '/var/lib', '/var/tmp'];
 const SYSTEM_TREES = ['/bin', '/boot', '/dev', '/etc', '/lib', '/lib32', '/lib64', '/proc', '/sbin', '/sys', '/usr'];
+/** Inside a system tree but made for anyone's files, as /tmp is: the shared-memory tmpfs (the benchmark's admin root). */
+const OPEN_TREES = ['/dev/shm/'];
 
 /**
  * Why `root` (absolute, resolved) cannot be the admin root, or undefined: a system
@@ -45,7 +47,7 @@ const SYSTEM_TREES = ['/bin', '/boot', '/dev', '/etc', '/lib', '/lib32', '/lib64
  */
 export function checkAdminRoot(root: string): string | undefined {
   if (SYSTEM_DIRS.includes(root)) return 'is a system directory';
-  if (SYSTEM_TREES.some((d) => root.startsWith(`${d}/`))) return 'is inside a system directory';
+  if (SYSTEM_TREES.some((d) => root.startsWith(`${d}/`)) && !OPEN_TREES.some((d) => root.startsWith(d))) return 'is inside a system directory';
   for (let dir = root; ; dir = dirname(dir)) {
     if (dir.split('/').pop() === 'releases') return `is inside ${dir}, a release tree`;
     if (dir !== root && existsSync(join(dir, '.git'))) return `is inside ${dir}, a git checkout (a release store or a source tree)`;

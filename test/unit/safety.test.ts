@@ -135,6 +135,10 @@ describe('trusted paths under sudo', () => {
   it('an admin root is never a system directory, a release tree or inside a store', async () => {
     for (const bad of ['/', '/etc', '/usr/local', '/var', '/etc/slipway', '/usr/share/x']) assert.ok(checkAdminRoot(bad), bad);
     assert.equal(checkAdminRoot('/data'), undefined);
+    // /dev/shm is for anyone's files, as /tmp is (the benchmark's admin root lives there); /dev itself is not
+    assert.equal(checkAdminRoot('/dev/shm/slipway-bench/admin'), undefined);
+    assert.ok(checkAdminRoot('/dev/shm'));
+    assert.ok(checkAdminRoot('/dev/pts/x'));
     assert.match(checkAdminRoot('/data/www/shop/releases/r3')!, /release tree/);
     const base = await mkdtemp(join(tmpdir(), 'slipway-root-'));
     try {
