@@ -62,3 +62,8 @@ export function memoryReporter(): Reporter & { events: RunEvent[] } {
   const events: RunEvent[] = [];
   return { events, begin: () => {}, emit: (e) => void events.push(e), close: async () => {} };
 }
+
+/** The last `n` non-blank lines of a command's output, for messages: what it said before it failed. */
+export function lastLines(text: string, n = 1): string {
+  return text.trimEnd().split('\n').filter((l) => l.trim() !== '').slice(-n).join('\n');
+}
