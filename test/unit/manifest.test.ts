@@ -31,6 +31,10 @@ function host(count: number, live?: number): { base: string; dirs: string[] } {
   const base = join(tmp, `host${++n}`);
   mkdirSync(join(base, 'releases'), { recursive: true });
   const dirs: string[] = [];
+  // staged a while ago, as on a real host: the tree's times, then its manifest's, in the past. One
+  // time for every release: they share files by hard links, and a later touch of a shared file
+  // with another second would be an edit of the releases staged before it
+  const past = Math.floor(Date.now() / 1000) - 120;
   for (let i = 1; i <= count; i++) {
     const dir = `r${i}-${String(i).repeat(12)}`;
     const path = join(base, 'releases', dir);
@@ -43,8 +47,6 @@ function host(count: number, live?: number): { base: string; dirs: string[] } {
       assert.equal(spawnSync('cp', ['-al', join(base, 'releases', dirs[0]!), path]).status, 0);
       writeFileSync(join(path, `only-r${i}.txt`), `${i}\n`);
     }
-    // staged a while ago, as on a real host: the tree's times, then its manifest's, in the past
-    const past = Math.floor(Date.now() / 1000) - 120;
     const recorded = sh(base, 'find "$base/releases/$1" -exec touch -h -d "@$2" {} + && manifest "$base/releases/$1" > "$base/releases/.$1.manifest" && touch -d "@$3" "$base/releases/.$1.manifest"', dir, String(past), String(past + 60));
     assert.equal(recorded.status, 0, recorded.stderr);
     writeFileSync(join(base, 'releases', `.${dir}.rev`), `${String(i).repeat(40)}\n`);
