@@ -2,20 +2,22 @@
  * `make bench`: Slipway against a plain parallel rsync-over-OpenSSH baseline, on a
  * loopback fleet, same machine, same run, alternating. See README "Benchmark".
  *
- * Everything (the admin node's root and every host's /data) lives in one directory on
- * tmpfs (/dev/shm) when there is one. On disk, this machine's filesystem (ext4 without a
- * journal) makes every file creation scan the inodes deleted in the last minutes: right
- * after a wipe of the fleet, whichever tool ran first paid several seconds more, and runs
- * of the same tool varied 2–4×. Real web servers have disks of their own and no such wipe.
+ * Where things live (BENCH_LAYOUT): by default (`admin-disk`) the admin node's side (its
+ * root with the checkout and release store, the app's repo, the baseline's tree) is on the
+ * disk, as on a real admin node, and every host's /data on tmpfs (/dev/shm): on this machine
+ * all hosts would otherwise share one disk, which no real fleet does, and this disk (ext4
+ * without a journal) makes every file creation scan the inodes deleted in the last minutes,
+ * so whichever tool ran right after a wipe of the fleet paid seconds more. `tmpfs` puts
+ * everything on /dev/shm (the layout of the figures before #22), `disk` everything on disk.
+ * Each measured run starts after `sync`, so none pays for the previous one's writeback.
  *
  * env: BENCH_REPS (default 5), BENCH_HOSTS (default 20), BENCH_SCALE (default "50,100";
  *      "" to skip), BENCH_NET (default 127.0.70; the scale fleet uses the next /24),
  *      BENCH_OUT (default bench/results.json), BENCH_PROFILE (a dir: CPU profiles of Slipway runs),
- *      BENCH_TMP (default /dev/shm if it has room for the largest fleet, else the system temp dir)
+ *      BENCH_LAYOUT (admin-disk, tmpfs or disk), BENCH_DISK (the disk directory, default /var/tmp)
  */
 import { existsSync, statfsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -36,16 +38,28 @@ const PROFILE = process.env.BENCH_PROFILE;
 /** Largest fleet × 2 layouts × the app (45 MB) × 1.5 for releases and slack. */
 const NEEDED = Math.max(HOSTS, ...SCALE) * 2 * 45e6 * 1.5;
 
-/** tmpfs when it has room for every host's copies (they live in RAM), else the system's temp dir. */
-function workDir(): string {
-  if (process.env.BENCH_TMP) return process.env.BENCH_TMP;
-  if (!existsSync('/dev/shm')) return tmpdir();
+type Layout = 'admin-disk' | 'tmpfs' | 'disk';
+const LAYOUT = (process.env.BENCH_LAYOUT ?? 'admin-disk') as Layout;
+if (!['admin-disk', 'tmpfs', 'disk'].includes(LAYOUT)) throw new Error(`BENCH_LAYOUT=${LAYOUT}: expected admin-disk, tmpfs or disk`);
+const DISK = process.env.BENCH_DISK ?? '/var/tmp';
+
+/** tmpfs when it has room for every host's copies (they live in RAM), else the disk. */
+function tmpfsDir(): string {
+  if (!existsSync('/dev/shm')) return DISK;
   const fs = statfsSync('/dev/shm');
   if (fs.bavail * fs.bsize >= NEEDED) return '/dev/shm';
-  log(`/dev/shm has ${(fs.bavail * fs.bsize / 1e9).toFixed(1)} GB free, ${(NEEDED / 1e9).toFixed(1)} GB needed: working on disk, where runs vary more`);
-  return tmpdir();
+  log(`/dev/shm has ${(fs.bavail * fs.bsize / 1e9).toFixed(1)} GB free, ${(NEEDED / 1e9).toFixed(1)} GB needed: the hosts are on disk, where runs vary more`);
+  return DISK;
 }
-const TARGETS: Record<Scenario, number> = { first: 0.5, onefile: 0.3, nochange: 0.2, rollback: 0.5 };
+
+/** Where the admin node's side and the hosts live, as BENCH_LAYOUT says. */
+function places(): { admin: string; hosts: string } {
+  if (LAYOUT === 'disk') return { admin: DISK, hosts: DISK };
+  const shm = tmpfsDir();
+  return { admin: LAYOUT === 'tmpfs' ? shm : DISK, hosts: shm };
+}
+/** The targets of #22: the admin node on disk, as users' admin nodes are. */
+const TARGETS: Record<Scenario, number> = { first: 0.5, onefile: 0.25, nochange: 0.12, rollback: 0.4 };
 const GIT_ENV = { GIT_AUTHOR_NAME: 'dev', GIT_AUTHOR_EMAIL: 'dev@example.com', GIT_COMMITTER_NAME: 'dev', GIT_COMMITTER_EMAIL: 'dev@example.com', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
 
 type Scenario = 'first' | 'onefile' | 'nochange' | 'rollback';
@@ -112,7 +126,10 @@ class Bench {
   private baselineN = 0;
   private rollbackAvailable = false;
 
-  constructor(readonly dir: string) {
+  constructor(
+    readonly dir: string,
+    readonly hostsDir: string,
+  ) {
     this.repos = join(dir, 'repos');
     this.work = join(dir, 'work');
     this.tree = join(dir, 'tree');
@@ -224,6 +241,8 @@ async function runScale(bench: Bench, fleet: Fleet, env: string, hosts: number, 
     // alternate which goes first, so neither always enjoys (or pays for) a warm cache
     const order: Tool[] = rep % 2 ? ['baseline', 'slipway'] : ['slipway', 'baseline'];
     for (const tool of order) {
+      // the previous run's writes reach the disk before this one starts, not during it
+      await execa('sync');
       const m = await (tool === 'slipway' ? s() : b());
       const { out, ...sample } = m;
       slot[tool].push(sample);
@@ -286,10 +305,11 @@ function table(results: Results, rollback: boolean): string {
 async function main(): Promise<void> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (make bench does)`);
   const started = performance.now();
-  const TMP = workDir();
-  const dir = await mkdtemp(join(TMP, 'slipway-bench-'));
-  log(`working in ${dir}`);
-  const bench = new Bench(dir);
+  const where = places();
+  const dir = await mkdtemp(join(where.admin, 'slipway-bench-'));
+  const hostsDir = where.hosts === where.admin ? dir : await mkdtemp(join(where.hosts, 'slipway-bench-hosts-'));
+  log(`layout ${LAYOUT}: the admin node in ${dir}, the hosts in ${hostsDir}`);
+  const bench = new Bench(dir, hostsDir);
   const fleets: Fleet[] = [];
   const cleanup = async () => {
     for (const child of running) {
@@ -297,7 +317,7 @@ async function main(): Promise<void> {
       await child.catch(() => undefined);
     }
     for (const f of fleets) await f.down().catch((err: unknown) => log(`fleet down failed: ${String(err)}`));
-    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    for (const d of new Set([dir, hostsDir])) await rm(d, { recursive: true, force: true }).catch(() => undefined);
   };
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     // `on`, not `once`: execa's exit hook re-raises a signal that no other listener holds
@@ -311,18 +331,18 @@ async function main(): Promise<void> {
   try {
     await bench.setup();
     log(`starting a ${HOSTS}-host fleet on ${NET}.0/24`);
-    const small = await startFleet({ size: HOSTS, net: NET, dir: join(dir, 'fleet-small') });
+    const small = await startFleet({ size: HOSTS, net: NET, dir: join(hostsDir, 'fleet-small') });
     fleets.push(small);
     await bench.writeApp(small, { [`h${HOSTS}`]: HOSTS });
     await runScale(bench, small, `h${HOSTS}`, HOSTS, REPS, results);
     await small.down();
     // its hosts' copies live in RAM on tmpfs: free them before a fleet five times its size
-    await rm(join(dir, 'fleet-small'), { recursive: true, force: true });
+    await rm(join(hostsDir, 'fleet-small'), { recursive: true, force: true });
     if (SCALE.length) {
       const big = Math.max(...SCALE);
       const net = NET.replace(/\d+$/, (x) => String(Number(x) + 1));
       log(`starting a ${big}-host fleet on ${net}.0/24`);
-      const fleet = await startFleet({ size: big, net, dir: join(dir, 'fleet-big') });
+      const fleet = await startFleet({ size: big, net, dir: join(hostsDir, 'fleet-big') });
       fleets.push(fleet);
       await bench.writeApp(fleet, Object.fromEntries(SCALE.map((n) => [`h${n}`, n])));
       for (const n of SCALE) {
@@ -334,10 +354,10 @@ async function main(): Promise<void> {
     if (!stopping) await cleanup();
   }
   const text = table(results, bench.hasRollback);
-  process.stdout.write(`\n${text}\n\nslipway = the whole \`deploy ${APP}-<env>\` run (update, release, ship); ratios are medians of wall time.\n`);
+  process.stdout.write(`\nlayout ${LAYOUT} (admin node in ${where.admin}, hosts in ${where.hosts})\n${text}\n\nslipway = the whole \`deploy ${APP}-<env>\` run (update, release, ship); ratios are medians of wall time.\n`);
   await writeFile(
     OUT,
-    `${JSON.stringify({ date: new Date().toISOString(), machine: { cpus: (await import('node:os')).cpus().length, load: (await import('node:os')).loadavg(), dir: TMP }, reps: REPS, rollbackAvailable: bench.hasRollback, targets: TARGETS, table: text.split('\n'), results }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), machine: { cpus: (await import('node:os')).cpus().length, load: (await import('node:os')).loadavg() }, layout: { name: LAYOUT, ...where }, reps: REPS, rollbackAvailable: bench.hasRollback, targets: TARGETS, table: text.split('\n'), results }, null, 2)}\n`,
   );
   log(`results in ${OUT}; ${((performance.now() - started) / 60000).toFixed(1)} min`);
 }
