@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { StepError } from '../../src/errors.js';
 import { local } from '../../src/exec/local.js';
@@ -51,5 +52,26 @@ describe('the local runner', () => {
   it('collects bytes, and refuses more than asked for', async () => {
     assert.deepEqual(await local.bytes(['head', '-c', '3', '/dev/zero'], '', 10), Buffer.alloc(3));
     await assert.rejects(local.bytes(['head', '-c', '100000', '/dev/zero'], '', 1000), /more than 1000 bytes/);
+  });
+
+  it('feeds a stream to stdin', async () => {
+    assert.equal((await local.run(['cat'], { input: Readable.from(['a\n', 'b\n']) })).stdout, 'a\nb\n');
+  });
+
+  it('starts a long-running process, speaks with it, and stops it', async () => {
+    const started = local.start(['sh', '-c', 'read line; echo "got $line $LC_ALL"; exec sleep 300']);
+    const closed = new Promise<void>((resolve) => started.on('close', resolve));
+    const said = new Promise<string>((resolve) => started.stdout.once('data', (d: Buffer) => resolve(d.toString())));
+    started.stdin.write('hello\n');
+    assert.equal(await said, 'got hello C\n');
+    assert.equal(started.running, true);
+    started.stop();
+    await closed;
+    assert.equal(started.running, false);
+  });
+
+  it('reports a long-running process that cannot start', async () => {
+    const started = local.start(['no-such-program-slipway']);
+    await assert.rejects(new Promise((_, reject) => started.on('error', reject)), /ENOENT/);
   });
 });
