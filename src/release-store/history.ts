@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { StepError } from '../errors.js';
-import { storeGit } from './git.js';
+import { storeGit } from '../exec/git.js';
 import type { Release } from './release.js';
 
 export const HISTORY_REF = 'refs/slipway/history';
