@@ -16,9 +16,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { forwardOf } from '../connect/ssh.js';
 import { local } from '../../exec/local.js';
 import type { Started } from '../../exec/runner.js';
+import { forwardOf } from '../connect/forwards.js';
 
 export const RSYNC_USER = 'slipway';
 export const MODULE = 'release';
