@@ -1,5 +1,6 @@
 /**
- * Sync: bring every host to the store's live release without making a new one.
+ * Sync: bring every host to the store's live release without making a new one,
+ * under the app-env's lock (guard.ts):
  *   export live → inspect each host → repair hand-changed hosts → ship to the rest → record
  * Hosts already intact are left alone; hosts on another release (or none, such
  * as a host just added to the env) get the live release through the deploy's
@@ -14,13 +15,18 @@ import { DeployFailedError, ExitCode, UsageError } from '../errors.js';
 import { exportStep, isWorthRecording, type Release, recordRun, viewStore } from '../release-store/index.js';
 import type { HostOutcome } from '../release-store/history.js';
 import type { Reporter } from '../report/events.js';
+import { type FleetOptions, guarded } from './guard.js';
 
 export interface SyncResult {
   live: Release;
   hosts: HostOutcome[];
 }
 
-export async function sync(appEnv: AppEnv, reporter: Reporter): Promise<SyncResult> {
+export function sync(appEnv: AppEnv, options: FleetOptions, reporter: Reporter): Promise<SyncResult> {
+  return guarded(appEnv, reporter, options.waitMs ?? 0, { verb: 'syncing' }, () => syncLocked(appEnv, reporter));
+}
+
+async function syncLocked(appEnv: AppEnv, reporter: Reporter): Promise<SyncResult> {
   const { live, tip } = await viewStore(appEnv.paths.www);
   if (!live) throw new UsageError(`${appEnv.app}-${appEnv.env} has no release yet: deploy it first`);
   reporter.emit({ kind: 'release', id: live.id, commit: live.commit, created: false });

@@ -11,7 +11,6 @@
  * Every source (the tree, the tars, the rsync daemon) is prepared once, on first need.
  */
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { AppEnv } from '../../config/resolve.js';
 import { baseOf, deltaBetween, releasePaths } from '../../release-store/delta.js';
 import type { Release } from '../../release-store/release.js';
@@ -89,7 +88,7 @@ export class Shipment {
   }
 
   private fullTarFile(): string {
-    return join(this.appEnv.paths.state, 'ship.tar');
+    return this.appEnv.paths.shipTar;
   }
 
   /** The release a delta for this host starts from: the one it serves if it holds it, else the newest it holds. */
