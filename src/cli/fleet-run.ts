@@ -16,7 +16,7 @@ import { writeJunit } from '../report/junit.js';
 import { formatDuration } from '../report/line.js';
 import { redact } from '../report/redact.js';
 import { RunTracker } from '../report/summary.js';
-import { deployerName } from '../release-store/store.js';
+import { deployerName } from '../caller.js';
 import { type GlobalOptions, locations, makeReporter } from './context.js';
 import { type FleetOptions, verifyAllowed } from '../flows/guard.js';
 import { parseWait } from './duration.js';

@@ -24,7 +24,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { lockPaths } from '../config/paths.js';
 import { LockHeldError, UsageError } from '../errors.js';
-import { deployerName } from '../release-store/store.js';
+import { deployerName } from '../caller.js';
 
 export interface LockInfo {
   /** The real user behind sudo. */

@@ -8,7 +8,7 @@
  * without ever editing the served tree.
  */
 import type { AppEnv } from '../config/resolve.js';
-import { forgetEditedOn, inspectOn, repairOn, type Verdict, withEachHost } from '../deploy/drift.js';
+import { forgetEditedOn, type HostTree, inspectOn, repairOn, type Verdict, withEachHost } from '../deploy/drift.js';
 import { defaultPlan, shipRelease } from '../deploy/ship.js';
 import { interruption } from '../interrupt.js';
 import { DeployFailedError, ExitCode, UsageError } from '../errors.js';
@@ -20,6 +20,20 @@ import { type FleetOptions, guarded } from './guard.js';
 export interface SyncResult {
   live: Release;
   hosts: HostOutcome[];
+}
+
+/** What sync does to a host, by what its inspection found; `deploy status` names the same hosts. */
+export interface Needs {
+  /** Its live tree was changed by hand: a fresh copy is swapped in. */
+  repair: boolean;
+  /** It serves another release, or none: it is shipped the live one. */
+  ship: boolean;
+  /** It keeps releases edited by hand (through inodes they share with the live one): they go, so a rollback restages them. */
+  forget: boolean;
+}
+
+export function needsOf(tree: HostTree): Needs {
+  return { repair: tree.verdict === 'modified', ship: tree.verdict === 'other-release' || tree.verdict === 'no-release', forget: tree.kept.some((k) => k.differ) };
 }
 
 export function sync(appEnv: AppEnv, options: FleetOptions, reporter: Reporter): Promise<SyncResult> {
@@ -35,9 +49,9 @@ async function syncLocked(appEnv: AppEnv, reporter: Reporter): Promise<SyncResul
     const exportDir = await exportStep(appEnv, live, reporter);
     const checked = await withEachHost(appEnv, appEnv.hosts, exportDir, reporter, async (session, server): Promise<Verdict | 'repaired'> => {
       const tree = await inspectOn(session, appEnv, live, server, reporter);
-      // kept releases edited by hand (through inodes they share with the live one) go, so a rollback restages them
-      const forgot = tree.kept.some((k) => k.differ) ? (await forgetEditedOn(session, appEnv, reporter)).length > 0 : false;
-      if (tree.verdict !== 'modified') return forgot && tree.verdict === 'in-sync' ? 'repaired' : tree.verdict;
+      const needs = needsOf(tree);
+      const forgot = needs.forget ? (await forgetEditedOn(session, appEnv, reporter)).length > 0 : false;
+      if (!needs.repair) return forgot && tree.verdict === 'in-sync' ? 'repaired' : tree.verdict;
       await repairOn(session, appEnv, live, server, reporter);
       return 'repaired';
     });

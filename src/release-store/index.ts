@@ -2,7 +2,8 @@
 import type { AppEnv } from '../config/resolve.js';
 import type { SourceState } from '../update/checkout.js';
 import { ADMIN, type Reporter, step } from '../report/events.js';
-import { type CommitResult, commitRelease, deployerName, exportRelease, initStore, syncIntoWww } from './store.js';
+import { deployerName } from '../caller.js';
+import { type CommitResult, commitRelease, exportRelease, initStore, syncIntoWww } from './store.js';
 
 import { type HistoryTip, type LiveState, liveRelease, liveStateAt, readTip } from './history.js';
 import type { Release } from './release.js';
