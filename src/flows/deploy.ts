@@ -19,7 +19,7 @@ import { isWorthRecording, maintainStore, makeRelease, type Release, recordRun, 
 import type { HostOutcome } from '../release-store/history.js';
 import { checkRequiredPrivateFiles } from '../release-store/private.js';
 import { phase, type Reporter } from '../report/events.js';
-import { type FleetOptions, guarded } from './guard.js';
+import { type FlowOptions, guarded } from './guard.js';
 import { type UpdateOptions, updateSource } from '../update/index.js';
 
 export interface DeployResult {
@@ -28,7 +28,7 @@ export interface DeployResult {
   hosts: HostReport[];
 }
 
-export interface DeployOptions extends UpdateOptions, FleetOptions {
+export interface DeployOptions extends UpdateOptions, FlowOptions {
   /** The CI build behind this deploy (job, number, URL), recorded in the release. */
   build?: string;
 }

@@ -24,9 +24,9 @@ import {
 } from '../release-store/index.js';
 import type { Reporter } from '../report/events.js';
 import { plural } from '../report/line.js';
-import { type FleetOptions, guarded } from './guard.js';
+import { type FlowOptions, guarded } from './guard.js';
 
-export interface RollbackOptions extends FleetOptions {
+export interface RollbackOptions extends FlowOptions {
   /** r42, a commit or a tag; default: the release live before the current one */
   to?: string;
   /** roll back across migration changes */
