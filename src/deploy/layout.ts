@@ -10,7 +10,6 @@
  * written there once more, as RELEASE_DIR. On the admin node, the tars a ship builds live in
  * the env's state directory (config/paths.ts).
  */
-import { join } from 'node:path';
 import type { Release } from '../release-store/release.js';
 
 /** Under `remote.path`: the release directories. */
@@ -32,8 +31,3 @@ export function idOfDir(dir: string | undefined): string | undefined {
   const m = RELEASE_DIR.exec(dir);
   return m ? `r${m[1]}` : dir;
 }
-
-/** On the admin node: the tar of a whole release, for hosts that have none (stage.ts). */
-export const shipTar = (stateDir: string): string => join(stateDir, 'ship.tar');
-/** On the admin node: the tar of the tree sent ahead of its commit (ahead.ts). */
-export const aheadTar = (stateDir: string): string => join(stateDir, 'ahead.tar');

@@ -17,7 +17,6 @@ import type { Release } from '../../release-store/release.js';
 import { type FullTar, fullTar } from './payload.js';
 import type { Preconnected } from '../connect/preconnect.js';
 import { aheadCmd } from '../remote.js';
-import { aheadTar } from '../layout.js';
 
 export class SendAhead {
   /** Names this run's tree on the hosts (`.ahead.<token>.partial`). */
@@ -33,7 +32,7 @@ export class SendAhead {
   ) {}
 
   private get tarFile(): string {
-    return aheadTar(this.appEnv.paths.state);
+    return this.appEnv.paths.aheadTar;
   }
 
   /** The tree's tar, built on first need: most deploys find no host without a release. */
@@ -48,10 +47,10 @@ export class SendAhead {
     return this.tar;
   }
 
-  /** The www tree is final: send it to every host whose look found no release, within the run's slots (fanout.ts). */
-  start(): void {
+  /** Once `synced` (the www tree is final): send it to every host whose look found no release, within the run's slots (fanout.ts). */
+  start(synced: Promise<void>): void {
     if (this.sent.size || this.appEnv.remote.transfer === 'rsync') return;
-    for (const host of this.appEnv.hosts) this.sent.set(host.name, this.sendTo(host.name).catch(() => undefined));
+    for (const host of this.appEnv.hosts) this.sent.set(host.name, synced.then(() => this.sendTo(host.name)).catch(() => undefined));
   }
 
   private async sendTo(host: string): Promise<FullTar | undefined> {

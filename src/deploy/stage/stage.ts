@@ -11,7 +11,6 @@
  * Every source (the tree, the tars, the rsync daemon) is prepared once, on first need.
  */
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { AppEnv } from '../../config/resolve.js';
 import { baseOf, deltaBetween, releasePaths } from '../../release-store/delta.js';
 import type { Release } from '../../release-store/release.js';
@@ -20,7 +19,7 @@ import type { SendAhead } from './ahead.js';
 import { type FullTar, deltaTar, fullTar } from './payload.js';
 import { type StagePayload, FALL_BACK_TO_RSYNC, deltaInput, stageCmd } from '../remote.js';
 import { type HostState, type TransferStats, describeKept, holds, parseKept, parseLines, parseRsyncStats } from '../remote-output.js';
-import { idOfDir, releaseDir, shipTar } from '../layout.js';
+import { idOfDir, releaseDir } from '../layout.js';
 import { type ReleaseServer, startReleaseServer } from './release-server.js';
 import { HostSlots } from '../fanout.js';
 import type { HostConnection } from '../../exec/runner.js';
@@ -80,7 +79,7 @@ export class Shipment {
   }
 
   private fullTarFile(): string {
-    return shipTar(this.appEnv.paths.state);
+    return this.appEnv.paths.shipTar;
   }
 
   /** The release a delta for this host starts from: the one it serves if it holds it, else the newest it holds. */
