@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import type { AppEnv } from '../../src/config/resolve.js';
 import { resolveAppEnv } from '../../src/config/resolve.js';
 import { appSchema, type AppInput } from '../../src/config/schema.js';
-import { listReleases } from '../../src/release-store/index.js';
+import { listReleases, makeRelease } from '../../src/release-store/index.js';
+import { updateSource } from '../../src/update/index.js';
 import type { Release } from '../../src/release-store/release.js';
 import { memoryReporter } from '../../src/report/line.js';
 import type { RunEvent } from '../../src/report/events.js';
@@ -25,6 +26,8 @@ export interface Admin {
   commit(files: Record<string, string | null>, message?: string): Promise<string>;
   /** Every release in the store, by id. */
   releases(): Promise<Map<string, Release>>;
+  /** Update and release as a deploy does, without shipping: what hosts hold is the test's to say. */
+  release(): Promise<Release>;
   down(): Promise<void>;
 }
 
@@ -76,6 +79,10 @@ export async function makeAdmin(env: Partial<EnvInput> = {}, app: Partial<AppInp
     appEnv,
     commit,
     releases: async () => new Map((await listReleases(appEnv.paths.www)).map((r) => [r.id, r])),
+    async release() {
+      const reporter = quietReporter();
+      return (await makeRelease(appEnv, await updateSource(appEnv, {}, reporter), reporter)).release;
+    },
     down: () => rm(dir, { recursive: true, force: true }),
   };
 }
@@ -88,4 +95,15 @@ export function quietReporter() {
     steps: (host?: string) =>
       reporter.events.flatMap((e: RunEvent) => (e.kind === 'step' && (host === undefined || e.host === host) ? [`${e.host} ${e.step} ${e.state}: ${e.text}`] : [])),
   });
+}
+
+/** The error a run ended with; fails the test if it succeeded. */
+export async function failure(run: Promise<unknown>): Promise<Error> {
+  try {
+    await run;
+  } catch (err) {
+    if (err instanceof Error) return err;
+    throw err;
+  }
+  throw new Error('the run succeeded, and was expected to fail');
 }

@@ -128,3 +128,8 @@ export function repaired(files = 1, bytes = 100): Reply {
 export function forgot(...releases: { release: Held; differ: number }[]): Reply {
   return { stdout: releases.map((k) => `forgot ${dirOf(k.release)} ${k.differ}\n`).join('') };
 }
+
+/** The stage script's arguments by name (remote.ts stageCmd): what the admin node chose to send. */
+export function stageArgs(args: readonly string[]) {
+  return { dir: args[1], commit: args[2], from: args[7] || undefined, payload: args[10] || 'rsync', arg: args[11], privateFiles: args.slice(12) };
+}

@@ -1,0 +1,164 @@
+/**
+ * The deploy flow over recorded hosts: a real source repo, admin root, git and rsync on the
+ * admin side; web servers that answer only the commands each test expects (recording.ts).
+ * What only a real host can show (files on disk, sshd, rsync over the forward) is left to
+ * test/integration.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { afterEach, describe, it } from 'node:test';
+import { DeployFailedError, ExitCode } from '../../src/errors.js';
+import { deploy } from '../../src/flows/deploy.js';
+import { type Admin, type EnvInput, failure, makeAdmin, quietReporter } from '../support/admin.js';
+import { aheadDone, activated, gate, pruned, stageArgs, stageFails, staged } from '../support/host-answers.js';
+import { type Recording, recorded } from '../support/recording.js';
+
+const HOSTS = ['web1', 'web2', 'web3'];
+let admin: Admin | undefined;
+afterEach(async () => {
+  await admin?.down();
+  admin = undefined;
+});
+
+async function setUp(env: Partial<EnvInput> = {}, keepReleases = 5): Promise<Admin> {
+  admin = await makeAdmin(env, { remote: { path: '/data/www/shop', keepReleases } });
+  return admin;
+}
+
+
+const files = (tar: Buffer) => execFileSync('tar', ['-t'], { input: tar }).toString().split('\n').filter((f) => f && !f.endsWith('/')).sort();
+
+/** No host switched before every host had staged. */
+function assertStagedBeforeSwitch(rec: Recording): void {
+  const lastStaged = rec.last(/ stage done$/);
+  const firstSwitch = rec.first(/ switch /);
+  assert.ok(lastStaged >= 0 && firstSwitch > lastStaged, `a host switched before every host had staged:\n${rec.timeline.join('\n')}`);
+}
+
+describe('deploy over recorded hosts', () => {
+  it('first deploy: every host is sent the tree while the release is committed, stages it, and only then switches', () =>
+    recorded(async (rec) => {
+      const a = await setUp();
+      for (const h of HOSTS) rec.host(h).expect('gate', gate({})).expect('ahead', aheadDone).expect('stage', staged({ ahead: true }));
+      const result = await deploy(a.appEnv, { connect: rec.connect }, quietReporter());
+      assert.equal(result.release.id, 'r1');
+      assert.deepEqual(result.hosts.map((h) => `${h.host} ${h.state}`), ['web1 switched', 'web2 switched', 'web3 switched']);
+      assertStagedBeforeSwitch(rec);
+      assert.deepEqual(rec.lines(/ switch /).sort(), ['web1 switch r1', 'web2 switch r1', 'web3 switch r1']);
+      for (const h of HOSTS) {
+        const [ahead] = rec.callsOn(h, 'ahead');
+        assert.deepEqual(files(ahead!.stdin!), ['app/settings.py', 'app/settings_local.py', 'index.html'], 'the tree with its private file, nothing of .git');
+        const stage = stageArgs(rec.callsOn(h, 'stage')[0]!.args);
+        assert.equal(stage.payload, 'ahead');
+        assert.equal(stage.arg, ahead!.args[1], 'the stage moves the tree this run sent ahead');
+        assert.deepEqual(stage.privateFiles, ['app/settings_local.py']);
+        assert.equal(rec.open(h), 0, `${h}: the run closed its connection`);
+      }
+      // a first deploy leaves fewer releases than keepReleases: nothing to prune, no round trip for it
+      assert.equal(rec.callsOn(undefined, 'prune').length, 0);
+    }));
+
+  it('a one-file change goes as a tar delta from the release each host serves; hosts over keepReleases prune after the rollout', () =>
+    recorded(async (rec) => {
+      const a = await setUp({}, 1);
+      const r1 = await a.release();
+      await a.commit({ 'index.html': '<h1>shop v2</h1>\n' });
+      for (const h of HOSTS) {
+        rec.host(h).expect('gate', gate({ live: r1 })).expect('stage', staged({ live: r1, delta: { from: r1, by: 'tar' } })).expect('prune', pruned(r1));
+      }
+      const reporter = quietReporter();
+      const result = await deploy(a.appEnv, { connect: rec.connect }, reporter);
+      assert.equal(result.release.id, 'r2');
+      for (const h of HOSTS) {
+        const [stage] = rec.callsOn(h, 'stage');
+        assert.deepEqual(stageArgs(stage!.args), { dir: `r2-${result.release.commit.slice(0, 12)}`, commit: result.release.commit, from: `r1-${r1.commit.slice(0, 12)}`, payload: 'tar', arg: '', privateFiles: ['app/settings_local.py'] });
+        assert.deepEqual(files(stage!.stdin!), ['index.html'], 'only the changed file crosses the wire');
+        assert.ok(rec.first(new RegExp(`^${h} prune$`)) > rec.last(/ switch /), `${h} pruned before the whole rollout had switched`);
+      }
+      assertStagedBeforeSwitch(rec);
+      assert.ok(reporter.steps().includes('web2 prune done: pruned r1'), reporter.steps().join('\n'));
+    }));
+
+  it('a canary switches alone first, then the rest', () =>
+    recorded(async (rec) => {
+      const a = await setUp({ rollout: { canary: ['web2'], hooks: { postSwitch: [['reload-app', '{release}']] } } });
+      const r1 = await a.release();
+      await a.commit({ 'index.html': '<h1>shop v2</h1>\n' });
+      for (const h of HOSTS) {
+        rec.host(h).expect('gate', gate({ live: r1 })).expect('stage', staged({ live: r1, delta: { from: r1, by: 'tar' } })).expect('reload-app', {}, { args: ['r2'] });
+      }
+      const reporter = quietReporter();
+      await deploy(a.appEnv, { connect: rec.connect }, reporter);
+      const canaryDone = rec.first(/^web2 reload-app done$/);
+      assert.ok(canaryDone >= 0 && canaryDone < rec.first(/^web1 switch/) && canaryDone < rec.first(/^web3 switch/), rec.timeline.join('\n'));
+      assert.deepEqual(reporter.notes().filter((n) => n.startsWith('phase')), ['phase 1/2 canary: web2', 'phase 2/2 batch 1: web1, web3']);
+    }));
+
+  it('a canary that fails its health check stops the rollout: it goes back to what it served, no other host switches', () =>
+    recorded(async (rec) => {
+      const a = await setUp({ rollout: { canary: 1, health: { command: ['check-health', '{release}'], retries: 0 } } });
+      const r1 = await a.release();
+      await a.commit({ 'index.html': '<h1>shop v2: broken</h1>\n' });
+      for (const h of HOSTS) rec.host(h).expect('gate', gate({ live: r1 })).expect('stage', staged({ live: r1, delta: { from: r1, by: 'tar' } }));
+      rec.host('web1')
+        .expect('check-health', { stderr: 'r2 answers 500\n', exitCode: 1 }, { args: ['r2'] })
+        // the gate switched once; going back is a fresh command, checked as a switch is
+        .expect('activate', activated(r1), { args: ['/data/www/shop', `r1-${r1.commit.slice(0, 12)}`] })
+        .expect('check-health', {}, { args: ['r1'] });
+      const err = await failure(deploy(a.appEnv, { connect: rec.connect }, quietReporter()));
+      assert.ok(err instanceof DeployFailedError, String(err));
+      assert.equal(err.exitCode, ExitCode.reverted);
+      assert.match(err.message, /rollout of r2 stopped in phase canary/);
+      assert.match(err.message, /web1 \(canary\): unhealthy after 1 attempt: check-health exited 1: r2 answers 500/);
+      assert.match(err.message, /reverted \(and health-checked\): web1 → r1/);
+      assert.deepEqual(rec.lines(/ switch /), ['web1 switch r2', 'web1 switch r1']);
+      assert.deepEqual(rec.lines(/gate closed/).sort(), ['web2 gate closed', 'web3 gate closed'], 'the others were never told to switch');
+    }));
+
+  it('staging that fails on one host switches no host; the error names the host and why', () =>
+    recorded(async (rec) => {
+      const a = await setUp();
+      const r1 = await a.release();
+      await a.commit({ 'index.html': '<h1>shop v2</h1>\n' });
+      for (const h of HOSTS) rec.host(h).expect('gate', gate({ live: r1 }));
+      rec.host('web1').expect('stage', staged({ live: r1, delta: { from: r1, by: 'tar' } }));
+      rec.host('web2').expect('stage', stageFails());
+      rec.host('web3').expect('stage', staged({ live: r1, delta: { from: r1, by: 'tar' } }));
+      const reporter = quietReporter();
+      const err = await failure(deploy(a.appEnv, { connect: rec.connect }, reporter));
+      assert.ok(err instanceof DeployFailedError, String(err));
+      assert.equal(err.exitCode, ExitCode.failed);
+      assert.match(err.message, /^r2 did not reach 3 of 3 hosts:\n.*\n {2}web2: staging failed \(exit 1\): this host could not write its release: is its disk full\?/);
+      assert.match(err.message, /no host was switched; the fleet still serves what it served before/);
+      assert.deepEqual(rec.lines(/ switch /), []);
+      assert.ok(reporter.notes().some((n) => n.includes('--exclude-hosts web2')), reporter.notes().join('\n'));
+    }));
+
+  it('a host whose connection is lost while staging is named; no host switches', () =>
+    recorded(async (rec) => {
+      const a = await setUp();
+      const r1 = await a.release();
+      await a.commit({ 'index.html': '<h1>shop v2</h1>\n' });
+      for (const h of HOSTS) rec.host(h).expect('gate', gate({ live: r1 }));
+      rec.host('web1').expect('stage', staged({ live: r1, delta: { from: r1, by: 'tar' } }));
+      rec.host('web2').expect('stage', staged({ live: r1, delta: { from: r1, by: 'tar' } }));
+      rec.host('web3').expect('stage', { lose: 'the SSH connection closed' });
+      const err = await failure(deploy(a.appEnv, { connect: rec.connect }, quietReporter()));
+      assert.ok(err instanceof DeployFailedError, String(err));
+      assert.match(err.message, /\n {2}web3: the SSH connection closed\n/);
+      assert.deepEqual(rec.lines(/ switch /), []);
+    }));
+
+  it('a host that cannot be reached stops the run before anything is released', () =>
+    recorded(async (rec) => {
+      const a = await setUp();
+      rec.host('web1').expect('gate', gate({}));
+      rec.host('web2').expect('gate', gate({}));
+      rec.host('web3').refuse('connect ECONNREFUSED');
+      const err = await failure(deploy(a.appEnv, { connect: rec.connect }, quietReporter()));
+      assert.ok(err instanceof DeployFailedError, String(err));
+      assert.equal(err.exitCode, ExitCode.failed);
+      assert.match(err.message, /^1 of 3 hosts cannot be reached.*nothing was released, no host was touched\n {2}web3: cannot connect to 10\.0\.0\.3:22: connect ECONNREFUSED\n.*--exclude-hosts web3$/s);
+      assert.equal((await a.releases()).size, 0, 'no release was made');
+    }));
+});
