@@ -1,29 +1,20 @@
 /**
- * The release layout on web servers, known only here:
- *   <path>/releases/r<N>-<commit12>/   one complete release (+ REVISION file)
- *   <path>/releases/.r<N>-….rev        its commit; .manifest: its files' size and time
- *   <path>/releases/.r<N>-….partial/   a release being staged; never served
- *   <path>/current -> releases/r<N>-…  switched by renaming a new symlink over it
- * Each builder returns a Cmd: a fixed POSIX sh script (remote/*.sh) plus quoted
- * arguments, so no user input is ever glued into a shell line.
+ * The commands web servers run, and readers of what they print. Each builder returns a
+ * Cmd: a fixed POSIX sh script (remote/*.sh) plus quoted arguments, so no user input is
+ * ever glued into a shell line. The host layout they work on is layout.ts's. Builders only
+ * build: nothing here runs anything (test/unit/pure-builders.test.ts checks the imports).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Cmd } from '../exec/cmd.js';
 import { packageRoot } from '../package-root.js';
 import type { Release } from '../release-store/release.js';
-
-export function releaseDir(release: Pick<Release, 'id' | 'commit'>): string {
-  return `${release.id}-${release.commit.slice(0, 12)}`;
-}
-
-/** A name this tool created; anything else in releases/ is left alone. */
-export const RELEASE_DIR = /^r([1-9][0-9]*)-([0-9a-f]{12})$/;
+import { RELEASE_DIR, releaseDir } from './layout.js';
 
 /** The scripts web servers run, in remote/ of the installed package. */
 export const SCRIPTS_DIR = join(packageRoot(), 'remote');
 
-export type ScriptName = 'stage' | 'ahead' | 'activate' | 'gate' | 'prune' | 'status' | 'inspect' | 'repair' | 'forget';
+export type ScriptName = 'stage' | 'ahead' | 'activate' | 'look' | 'prune' | 'status' | 'inspect' | 'repair' | 'forget';
 
 const bodies = new Map<ScriptName, string>();
 
@@ -89,11 +80,11 @@ export function aheadCmd(base: string, token: string): Cmd {
  * then `ready`), then wait: a release directory on stdin switches the host to it, as
  * activateCmd does; the end of stdin exits with nothing changed.
  */
-export function gateCmd(base: string, verifyKept = false): Cmd {
-  return script('gate', verifyKept ? [base, 'verify'] : [base]);
+export function lookCmd(base: string, verifyKept = false): Cmd {
+  return script('look', verifyKept ? [base, 'verify'] : [base]);
 }
 
-/** A host's releases as its probe saw them. */
+/** A host's releases as its look saw them. */
 export interface HostState {
   /** The release directory `current` names, if any. */
   live?: string;
@@ -105,7 +96,7 @@ export interface HostState {
   unchecked?: Set<string>;
 }
 
-export function parseProbe(stdout: string): HostState {
+export function parseLook(stdout: string): HostState {
   const lines = parseLines(stdout);
   const live = lines.get('live')?.[0] || undefined;
   const have = new Map<string, string>();
@@ -221,11 +212,4 @@ export function parseRsyncStats(stdout: string): TransferStats {
     return m ? Number(m[1]!.replaceAll(',', '')) : 0;
   };
   return { files: num('Number of regular files transferred'), bytes: num('Total bytes received') };
-}
-
-/** `r42-9fceb02d0ae5` → `r42`, for display. */
-export function idOfDir(dir: string | undefined): string | undefined {
-  if (!dir) return undefined;
-  const m = RELEASE_DIR.exec(dir);
-  return m ? `r${m[1]}` : dir;
 }

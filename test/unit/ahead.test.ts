@@ -8,7 +8,7 @@ import type { AppEnv } from '../../src/config/resolve.js';
 import { SendAhead } from '../../src/deploy/stage/ahead.js';
 import type { Preconnected } from '../../src/deploy/connect/preconnect.js';
 import type { HostState } from '../../src/deploy/remote.js';
-import type { HostSession } from '../../src/deploy/connect/ssh.js';
+import type { HostConnection } from '../../src/exec/runner.js';
 import { commitRelease } from '../../src/release-store/store.js';
 import { FACTS, withStore } from '../support/store.js';
 
@@ -17,20 +17,20 @@ function fleet(states: Record<string, HostState | undefined>, received: Map<stri
   const session = (name: string) =>
     ({
       host: { name },
-      async exec(_cmd: unknown, options: { stdin?: Readable }) {
+      async run(_cmd: unknown, options: { input?: Readable }) {
         let n = 0;
-        for await (const chunk of options.stdin!) n += (chunk as Buffer).length;
+        for await (const chunk of options.input!) n += (chunk as Buffer).length;
         received.set(name, n);
-        return { code: 0, stdout: 'ahead\n', stderr: '' };
+        return { exitCode: 0, stdout: 'ahead\n', stderr: '' };
       },
-    }) as unknown as HostSession;
+    }) as unknown as HostConnection;
   const names = Object.keys(states);
   const unused = Promise.reject(new Error('unused'));
   unused.catch(() => undefined);
   return {
-    credentials: unused,
+    connector: unused,
     sessions: new Map(names.map((n) => [n, Promise.resolve(session(n))])),
-    gates: new Map(names.map((n) => [n, Promise.resolve(undefined)])),
+    looks: new Map(names.map((n) => [n, Promise.resolve(undefined)])),
     states: new Map(names.map((n) => [n, Promise.resolve(states[n])])),
     failures: async () => new Map(),
     close() {},

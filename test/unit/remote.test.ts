@@ -22,23 +22,21 @@ import assert from 'node:assert/strict';
 
 import { type Cmd, shellLine } from '../../src/exec/cmd.js';
 import {
-  RELEASE_DIR,
-  idOfDir,
   parseLines,
   parseRsyncStats,
-  releaseDir,
   stageCmd,
   statusCmd,
   activateCmd,
   pruneCmd,
-  gateCmd,
-  parseProbe,
+  lookCmd,
+  parseLook,
   holds,
   UNTAR_EXIT,
   aheadCmd,
   SCRIPTS_DIR,
   scriptText,
 } from '../../src/deploy/remote.js';
+import { RELEASE_DIR, idOfDir, releaseDir } from '../../src/deploy/layout.js';
 import { GIT_MODES, tarCmd } from '../../src/deploy/stage/payload.js';
 import { MODULE, RSYNC_USER } from '../../src/deploy/stage/release-server.js';
 import type { Release } from '../../src/release-store/release.js';
@@ -131,7 +129,7 @@ describe('command builders', () => {
 
   test('the scripts are the files in remote/, after the shared common.sh', () => {
     const common = readFileSync(join(SCRIPTS_DIR, 'common.sh'), 'utf8');
-    for (const name of ['stage', 'ahead', 'activate', 'gate', 'prune', 'status', 'inspect', 'repair'] as const) {
+    for (const name of ['stage', 'ahead', 'activate', 'look', 'prune', 'status', 'inspect', 'repair'] as const) {
       assert.equal(scriptText(name), `${common}\n${readFileSync(join(SCRIPTS_DIR, `${name}.sh`), 'utf8')}`);
     }
   });
@@ -423,7 +421,7 @@ describe('reading the live release (every script), run by the real sh', () => {
     const base = freshBase();
     symlinkSync(`releases/${releaseDir(rel(4))}`, join(base, 'current'));
     assert.deepEqual(parseLines(runRemote(statusCmd(base)).stdout).get('live'), ['']);
-    assert.deepEqual(parseLines(runRemote(gateCmd(base), tmp, '').stdout).get('live'), ['']);
+    assert.deepEqual(parseLines(runRemote(lookCmd(base), tmp, '').stdout).get('live'), ['']);
   });
 
   test('a current that is a directory, not a link, is not a release of ours', () => {
@@ -793,7 +791,7 @@ exec rsync "$@"
       assert.equal(r.status, 0, r.stderr);
       const dir = join(base, 'releases', releaseDir(r1));
       assert.equal(readFileSync(join(dir, 'REVISION'), 'utf8'), 'the repository\'s own\n');
-      assert.ok(holds(parseProbe(runRemote(gateCmd(base), tmp, '').stdout), r1));
+      assert.ok(holds(parseLook(runRemote(lookCmd(base), tmp, '').stdout), r1));
       symlinkSync(`releases/${releaseDir(r1)}`, join(base, 'current'));
       assert.deepEqual(parseLines(runRemote(statusCmd(base)).stdout).get('revision'), [r1.commit]);
     });
@@ -803,7 +801,7 @@ exec rsync "$@"
       const [r1, r2] = [rel(1), rel(2)];
       staged(base, r1, undefined, true);
       symlinkSync(`releases/${releaseDir(r1)}`, join(base, 'current'));
-      const state = parseProbe(runRemote(gateCmd(base), tmp, '').stdout);
+      const state = parseLook(runRemote(lookCmd(base), tmp, '').stdout);
       assert.ok(holds(state, r1));
       assert.deepEqual(parseLines(runRemote(statusCmd(base)).stdout).get('revision'), [r1.commit]);
       const tree = join(tmp, `legacy${++counter}`);
@@ -850,7 +848,7 @@ exec rsync "$@"
   });
 });
 
-describe('the GATE script (look, then switch when told), run by the real sh', () => {
+describe('the look script (look, then switch when told), run by the real sh', () => {
   test('lists the live release and every release dir with its record; nothing else', () => {
     const base = freshBase();
     const [r1, r2, r3] = [rel(1), rel(2), rel(3)];
@@ -860,10 +858,10 @@ describe('the GATE script (look, then switch when told), run by the real sh', ()
     mkdirSync(join(base, 'releases', 'r9-not-ours'));
     mkdirSync(join(base, 'releases', `.${releaseDir(r3)}.partial`));
     symlinkSync(`releases/${releaseDir(r2)}`, join(base, 'current'));
-    const r = runRemote(gateCmd(base), tmp, '');
+    const r = runRemote(lookCmd(base), tmp, '');
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /\nready\n$/);
-    const state = parseProbe(r.stdout);
+    const state = parseLook(r.stdout);
     assert.equal(state.live, releaseDir(r2));
     assert.deepEqual([...state.have.keys()].sort(), [releaseDir(r1), releaseDir(r2)]);
     assert.ok(holds(state, r1) && holds(state, r2) && !holds(state, r3));
@@ -872,9 +870,9 @@ describe('the GATE script (look, then switch when told), run by the real sh', ()
   });
 
   test('a host with nothing yet (no base dir) has no live release and holds nothing', () => {
-    const r = runRemote(gateCmd(join(tmp, 'nowhere', 'app')), tmp, '');
+    const r = runRemote(lookCmd(join(tmp, 'nowhere', 'app')), tmp, '');
     assert.equal(r.status, 0, r.stderr);
-    const state = parseProbe(r.stdout);
+    const state = parseLook(r.stdout);
     assert.equal(state.live, undefined);
     assert.equal(state.have.size, 0);
     assert.ok(r.stdout.endsWith('ready\n'));
@@ -886,11 +884,11 @@ describe('the GATE script (look, then switch when told), run by the real sh', ()
     staged(base, r1);
     symlinkSync(`releases/${releaseDir(r1)}`, join(base, 'current'));
     // staged after the look, as a deploy does
-    const look = runRemote(gateCmd(base), tmp, `${releaseDir(r2)}\n`);
+    const look = runRemote(lookCmd(base), tmp, `${releaseDir(r2)}\n`);
     assert.equal(look.status, 3, 'not staged yet: refused');
     assert.equal(readlinkSync(join(base, 'current')), `releases/${releaseDir(r1)}`);
     staged(base, r2);
-    const r = runRemote(gateCmd(base), tmp, `${releaseDir(r2)}\n`);
+    const r = runRemote(lookCmd(base), tmp, `${releaseDir(r2)}\n`);
     assert.equal(r.status, 0, r.stderr);
     const after = r.stdout.slice(r.stdout.indexOf('ready\n') + 6);
     assert.deepEqual(parseLines(after).get('previous'), [releaseDir(r1)]);
@@ -907,7 +905,7 @@ describe('the GATE script (look, then switch when told), run by the real sh', ()
     mkdirSync(join(base, 'elsewhere'));
     writeFileSync(join(base, 'elsewhere', 'REVISION'), 'x\n');
     for (const bad of ['../elsewhere', '.', '..', '/etc', 'releases/../../elsewhere', '']) {
-      const r = runRemote(gateCmd(base), tmp, `${bad}\n`);
+      const r = runRemote(lookCmd(base), tmp, `${bad}\n`);
       assert.equal(r.status, 2, `${JSON.stringify(bad)}: ${r.stderr}`);
       assert.equal(readlinkSync(join(base, 'current')), `releases/${releaseDir(r1)}`);
     }

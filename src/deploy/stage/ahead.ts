@@ -10,7 +10,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import pMap from 'p-map';
 import type { AppEnv } from '../../config/resolve.js';
 import { releasePaths } from '../../release-store/delta.js';
@@ -19,6 +18,7 @@ import type { Release } from '../../release-store/release.js';
 import { type FullTar, fullTar } from './payload.js';
 import type { Preconnected } from '../connect/preconnect.js';
 import { aheadCmd } from '../remote.js';
+import { aheadTar } from '../layout.js';
 
 export class SendAhead {
   /** Names this run's tree on the hosts (`.ahead.<token>.partial`). */
@@ -34,7 +34,7 @@ export class SendAhead {
   ) {}
 
   private get tarFile(): string {
-    return join(this.appEnv.paths.state, 'ahead.tar');
+    return aheadTar(this.appEnv.paths.state);
   }
 
   /** The tree's tar, built on first need: most deploys find no host without a release. */
@@ -69,8 +69,8 @@ export class SendAhead {
     const state = await this.preconnected.states.get(host);
     if (state?.have.size !== 0) return undefined;
     const [tar, session] = await Promise.all([this.tarball(), this.preconnected.sessions.get(host)!]);
-    const r = await session.exec(aheadCmd(this.appEnv.remote.path, this.token), { stdin: tar.stream(), timeoutMs: 6 * 3600 * 1000 });
-    return r.code === 0 ? tar : undefined;
+    const r = await session.run(aheadCmd(this.appEnv.remote.path, this.token), { input: tar.stream(), timeoutMs: 6 * 3600 * 1000, reject: false });
+    return r.exitCode === 0 ? tar : undefined;
   }
 
   /** The tree this host was sent, if it got all of it and it is exactly the release's; else undefined. */

@@ -18,24 +18,11 @@ import type { Release } from '../../release-store/release.js';
 import { type Reporter, step } from '../../report/events.js';
 import type { SendAhead } from './ahead.js';
 import { type FullTar, deltaTar, fullTar } from './payload.js';
-import {
-  type HostState,
-  type StagePayload,
-  type TransferStats,
-  UNTAR_EXIT,
-  deltaInput,
-  describeKept,
-  holds,
-  idOfDir,
-  parseKept,
-  parseLines,
-  parseRsyncStats,
-  releaseDir,
-  stageCmd,
-} from '../remote.js';
+import { type HostState, type StagePayload, type TransferStats, UNTAR_EXIT, deltaInput, describeKept, holds, parseKept, parseLines, parseRsyncStats, stageCmd } from '../remote.js';
+import { idOfDir, releaseDir, shipTar } from '../layout.js';
 import { type ReleaseServer, startReleaseServer } from './release-server.js';
-import type { HostSession } from '../connect/ssh.js';
-import { plural } from '../../report/line.js';
+import type { HostConnection } from '../../exec/runner.js';
+import { lastLines, plural } from '../../report/line.js';
 
 export interface StageResult {
   /** The release the host served before (id and directory). */
@@ -89,7 +76,7 @@ export class Shipment {
   }
 
   private fullTarFile(): string {
-    return join(this.appEnv.paths.state, 'ship.tar');
+    return shipTar(this.appEnv.paths.state);
   }
 
   /** The release a delta for this host starts from: the one it serves if it holds it, else the newest it holds. */
@@ -129,7 +116,7 @@ export class Shipment {
   }
 
   /** Stage the release on one host; `state` is its probe (undefined: none). */
-  stageOn(session: HostSession, state: HostState | undefined, reporter: Reporter): Promise<StageResult> {
+  stageOn(session: HostConnection, state: HostState | undefined, reporter: Reporter): Promise<StageResult> {
     const { release } = this;
     return step(reporter, session.host.name, 'stage', `staging ${release.id}`, async () => {
       const choice = await this.choose(state, session.host.name);
@@ -141,9 +128,9 @@ export class Shipment {
       const [edited] = parseKept(parseLines(run.result.stdout).get('edited') ?? []);
       if (edited) reporter.emit({ kind: 'note', level: 'warn', text: `${session.host.name}: ${release.id} ${describeKept(edited)}: staging it again` });
       // the host changed since its probe: a tar no longer fits, rsync takes what it has into account
-      if (run.result.code === UNTAR_EXIT) run = await this.send(session, { kind: 'rsync' });
+      if (run.result.exitCode === UNTAR_EXIT) run = await this.send(session, { kind: 'rsync' });
       const { result, sent } = run;
-      if (result.code !== 0) throw new Error(`staging failed (exit ${result.code}): ${explainStageFailure(lastLine(result.stderr || result.stdout))}`);
+      if (result.exitCode !== 0) throw new Error(`staging failed (exit ${result.exitCode}): ${explainStageFailure(lastLines(result.stderr || result.stdout, 3, ' / ') || 'no output')}`);
       const lines = parseLines(result.stdout);
       const live = lines.get('live')?.[0]?.replace(/^none$/, '') || undefined;
       const present = lines.has('present');
@@ -163,7 +150,7 @@ export class Shipment {
   }
 
   /** Run the stage script once with this payload; a tar's size is known here (rsync reports its own). */
-  private async send(session: HostSession, payload: Payload) {
+  private async send(session: HostConnection, payload: Payload) {
     const { appEnv, release } = this;
     const options = { group: appEnv.privateGroup, mode: appEnv.privateMode, payload };
     const stage = (port: number) => stageCmd(appEnv.remote.path, release, port, appEnv.ssh.commandTimeout, appEnv.remote.rsync, options);
@@ -171,22 +158,22 @@ export class Shipment {
     const timeoutMs = 6 * 3600 * 1000;
     if (payload.kind === 'full') {
       const tar = await (this.full ??= this.makeFullTar());
-      const result = await session.exec(stage(0), { stdin: tar.stream(), timeoutMs });
+      const result = await session.run(stage(0), { input: tar.stream(), timeoutMs, reject: false });
       return { result, sent: { files: tar.files, bytes: tar.bytes } };
     }
     if (payload.kind === 'ahead') {
-      const result = await session.exec(stage(0), { timeoutMs });
+      const result = await session.run(stage(0), { timeoutMs, reject: false });
       return { result, sent: { files: payload.files ?? 0, bytes: payload.bytes ?? 0 } };
     }
     if (payload.kind === 'tar') {
-      const result = await session.exec(stage(0), { stdin: payload.tar!, timeoutMs });
+      const result = await session.run(stage(0), { input: payload.tar!, timeoutMs, reject: false });
       return { result, sent: { files: payload.files ?? 0, bytes: payload.tar!.length } };
     }
     const server = await (this.server ??= this.files().then((dir) => startReleaseServer(dir)));
     const forward = await session.forwardIn((stream) => server.serve(stream));
     try {
       const list = payload.kind === 'list' ? payload.paths : '';
-      const result = await session.exec(stage(forward.port), { stdin: `${server.secret}\n${list}`, timeoutMs });
+      const result = await session.run(stage(forward.port), { input: `${server.secret}\n${list}`, timeoutMs, reject: false });
       return { result, sent: undefined };
     } finally {
       // not awaited: the listener is gone at once, and the cancel's round trip need not hold up the switch
@@ -215,11 +202,6 @@ export function explainStageFailure(reason: string): string {
   return /No space left on device|Disk quota exceeded|I\/O error|write failed/i.test(reason)
     ? `this host could not write its release: is its disk full? (${reason})`
     : reason;
-}
-
-/** The last lines of a remote command's output, for an error message. */
-export function lastLine(text: string): string {
-  return text.trim().split('\n').filter(Boolean).slice(-3).join(' / ') || 'no output';
 }
 
 export function formatBytes(n: number): string {
