@@ -136,7 +136,7 @@ Examples:
 Example:
   sudo deploy sync caseconductor-prod`)
     .action(async (target: string, opts, cmd: Command) => {
-      const { syncCommand } = await import('./rollback.js');
+      const { syncCommand } = await import('./sync.js');
       await syncCommand(target, opts, cmd.optsWithGlobals<GlobalOptions>());
     });
 

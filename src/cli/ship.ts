@@ -22,18 +22,14 @@ export async function shipCommand(target: string, options: ShipOptions, globals:
   const build = options.build ?? buildFromEnv();
   await runOnFleet(target, options, globals, {
     action: 'deploy',
-    verb: 'deploying',
     verify: () => {
       checkRevision(options.revision);
       const bad = options.build === undefined ? undefined : checkBuildText(options.build);
       if (bad) throw new UsageError(`--build: ${bad}`);
     },
     select: (appEnv) => applySelection(appEnv, options),
-    revision: options.revision,
-    build,
-    queue: true,
-    work: (appEnv, reporter) =>
-      deploy(appEnv, { revision: options.revision, force: options.force, allowOffBranch: options.allowOffBranch, build }, reporter),
+    work: (appEnv, reporter, fleet) =>
+      deploy(appEnv, { ...fleet, revision: options.revision, force: options.force, allowOffBranch: options.allowOffBranch, build }, reporter),
     done: (r, name, took) => `${name}: ${r.release.id} (${r.release.commit.slice(0, 12)}) live on ${r.hosts.length}/${r.hosts.length} hosts in ${took}`,
   });
 }

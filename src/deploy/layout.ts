@@ -33,7 +33,3 @@ export function idOfDir(dir: string | undefined): string | undefined {
   return m ? `r${m[1]}` : dir;
 }
 
-/** On the admin node: the tar of a whole release, for hosts that have none (stage.ts). */
-export const shipTar = (stateDir: string): string => join(stateDir, 'ship.tar');
-/** On the admin node: the tar of the tree sent ahead of its commit (ahead.ts). */
-export const aheadTar = (stateDir: string): string => join(stateDir, 'ahead.tar');

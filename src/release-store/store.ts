@@ -7,7 +7,6 @@ import { type Dirent, existsSync } from 'node:fs';
 import { chmod, lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
-import { caller } from '../caller.js';
 import type { AppEnv } from '../config/resolve.js';
 import { checkRefName } from '../config/names.js';
 import { StepError, UsageError } from '../errors.js';
@@ -141,11 +140,6 @@ export async function resolveRelease(www: string, ref: string): Promise<Release>
   }
   if (found.length === 1) return found[0]!;
   throw new UsageError(found.length ? `${ref} is ambiguous: ${found.map((r) => r.id).join(', ')}` : `no release ${ref} in the store ${www} (deploy releases lists them)`);
-}
-
-/** Who deploys, as recorded in releases, history and locks: `alice (sudo)`, `root`, … (see src/caller.ts). */
-export function deployerName(): string {
-  return caller().label;
 }
 
 export interface CommitResult {

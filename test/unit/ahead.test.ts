@@ -47,11 +47,11 @@ describe('sending the tree ahead of the commit', () => {
         hosts: [{ name: 'empty' }, { name: 'has-one' }, { name: 'unprobed' }],
         parallel: 2,
         remote: { path: '/data/www/shop', transfer: 'auto' },
-        paths: { www, state },
+        paths: { www, state, aheadTar: join(state, 'ahead.tar') },
       } as unknown as AppEnv;
       const received = new Map<string, number>();
       const ahead = new SendAhead(appEnv, fleet({ empty: { have: new Map() }, 'has-one': { have: new Map([['r1-aaaaaaaaaaaa', 'a'.repeat(40)]]) }, unprobed: undefined }, received));
-      ahead.start();
+      ahead.start(Promise.resolve());
       const r1 = (await commitRelease(www, FACTS, [])).release;
       const sent = await ahead.sentFor('empty', r1);
       assert.ok(sent, 'the empty host has the tree of r1');

@@ -18,7 +18,6 @@ import type { Release } from '../../release-store/release.js';
 import { type FullTar, fullTar } from './payload.js';
 import type { Preconnected } from '../connect/preconnect.js';
 import { aheadCmd } from '../remote.js';
-import { aheadTar } from '../layout.js';
 
 export class SendAhead {
   /** Names this run's tree on the hosts (`.ahead.<token>.partial`). */
@@ -34,7 +33,7 @@ export class SendAhead {
   ) {}
 
   private get tarFile(): string {
-    return aheadTar(this.appEnv.paths.state);
+    return this.appEnv.paths.aheadTar;
   }
 
   /** The tree's tar, built on first need: most deploys find no host without a release. */
@@ -49,15 +48,15 @@ export class SendAhead {
     return this.tar;
   }
 
-  /** The www tree is final: send it to every host whose probe found no release, `parallel` at a time. */
-  start(): void {
+  /** Once `synced` (the www tree is final): send it to every host whose probe found no release, `parallel` at a time. */
+  start(synced: Promise<void>): void {
     if (this.sent.size || this.appEnv.remote.transfer === 'rsync') return;
     const settle = new Map<string, (sent: Promise<FullTar | undefined>) => void>();
     for (const host of this.appEnv.hosts) this.sent.set(host.name, new Promise((resolve) => settle.set(host.name, resolve)));
     void pMap(
       this.appEnv.hosts,
       async (host) => {
-        const sent = this.sendTo(host.name).catch(() => undefined);
+        const sent = synced.then(() => this.sendTo(host.name)).catch(() => undefined);
         settle.get(host.name)!(sent);
         await sent;
       },

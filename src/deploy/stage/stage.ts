@@ -11,7 +11,6 @@
  * Every source (the tree, the tars, the rsync daemon) is prepared once, on first need.
  */
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { AppEnv } from '../../config/resolve.js';
 import { baseOf, deltaBetween, releasePaths } from '../../release-store/delta.js';
 import type { Release } from '../../release-store/release.js';
@@ -19,7 +18,7 @@ import { type Reporter, step } from '../../report/events.js';
 import type { SendAhead } from './ahead.js';
 import { type FullTar, deltaTar, fullTar } from './payload.js';
 import { type HostState, type StagePayload, type TransferStats, UNTAR_EXIT, deltaInput, describeKept, holds, parseKept, parseLines, parseRsyncStats, stageCmd } from '../remote.js';
-import { idOfDir, releaseDir, shipTar } from '../layout.js';
+import { idOfDir, releaseDir } from '../layout.js';
 import { type ReleaseServer, startReleaseServer } from './release-server.js';
 import type { HostConnection } from '../../exec/runner.js';
 import { lastLines, plural } from '../../report/line.js';
@@ -76,7 +75,7 @@ export class Shipment {
   }
 
   private fullTarFile(): string {
-    return shipTar(this.appEnv.paths.state);
+    return this.appEnv.paths.shipTar;
   }
 
   /** The release a delta for this host starts from: the one it serves if it holds it, else the newest it holds. */
