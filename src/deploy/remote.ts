@@ -46,8 +46,8 @@ export type StagePayload =
   | { kind: 'list'; from: Pick<Release, 'id' | 'commit'> }
   | { kind: 'rsync' };
 
-/** The stage script's exit when a tar payload cannot be used there: stage again with rsync. */
-export const UNTAR_EXIT = 75;
+/** The stage script's exit when a tar payload cannot be used there (fall_back_to_rsync): stage again with rsync. */
+export const FALL_BACK_TO_RSYNC = 75;
 
 export interface StageOptions {
   /** Private files get this group on the host (default: the SSH user's). */

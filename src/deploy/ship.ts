@@ -10,7 +10,7 @@ import type { Connector, HostConnection } from '../exec/runner.js';
 import { listReleases } from '../release-store/index.js';
 import type { Release } from '../release-store/release.js';
 import { phase, type Reporter, step } from '../report/events.js';
-import { onEachHost } from './fanout.js';
+import { HostSlots, onEachHost } from './fanout.js';
 import { connect, envConnector } from './connect/connector.js';
 import { buildPlan, type RolloutPlan } from './plan.js';
 import { parseLines, pruneCmd, type TransferStats } from './remote.js';
@@ -83,7 +83,9 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
   const plan = options.plan ?? defaultPlan(appEnv, release);
   const hosts = plan.hosts;
   const connector = options.connect ?? (await (options.preconnected?.connector ?? envConnector(appEnv)));
-  const shipment = new Shipment(appEnv, release, options.tree, options.releases ?? (await listReleases(appEnv.paths.www)), options.ahead);
+  // one bound for the run: what was opened early, what is sent ahead and what is staged here
+  const slots = options.preconnected?.slots ?? new HostSlots(appEnv.parallel);
+  const shipment = new Shipment(appEnv, release, options.tree, options.releases ?? (await listReleases(appEnv.paths.www)), options.ahead, slots);
   const sessions = new Map<string, HostConnection>();
   const looks = new Map<string, HostLook>();
   const reports = new Map<string, HostReport>(hosts.map((h) => [h.name, { host: h.name, state: 'failed' }]));
@@ -96,10 +98,16 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
   try {
     const failedHosts = (outcomes: { host: string; ok: boolean }[]) => outcomes.filter((o) => !o.ok).map((o) => o.host);
     const staged = await phase(reporter, 'stage', () => onEachHost(hosts, appEnv.parallel, async (host) => {
-      const session = await (options.preconnected?.sessions.get(host.name) ?? connect(host, connector, reporter));
+      const early = options.preconnected?.sessions.get(host.name);
+      const session = await (early ?? slots.run(() => connect(host, connector, reporter)));
       sessions.set(host.name, session);
       if (signal?.aborted) throw new Error(`interrupted by ${String(signal.reason)} before staging`);
-      const look = (await options.preconnected?.looks.get(host.name)) ?? HostLook.open(session, appEnv);
+      let look = await options.preconnected?.looks.get(host.name);
+      if (!look) {
+        const opened = HostLook.open(session, appEnv);
+        look = opened;
+        await slots.run(() => opened.state.catch(() => undefined));
+      }
       looks.set(host.name, look);
       // what the host has decides what it is sent; without a look the host decides
       const state = await look.state.catch(() => undefined);
@@ -133,7 +141,7 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
     // has nothing to prune: one round trip saved
     const keep = appEnv.remote.keepReleases;
     const grew = new Set(staged.filter((s) => s.ok && !s.value.present && !(s.value.held !== undefined && s.value.held + 1 <= keep)).map((s) => s.host));
-    await onEachHost(hosts.filter((h) => grew.has(h.name)), appEnv.parallel, (host) => pruneOn(sessions.get(host.name)!, appEnv, reporter));
+    await onEachHost(hosts.filter((h) => grew.has(h.name)), appEnv.parallel, (host) => pruneOn(sessions.get(host.name)!, appEnv, reporter), { slots });
     return { hosts: [...reports.values()] };
   } finally {
     signal?.removeEventListener('abort', stop);

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import type { AppEnv } from '../../src/config/resolve.js';
 import { SendAhead } from '../../src/deploy/stage/ahead.js';
 import type { Preconnected } from '../../src/deploy/connect/preconnect.js';
+import { HostSlots } from '../../src/deploy/fanout.js';
 import type { HostState } from '../../src/deploy/remote.js';
 import type { HostConnection } from '../../src/exec/runner.js';
 import { commitRelease } from '../../src/release-store/store.js';
@@ -28,6 +29,7 @@ function fleet(states: Record<string, HostState | undefined>, received: Map<stri
   const unused = Promise.reject(new Error('unused'));
   unused.catch(() => undefined);
   return {
+    slots: new HostSlots(2),
     connector: unused,
     sessions: new Map(names.map((n) => [n, Promise.resolve(session(n))])),
     looks: new Map(names.map((n) => [n, Promise.resolve(undefined)])),

@@ -31,7 +31,7 @@ import {
   lookCmd,
   parseLook,
   holds,
-  UNTAR_EXIT,
+  FALL_BACK_TO_RSYNC,
   aheadCmd,
   SCRIPTS_DIR,
   scriptText,
@@ -637,7 +637,7 @@ exec rsync "$@"
     assert.equal(sent.status, 0, sent.stderr);
     assert.deepEqual(readdirSync(join(base, 'releases')), ['.ahead.bbbbbbbbbbbbbbbb.partial']);
     const wrong = runRemote(stageCmd(base, r1, 0, 30, '/bin/false', { payload: { kind: 'ahead', token: 'cccccccccccccccc' } }));
-    assert.equal(wrong.status, UNTAR_EXIT, 'a token that is not there: stage again');
+    assert.equal(wrong.status, FALL_BACK_TO_RSYNC, 'a token that is not there: stage again');
     assert.deepEqual(releasesIn(base), [], 'and the stray tree is gone');
     runRemote(aheadCmd(base, 'bbbbbbbbbbbbbbbb'), tmp, tar);
     const r = runRemote(stageCmd(base, r1, 0, 30, '/bin/false', { payload: { kind: 'ahead', token: 'bbbbbbbbbbbbbbbb' }, mode: 0o600 }));
@@ -658,7 +658,7 @@ exec rsync "$@"
     const base = freshBase();
     const r = runRemote(stageCmd(base, rel(1), 0, 30, '/bin/false', { payload: { kind: 'full' } }), tmp, Buffer.from('not a tar at all'.repeat(100)));
     assert.notEqual(r.status, 0);
-    assert.notEqual(r.status, UNTAR_EXIT);
+    assert.notEqual(r.status, FALL_BACK_TO_RSYNC);
     assert.deepEqual(releasesIn(base), []);
   });
 
@@ -671,7 +671,7 @@ exec rsync "$@"
     mkdirSync(tree, { recursive: true });
     writeFileSync(join(tree, 'index.html'), 'v2\n');
     const r = runRemote(stageCmd(base, r2, 0, 30, '/bin/false', { payload: { kind: 'tar', from: r1, deleted: [] } }), tmp, tarOf(tree, ['index.html']));
-    assert.equal(r.status, UNTAR_EXIT, r.stderr);
+    assert.equal(r.status, FALL_BACK_TO_RSYNC, r.stderr);
     assert.deepEqual(releasesIn(base), [releaseDir(r1)]);
   });
 
@@ -808,7 +808,7 @@ exec rsync "$@"
       mkdirSync(tree);
       writeFileSync(join(tree, 'index.html'), 'v2\n');
       const r = runRemote(stageCmd(base, r2, 0, 30, '/bin/false', { payload: { kind: 'tar', from: r1, deleted: [] } }), tmp, tarOf(tree, ['index.html']));
-      assert.equal(r.status, UNTAR_EXIT, 'its tree holds a REVISION its commit lacks: pulled whole instead');
+      assert.equal(r.status, FALL_BACK_TO_RSYNC, 'its tree holds a REVISION its commit lacks: pulled whole instead');
       assert.equal(switchTo(base, r1, 5).status, 0);
     });
 

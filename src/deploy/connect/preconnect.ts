@@ -4,16 +4,18 @@
  * trips and some CPU per host, and need not wait for the release. A failure is
  * kept and surfaces in that host's stage step, exactly as if it had connected then.
  */
-import pMap from 'p-map';
 import type { AppEnv } from '../../config/resolve.js';
 import { DeployFailedError, errorMessage } from '../../errors.js';
 import type { Reporter } from '../../report/events.js';
 import type { Connector, HostConnection } from '../../exec/runner.js';
 import { connect, envConnector } from './connector.js';
 import { HostLook } from '../look.js';
+import { HostSlots } from '../fanout.js';
 import type { HostState } from '../remote.js';
 
 export interface Preconnected {
+  /** The run's bound on host operations (fanout.ts): the handshakes and looks here, then the ship's. */
+  readonly slots: HostSlots;
   /** How hosts are reached, ready once the key and known_hosts are read (once for the whole run). */
   readonly connector: Promise<Connector>;
   /** Per host name: its session, or the connection's failure. */
@@ -37,7 +39,7 @@ export function preconnect(appEnv: AppEnv, reporter: Reporter, verifyKept = fals
   const connector = options.connect ? Promise.resolve(options.connect) : envConnector(appEnv);
   // a bad key or known_hosts file is reported by shipRelease, as a usage error
   connector.catch(() => undefined);
-  // one promise per host, available at once; p-map bounds the handshakes like the fan-out itself
+  // one promise per host, available at once; the run's slots bound the handshakes and looks
   const settle = new Map<string, (session: Promise<HostConnection>) => void>();
   // once closed, hosts still waiting for a handshake slot are not connected at all
   let closed = false;
@@ -66,20 +68,21 @@ export function preconnect(appEnv: AppEnv, reporter: Reporter, verifyKept = fals
   // each host is asked what it has as soon as it is connected: the answer decides what it is sent
   const looks = new Map([...sessions].map(([name, session]) => [name, session.then((s) => HostLook.open(s, appEnv, verifyKept), () => undefined)]));
   const states = new Map([...looks].map(([name, look]) => [name, look.then((l) => l?.state).catch(() => undefined)]));
-  void pMap(
-    appEnv.hosts,
-    async (host) => {
+  const slots = new HostSlots(appEnv.parallel);
+  for (const host of appEnv.hosts) {
+    void slots.run(async () => {
       if (closed) {
         settle.get(host.name)!(Promise.reject(new Error('not connected: the run stopped before shipping')));
         return;
       }
+      // the connector first, outside the handshake: reading the key is not a host's operation
       const session = connector.then((c) => connect(host, c, reporter));
       settle.get(host.name)!(session);
       await session.then((s) => states.get(s.host.name), () => undefined);
-    },
-    { concurrency: appEnv.parallel },
-  );
+    });
+  }
   return {
+    slots,
     connector,
     sessions,
     looks,

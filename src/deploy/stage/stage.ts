@@ -1,13 +1,13 @@
 /**
  * Staging one release on many hosts. Each host is sent only what it lacks, judged
- * from its probe (what it had when the run connected):
+ * from its look (what it had when the run connected):
  *   the release, intact     nothing: it is already staged (or already live)
  *   some other release      the paths that differ from it (its live one if it can): one
  *                           tar for small deltas, or an rsync of the list for big ones
  *   no release at all       one tar of the whole tree, built once, streamed to every such host
  * The stage script checks again on the host; a tar that no longer fits the host (its
- * base changed since the probe) is refused there, and the host is staged with rsync,
- * which hard-links whatever the host already has. Without a probe, the host decides.
+ * base changed since the look) is refused there, and the host is staged with rsync,
+ * which hard-links whatever the host already has. Without a look, the host decides.
  * Every source (the tree, the tars, the rsync daemon) is prepared once, on first need.
  */
 import { mkdir, rm } from 'node:fs/promises';
@@ -17,9 +17,10 @@ import type { Release } from '../../release-store/release.js';
 import { type Reporter, step } from '../../report/events.js';
 import type { SendAhead } from './ahead.js';
 import { type FullTar, deltaTar, fullTar } from './payload.js';
-import { type HostState, type StagePayload, type TransferStats, UNTAR_EXIT, deltaInput, describeKept, holds, parseKept, parseLines, parseRsyncStats, stageCmd } from '../remote.js';
+import { type HostState, type StagePayload, type TransferStats, FALL_BACK_TO_RSYNC, deltaInput, describeKept, holds, parseKept, parseLines, parseRsyncStats, stageCmd } from '../remote.js';
 import { idOfDir, releaseDir } from '../layout.js';
 import { type ReleaseServer, startReleaseServer } from './release-server.js';
+import { HostSlots } from '../fanout.js';
 import type { HostConnection } from '../../exec/runner.js';
 import { lastLines, plural } from '../../report/line.js';
 
@@ -34,7 +35,7 @@ export interface StageResult {
   transferred: TransferStats;
   /** The release a delta was applied to. */
   from?: string;
-  /** How many releases the host held before (from its probe; undefined: not probed). */
+  /** How many releases the host held before (from its look; undefined: not looked at). */
   held?: number;
   /** The tree was sent before the commit (ahead.ts). */
   ahead?: boolean;
@@ -66,6 +67,8 @@ export class Shipment {
     private readonly releases: readonly Release[],
     /** Trees sent to hosts before the release was committed (see ahead.ts). */
     private readonly ahead?: SendAhead,
+    /** The run's bound on host operations; a host holds a slot while it is sent its payload. */
+    private readonly slots = new HostSlots(appEnv.parallel),
   ) {
     this.dir = releaseDir(release);
   }
@@ -98,7 +101,7 @@ export class Shipment {
     if (!base) return { kind: 'rsync' };
     let payload = this.deltas.get(base.id);
     if (!payload) this.deltas.set(base.id, (payload = this.deltaFrom(base)));
-    // without a probe a tar might not fit the host; a list falls back to a full pull there
+    // without a look a tar might not fit the host; a list falls back to a full pull there
     const p = await payload;
     return !state && p.kind === 'tar' ? { kind: 'list', from: base, paths: p.paths } : p;
   }
@@ -114,7 +117,7 @@ export class Shipment {
     return { kind: 'list', from: base, paths };
   }
 
-  /** Stage the release on one host; `state` is its probe (undefined: none). */
+  /** Stage the release on one host; `state` is its look's (undefined: none). */
   stageOn(session: HostConnection, state: HostState | undefined, reporter: Reporter): Promise<StageResult> {
     const { release } = this;
     return step(reporter, session.host.name, 'stage', `staging ${release.id}`, async () => {
@@ -123,11 +126,11 @@ export class Shipment {
       if (choice.kind === 'present') {
         return { previous: idOfDir(state?.live), previousDir: state?.live, present: true, live: state?.live === this.dir, transferred: { files: 0, bytes: 0 }, held };
       }
-      let run = await this.send(session, choice);
+      let run = await this.slots.run(() => this.send(session, choice));
       const [edited] = parseKept(parseLines(run.result.stdout).get('edited') ?? []);
       if (edited) reporter.emit({ kind: 'note', level: 'warn', text: `${session.host.name}: ${release.id} ${describeKept(edited)}: staging it again` });
-      // the host changed since its probe: a tar no longer fits, rsync takes what it has into account
-      if (run.result.exitCode === UNTAR_EXIT) run = await this.send(session, { kind: 'rsync' });
+      // the host changed since its look: a tar no longer fits, rsync takes what it has into account
+      if (run.result.exitCode === FALL_BACK_TO_RSYNC) run = await this.slots.run(() => this.send(session, { kind: 'rsync' }));
       const { result, sent } = run;
       if (result.exitCode !== 0) throw new Error(`staging failed (exit ${result.exitCode}): ${explainStageFailure(lastLines(result.stderr || result.stdout, 3, ' / ') || 'no output')}`);
       const lines = parseLines(result.stdout);
