@@ -1,3 +1,4 @@
+/** `deploy <app>-<env>` (the command `ship`): update, release and ship; with --dry-run, the plan instead. */
 import { UsageError } from '../errors.js';
 import { deploy } from '../flows/deploy.js';
 import { buildFromEnv, checkBuildText } from './ci.js';
@@ -5,7 +6,7 @@ import type { GlobalOptions } from './context.js';
 import { type FleetRunOptions, runOnFleet } from './fleet-run.js';
 import { type RunSelection, applySelection, checkRevision } from './selection.js';
 
-export interface ShipOptions extends RunSelection, FleetRunOptions {
+export interface DeployCliOptions extends RunSelection, FleetRunOptions {
   revision?: string;
   force?: boolean;
   dryRun?: boolean;
@@ -13,7 +14,7 @@ export interface ShipOptions extends RunSelection, FleetRunOptions {
   build?: string;
 }
 
-export async function shipCommand(target: string, options: ShipOptions, globals: GlobalOptions): Promise<void> {
+export async function deployCommand(target: string, options: DeployCliOptions, globals: GlobalOptions): Promise<void> {
   if (options.dryRun) {
     checkRevision(options.revision);
     const { planCommand } = await import('./plan.js');
