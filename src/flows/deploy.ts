@@ -41,7 +41,7 @@ export function deploy(appEnv: AppEnv, options: DeployOptions, reporter: Reporte
 async function deployLocked(appEnv: AppEnv, options: DeployOptions, reporter: Reporter, signal: AbortSignal): Promise<DeployResult> {
   checkRequiredPrivateFiles(appEnv); // before any host or the checkout is touched
   // the pre-connect: hosts are connected to (and probed) while the admin node works; the connections wait for the release
-  const preconnected = preconnect(appEnv, reporter);
+  const preconnected = preconnect(appEnv, reporter, false, { connect: options.connect });
   // the send-ahead: hosts with no release get the tree while the admin node commits it (started by the release phase)
   const ahead = new SendAhead(appEnv, preconnected);
   // for the history, read while the source is updated: what was live before this run, and the tip its event goes on
@@ -76,7 +76,7 @@ async function deployLocked(appEnv: AppEnv, options: DeployOptions, reporter: Re
     // the www tree is exactly the release just committed (or found unchanged): hosts are sent its files
     const www = appEnv.paths.www;
     const upkeep = made.created ? maintainStore(www) : undefined;
-    const shipped = await shipRelease(appEnv, release, reporter, { tree: () => Promise.resolve(www), signal, preconnected, releases: made.releases, ahead });
+    const shipped = await shipRelease(appEnv, release, reporter, { tree: () => Promise.resolve(www), signal, preconnected, releases: made.releases, ahead, connect: options.connect });
     hosts = shipped.hosts;
     await upkeep;
     if (shipped.failure) throw shipped.failure;

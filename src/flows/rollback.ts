@@ -75,7 +75,7 @@ export function rollback(appEnv: AppEnv, options: RollbackOptions, reporter: Rep
 async function rollbackLocked(appEnv: AppEnv, options: RollbackOptions, reporter: Reporter): Promise<RollbackResult> {
   // hosts are connected to (and probed) while the rollback is planned; whatever happens, they are closed
   // a rollback switches to a kept release as it is: the looks check them against their manifests
-  const preconnected = preconnect(appEnv, reporter, true);
+  const preconnected = preconnect(appEnv, reporter, true, { connect: options.connect });
   try {
     const view = await viewStore(appEnv.paths.www);
     const plan = await planRollback(appEnv, view, options);
@@ -86,7 +86,7 @@ async function rollbackLocked(appEnv: AppEnv, options: RollbackOptions, reporter
     let hosts: HostReport[] = [];
     try {
       // checked out only if some host no longer has the release
-      const shipped = await shipRelease(appEnv, plan.to, reporter, { tree: () => exportStep(appEnv, plan.to, reporter), signal: interruption, preconnected, releases: view.releases });
+      const shipped = await shipRelease(appEnv, plan.to, reporter, { tree: () => exportStep(appEnv, plan.to, reporter), signal: interruption, preconnected, releases: view.releases, connect: options.connect });
       hosts = shipped.hosts;
       if (shipped.failure) throw shipped.failure;
       verifyAllSwitched(plan.to, hosts);

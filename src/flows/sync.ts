@@ -37,10 +37,10 @@ export function needsOf(tree: HostTree): Needs {
 }
 
 export function sync(appEnv: AppEnv, options: FleetOptions, reporter: Reporter): Promise<SyncResult> {
-  return guarded(appEnv, reporter, options.waitMs ?? 0, { verb: 'syncing' }, () => syncLocked(appEnv, reporter));
+  return guarded(appEnv, reporter, options.waitMs ?? 0, { verb: 'syncing' }, () => syncLocked(appEnv, options, reporter));
 }
 
-async function syncLocked(appEnv: AppEnv, reporter: Reporter): Promise<SyncResult> {
+async function syncLocked(appEnv: AppEnv, options: FleetOptions, reporter: Reporter): Promise<SyncResult> {
   const { live, tip } = await viewStore(appEnv.paths.www);
   if (!live) throw new UsageError(`${appEnv.app}-${appEnv.env} has no release yet: deploy it first`);
   reporter.emit({ kind: 'release', id: live.id, commit: live.commit, created: false });
@@ -54,7 +54,7 @@ async function syncLocked(appEnv: AppEnv, reporter: Reporter): Promise<SyncResul
       if (!needs.repair) return forgot && tree.verdict === 'in-sync' ? 'repaired' : tree.verdict;
       await repairOn(session, appEnv, live, server, reporter);
       return 'repaired';
-    });
+    }, { connect: options.connect });
     for (const c of checked) {
       const o = outcomes.get(c.host)!;
       if (!c.ok) o.error = c.error;
@@ -62,7 +62,7 @@ async function syncLocked(appEnv: AppEnv, reporter: Reporter): Promise<SyncResul
     }
     const behind = appEnv.hosts.filter((h) => checked.some((c) => c.host === h.name && c.ok && (c.value === 'other-release' || c.value === 'no-release')));
     if (behind.length) {
-      const shipped = await shipRelease(appEnv, live, reporter, { tree: () => Promise.resolve(exportDir), plan: defaultPlan(appEnv, live, behind), signal: interruption });
+      const shipped = await shipRelease(appEnv, live, reporter, { tree: () => Promise.resolve(exportDir), plan: defaultPlan(appEnv, live, behind), signal: interruption, connect: options.connect });
       for (const r of shipped.hosts) Object.assign(outcomes.get(r.host)!, { state: r.state, ...(r.error ? { error: r.error } : {}) });
       if (shipped.failure) throw shipped.failure;
     }

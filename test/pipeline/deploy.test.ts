@@ -10,7 +10,7 @@ import { afterEach, describe, it } from 'node:test';
 import { DeployFailedError, ExitCode } from '../../src/errors.js';
 import { deploy } from '../../src/flows/deploy.js';
 import { type Admin, type EnvInput, failure, makeAdmin, quietReporter } from '../support/admin.js';
-import { aheadDone, activated, gate, pruned, stageArgs, stageFails, staged } from '../support/host-answers.js';
+import { aheadDone, activated, look, pruned, stageArgs, stageFails, staged } from '../support/host-answers.js';
 import { type Recording, recorded } from '../support/recording.js';
 
 const HOSTS = ['web1', 'web2', 'web3'];
@@ -39,7 +39,7 @@ describe('deploy over recorded hosts', () => {
   it('first deploy: every host is sent the tree while the release is committed, stages it, and only then switches', () =>
     recorded(async (rec) => {
       const a = await setUp();
-      for (const h of HOSTS) rec.host(h).expect('gate', gate({})).expect('ahead', aheadDone).expect('stage', staged({ ahead: true }));
+      for (const h of HOSTS) rec.host(h).expect('look', look({})).expect('ahead', aheadDone).expect('stage', staged({ ahead: true }));
       const result = await deploy(a.appEnv, { connect: rec.connect }, quietReporter());
       assert.equal(result.release.id, 'r1');
       assert.deepEqual(result.hosts.map((h) => `${h.host} ${h.state}`), ['web1 switched', 'web2 switched', 'web3 switched']);
@@ -64,7 +64,7 @@ describe('deploy over recorded hosts', () => {
       const r1 = await a.release();
       await a.commit({ 'index.html': '<h1>shop v2</h1>\n' });
       for (const h of HOSTS) {
-        rec.host(h).expect('gate', gate({ live: r1 })).expect('stage', staged({ live: r1, delta: { from: r1, by: 'tar' } })).expect('prune', pruned(r1));
+        rec.host(h).expect('look', look({ live: r1 })).expect('stage', staged({ live: r1, delta: { from: r1, by: 'tar' } })).expect('prune', pruned(r1));
       }
       const reporter = quietReporter();
       const result = await deploy(a.appEnv, { connect: rec.connect }, reporter);
@@ -85,7 +85,7 @@ describe('deploy over recorded hosts', () => {
       const r1 = await a.release();
       await a.commit({ 'index.html': '<h1>shop v2</h1>\n' });
       for (const h of HOSTS) {
-        rec.host(h).expect('gate', gate({ live: r1 })).expect('stage', staged({ live: r1, delta: { from: r1, by: 'tar' } })).expect('reload-app', {}, { args: ['r2'] });
+        rec.host(h).expect('look', look({ live: r1 })).expect('stage', staged({ live: r1, delta: { from: r1, by: 'tar' } })).expect('reload-app', {}, { args: ['r2'] });
       }
       const reporter = quietReporter();
       await deploy(a.appEnv, { connect: rec.connect }, reporter);
@@ -99,10 +99,10 @@ describe('deploy over recorded hosts', () => {
       const a = await setUp({ rollout: { canary: 1, health: { command: ['check-health', '{release}'], retries: 0 } } });
       const r1 = await a.release();
       await a.commit({ 'index.html': '<h1>shop v2: broken</h1>\n' });
-      for (const h of HOSTS) rec.host(h).expect('gate', gate({ live: r1 })).expect('stage', staged({ live: r1, delta: { from: r1, by: 'tar' } }));
+      for (const h of HOSTS) rec.host(h).expect('look', look({ live: r1 })).expect('stage', staged({ live: r1, delta: { from: r1, by: 'tar' } }));
       rec.host('web1')
         .expect('check-health', { stderr: 'r2 answers 500\n', exitCode: 1 }, { args: ['r2'] })
-        // the gate switched once; going back is a fresh command, checked as a switch is
+        // the look switched once; going back is a fresh command, checked as a switch is
         .expect('activate', activated(r1), { args: ['/data/www/shop', `r1-${r1.commit.slice(0, 12)}`] })
         .expect('check-health', {}, { args: ['r1'] });
       const err = await failure(deploy(a.appEnv, { connect: rec.connect }, quietReporter()));
@@ -112,7 +112,7 @@ describe('deploy over recorded hosts', () => {
       assert.match(err.message, /web1 \(canary\): unhealthy after 1 attempt: check-health exited 1: r2 answers 500/);
       assert.match(err.message, /reverted \(and health-checked\): web1 → r1/);
       assert.deepEqual(rec.lines(/ switch /), ['web1 switch r2', 'web1 switch r1']);
-      assert.deepEqual(rec.lines(/gate closed/).sort(), ['web2 gate closed', 'web3 gate closed'], 'the others were never told to switch');
+      assert.deepEqual(rec.lines(/look closed/).sort(), ['web2 look closed', 'web3 look closed'], 'the others were never told to switch');
     }));
 
   it('staging that fails on one host switches no host; the error names the host and why', () =>
@@ -120,7 +120,7 @@ describe('deploy over recorded hosts', () => {
       const a = await setUp();
       const r1 = await a.release();
       await a.commit({ 'index.html': '<h1>shop v2</h1>\n' });
-      for (const h of HOSTS) rec.host(h).expect('gate', gate({ live: r1 }));
+      for (const h of HOSTS) rec.host(h).expect('look', look({ live: r1 }));
       rec.host('web1').expect('stage', staged({ live: r1, delta: { from: r1, by: 'tar' } }));
       rec.host('web2').expect('stage', stageFails());
       rec.host('web3').expect('stage', staged({ live: r1, delta: { from: r1, by: 'tar' } }));
@@ -139,7 +139,7 @@ describe('deploy over recorded hosts', () => {
       const a = await setUp();
       const r1 = await a.release();
       await a.commit({ 'index.html': '<h1>shop v2</h1>\n' });
-      for (const h of HOSTS) rec.host(h).expect('gate', gate({ live: r1 }));
+      for (const h of HOSTS) rec.host(h).expect('look', look({ live: r1 }));
       rec.host('web1').expect('stage', staged({ live: r1, delta: { from: r1, by: 'tar' } }));
       rec.host('web2').expect('stage', staged({ live: r1, delta: { from: r1, by: 'tar' } }));
       rec.host('web3').expect('stage', { lose: 'the SSH connection closed' });
@@ -152,8 +152,8 @@ describe('deploy over recorded hosts', () => {
   it('a host that cannot be reached stops the run before anything is released', () =>
     recorded(async (rec) => {
       const a = await setUp();
-      rec.host('web1').expect('gate', gate({}));
-      rec.host('web2').expect('gate', gate({}));
+      rec.host('web1').expect('look', look({}));
+      rec.host('web2').expect('look', look({}));
       rec.host('web3').refuse('connect ECONNREFUSED');
       const err = await failure(deploy(a.appEnv, { connect: rec.connect }, quietReporter()));
       assert.ok(err instanceof DeployFailedError, String(err));

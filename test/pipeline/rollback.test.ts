@@ -9,7 +9,7 @@ import { afterEach, describe, it } from 'node:test';
 import { DeployFailedError, ExitCode, UsageError } from '../../src/errors.js';
 import { rollback } from '../../src/flows/rollback.js';
 import { type Admin, type EnvInput, failure, makeAdmin, quietReporter } from '../support/admin.js';
-import { activated, gate, stageArgs, staged } from '../support/host-answers.js';
+import { activated, look, stageArgs, staged } from '../support/host-answers.js';
 import { recorded } from '../support/recording.js';
 
 const HOSTS = ['web1', 'web2', 'web3'];
@@ -34,14 +34,14 @@ describe('rollback over recorded hosts', () => {
       const r1 = await a.release();
       await a.commit({ 'index.html': '<h1>shop v2</h1>\n' });
       const r2 = await a.release();
-      for (const h of HOSTS) rec.host(h).expect('gate', gate({ live: r2, kept: [r1] }, { verify: true }));
+      for (const h of HOSTS) rec.host(h).expect('look', look({ live: r2, kept: [r1] }, { verify: true }));
       const { plan, hosts } = await rollback(a.appEnv, { connect: rec.connect }, quietReporter());
       assert.equal(plan.from.id, 'r2');
       assert.equal(plan.to.id, 'r1');
       assert.deepEqual(hosts.map((h) => `${h.host} ${h.state}`), ['web1 switched', 'web2 switched', 'web3 switched']);
       assert.deepEqual(rec.lines(/ switch /).sort(), ['web1 switch r1', 'web2 switch r1', 'web3 switch r1']);
       // the look verified the kept releases: a rollback switches to one as it is
-      for (const h of HOSTS) assert.deepEqual(rec.callsOn(h, 'gate')[0]!.args, ['/data/www/shop', 'verify']);
+      for (const h of HOSTS) assert.deepEqual(rec.callsOn(h, 'look')[0]!.args, ['/data/www/shop', 'verify']);
     }));
 
   it('--to an older release: a host that pruned it is sent its tree as a delta from what it serves; the others only switch', () =>
@@ -52,10 +52,10 @@ describe('rollback over recorded hosts', () => {
       const r2 = await a.release();
       await a.commit({ 'about.html': 'about\n' });
       const r3 = await a.release();
-      rec.host('web1').expect('gate', gate({ live: r3, kept: [r2, r1] }, { verify: true }));
-      rec.host('web2').expect('gate', gate({ live: r3, kept: [r2, r1] }, { verify: true }));
+      rec.host('web1').expect('look', look({ live: r3, kept: [r2, r1] }, { verify: true }));
+      rec.host('web2').expect('look', look({ live: r3, kept: [r2, r1] }, { verify: true }));
       rec.host('web3')
-        .expect('gate', gate({ live: r3, kept: [r2] }, { verify: true }))
+        .expect('look', look({ live: r3, kept: [r2] }, { verify: true }))
         .expect('stage', staged({ live: r3, delta: { from: r3, by: 'tar' } }));
       const { hosts } = await rollback(a.appEnv, { to: 'r1', connect: rec.connect }, quietReporter());
       assert.ok(hosts.every((h) => h.state === 'switched'));
@@ -77,11 +77,11 @@ describe('rollback over recorded hosts', () => {
       const r1 = await a.release();
       await a.commit({ 'index.html': '<h1>shop v2</h1>\n' });
       const r2 = await a.release();
-      rec.host('web1').expect('gate', gate({ live: r2, kept: [r1] }, { verify: true }));
+      rec.host('web1').expect('look', look({ live: r2, kept: [r1] }, { verify: true }));
       rec.host('web2')
-        .expect('gate', gate({ live: r2, edited: [{ release: r1, differ: 2 }] }, { verify: true }))
+        .expect('look', look({ live: r2, edited: [{ release: r1, differ: 2 }] }, { verify: true }))
         .expect('stage', staged({ live: r2, delta: { from: r2, by: 'tar' } }));
-      rec.host('web3').expect('gate', gate({ live: r2, kept: [r1] }, { verify: true }));
+      rec.host('web3').expect('look', look({ live: r2, kept: [r1] }, { verify: true }));
       await rollback(a.appEnv, { connect: rec.connect }, quietReporter());
       assert.equal(stageArgs(rec.callsOn('web2', 'stage')[0]!.args).dir, dir(r1));
       assert.deepEqual(rec.lines(/ switch /).sort(), ['web1 switch r1', 'web2 switch r1', 'web3 switch r1']);
@@ -94,7 +94,7 @@ describe('rollback over recorded hosts', () => {
       await a.commit({ 'migrations/0002_add_price.sql': 'ALTER TABLE item ADD price int;\n' });
       const r2 = await a.release();
       // the hosts are looked at while the rollback is planned: nothing more
-      for (const h of HOSTS) rec.host(h).expect('gate', gate({ live: r2, kept: [r1] }, { verify: true }));
+      for (const h of HOSTS) rec.host(h).expect('look', look({ live: r2, kept: [r1] }, { verify: true }));
       const err = await failure(rollback(a.appEnv, { connect: rec.connect }, quietReporter()));
       assert.ok(err instanceof UsageError, String(err));
       assert.match(err.message, /^refusing to roll back r2 → r1: migrations changed in between \(in r2\):\n {2}migrations\/0002_add_price\.sql\n/);
@@ -111,9 +111,9 @@ describe('rollback over recorded hosts', () => {
       await a.commit({ 'index.html': '<h1>shop v2</h1>\n' });
       const r2 = await a.release();
       const fails = { stderr: `release ${dir(r1)} is not staged on this host\n`, exitCode: 3 };
-      rec.host('web2').expect('gate', gate({ live: r2, kept: [r1] }, { verify: true, switchFails: fails }));
+      rec.host('web2').expect('look', look({ live: r2, kept: [r1] }, { verify: true, switchFails: fails }));
       for (const h of ['web1', 'web3']) {
-        rec.host(h).expect('gate', gate({ live: r2, kept: [r1] }, { verify: true })).expect('activate', activated(r1), { args: ['/data/www/shop', dir(r2)] });
+        rec.host(h).expect('look', look({ live: r2, kept: [r1] }, { verify: true })).expect('activate', activated(r1), { args: ['/data/www/shop', dir(r2)] });
       }
       const err = await failure(rollback(a.appEnv, { connect: rec.connect }, quietReporter()));
       assert.ok(err instanceof DeployFailedError, String(err));

@@ -9,7 +9,7 @@ import { afterEach, describe, it } from 'node:test';
 import { DeployFailedError, ExitCode, UsageError } from '../../src/errors.js';
 import { sync } from '../../src/flows/sync.js';
 import { type Admin, failure, makeAdmin, quietReporter } from '../support/admin.js';
-import { forgot, gate, inspected, repaired, stageArgs, staged } from '../support/host-answers.js';
+import { forgot, look, inspected, repaired, stageArgs, staged } from '../support/host-answers.js';
 import { recorded } from '../support/recording.js';
 
 const HOSTS = ['web1', 'web2', 'web3'];
@@ -33,7 +33,7 @@ describe('sync over recorded hosts', () => {
       const a = await setUp();
       const r1 = await a.release();
       for (const h of HOSTS) rec.host(h).expect('inspect', inspected(r1));
-      const result = await sync(a.appEnv, quietReporter(), { connect: rec.connect });
+      const result = await sync(a.appEnv, { connect: rec.connect }, quietReporter());
       assert.equal(result.live.id, 'r1');
       assert.deepEqual(outcomes(result.hosts), ['web1 in-sync', 'web2 in-sync', 'web3 in-sync']);
       const [inspect] = rec.callsOn('web2', 'inspect');
@@ -54,7 +54,7 @@ describe('sync over recorded hosts', () => {
         .expect('repair', repaired(1, 18));
       rec.host('web3').expect('inspect', inspected(r2));
       const reporter = quietReporter();
-      const result = await sync(a.appEnv, reporter, { connect: rec.connect });
+      const result = await sync(a.appEnv, { connect: rec.connect }, reporter);
       assert.deepEqual(outcomes(result.hosts), ['web1 in-sync', 'web2 repaired', 'web3 in-sync']);
       assert.deepEqual(rec.callsOn('web2', 'repair')[0]!.args.slice(1, 3), [`r2-${r2.commit.slice(0, 12)}`, r2.commit]);
       assert.ok(reporter.steps('web2').includes('web2 inspect done: r2 changed by hand: 1 difference: modified index.html'), reporter.steps('web2').join('\n'));
@@ -67,8 +67,8 @@ describe('sync over recorded hosts', () => {
       rec.host('web1').expect('inspect', inspected(r1));
       rec.host('web2').expect('inspect', inspected(r1));
       // a second connection: the ship phase's, with its own look
-      rec.host('web3').expect('inspect', inspected(undefined)).expect('gate', gate({})).expect('stage', staged());
-      const result = await sync(a.appEnv, quietReporter(), { connect: rec.connect });
+      rec.host('web3').expect('inspect', inspected(undefined)).expect('look', look({})).expect('stage', staged());
+      const result = await sync(a.appEnv, { connect: rec.connect }, quietReporter());
       assert.deepEqual(outcomes(result.hosts), ['web1 in-sync', 'web2 in-sync', 'web3 switched']);
       const [stage] = rec.callsOn('web3', 'stage');
       assert.equal(stageArgs(stage!.args).payload, 'full');
@@ -83,7 +83,7 @@ describe('sync over recorded hosts', () => {
       rec.host('web1').expect('inspect', inspected(r1));
       rec.host('web2').refuse('connect ETIMEDOUT');
       rec.host('web3').expect('inspect', inspected(r1));
-      const err = await failure(sync(a.appEnv, quietReporter(), { connect: rec.connect }));
+      const err = await failure(sync(a.appEnv, { connect: rec.connect }, quietReporter()));
       assert.ok(err instanceof DeployFailedError, String(err));
       assert.equal(err.exitCode, ExitCode.partial);
       assert.equal(err.message, '1 of 3 hosts are not on r1:\n  web2: cannot connect to 10.0.0.2:22: connect ETIMEDOUT');
@@ -92,7 +92,7 @@ describe('sync over recorded hosts', () => {
   it('refuses an app-env with no release yet, before connecting to any host', () =>
     recorded(async (rec) => {
       const a = await setUp();
-      const err = await failure(sync(a.appEnv, quietReporter(), { connect: rec.connect }));
+      const err = await failure(sync(a.appEnv, { connect: rec.connect }, quietReporter()));
       assert.ok(err instanceof UsageError, String(err));
       assert.match(err.message, /has no release yet: deploy it first/);
       assert.deepEqual(rec.timeline, []);

@@ -81,7 +81,7 @@ export async function makeAdmin(env: Partial<EnvInput> = {}, app: Partial<AppInp
     releases: async () => new Map((await listReleases(appEnv.paths.www)).map((r) => [r.id, r])),
     async release() {
       const reporter = quietReporter();
-      return (await makeRelease(appEnv, await updateSource(appEnv, {}, reporter), reporter)).release;
+      return (await makeRelease(appEnv, await updateSource(appEnv, {}, reporter), reporter).committed).release;
     },
     down: () => rm(dir, { recursive: true, force: true }),
   };

@@ -3,7 +3,7 @@
  * the lines the admin node parses (src/deploy/remote.ts parseProbe, parseLines…), written from
  * what a host holds. A release is named as hosts name it, `r<N>-<commit12>` (releaseDir).
  */
-import { releaseDir } from '../../src/deploy/remote.js';
+import { releaseDir } from '../../src/deploy/layout.js';
 import type { Answer, Call, CallIo, Reply } from './recording.js';
 
 /** A release as hosts know it: its id and commit. */
@@ -26,7 +26,7 @@ const dirOf = (r: Held) => releaseDir(r);
 const idOf = (dir: string) => dir.split('-')[0]!;
 
 /** The look's lines (common.sh look): `live`, a `have` per release (`unchecked` unless verified), `edited`. */
-export function look(has: HostHas, verify = false): string {
+export function lookLines(has: HostHas, verify = false): string {
   const live = has.live ? dirOf(has.live) : '';
   const held = [...(has.live ? [has.live] : []), ...(has.kept ?? [])];
   const lines = [`live ${live}`];
@@ -35,7 +35,7 @@ export function look(has: HostHas, verify = false): string {
   return `${lines.join('\n')}\n`;
 }
 
-export interface GateOptions {
+export interface LookOptions {
   /** The look checks kept releases against their manifests (rollback). */
   verify?: boolean;
   /** What the switch answers instead of switching (a host whose switch fails). */
@@ -45,17 +45,17 @@ export interface GateOptions {
 }
 
 /**
- * gate.sh: the look, `ready`, then wait. A release directory on stdin switches the host
+ * look.sh: the look, `ready`, then wait. A release directory on stdin switches the host
  * (`previous <dir>`, `switched`; marked `switch rN` in the timeline); the end of stdin without
- * one ends it with nothing changed (marked `gate closed`).
+ * one ends it with nothing changed (marked `look closed`).
  */
-export function gate(has: HostHas, options: GateOptions = {}): Answer {
+export function look(has: HostHas, options: LookOptions = {}): Answer {
   return async (_call: Call, io: CallIo): Promise<Reply> => {
     if (options.lookFails) return options.lookFails;
-    io.say(`${look(has, options.verify)}ready\n`);
+    io.say(`${lookLines(has, options.verify)}ready\n`);
     const dir = (await io.input()).toString('utf8').split('\n')[0] ?? '';
     if (!dir) {
-      io.mark('gate closed');
+      io.mark('look closed');
       return { exitCode: 0 };
     }
     if (options.switchFails) {

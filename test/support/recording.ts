@@ -14,6 +14,7 @@ import type { Host } from '../../src/config/resolve.js';
 import { HostError } from '../../src/errors.js';
 import { type Cmd, display } from '../../src/exec/cmd.js';
 import type { Connector, HostConnection, RunOptions, RunResult } from '../../src/exec/runner.js';
+import { lastLines } from '../../src/report/line.js';
 
 /** One command a host was asked to run. */
 export interface Call {
@@ -291,8 +292,9 @@ class RecordedConnection implements HostConnection {
     call.result = result;
     rec.timeline.push(`${host} ${name} done${result.exitCode ? ` (exit ${result.exitCode})` : ''}`);
     if (result.exitCode !== 0 && options.reject !== false) {
-      const detail = (result.stderr || result.stdout).trim().split('\n').slice(-2).join(' / ');
-      throw new HostError(host, `${name} exited ${result.exitCode}${detail ? `: ${detail}` : ''}`);
+      // worded as the ssh2 runner words it (deploy/connect/ssh.ts)
+      const program = cmd[0] === 'sh' && cmd[1] === '-c' && cmd[3] ? cmd[3] : cmd[0];
+      throw new HostError(host, `${program} failed (exit ${result.exitCode}): ${lastLines(result.stderr || result.stdout, 3, ' / ') || 'no output'}`);
     }
     return result;
   }

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import type { Host } from '../../src/config/resolve.js';
-import { activateCmd, gateCmd, parseProbe, pruneCmd, stageCmd } from '../../src/deploy/remote.js';
+import { activateCmd, lookCmd, parseLook, pruneCmd, stageCmd } from '../../src/deploy/remote.js';
 import type { Release } from '../../src/release-store/release.js';
-import { gate, staged } from '../support/host-answers.js';
+import { look, staged } from '../support/host-answers.js';
 import { Recording, nameOf, recorded } from '../support/recording.js';
 
 const host = (name: string): Host => ({ name, address: `10.0.0.${name.slice(-1)}`, port: 22, user: 'root' });
@@ -31,10 +31,10 @@ describe('the recording runner', () => {
 
   it('refuses a command nobody expected, naming host and command, and verify fails even if the caller swallowed it', async () => {
     const rec = new Recording();
-    rec.host('web2').expect('gate', {});
+    rec.host('web2').expect('look', {});
     const c = await rec.connect(host('web2'));
     await assert.rejects(c.run(pruneCmd('/data/www/shop', 5)), /^HostError: web2: unexpected command prune/);
-    assert.throws(() => rec.verify(), /web2: unexpected command: prune \/data\/www\/shop 5 \(still expected here: gate\)/);
+    assert.throws(() => rec.verify(), /web2: unexpected command: prune \/data\/www\/shop 5 \(still expected here: look\)/);
   });
 
   it('fails verify when an expected command never ran', () => {
@@ -58,17 +58,17 @@ describe('the recording runner', () => {
     const rec = new Recording();
     rec.host('web1').expect('systemctl', { stderr: 'no such unit\n', exitCode: 5 }, { times: 2 });
     const c = await rec.connect(host('web1'));
-    await assert.rejects(c.run(['systemctl', 'reload', 'shop']), /web1: systemctl exited 5: no such unit/);
+    await assert.rejects(c.run(['systemctl', 'reload', 'shop']), /web1: systemctl failed \(exit 5\): no such unit/);
     assert.equal((await c.run(['systemctl', 'reload', 'shop'], { reject: false })).exitCode, 5);
     rec.verify();
   });
 
   it('a lost connection fails the command, the ones running and every later one', async () => {
     const rec = new Recording();
-    rec.host('web1').expect('gate', gate({ live: r1 })).expect('stage', { lose: 'the SSH connection closed' });
+    rec.host('web1').expect('look', look({ live: r1 })).expect('stage', { lose: 'the SSH connection closed' });
     const c = await rec.connect(host('web1'));
     const input = new PassThrough();
-    const waiting = c.run(gateCmd('/data/www/shop'), { input });
+    const waiting = c.run(lookCmd('/data/www/shop'), { input });
     await assert.rejects(c.run(stageCmd('/data/www/shop', r2, 0, 30, 'rsync')), /web1: the SSH connection closed/);
     await assert.rejects(waiting, /web1: the SSH connection closed/);
     assert.equal(c.lost, 'the SSH connection closed');
@@ -76,17 +76,17 @@ describe('the recording runner', () => {
     rec.verify();
   });
 
-  it("a gate prints its look and ready at once, then switches when told, as gate.sh does", async () => {
+  it("a look prints what the host has and ready at once, then switches when told, as look.sh does", async () => {
     const rec = new Recording();
-    rec.host('web1').expect('gate', gate({ live: r1 }));
+    rec.host('web1').expect('look', look({ live: r1 }));
     const c = await rec.connect(host('web1'));
     const input = new PassThrough();
     const lines: string[] = [];
     let ready!: () => void;
     const seen = new Promise<void>((resolve) => (ready = resolve));
-    const run = c.run(gateCmd('/data/www/shop'), { input, onLine: (l) => (lines.push(l), l === 'ready' && ready()) });
+    const run = c.run(lookCmd('/data/www/shop'), { input, onLine: (l) => (lines.push(l), l === 'ready' && ready()) });
     await seen;
-    assert.deepEqual(parseProbe(lines.join('\n')).have, new Map([['r1-aaaaaaaaaaaa', r1.commit]]));
+    assert.deepEqual(parseLook(lines.join('\n')).have, new Map([['r1-aaaaaaaaaaaa', r1.commit]]));
     input.end('r2-bbbbbbbbbbbb\n');
     const r = await run;
     assert.match(r.stdout, /ready\nprevious r1-aaaaaaaaaaaa\nswitched\n$/);
