@@ -7,10 +7,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { afterEach, describe, it } from 'node:test';
-import { DeployFailedError, ExitCode } from '../../src/errors.js';
+import { formatPlan } from '../../src/deploy/plan-text.js';
+import { defaultPlan } from '../../src/deploy/ship.js';
+import { readLive } from '../../src/deploy/status.js';
+import { DeployFailedError, ExitCode, LockHeldError } from '../../src/errors.js';
+import { acquireLock } from '../../src/flows/lock.js';
 import { deploy } from '../../src/flows/deploy.js';
 import { type Admin, type EnvInput, failure, makeAdmin, quietReporter } from '../support/admin.js';
-import { aheadDone, activated, look, pruned, stageArgs, stageFails, staged } from '../support/host-answers.js';
+import { aheadDone, activated, look, pruned, stageArgs, stageFails, staged, status } from '../support/host-answers.js';
 import { type Recording, recorded } from '../support/recording.js';
 
 const HOSTS = ['web1', 'web2', 'web3'];
@@ -160,5 +164,53 @@ describe('deploy over recorded hosts', () => {
       assert.equal(err.exitCode, ExitCode.failed);
       assert.match(err.message, /^1 of 3 hosts cannot be reached.*nothing was released, no host was touched\n {2}web3: cannot connect to 10\.0\.0\.3:22: connect ECONNREFUSED\n.*--exclude-hosts web3$/s);
       assert.equal((await a.releases()).size, 0, 'no release was made');
+    }));
+
+  it('another run holding the lock: refused at once, before any host is contacted or anything released', () =>
+    recorded(async (rec) => {
+      const a = await setUp();
+      const held = await acquireLock({ target: 'shop-prod', dir: a.appEnv.paths.state, command: 'deploy shop-prod' });
+      try {
+        const err = await failure(deploy(a.appEnv, { connect: rec.connect }, quietReporter()));
+        assert.ok(err instanceof LockHeldError, String(err));
+        assert.equal(err.exitCode, ExitCode.lockHeld);
+        assert.match(err.message, /^shop-prod is locked by /);
+      } finally {
+        await held.release();
+      }
+      assert.deepEqual(rec.timeline, [], 'no host was contacted');
+      assert.equal((await a.releases()).size, 0);
+    }));
+
+  it('a failed run releases its lock: the next run gets it', () =>
+    recorded(async (rec) => {
+      const a = await setUp();
+      rec.host('web1').expect('look', look({})).expect('ahead', aheadDone).expect('stage', stageFails());
+      for (const h of ['web2', 'web3']) rec.host(h).expect('look', look({})).expect('ahead', aheadDone).expect('stage', staged({ ahead: true }));
+      await failure(deploy(a.appEnv, { connect: rec.connect }, quietReporter()));
+      const lock = await acquireLock({ target: 'shop-prod', dir: a.appEnv.paths.state, command: 'deploy shop-prod' });
+      await lock.release();
+    }));
+
+  it('plan: each host is only asked what it serves; nothing else runs anywhere', () =>
+    recorded(async (rec) => {
+      const a = await setUp({ rollout: { canary: ['web3'] } });
+      const r1 = await a.release();
+      rec.host('web1').expect('status', status(r1));
+      rec.host('web2').expect('status', status(undefined));
+      rec.host('web3').expect('status', status(r1));
+      const live = await readLive(a.appEnv, a.appEnv.hosts, { connect: rec.connect });
+      assert.deepEqual(Object.fromEntries(live), { web1: { id: 'r1' }, web2: { id: 'none' }, web3: { id: 'r1' } });
+      const text = formatPlan(defaultPlan(a.appEnv, { id: 'r2' }), {
+        target: 'shop-prod',
+        release: { id: 'r2', created: true, source: 'f'.repeat(40), subject: 'v2' },
+        base: { id: 'r1', source: r1.source },
+        commits: [],
+        live,
+        parallel: a.appEnv.parallel,
+      }).join('\n');
+      assert.match(text, /phase 1\/2 canary: web3[^\n]*\n {2}web3 \(serves r1\)\n {4}switch current → r2/);
+      assert.match(text, /\n {2}web2 \(serves none\)\n/);
+      for (const h of HOSTS) assert.equal(rec.open(h), 0, `${h}: the plan closed its connection`);
     }));
 });

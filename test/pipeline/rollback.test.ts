@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { afterEach, describe, it } from 'node:test';
-import { DeployFailedError, ExitCode, UsageError } from '../../src/errors.js';
+import { DeployFailedError, ExitCode, LockHeldError, UsageError } from '../../src/errors.js';
+import { acquireLock } from '../../src/flows/lock.js';
 import { rollback } from '../../src/flows/rollback.js';
 import { type Admin, type EnvInput, failure, makeAdmin, quietReporter } from '../support/admin.js';
 import { activated, look, stageArgs, staged } from '../support/host-answers.js';
@@ -121,5 +122,20 @@ describe('rollback over recorded hosts', () => {
       assert.match(err.message, /\n {2}web2 \(batch 1\): switch to r1 failed \(exit 3\): release r1-[0-9a-f]{12} is not staged on this host\n/);
       assert.match(err.message, /reverted \(and health-checked\): web1 → r2, web3 → r2/);
       assert.deepEqual(rec.lines(/ switch /).sort(), ['web1 switch r1', 'web1 switch r2', 'web2 switch r1 failed', 'web3 switch r1', 'web3 switch r2']);
+    }));
+
+  it('another run holding the lock: refused at once, before any host is contacted', () =>
+    recorded(async (rec) => {
+      const a = await setUp();
+      await a.release();
+      const held = await acquireLock({ target: 'shop-prod', dir: a.appEnv.paths.state, command: 'deploy shop-prod' });
+      try {
+        const err = await failure(rollback(a.appEnv, { connect: rec.connect }, quietReporter()));
+        assert.ok(err instanceof LockHeldError, String(err));
+        assert.equal(err.exitCode, ExitCode.lockHeld);
+      } finally {
+        await held.release();
+      }
+      assert.deepEqual(rec.timeline, [], 'no host was contacted');
     }));
 });

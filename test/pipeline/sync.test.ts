@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { afterEach, describe, it } from 'node:test';
-import { DeployFailedError, ExitCode, UsageError } from '../../src/errors.js';
+import { DeployFailedError, ExitCode, LockHeldError, UsageError } from '../../src/errors.js';
+import { acquireLock } from '../../src/flows/lock.js';
 import { sync } from '../../src/flows/sync.js';
 import { type Admin, failure, makeAdmin, quietReporter } from '../support/admin.js';
 import { forgot, look, inspected, repaired, stageArgs, staged } from '../support/host-answers.js';
@@ -38,7 +39,7 @@ describe('sync over recorded hosts', () => {
       assert.deepEqual(outcomes(result.hosts), ['web1 in-sync', 'web2 in-sync', 'web3 in-sync']);
       const [inspect] = rec.callsOn('web2', 'inspect');
       assert.equal(inspect!.args[1], r1.commit, 'compared with the live release');
-      assert.match(inspect!.stdin!.toString(), /^[A-Za-z0-9]{16,}\n$/, 'the rsync secret, on stdin alone');
+      assert.match(inspect!.stdin!.toString(), /^[A-Za-z0-9_-]{16,}\n$/, 'the rsync secret, on stdin alone');
     }));
 
   it('repairs a host whose live release was edited by hand, and forgets its edited kept releases', () =>
@@ -96,5 +97,20 @@ describe('sync over recorded hosts', () => {
       assert.ok(err instanceof UsageError, String(err));
       assert.match(err.message, /has no release yet: deploy it first/);
       assert.deepEqual(rec.timeline, []);
+    }));
+
+  it('another run holding the lock: refused at once, before any host is contacted', () =>
+    recorded(async (rec) => {
+      const a = await setUp();
+      await a.release();
+      const held = await acquireLock({ target: 'shop-prod', dir: a.appEnv.paths.state, command: 'deploy shop-prod' });
+      try {
+        const err = await failure(sync(a.appEnv, { connect: rec.connect }, quietReporter()));
+        assert.ok(err instanceof LockHeldError, String(err));
+        assert.equal(err.exitCode, ExitCode.lockHeld);
+      } finally {
+        await held.release();
+      }
+      assert.deepEqual(rec.timeline, [], 'no host was contacted');
     }));
 });

@@ -133,3 +133,8 @@ export function forgot(...releases: { release: Held; differ: number }[]): Reply 
 export function stageArgs(args: readonly string[]) {
   return { dir: args[1], commit: args[2], from: args[7] || undefined, payload: args[10] || 'rsync', arg: args[11], privateFiles: args.slice(12) };
 }
+
+/** status.sh: the live release and its commit (nothing when it serves none). */
+export function status(live: Held | undefined): Reply {
+  return { stdout: live ? `live ${dirOf(live)}\nrevision ${live.commit}\n` : 'live \n' };
+}
