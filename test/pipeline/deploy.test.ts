@@ -6,14 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { afterEach, describe, it } from 'node:test';
+import { after, afterEach, describe, it } from 'node:test';
 import { formatPlan } from '../../src/deploy/plan-text.js';
 import { defaultPlan } from '../../src/deploy/ship.js';
 import { readLive } from '../../src/deploy/status.js';
 import { DeployFailedError, ExitCode, LockHeldError } from '../../src/errors.js';
 import { acquireLock } from '../../src/flows/lock.js';
 import { deploy } from '../../src/flows/deploy.js';
-import { type Admin, type EnvInput, failure, makeAdmin, quietReporter } from '../support/admin.js';
+import type { Release } from '../../src/release-store/release.js';
+import { type Admin, AdminTemplate, type EnvInput, failure, makeAdmin, quietReporter } from '../support/admin.js';
 import { aheadDone, activated, look, pruned, stageArgs, stageFails, staged, status } from '../support/host-answers.js';
 import { type Recording, recorded } from '../support/recording.js';
 
@@ -26,6 +27,19 @@ afterEach(async () => {
 
 async function setUp(env: Partial<EnvInput> = {}, keepReleases = 5): Promise<Admin> {
   admin = await makeAdmin(env, { remote: { path: '/data/www/shop', keepReleases } });
+  return admin;
+}
+
+/** r1 released (hosts hold it, as each test says), and a change to index.html committed since. */
+let r1!: Release;
+const withR1 = new AdminTemplate(async (a) => {
+  r1 = await a.release();
+  await a.commit({ 'index.html': '<h1>shop v2</h1>\n' });
+});
+after(() => withR1.down());
+
+async function fromR1(env: Partial<EnvInput> = {}, keepReleases = 5): Promise<Admin> {
+  admin = await withR1.make(env, { remote: { path: '/data/www/shop', keepReleases } });
   return admin;
 }
 
@@ -64,9 +78,7 @@ describe('deploy over recorded hosts', () => {
 
   it('a one-file change goes as a tar delta from the release each host serves; hosts over keepReleases prune after the rollout', () =>
     recorded(async (rec) => {
-      const a = await setUp({}, 1);
-      const r1 = await a.release();
-      await a.commit({ 'index.html': '<h1>shop v2</h1>\n' });
+      const a = await fromR1({}, 1);
       for (const h of HOSTS) {
         rec.host(h).expect('look', look({ live: r1 })).expect('stage', staged({ live: r1, delta: { from: r1, by: 'tar' } })).expect('prune', pruned(r1));
       }
@@ -85,9 +97,7 @@ describe('deploy over recorded hosts', () => {
 
   it('a canary switches alone first, then the rest', () =>
     recorded(async (rec) => {
-      const a = await setUp({ rollout: { canary: ['web2'], hooks: { postSwitch: [['reload-app', '{release}']] } } });
-      const r1 = await a.release();
-      await a.commit({ 'index.html': '<h1>shop v2</h1>\n' });
+      const a = await fromR1({ rollout: { canary: ['web2'], hooks: { postSwitch: [['reload-app', '{release}']] } } });
       for (const h of HOSTS) {
         rec.host(h).expect('look', look({ live: r1 })).expect('stage', staged({ live: r1, delta: { from: r1, by: 'tar' } })).expect('reload-app', {}, { args: ['r2'] });
       }
@@ -100,9 +110,7 @@ describe('deploy over recorded hosts', () => {
 
   it('a canary that fails its health check stops the rollout: it goes back to what it served, no other host switches', () =>
     recorded(async (rec) => {
-      const a = await setUp({ rollout: { canary: 1, health: { command: ['check-health', '{release}'], retries: 0 } } });
-      const r1 = await a.release();
-      await a.commit({ 'index.html': '<h1>shop v2: broken</h1>\n' });
+      const a = await fromR1({ rollout: { canary: 1, health: { command: ['check-health', '{release}'], retries: 0 } } });
       for (const h of HOSTS) rec.host(h).expect('look', look({ live: r1 })).expect('stage', staged({ live: r1, delta: { from: r1, by: 'tar' } }));
       rec.host('web1')
         .expect('check-health', { stderr: 'r2 answers 500\n', exitCode: 1 }, { args: ['r2'] })
@@ -121,9 +129,7 @@ describe('deploy over recorded hosts', () => {
 
   it('staging that fails on one host switches no host; the error names the host and why', () =>
     recorded(async (rec) => {
-      const a = await setUp();
-      const r1 = await a.release();
-      await a.commit({ 'index.html': '<h1>shop v2</h1>\n' });
+      const a = await fromR1();
       for (const h of HOSTS) rec.host(h).expect('look', look({ live: r1 }));
       rec.host('web1').expect('stage', staged({ live: r1, delta: { from: r1, by: 'tar' } }));
       rec.host('web2').expect('stage', stageFails());
@@ -140,9 +146,7 @@ describe('deploy over recorded hosts', () => {
 
   it('a host whose connection is lost while staging is named; no host switches', () =>
     recorded(async (rec) => {
-      const a = await setUp();
-      const r1 = await a.release();
-      await a.commit({ 'index.html': '<h1>shop v2</h1>\n' });
+      const a = await fromR1();
       for (const h of HOSTS) rec.host(h).expect('look', look({ live: r1 }));
       rec.host('web1').expect('stage', staged({ live: r1, delta: { from: r1, by: 'tar' } }));
       rec.host('web2').expect('stage', staged({ live: r1, delta: { from: r1, by: 'tar' } }));
@@ -194,8 +198,7 @@ describe('deploy over recorded hosts', () => {
 
   it('plan: each host is only asked what it serves; nothing else runs anywhere', () =>
     recorded(async (rec) => {
-      const a = await setUp({ rollout: { canary: ['web3'] } });
-      const r1 = await a.release();
+      const a = await fromR1({ rollout: { canary: ['web3'] } });
       rec.host('web1').expect('status', status(r1));
       rec.host('web2').expect('status', status(undefined));
       rec.host('web3').expect('status', status(r1));

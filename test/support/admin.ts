@@ -3,6 +3,7 @@
  * root in a temp dir, and the AppEnv of an app whose web servers are a recording's
  * (recording.ts). Real git and local rsync build and store the releases; no host is real.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,28 +41,22 @@ export type EnvInput = AppInput['envs'][string];
 export async function makeAdmin(env: Partial<EnvInput> = {}, app: Partial<AppInput> = {}): Promise<Admin> {
   const dir = await mkdtemp(join(tmpdir(), 'slipway-pipe-'));
   const source = join(dir, 'source');
-  const root = join(dir, 'admin');
   await git(dir, 'init', '-q', source);
-  const commit = async (files: Record<string, string | null>, message = 'change') => {
-    for (const [path, content] of Object.entries(files)) {
-      const full = join(source, path);
-      if (content === null) await rm(full, { force: true });
-      else {
-        await mkdir(join(full, '..'), { recursive: true });
-        await writeFile(full, content);
-      }
-    }
-    await git(source, 'add', '-A');
-    await git(source, 'commit', '-qm', message);
-    return git(source, 'rev-parse', 'HEAD');
-  };
-  await commit({ 'index.html': '<h1>shop v1</h1>\n', 'app/settings.py': 'from .settings_local import *\n' }, 'shop v1');
-  const privateDir = join(root, 'prod', 'private', 'shop');
+  const admin = adminAt(dir, env, app);
+  await admin.commit({ 'index.html': '<h1>shop v1</h1>\n', 'app/settings.py': 'from .settings_local import *\n' }, 'shop v1');
+  const privateDir = join(admin.root, 'prod', 'private', 'shop');
   await mkdir(join(privateDir, 'app'), { recursive: true });
   await writeFile(join(privateDir, 'app', 'settings_local.py'), 'SECRET_KEY = "private"\n');
   // never read: the recording's connector replaces SSH; present so nothing fails for want of them
   await writeFile(join(dir, 'id_test'), '');
   await writeFile(join(dir, 'known_hosts'), '');
+  return admin;
+}
+
+/** The Admin of a directory makeAdmin made (or a copy of one), with this env and app config. */
+function adminAt(dir: string, env: Partial<EnvInput>, app: Partial<AppInput>): Admin {
+  const source = join(dir, 'source');
+  const root = join(dir, 'admin');
   const config = appSchema.parse({
     repo: source,
     branch: 'main',
@@ -77,7 +72,19 @@ export async function makeAdmin(env: Partial<EnvInput> = {}, app: Partial<AppInp
     source,
     root,
     appEnv,
-    commit,
+    async commit(files, message = 'change') {
+      for (const [path, content] of Object.entries(files)) {
+        const full = join(source, path);
+        if (content === null) await rm(full, { force: true });
+        else {
+          await mkdir(join(full, '..'), { recursive: true });
+          await writeFile(full, content);
+        }
+      }
+      await git(source, 'add', '-A');
+      await git(source, 'commit', '-qm', message);
+      return git(source, 'rev-parse', 'HEAD');
+    },
     releases: async () => new Map((await listReleases(appEnv.paths.www)).map((r) => [r.id, r])),
     async release() {
       const reporter = quietReporter();
@@ -85,6 +92,29 @@ export async function makeAdmin(env: Partial<EnvInput> = {}, app: Partial<AppInp
     },
     down: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * Admins alike for every test of a file: the first is built by `build` (commits, releases),
+ * each test gets a copy of it (one `cp -a`, hard links in the store kept), so a test pays
+ * for its own run only. A copy's checkout still names the first one's source as its origin;
+ * the next update points it at the copy's (update/checkout.ts followRepo).
+ */
+export class AdminTemplate {
+  private built?: Promise<Admin>;
+
+  constructor(private readonly build: (admin: Admin) => Promise<void>) {}
+
+  async make(env: Partial<EnvInput> = {}, app: Partial<AppInput> = {}): Promise<Admin> {
+    const template = await (this.built ??= makeAdmin().then(async (a) => (await this.build(a), a)));
+    const dir = await mkdtemp(join(tmpdir(), 'slipway-pipe-'));
+    execFileSync('cp', ['-a', `${template.dir}/.`, dir]);
+    return adminAt(dir, env, app);
+  }
+
+  async down(): Promise<void> {
+    await (await this.built?.catch(() => undefined))?.down();
+  }
 }
 
 /** A reporter that keeps every event; `notes` and `steps` for assertions. */
