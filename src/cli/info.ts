@@ -1,7 +1,7 @@
 /** Read-only commands: what is in the store, and what each host serves. */
 import { loadTarget } from '../config/load.js';
 import { inspectOn, summarizeDrift, withEachHost } from '../deploy/drift.js';
-import { describeKept } from '../deploy/remote.js';
+import { describeKept } from '../deploy/remote-output.js';
 import { idOfDir } from '../deploy/layout.js';
 import { DeployFailedError } from '../errors.js';
 import { exportRelease, viewStore } from '../release-store/index.js';

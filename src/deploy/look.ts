@@ -12,7 +12,8 @@ import { PassThrough } from 'node:stream';
 import type { AppEnv } from '../config/resolve.js';
 import type { HostConnection, RunResult } from '../exec/runner.js';
 import { lastLines } from '../report/line.js';
-import { type HostState, lookCmd, parseLook } from './remote.js';
+import { lookCmd } from './remote.js';
+import { type HostState, parseLook } from './remote-output.js';
 import { RELEASE_DIR } from './layout.js';
 
 /** The line the look prints once it has said what the host has, before it waits. */

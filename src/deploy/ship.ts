@@ -13,7 +13,8 @@ import { phase, type Reporter, step } from '../report/events.js';
 import { HostSlots, onEachHost } from './fanout.js';
 import { connect, envConnector } from './connect/connector.js';
 import { buildPlan, type RolloutPlan } from './plan.js';
-import { parseLines, pruneCmd, type TransferStats } from './remote.js';
+import { pruneCmd } from './remote.js';
+import { parseLines, type TransferStats } from './remote-output.js';
 import { idOfDir, releaseDir } from './layout.js';
 import { runRollout } from './switch/rollout.js';
 import { HostLook } from './look.js';
@@ -98,12 +99,12 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
   try {
     const failedHosts = (outcomes: { host: string; ok: boolean }[]) => outcomes.filter((o) => !o.ok).map((o) => o.host);
     const staged = await phase(reporter, 'stage', () => onEachHost(hosts, appEnv.parallel, async (host) => {
-      const early = options.preconnected?.sessions.get(host.name);
-      const session = await (early ?? slots.run(() => connect(host, connector, reporter)));
+      const session = await (options.preconnected?.sessions.get(host.name) ?? slots.run(() => connect(host, connector, reporter)));
       sessions.set(host.name, session);
       if (signal?.aborted) throw new Error(`interrupted by ${String(signal.reason)} before staging`);
       let look = await options.preconnected?.looks.get(host.name);
       if (!look) {
+        // a look of its own is a host operation like the connect: it holds a slot until the host answered
         const opened = HostLook.open(session, appEnv);
         look = opened;
         await slots.run(() => opened.state.catch(() => undefined));

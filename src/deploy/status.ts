@@ -8,7 +8,8 @@ import { memoryReporter } from '../report/line.js';
 import { connect, envConnector } from './connect/connector.js';
 import { onEachHost } from './fanout.js';
 import { idOfDir } from './layout.js';
-import { parseLines, statusCmd } from './remote.js';
+import { statusCmd } from './remote.js';
+import { parseLines } from './remote-output.js';
 
 /** Per host: the id of the release it serves (`none`: it serves none), or why it could not be read. */
 export async function readLive(appEnv: AppEnv, hosts: readonly Host[], options: { connect?: Connector } = {}): Promise<Map<string, { id?: string; error?: string }>> {

@@ -8,7 +8,7 @@ import type { AppEnv } from '../../src/config/resolve.js';
 import { SendAhead } from '../../src/deploy/stage/ahead.js';
 import type { Preconnected } from '../../src/deploy/connect/preconnect.js';
 import { HostSlots } from '../../src/deploy/fanout.js';
-import type { HostState } from '../../src/deploy/remote.js';
+import type { HostState } from '../../src/deploy/remote-output.js';
 import type { HostConnection } from '../../src/exec/runner.js';
 import { commitRelease } from '../../src/release-store/store.js';
 import { FACTS, withStore } from '../support/store.js';

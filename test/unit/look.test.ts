@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type Cmd, shellLine } from '../../src/exec/cmd.js';
 import { HostLook } from '../../src/deploy/look.js';
-import { parseLines } from '../../src/deploy/remote.js';
+import { parseLines } from '../../src/deploy/remote-output.js';
 import { releaseDir } from '../../src/deploy/layout.js';
 import type { HostConnection, RunOptions, RunResult } from '../../src/exec/runner.js';
 

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { shellLine } from '../../src/exec/cmd.js';
-import { SCRIPTS_DIR, forgetCmd, lookCmd, parseKept, parseLines, parseLook, describeKept } from '../../src/deploy/remote.js';
+import { SCRIPTS_DIR, forgetCmd, lookCmd } from '../../src/deploy/remote.js';
+import { parseKept, parseLines, parseLook, describeKept } from '../../src/deploy/remote-output.js';
 
 let tmp: string;
 before(() => {

@@ -1,6 +1,7 @@
 /**
- * The builders of remote commands only build (#17 item 2): remote.ts and everything it
- * imports at run time must reach nothing that runs a command, so they can be read, tested
+ * The builders of remote commands only build (#17 item 2): remote.ts (and the readers of
+ * what the scripts print, and the host layout) and everything they import at run time must
+ * reach nothing that runs a command, so they can be read, tested
  * and reused without a process, a shell or a connection behind them.
  */
 import { readFileSync } from 'node:fs';
@@ -63,12 +64,14 @@ describe('builders of remote commands', () => {
     assert.ok([...graph.keys()].some((m) => m === 'node:child_process' || m === 'ssh2' || m === 'execa'));
   });
 
-  test('remote.ts reaches no execa, child_process, ssh2 or local runner', () => {
-    const graph = importGraph(join(root, 'src/deploy/remote.ts'));
-    const bad = [...graph.entries()].filter(([m]) => RUNNERS.has(m) || m === LOCAL_RUNNER);
-    assert.deepEqual(
-      bad.map(([, chain]) => chain.map((f) => (f.startsWith('/') ? relative(root, f) : f)).join(' → ')),
-      [],
-    );
-  });
+  for (const file of ['remote.ts', 'remote-output.ts', 'layout.ts']) {
+    test(`${file} reaches no execa, child_process, ssh2 or local runner`, () => {
+      const graph = importGraph(join(root, 'src/deploy', file));
+      const bad = [...graph.entries()].filter(([m]) => RUNNERS.has(m) || m === LOCAL_RUNNER);
+      assert.deepEqual(
+        bad.map(([, chain]) => chain.map((f) => (f.startsWith('/') ? relative(root, f) : f)).join(' → ')),
+        [],
+      );
+    });
+  }
 });

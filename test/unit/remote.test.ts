@@ -21,21 +21,8 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { type Cmd, shellLine } from '../../src/exec/cmd.js';
-import {
-  parseLines,
-  parseRsyncStats,
-  stageCmd,
-  statusCmd,
-  activateCmd,
-  pruneCmd,
-  lookCmd,
-  parseLook,
-  holds,
-  FALL_BACK_TO_RSYNC,
-  aheadCmd,
-  SCRIPTS_DIR,
-  scriptText,
-} from '../../src/deploy/remote.js';
+import { stageCmd, statusCmd, activateCmd, pruneCmd, lookCmd, FALL_BACK_TO_RSYNC, aheadCmd, SCRIPTS_DIR, scriptText } from '../../src/deploy/remote.js';
+import { parseLines, parseRsyncStats, parseLook, holds } from '../../src/deploy/remote-output.js';
 import { RELEASE_DIR, idOfDir, releaseDir } from '../../src/deploy/layout.js';
 import { GIT_MODES, tarCmd } from '../../src/deploy/stage/payload.js';
 import { MODULE, RSYNC_USER } from '../../src/deploy/stage/release-server.js';

@@ -11,7 +11,7 @@ import type { Connector, HostConnection } from '../../exec/runner.js';
 import { connect, envConnector } from './connector.js';
 import { HostLook } from '../look.js';
 import { HostSlots } from '../fanout.js';
-import type { HostState } from '../remote.js';
+import type { HostState } from '../remote-output.js';
 
 export interface Preconnected {
   /** The run's bound on host operations (fanout.ts): the handshakes and looks here, then the ship's. */

@@ -13,6 +13,7 @@ import { HostError, errorMessage } from '../../errors.js';
 import { type Cmd, shellLine } from '../../exec/cmd.js';
 import type { HostConnection, RunOptions, RunResult } from '../../exec/runner.js';
 import { lastLines } from '../../report/line.js';
+import { cameThrough } from './forwards.js';
 import { type KnownHostsFile, hostKeyAlgorithms, noCommonHostKeyType, verifyHostKey } from './known-hosts.js';
 
 // ssh2 is CommonJS: required rather than imported, so Node does not parse all of it at
@@ -50,13 +51,6 @@ export function connectConfig(host: Host, options: ConnectOptions, onKeyProblem:
       return verdict.ok;
     },
   };
-}
-
-const forwards = new WeakMap<Duplex, object>();
-
-/** Which forward (of which host) a stream came in on: the same object for all its connections. */
-export function forwardOf(stream: Duplex): object | undefined {
-  return forwards.get(stream);
 }
 
 export class HostSession implements HostConnection {
@@ -201,7 +195,7 @@ export class HostSession implements HostConnection {
         const listener = (info: { destPort: number }, accept: () => Duplex) => {
           if (info.destPort !== port) return;
           const stream = accept();
-          forwards.set(stream, forward);
+          cameThrough(stream, forward);
           onConnection(stream);
         };
         this.client.on('tcp connection', listener);

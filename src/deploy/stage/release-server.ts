@@ -17,7 +17,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { forwardOf } from '../connect/ssh.js';
+import { forwardOf } from '../connect/forwards.js';
 
 export const RSYNC_USER = 'slipway';
 export const MODULE = 'release';
