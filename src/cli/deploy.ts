@@ -29,8 +29,8 @@ export async function deployCommand(target: string, options: DeployCliOptions, g
       if (bad) throw new UsageError(`--build: ${bad}`);
     },
     select: (appEnv) => applySelection(appEnv, options),
-    work: (appEnv, reporter, fleet) =>
-      deploy(appEnv, { ...fleet, revision: options.revision, force: options.force, allowOffBranch: options.allowOffBranch, build }, reporter),
+    work: (appEnv, reporter, flow) =>
+      deploy(appEnv, { ...flow, revision: options.revision, force: options.force, allowOffBranch: options.allowOffBranch, build }, reporter),
     done: (r, name, took) => `${name}: ${r.release.id} (${r.release.commit.slice(0, 12)}) live on ${r.hosts.length}/${r.hosts.length} hosts in ${took}`,
   });
 }

@@ -18,7 +18,7 @@ import { redact } from '../report/redact.js';
 import { RunTracker } from '../report/summary.js';
 import { deployerName } from '../caller.js';
 import { type GlobalOptions, locations, makeReporter } from './context.js';
-import { type FleetOptions, verifyAllowed } from '../flows/guard.js';
+import { type FlowOptions, verifyAllowed } from '../flows/guard.js';
 import { parseWait } from './duration.js';
 import { requireAccess } from './access.js';
 
@@ -37,7 +37,7 @@ export interface FleetRun<T> {
   /** Narrow the env (e.g. --hosts) before anything runs. */
   select?: (appEnv: AppEnv) => AppEnv;
   /** The flow, given what it takes from every command that changes a fleet (--wait). */
-  work: (appEnv: AppEnv, reporter: Reporter, fleet: FleetOptions) => Promise<T>;
+  work: (appEnv: AppEnv, reporter: Reporter, flow: FlowOptions) => Promise<T>;
   /** The closing line of a successful run. */
   done: (result: T, target: string, took: string) => string;
 }

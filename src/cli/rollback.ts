@@ -11,7 +11,7 @@ export interface RollbackCliOptions extends FleetRunOptions {
 export function rollbackCommand(target: string, options: RollbackCliOptions, globals: GlobalOptions): Promise<void> {
   return runOnFleet(target, options, globals, {
     action: 'rollback',
-    work: (appEnv, reporter, fleet) => rollback(appEnv, { ...fleet, to: options.to, force: options.force }, reporter),
+    work: (appEnv, reporter, flow) => rollback(appEnv, { ...flow, to: options.to, force: options.force }, reporter),
     done: ({ plan, hosts }, name, took) =>
       `${name}: rolled back ${plan.from.id} → ${plan.to.id} (${plan.to.commit.slice(0, 12)}), live on ${hosts.length}/${hosts.length} hosts in ${took}`,
   });

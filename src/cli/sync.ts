@@ -6,7 +6,7 @@ import { type FleetRunOptions, runOnFleet } from './fleet-run.js';
 export function syncCommand(target: string, options: FleetRunOptions, globals: GlobalOptions): Promise<void> {
   return runOnFleet(target, options, globals, {
     action: 'sync',
-    work: (appEnv, reporter, fleet) => sync(appEnv, fleet, reporter),
+    work: (appEnv, reporter, flow) => sync(appEnv, flow, reporter),
     done: ({ live, hosts }, name, took) => {
       const count = (state: string) => hosts.filter((h) => h.state === state).length;
       return `${name}: ${live.id} live on ${hosts.length}/${hosts.length} hosts (${count('in-sync')} already intact, ${count('repaired')} repaired, ${count('switched')} switched) in ${took}`;

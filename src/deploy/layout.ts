@@ -10,7 +10,6 @@
  * written there once more, as RELEASE_DIR. On the admin node, the tars a ship builds live in
  * the env's state directory (config/paths.ts).
  */
-import { join } from 'node:path';
 import type { Release } from '../release-store/release.js';
 
 /** Under `remote.path`: the release directories. */
@@ -32,4 +31,3 @@ export function idOfDir(dir: string | undefined): string | undefined {
   const m = RELEASE_DIR.exec(dir);
   return m ? `r${m[1]}` : dir;
 }
-

@@ -2,9 +2,10 @@
  * One deploy, as a short list of named phases, under the app-env's lock (guard.ts):
  *   update → release → ship → record
  * Two values run beside the phases and are handed forward to the ship: the
- * pre-connect (host connections opened and hosts probed from the start, while
- * the admin node updates) and the send-ahead (the release's tree sent to hosts
- * with no release as soon as the www tree holds it, while the store commits it).
+ * pre-connect (each host connected to, and its look at what it has taken, from
+ * the start, while the admin node updates) and the send-ahead (the release's
+ * tree sent to hosts with no release as soon as the www tree holds it, while the
+ * store commits it).
  * Every deploy that gets past its input checks is recorded in the store's
  * history, failures included.
  */
@@ -18,7 +19,7 @@ import { isWorthRecording, maintainStore, makeRelease, type Release, recordRun, 
 import type { HostOutcome } from '../release-store/history.js';
 import { checkRequiredPrivateFiles } from '../release-store/private.js';
 import { phase, type Reporter } from '../report/events.js';
-import { type FleetOptions, guarded } from './guard.js';
+import { type FlowOptions, guarded } from './guard.js';
 import { type UpdateOptions, updateSource } from '../update/index.js';
 
 export interface DeployResult {
@@ -27,7 +28,7 @@ export interface DeployResult {
   hosts: HostReport[];
 }
 
-export interface DeployOptions extends UpdateOptions, FleetOptions {
+export interface DeployOptions extends UpdateOptions, FlowOptions {
   /** The CI build behind this deploy (job, number, URL), recorded in the release. */
   build?: string;
 }
@@ -40,7 +41,7 @@ export function deploy(appEnv: AppEnv, options: DeployOptions, reporter: Reporte
 
 async function deployLocked(appEnv: AppEnv, options: DeployOptions, reporter: Reporter, signal: AbortSignal): Promise<DeployResult> {
   checkRequiredPrivateFiles(appEnv); // before any host or the checkout is touched
-  // the pre-connect: hosts are connected to (and probed) while the admin node works; the connections wait for the release
+  // the pre-connect: hosts are connected to (and looked at) while the admin node works; the connections wait for the release
   const preconnected = preconnect(appEnv, reporter, false, { connect: options.connect });
   // the send-ahead: hosts with no release get the tree while the admin node commits it (started by the release phase)
   const ahead = new SendAhead(appEnv, preconnected);
@@ -76,7 +77,7 @@ async function deployLocked(appEnv: AppEnv, options: DeployOptions, reporter: Re
     // the www tree is exactly the release just committed (or found unchanged): hosts are sent its files
     const www = appEnv.paths.www;
     const upkeep = made.created ? maintainStore(www) : undefined;
-    const shipped = await shipRelease(appEnv, release, reporter, { tree: () => Promise.resolve(www), signal, preconnected, releases: made.releases, ahead, connect: options.connect });
+    const shipped = await shipRelease(appEnv, release, reporter, { tree: () => Promise.resolve(www), signal, connect: options.connect, preconnected, releases: made.releases, ahead });
     hosts = shipped.hosts;
     await upkeep;
     if (shipped.failure) throw shipped.failure;

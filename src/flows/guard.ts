@@ -34,8 +34,8 @@ export async function verifyAllowed(target: string, allowed: string[] | undefine
   }
 }
 
-/** What every flow that changes a fleet takes besides its own options. */
-export interface FleetOptions {
+/** What every flow (deploy, rollback, sync) takes besides its own options. */
+export interface FlowOptions {
   /** ms to wait for another run's lock; 0 (the default) refuses at once. */
   waitMs?: number;
   /** Opens the hosts' connections: ssh by default, a recording connector in pipeline tests. */

@@ -15,7 +15,7 @@ import { DeployFailedError, ExitCode, UsageError } from '../errors.js';
 import { exportStep, isWorthRecording, type Release, recordRun, viewStore } from '../release-store/index.js';
 import type { HostOutcome } from '../release-store/history.js';
 import type { Reporter } from '../report/events.js';
-import { type FleetOptions, guarded } from './guard.js';
+import { type FlowOptions, guarded } from './guard.js';
 
 export interface SyncResult {
   live: Release;
@@ -36,11 +36,11 @@ export function needsOf(tree: HostTree): Needs {
   return { repair: tree.verdict === 'modified', ship: tree.verdict === 'other-release' || tree.verdict === 'no-release', forget: tree.kept.some((k) => k.differ) };
 }
 
-export function sync(appEnv: AppEnv, options: FleetOptions, reporter: Reporter): Promise<SyncResult> {
+export function sync(appEnv: AppEnv, options: FlowOptions, reporter: Reporter): Promise<SyncResult> {
   return guarded(appEnv, reporter, options.waitMs ?? 0, { verb: 'syncing' }, () => syncLocked(appEnv, options, reporter));
 }
 
-async function syncLocked(appEnv: AppEnv, options: FleetOptions, reporter: Reporter): Promise<SyncResult> {
+async function syncLocked(appEnv: AppEnv, options: FlowOptions, reporter: Reporter): Promise<SyncResult> {
   const { live, tip } = await viewStore(appEnv.paths.www);
   if (!live) throw new UsageError(`${appEnv.app}-${appEnv.env} has no release yet: deploy it first`);
   reporter.emit({ kind: 'release', id: live.id, commit: live.commit, created: false });
