@@ -260,11 +260,13 @@ class RecordedConnection implements HostConnection {
     };
     const answer = expectation!.answer;
     // a fixed answer is given once the command has read its input, as a real one would
-    const reply = new Promise<Reply>((resolve, reject) => {
-      Promise.resolve()
-        .then(async () => (typeof answer === 'function' ? answer(call, io) : (await io.input(), answer)))
-        .then(resolve, reject);
-    });
+    const reply = Promise.resolve()
+      .then(async () => (typeof answer === 'function' ? answer(call, io) : (await io.input(), answer)))
+      .catch((err: unknown) => {
+        // a test's own answer that breaks is the test's failure, never a host's
+        rec.unexpected.push(`${host}: the answer to ${describeCall(call)} threw: ${err instanceof Error ? err.message : String(err)}`);
+        throw err;
+      });
     // a lost connection, a close or an abort ends the command at once, whatever the answer is doing
     let stop!: (reason: string) => void;
     const stopped = new Promise<never>((_, reject) => (stop = (reason) => reject(new Error(reason))));
