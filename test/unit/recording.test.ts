@@ -38,6 +38,16 @@ describe('the recording runner', () => {
     assert.throws(() => rec.verify(), /web2: unexpected command: prune \/data\/www\/shop 5 \(still expected here: look\)/);
   });
 
+  it("fails verify when a test's own answer throws, even though the caller saw a host failure", async () => {
+    const rec = new Recording();
+    rec.host('web1').expect('prune', () => {
+      throw new Error('typo in the test');
+    });
+    const c = await rec.connect(host('web1'));
+    await assert.rejects(c.run(pruneCmd('/data/www/shop', 5)), /web1: typo in the test/);
+    assert.throws(() => rec.verify(), /web1: the answer to prune \/data\/www\/shop 5 threw: typo in the test/);
+  });
+
   it('fails verify when an expected command never ran', () => {
     const rec = new Recording();
     rec.host('web1').expect('prune', {});
