@@ -75,7 +75,6 @@ export function preconnect(appEnv: AppEnv, reporter: Reporter, verifyKept = fals
         settle.get(host.name)!(Promise.reject(new Error('not connected: the run stopped before shipping')));
         return;
       }
-      // the connector first, outside the handshake: reading the key is not a host's operation
       const session = connector.then((c) => connect(host, c, reporter));
       settle.get(host.name)!(session);
       await session.then((s) => states.get(s.host.name), () => undefined);
