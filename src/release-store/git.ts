@@ -18,6 +18,11 @@ const FIXED = [
   // more than half of a first release's commit (most of a web app's bytes are assets that
   // do not compress), and the export then reads them back without inflating
   '-c', 'core.looseCompression=0',
+  // objects, packs and refs fsync'd as git writes them (git's default leaves refs and loose
+  // objects to the page cache): a release and its history event are on disk before a host
+  // switches or the run reports (see pack.ts)
+  '-c', 'core.fsync=committed',
+  '-c', 'core.fsyncMethod=fsync',
 ];
 
 export function storeGit(dir: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
