@@ -232,7 +232,7 @@ ${body}
   /** A Slipway run under strace (see bench/trace.ts): the summary of where its disk time went. */
   async traced(env: string, command: string[] = []): Promise<string> {
     const file = join(this.dir, 'strace.log');
-    const args = ['-f', '-qq', '-T', '-y', '-e', `trace=${TRACED.join(',')}`, '-o', file, 'node', CLI, ...command, `${APP}-${env}`];
+    const args = ['-f', '-qq', '-T', '-y', '-v', '-e', `trace=${TRACED.join(',')}`, '-o', file, 'node', CLI, ...command, `${APP}-${env}`];
     const r = await execa('strace', args, { env: sudoEnv({ SLIPWAY_APPS: this.apps, SLIPWAY_ROOT: this.root, CI: '1' }), extendEnv: false, reject: false, all: true });
     if (r.exitCode !== 0) throw new Error(`traced deploy exited ${r.exitCode}:\n${String(r.all).split('\n').slice(-30).join('\n')}`);
     return formatUse(summarise(await readFile(file, 'utf8')));
