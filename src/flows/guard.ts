@@ -9,7 +9,7 @@ import type { AppEnv } from '../config/resolve.js';
 import { SupersededError, UsageError } from '../errors.js';
 import { leaveQueue, markDone, supersededBy, takeTicket } from './queue.js';
 import { display } from '../exec/cmd.js';
-import { runLocal } from '../exec/local.js';
+import { local } from '../exec/local.js';
 import { handleSignals } from '../interrupt.js';
 import { acquireLock, describeHolder, parseDuration } from './lock.js';
 import type { Reporter } from '../report/events.js';
@@ -20,7 +20,7 @@ import type { Reporter } from '../report/events.js';
  */
 export async function verifyAllowed(target: string, allowed: string[] | undefined, user = caller().user): Promise<void> {
   if (!allowed?.length) return;
-  const r = await runLocal(['id', '-Gn', '--', user], { reject: false });
+  const r = await local.run(['id', '-Gn', '--', user], { reject: false });
   if (r.exitCode !== 0) throw new UsageError(`${target} may only be deployed by members of ${allowed.join(', ')}; cannot read the groups of ${JSON.stringify(user)}: ${r.stderr.trim()}`);
   const groups = r.stdout.trim().split(/\s+/);
   if (!allowed.some((g) => groups.includes(g))) {

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { StepError } from '../errors.js';
-import { storeGit } from './git.js';
+import { storeGit } from '../exec/git.js';
 import { writeEvent } from './pack.js';
 import type { Release } from './release.js';
 

@@ -2,14 +2,14 @@
  * How the release store's writes reach a disk (#22). A release's new files go into one
  * pack, written front to back, instead of one loose object (a file, a link and an unlink)
  * per file; a history event is one loose commit and a ref. What is written is fsync'd by git
- * itself (core.fsync, see git.ts), and the directories that name it are fsync'd here, so a
+ * itself (core.fsync, see STORE_SETTINGS in exec/git.ts), and the directories that name it are fsync'd here, so a
  * release and its event survive a crash once the run goes on to switch hosts or report.
  */
 import { existsSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { storeGit } from './git.js';
-import type { RunResult } from '../exec/local.js';
+import { storeGit } from '../exec/git.js';
+import type { RunResult } from '../exec/runner.js';
 
 /**
  * For the `git add` of a release: every new blob is streamed into one pack (git's bulk

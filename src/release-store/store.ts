@@ -11,8 +11,8 @@ import { caller } from '../caller.js';
 import type { AppEnv } from '../config/resolve.js';
 import { checkRefName } from '../config/names.js';
 import { StepError, UsageError } from '../errors.js';
-import { runLocal } from '../exec/local.js';
-import { storeGit } from './git.js';
+import { local } from '../exec/local.js';
+import { storeGit } from '../exec/git.js';
 import { ADD_INTO_PACK, clearStaleIndexLock, releaseDirs, syncDirs } from './pack.js';
 import { RELEASE_TAG, type Release, type ReleaseFacts, parseTrailers, releaseId, releaseMessage } from './release.js';
 
@@ -65,9 +65,9 @@ export async function syncIntoWww(appEnv: AppEnv): Promise<string[]> {
   // every unchanged file to look for a link, which doubled a no-change sync's time, to
   // spare the copy of the few files that changed
   const linkDest = (await isEmptyTree(www)) ? [`--link-dest=${src}`] : [];
-  await runLocal(['rsync', '-rlpt', '--modify-window=-1', '--delete', ...linkDest, ...VCS_FILTERS, ...excludes, '--', `${src}/`, `${www}/`]);
+  await local.run(['rsync', '-rlpt', '--modify-window=-1', '--delete', ...linkDest, ...VCS_FILTERS, ...excludes, '--', `${src}/`, `${www}/`]);
   if (!existsSync(priv)) return [];
-  await runLocal(['rsync', '-rlpt', ...VCS_FILTERS, `--exclude=/${appEnv.privateEnvFile}`, '--', `${priv}/`, `${www}/`]);
+  await local.run(['rsync', '-rlpt', ...VCS_FILTERS, `--exclude=/${appEnv.privateEnvFile}`, '--', `${priv}/`, `${www}/`]);
   return listPrivateFiles(priv, appEnv.privateEnvFile);
 }
 
