@@ -75,6 +75,13 @@ export const STORE_SETTINGS: GitSettings = {
   // more than half of a first release's commit (most of a web app's bytes are assets that
   // do not compress), and the export then reads them back without inflating
   'core.looseCompression': '0',
+  // objects, packs and refs fsync'd as git writes them (git's default leaves refs and loose
+  // objects to the page cache): a release and its history event are on disk before a host
+  // switches or the run reports (see release-store/pack.ts). batch: a release's loose trees
+  // are written out one by one and flushed by one fsync at the end (54 fsyncs of a first
+  // release's write-tree become 1); refs and packs are fsync'd one by one whatever the method
+  'core.fsync': 'committed',
+  'core.fsyncMethod': 'batch',
 };
 
 /** Git on the release store (or an export of it) at `dir`, on the admin node, under STORE_SETTINGS. */

@@ -12,6 +12,7 @@ import { checkRefName } from '../config/names.js';
 import { StepError, UsageError } from '../errors.js';
 import { local } from '../exec/local.js';
 import { storeGit } from '../exec/git.js';
+import { ADD_INTO_PACK, clearStaleIndexLock, releaseDirs, syncDirs } from './pack.js';
 import { RELEASE_TAG, type Release, type ReleaseFacts, parseTrailers, releaseId, releaseMessage } from './release.js';
 
 /** What never leaves the source checkout: VCS metadata (but .gitkeep keeps empty dirs). */
@@ -156,7 +157,8 @@ export interface CommitResult {
  * branch and the release tag; a handful of git runs fewer on every deploy.
  */
 export async function commitRelease(www: string, facts: Omit<ReleaseFacts, 'privateFiles'>, privateFiles: string[]): Promise<CommitResult> {
-  await storeGit(www, ['add', '--all', '--force', '.']);
+  await clearStaleIndexLock(www);
+  await storeGit(www, [...ADD_INTO_PACK, 'add', '--all', '--force', '.']);
   const [releases, head, tree] = await Promise.all([
     listReleases(www),
     storeGit(www, ['log', '-1', '--format=%H %T', 'HEAD'], { reject: false }).then((r) => (r.exitCode === 0 ? r.stdout.trim().split(' ') : undefined)),
@@ -180,6 +182,7 @@ export async function commitRelease(www: string, facts: Omit<ReleaseFacts, 'priv
   };
   const commit = (await storeGit(www, ['commit-tree', tree, ...(head ? ['-p', head[0]!] : []), '-F', '-'], { input: message, env })).stdout.trim();
   await moveToRelease(www, id, commit, head?.[0]);
+  await syncDirs(www, releaseDirs(commit)); // on disk before any host switches to it
   const release: Release = { id, number: (latest?.number ?? 0) + 1, commit, date: new Date(now * 1000).toISOString().replace(/\.\d{3}Z$/, '+00:00'), ...parseTrailers(message) };
   return { release, created: true, releases: [release, ...releases] };
 }
