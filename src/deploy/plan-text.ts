@@ -2,6 +2,7 @@
 import { display } from '../exec/cmd.js';
 import type { RolloutPlan, Step } from './plan.js';
 import { plural } from '../report/line.js';
+import { alignColumns } from '../report/table.js';
 
 export interface PlanContext {
   /** `shop-prod`. */
@@ -48,10 +49,14 @@ export function formatPlan(plan: RolloutPlan, ctx: PlanContext): string[] {
   plan.phases.forEach((phase, i) => {
     if (phase.pauseBefore) lines.push(`pause ${phase.pauseBefore}s`);
     lines.push(`phase ${i + 1}/${plan.phases.length} ${phase.name}: ${phase.hosts.map((h) => h.host.name).join(', ')} (at most ${phase.concurrency} switching at once)`);
-    for (const { host, steps } of phase.hosts) {
+    // host names padded to the phase's longest, so what each serves lines up
+    const heads = alignColumns(phase.hosts.map(({ host }) => {
       const live = ctx.live.get(host.name);
-      const now = live?.error ? `unreachable: ${live.error}` : live?.id ? `serves ${live.id}` : 'not read';
-      lines.push(`  ${host.name} (${now})`);
+      return [`  ${host.name}`, `(${live?.error ? `unreachable: ${live.error}` : live?.id ? `serves ${live.id}` : 'not read'})`];
+    }), ' ');
+    for (const [i, { host, steps }] of phase.hosts.entries()) {
+      const live = ctx.live.get(host.name);
+      lines.push(heads[i]!);
       // a deploy neither switches nor checks a host that already serves the release
       if (live?.id === plan.release) lines.push(`    nothing to do: already serves ${plan.release}`);
       else for (const step of steps) lines.push(`    ${describeStep(step)}`);
