@@ -46,17 +46,19 @@ export function formatPlan(plan: RolloutPlan, ctx: PlanContext): string[] {
     if (ctx.commits.length > 50) lines.push(`    … and ${ctx.commits.length - 50} more`);
   }
   lines.push(`stage ${plan.release} on all ${plural(plan.hosts.length, 'host')} first (up to ${Math.min(ctx.parallel, plan.hosts.length)} at once): ${plan.hosts.map((h) => h.name).join(', ')}`);
+  // host names padded to the longest, so what each host serves lines up across the phases
+  const planned = plan.phases.flatMap((phase) => phase.hosts.map(({ host }) => host.name));
+  const aligned = alignColumns(planned.map((name) => {
+    const live = ctx.live.get(name);
+    return [`  ${name}`, `(${live?.error ? `unreachable: ${live.error}` : live?.id ? `serves ${live.id}` : 'not read'})`];
+  }), ' ');
+  const heads = new Map(planned.map((name, i) => [name, aligned[i]!]));
   plan.phases.forEach((phase, i) => {
     if (phase.pauseBefore) lines.push(`pause ${phase.pauseBefore}s`);
     lines.push(`phase ${i + 1}/${plan.phases.length} ${phase.name}: ${phase.hosts.map((h) => h.host.name).join(', ')} (at most ${phase.concurrency} switching at once)`);
-    // host names padded to the phase's longest, so what each serves lines up
-    const heads = alignColumns(phase.hosts.map(({ host }) => {
+    for (const { host, steps } of phase.hosts) {
       const live = ctx.live.get(host.name);
-      return [`  ${host.name}`, `(${live?.error ? `unreachable: ${live.error}` : live?.id ? `serves ${live.id}` : 'not read'})`];
-    }), ' ');
-    for (const [i, { host, steps }] of phase.hosts.entries()) {
-      const live = ctx.live.get(host.name);
-      lines.push(heads[i]!);
+      lines.push(heads.get(host.name)!);
       // a deploy neither switches nor checks a host that already serves the release
       if (live?.id === plan.release) lines.push(`    nothing to do: already serves ${plan.release}`);
       else for (const step of steps) lines.push(`    ${describeStep(step)}`);
