@@ -197,7 +197,7 @@ describe('deploy end to end', { timeout: 300_000 }, () => {
       const rows = status.stdout.split('\n').filter((l) => / r5 /.test(l) && !l.startsWith('live') && !l.startsWith('newest'));
       assert.equal(rows.length, 3, status.stdout);
       assert.ok(rows.some((l) => l.startsWith(`${long}  r5 `)), status.stdout);
-      assert.deepEqual(rows.map((l) => l.indexOf(' r5 ')), rows.map(() => long.length), status.stdout);
+      assert.deepEqual(rows.map((l) => l.indexOf(' r5 ')), rows.map(() => long.length + 1), status.stdout);
       const plan = await w.deploy('plan', w.target);
       assert.equal(plan.exitCode, 0, plan.all);
       const heads = plan.stdout.split('\n').filter((l) => l.includes('(serves '));
