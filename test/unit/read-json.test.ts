@@ -1,5 +1,7 @@
 /** The --json documents of the read commands, and the table and colour helpers their text uses. */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import type { Host } from '../../src/config/resolve.js';
 import { DEFAULT_ROLLOUT } from '../../src/config/rollout.js';
@@ -201,5 +203,21 @@ describe('importWithColour', () => {
     const bare: NodeJS.ProcessEnv = {};
     await assert.rejects(importWithColour(false, async () => { throw new Error('load failed'); }, bare), /load failed/);
     assert.deepEqual(bare, {}, 'put back after a failed load too');
+  });
+});
+
+describe('importWithColour with the real listr2', () => {
+  // colorette decides once per process, when listr2 is loaded: one child process per case
+  const loaded = async (colour: boolean, env: Record<string, string>) => {
+    const code = `import { importWithColour } from './src/report/colour.ts';
+const { color } = await importWithColour(${colour}, () => import('listr2'));
+process.stdout.write(JSON.stringify({ red: color.red('x'), env: [process.env.NO_COLOR ?? null, process.env.FORCE_COLOR ?? null] }));`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '--eval', code], { env: { PATH: process.env.PATH, ...env } });
+    return JSON.parse(stdout) as { red: string; env: [string | null, string | null] };
+  };
+
+  it('colours when told to even with FORCE_COLOR=0 and no terminal, and not when told not to even with FORCE_COLOR=1', async () => {
+    assert.deepEqual(await loaded(true, { FORCE_COLOR: '0', NO_COLOR: '' }), { red: '\u001b[31mx\u001b[39m', env: ['', '0'] });
+    assert.deepEqual(await loaded(false, { FORCE_COLOR: '1' }), { red: 'x', env: [null, '1'] });
   });
 });
