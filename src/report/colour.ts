@@ -1,6 +1,7 @@
 /**
  * Whether to colour the terminal view, decided once for the whole run: the only
- * colour Slipway emits is listr2's live view, through colorette.
+ * colour Slipway emits is listr2's live view, through colorette. Lines (CI, pipes)
+ * and JSON never carry colour, whatever is set.
  */
 
 /** Precedence, strongest first: --no-color; NO_COLOR (any non-empty value); FORCE_COLOR; a terminal. */
