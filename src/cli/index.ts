@@ -8,7 +8,10 @@ import { ExitCode, SlipwayError } from '../errors.js';
 import { packageVersion } from '../package-root.js';
 import { redact } from '../report/redact.js';
 import { permissionProblem } from './access.js';
+import { registerApps } from './apps.js';
+import { registerCheck } from './check.js';
 import type { GlobalOptions } from './context.js';
+import { registerInit } from './init.js';
 
 const EXAMPLES = `
 Examples:
@@ -179,6 +182,10 @@ Example:
       const { unlockCommand } = await import('./unlock.js');
       await unlockCommand(target, opts, cmd.optsWithGlobals<GlobalOptions>());
     });
+
+  registerApps(program);
+  registerCheck(program);
+  registerInit(program);
 
   return program;
 }

@@ -23,7 +23,7 @@ export const RELEASE_DIR = /^r([1-9][0-9]*)-([0-9a-f]{12})$/;
 /** The scripts web servers run, in remote/ of the installed package. */
 export const SCRIPTS_DIR = join(packageRoot(), 'remote');
 
-export type ScriptName = 'stage' | 'ahead' | 'activate' | 'gate' | 'prune' | 'status' | 'inspect' | 'repair' | 'forget';
+export type ScriptName = 'stage' | 'ahead' | 'activate' | 'gate' | 'prune' | 'status' | 'inspect' | 'repair' | 'forget' | 'check';
 
 const bodies = new Map<ScriptName, string>();
 
