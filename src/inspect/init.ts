@@ -41,7 +41,7 @@ export function initProblems(a: InitAnswers): string[] {
     if (seen.has(env)) problems.push(`--env ${said(env)}: given twice`);
     seen.add(env);
     if (!hosts.length) problems.push(`--env ${said(env)}: no hosts (write --env ${env}=web1,web2)`);
-    for (const h of hosts) bad(`--env ${env}: host`, h, checkHostName(h));
+    for (const h of hosts) bad(`--env ${said(env)}: host`, h, checkHostName(h));
     if (new Set(hosts).size !== hosts.length) problems.push(`--env ${said(env)}: a host is listed twice`);
   }
   if (problems.length) return problems;
