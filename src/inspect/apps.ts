@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import pMap from 'p-map';
 import { checkLoaded, compileCache, displayPath, listApps, loadApp } from '../config/load.js';
 import { adminPaths } from '../config/paths.js';
-import { errorMessage } from '../errors.js';
+import { ConfigError, errorMessage } from '../errors.js';
 import { readHistory, viewStore } from '../release-store/index.js';
 
 export interface EnvRow {
@@ -69,7 +69,7 @@ export async function collectApps(appsDir: string, root: string, elevated: boole
         pending.push({ row, env, hosts: e.hosts.length, branch: e.branch ?? config.branch, www: adminPaths(root, env, app, config.private.dir).www });
       }
     } catch (err) {
-      rows.push({ app, file, error: errorMessage(err), envs: [] });
+      rows.push({ app, file, error: err instanceof ConfigError ? err.problems.join('\n') : errorMessage(err), envs: [] });
     }
   }
   const envs = await pMap(pending, (p) => envRow(p.row.app, p.env, p.hosts, p.branch, p.www), { concurrency: STORE_READS });
