@@ -2,13 +2,12 @@
  * `deploy apps`: every app and env in the apps directory, with what its store says (the
  * live release, the last run). Reads app files and stores only; never the network.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pMap from 'p-map';
 import { checkLoaded, compileCache, displayPath, listApps, loadApp } from '../config/load.js';
 import { adminPaths } from '../config/paths.js';
 import { ConfigError, errorMessage } from '../errors.js';
-import { readHistory, viewStore } from '../release-store/index.js';
+import { readStoreSummary } from './store-summary.js';
 
 export interface EnvRow {
   env: string;
@@ -37,11 +36,10 @@ const STORE_READS = 8;
 
 async function envRow(app: string, env: string, hosts: number, branch: string, www: string): Promise<EnvRow> {
   const row: EnvRow = { env, target: `${app}-${env}`, hosts, branch, live: null, releases: 0, lastRun: null };
-  if (!existsSync(join(www, '.git'))) return row;
   try {
-    const [view, [last]] = await Promise.all([viewStore(www), readHistory(www, 1)]);
-    if (view.live) row.live = { id: view.live.id, commit: view.live.commit, date: view.live.date };
-    row.releases = view.releases.length;
+    const { releases, live, last } = await readStoreSummary(www);
+    if (live) row.live = { id: live.id, commit: live.commit, date: live.date };
+    row.releases = releases.length;
     if (last) row.lastRun = { kind: last.kind, result: last.result, who: last.who, at: last.at, to: last.to ?? null };
   } catch (err) {
     row.error = errorMessage(err).split('\n')[0];

@@ -222,3 +222,35 @@ describe('deploy init', () => {
     await assert.rejects(writeInit(answers, join(tmp, 'nope'), root), /apps directory .* does not exist/);
   });
 });
+
+describe('deploy apps: one git process per store', () => {
+  test('the same releases, live release and last run as viewStore and readHistory', async () => {
+    const { withStore, FACTS } = await import('../support/store.js');
+    const { commitRelease } = await import('../../src/release-store/store.js');
+    const { appendEvent } = await import('../../src/release-store/history.js');
+    const { readHistory, viewStore } = await import('../../src/release-store/index.js');
+    const { readStoreSummary } = await import('../../src/inspect/store-summary.js');
+    assert.deepEqual(await readStoreSummary(join(tmp, 'no-store')), { releases: [] });
+    await withStore(async (www) => {
+      assert.deepEqual(await readStoreSummary(www), { releases: [] });
+      const ids: string[] = [];
+      for (const v of ['1', '2', '3']) {
+        writeFileSync(join(www, 'index.html'), v);
+        ids.push((await commitRelease(www, FACTS, [])).release.id);
+      }
+      // no history yet: the newest is taken to be live
+      assert.equal((await readStoreSummary(www)).live?.id, 'r3');
+      const at = '2026-12-05T07:00:00.000Z';
+      await appendEvent(www, { kind: 'deploy', who: 'alice', at, to: 'r2', result: 'ok', hosts: [] });
+      await appendEvent(www, { kind: 'deploy', who: 'alice', at, from: 'r2', to: 'r3', result: 'ok', hosts: [] });
+      await appendEvent(www, { kind: 'rollback', who: 'bob', at, from: 'r3', to: 'r2', result: 'ok', hosts: [{ host: 'web1', state: 'switched' }] });
+      const summary = await readStoreSummary(www);
+      const view = await viewStore(www);
+      assert.deepEqual(summary.releases, view.releases);
+      assert.equal(summary.live?.id, 'r2');
+      assert.deepEqual(summary.live, view.live);
+      assert.deepEqual(summary.last, (await readHistory(www, 1))[0]);
+      assert.equal(summary.last?.who, 'bob');
+    });
+  });
+});
