@@ -12,7 +12,7 @@ export async function initCommand(app: string, options: InitOptions, globals: Gl
     requireTrusted(appsDir, 'the apps directory');
     requireTrusted(root, 'the admin root');
   }
-  const answers: InitAnswers = { app, repo: options.repo ?? '', branch: options.branch, envs: options.env.map(parseEnvOption) };
+  const answers: InitAnswers = { app, repo: options.repo ?? '', branch: options.branch, envs: (options.env ?? []).map(parseEnvOption) };
   const result = await writeInit(answers, appsDir, root);
   for (const line of nextSteps(answers, result, displayPath(result.file))) process.stdout.write(`${line}\n`);
 }

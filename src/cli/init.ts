@@ -5,7 +5,7 @@ import type { GlobalOptions } from './context.js';
 export interface InitOptions {
   repo?: string;
   branch: string;
-  env: string[];
+  env?: string[];
 }
 
 export function registerInit(program: Command): void {
@@ -19,7 +19,7 @@ export function registerInit(program: Command): void {
     )
     .requiredOption('--repo <url>', 'the source repository (URL, user@host:path or an absolute path)')
     .option('--branch <name>', 'the branch deploys follow', 'main')
-    .option('--env <env>=<hosts>', 'an env and its hosts, comma-separated; repeat for each env', (v: string, prev: string[] = []) => [...prev, v], [] as string[])
+    .option('--env <env>=<hosts>', 'an env and its hosts, comma-separated; repeat for each env', (v: string, prev: string[] = []) => [...prev, v])
     .addHelpText('after', `
 Examples:
   sudo deploy init shop --repo https://github.com/example/shop.git --env prod=web1,web2,web3 --env stage=stage1
