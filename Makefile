@@ -1,9 +1,9 @@
 # Slipway. `make demo` and `make test` work on a fresh Debian machine as root.
 SHELL := /bin/bash
 DEMO_DIR ?= /tmp/slipway-demo
-TEST_FILES = $(wildcard test/unit/*.test.ts) $(wildcard test/integration/*.test.ts)
+TEST_FILES = $(wildcard test/unit/*.test.ts) $(wildcard test/pipeline/*.test.ts) $(wildcard test/integration/*.test.ts)
 
-.PHONY: all deps build typecheck lint-sh test test-unit test-integration demo demo-down install uninstall bench clean
+.PHONY: all deps build typecheck lint-sh test test-unit test-pipeline test-integration demo demo-down install uninstall bench clean
 
 all: build
 
@@ -25,12 +25,17 @@ lint-sh: deps
 	  cat remote/common.sh "$$f" | shellcheck -s sh -e SC2317 - || { echo "lint-sh: $$f (line numbers count remote/common.sh first)" >&2; exit 1; }; \
 	done
 
-# Every test: unit tests, then integration tests on loopback fleets they start and stop themselves.
+# Every test: unit tests, pipeline tests over recorded hosts, then integration tests on loopback
+# fleets they start and stop themselves.
 test: build typecheck lint-sh
 	node --import tsx --test --test-reporter=spec $(TEST_FILES)
 
 test-unit: deps
 	node --import tsx --test --test-reporter=spec $(wildcard test/unit/*.test.ts)
+
+# The flows (deploy, rollback, sync) over recorded hosts: the admin side real, no fleet.
+test-pipeline: deps
+	node --import tsx --test --test-reporter=spec $(wildcard test/pipeline/*.test.ts)
 
 test-integration: build
 	node --import tsx --test --test-reporter=spec $(wildcard test/integration/*.test.ts)

@@ -14,7 +14,10 @@
  * env: BENCH_REPS (default 5), BENCH_HOSTS (default 20), BENCH_SCALE (default "50,100";
  *      "" to skip), BENCH_NET (default 127.0.70; the scale fleet uses the next /24),
  *      BENCH_OUT (default bench/results.json), BENCH_PROFILE (a dir: CPU profiles of Slipway runs),
- *      BENCH_LAYOUT (admin-disk, tmpfs or disk), BENCH_DISK (the disk directory, default /var/tmp)
+ *      BENCH_LAYOUT (admin-disk, tmpfs or disk), BENCH_DISK (the disk directory, default /var/tmp),
+ *      BENCH_TRACE (first,onefile,nochange,rollback or all: instead of the benchmark, run the four
+ *      scenarios once on BENCH_HOSTS hosts, these under strace, and print where the admin node's
+ *      disk time goes: fsyncs and bytes written by program; see bench/trace.ts)
  */
 import { existsSync, statfsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -23,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { type Fleet, startFleet } from '../test/support/fleet.js';
 import { writeSyntheticApp } from './synth.js';
+import { formatUse, summarise, TRACED } from './trace.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const CLI = join(HERE, '..', 'dist', 'bin', 'deploy.js');
@@ -42,6 +46,9 @@ type Layout = 'admin-disk' | 'tmpfs' | 'disk';
 const LAYOUT = (process.env.BENCH_LAYOUT ?? 'admin-disk') as Layout;
 if (!['admin-disk', 'tmpfs', 'disk'].includes(LAYOUT)) throw new Error(`BENCH_LAYOUT=${LAYOUT}: expected admin-disk, tmpfs or disk`);
 const DISK = process.env.BENCH_DISK ?? '/var/tmp';
+const SCENARIOS: Scenario[] = ['first', 'onefile', 'nochange', 'rollback'];
+const TRACE = process.env.BENCH_TRACE === 'all' ? SCENARIOS : ((process.env.BENCH_TRACE ?? '').split(',').filter(Boolean) as Scenario[]);
+if (TRACE.some((s) => !SCENARIOS.includes(s))) throw new Error(`BENCH_TRACE=${process.env.BENCH_TRACE}: expected all or some of ${SCENARIOS.join(',')}`);
 
 /** tmpfs when it has room for every host's copies (they live in RAM), else the disk. */
 function tmpfsDir(): string {
@@ -222,6 +229,15 @@ ${body}
     return { ...m, bytesPerHost: sent / hosts };
   }
 
+  /** A Slipway run under strace (see bench/trace.ts): the summary of where its disk time went. */
+  async traced(env: string, command: string[] = []): Promise<string> {
+    const file = join(this.dir, 'strace.log');
+    const args = ['-f', '-qq', '-T', '-y', '-v', '-e', `trace=${TRACED.join(',')}`, '-o', file, 'node', CLI, ...command, `${APP}-${env}`];
+    const r = await execa('strace', args, { env: sudoEnv({ SLIPWAY_APPS: this.apps, SLIPWAY_ROOT: this.root, CI: '1' }), extendEnv: false, reject: false, all: true });
+    if (r.exitCode !== 0) throw new Error(`traced deploy exited ${r.exitCode}:\n${String(r.all).split('\n').slice(-30).join('\n')}`);
+    return formatUse(summarise(await readFile(file, 'utf8')));
+  }
+
   get hasRollback(): boolean {
     return this.rollbackAvailable;
   }
@@ -267,6 +283,21 @@ async function runScale(bench: Bench, fleet: Fleet, env: string, hosts: number, 
     await record('nochange', rep, () => bench.slipway(env), () => bench.baseline(fleet, hosts, 'ship'));
     if (bench.hasRollback) await record('rollback', rep, () => bench.slipway(env, ['rollback']), () => bench.baseline(fleet, hosts, 'rollback'));
   }
+}
+
+/** BENCH_TRACE: the four scenarios in order, each once, those asked for under strace; prints each summary. */
+async function traceScenarios(bench: Bench, fleet: Fleet, env: string): Promise<void> {
+  const run = async (scenario: Scenario, command: string[] = []) => {
+    await execa('sync');
+    if (!TRACE.includes(scenario)) return void (await bench.slipway(env, command));
+    process.stdout.write(`\n${scenario} (${env.slice(1)} hosts, admin node in ${bench.dir}):\n${await bench.traced(env, command)}\n`);
+  };
+  await bench.wipe(fleet, env);
+  await run('first');
+  await bench.changeOneFile(Date.now());
+  await run('onefile');
+  await run('nochange');
+  await run('rollback', ['rollback']);
 }
 
 const NOT_YET = 'not available yet (no `deploy rollback` command)';
@@ -334,6 +365,7 @@ async function main(): Promise<void> {
     const small = await startFleet({ size: HOSTS, net: NET, dir: join(hostsDir, 'fleet-small') });
     fleets.push(small);
     await bench.writeApp(small, { [`h${HOSTS}`]: HOSTS });
+    if (TRACE.length) return void (await traceScenarios(bench, small, `h${HOSTS}`));
     await runScale(bench, small, `h${HOSTS}`, HOSTS, REPS, results);
     await small.down();
     // its hosts' copies live in RAM on tmpfs: free them before a fleet five times its size

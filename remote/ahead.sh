@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# A release's tree sent before its commit exists (deploy/ahead.ts), for a host with no
+# A release's tree sent before its commit exists (src/deploy/stage/ahead.ts), for a host with no
 # release: unpacked into .ahead.<token>.partial/tree, in a directory only root may enter
 # (the tree holds private files), which stage.sh (payload ahead) moves into place.
 # Arguments: base token.

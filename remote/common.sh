@@ -3,6 +3,14 @@
 # Shared by every remote script: the admin node sends this text, then the script's own,
 # as one `sh -c` program (src/deploy/remote.ts). Functions only: nothing runs here.
 
+# The release directories in releases/, one a line, in no order: the names the admin node
+# makes, r<N>-<the commit's first 12 hex digits> (the pattern is RELEASE_DIR in
+# src/deploy/layout.ts); anything else there is left alone.
+release_dirs() {
+  # shellcheck disable=SC2010 # our own release names: no spaces, no newlines
+  ls -1 "$base/releases" | grep -E '^r[1-9][0-9]*-[0-9a-f]{12}$'
+}
+
 # Sets live to the name of the release directory current points to, or to nothing (no
 # current, not a symlink, or a dangling one). Shell builtins alone (`cd -P` resolves the
 # link, PWD is then its target): readlink would be one more process per host in every look,
@@ -92,6 +100,19 @@ look() {
   fi
 }
 
+# Points current at releases/$1 in one step: a new symlink renamed over it. rename(2)
+# replaces the link atomically; ln -sfn would unlink first and leave a gap.
+point_current() {
+  ln -s "releases/$1" "$base/.current.$$"
+  mv -T "$base/.current.$$" "$base/current"
+}
+
+# Starts the served log, .switched, on a host from before it, with the releases it has:
+# only releases a host has served count towards keepReleases (prune.sh).
+start_served_log() {
+  [ -f "$base/.switched" ] || release_dirs | sort -V > "$base/.switched" || true
+}
+
 # The rollout's switch, with base set, to the release directory $1: no pruning here, so the release a host
 # served before stays on disk until the whole rollout succeeded (a revert needs it)
 switch_to() {
@@ -101,14 +122,25 @@ switch_to() {
   [ -n "$r" ] || { echo "release $to is not staged on this host" >&2; exit 3; }
   read_live
   echo "previous $live"
-  tmp=".current.$$"
-  ln -s "releases/$to" "$tmp"
-  # rename(2) replaces the link atomically; ln -sfn would unlink first and leave a gap
-  mv -T "$tmp" current
+  point_current "$to"
   echo switched
-  # the served log: only releases a host has served count towards keepReleases.
-  # A host from before this log starts it with what it has.
-  # shellcheck disable=SC2010 # our own release names: no spaces, no newlines
-  [ -f .switched ] || ls -1 releases | grep -E '^r[0-9]+-[0-9a-f]{12}$' | sort -V > .switched || true
+  start_served_log
   printf '%s\n' "$to" >> .switched
+}
+
+# Pulls with $rsync from the admin node's daemon at $1 into $2 (options follow; the daemon's
+# secret is read from stdin), hard-linking every file that matches one of the release $3
+# (the live one, say) or of the three newest other complete releases: such a file is
+# neither sent nor stored twice.
+rsync_linked() {
+  link_src=$1 link_dest=$2 link_first=$3
+  shift 3
+  for d in "$link_first" $(release_dirs | sort -rV | head -n 3); do
+    [ -n "$d" ] || continue
+    revision_of "$d"
+    [ -n "$r" ] || continue
+    case " $* " in *"/$d "*) continue ;; esac
+    set -- "$@" "--link-dest=$base/releases/$d"
+  done
+  "$rsync" "$@" --password-file=- "$link_src" "$link_dest"
 }

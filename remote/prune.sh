@@ -9,18 +9,15 @@ base=$1 keep=$2
 cd "$base"
 read_live
 [ -n "$live" ] || exit 0
-# shellcheck disable=SC2010 # our own release names: no spaces, no newlines
-[ -f .switched ] || ls -1 releases | grep -E '^r[0-9]+-[0-9a-f]{12}$' | sort -V > .switched || true
+start_served_log
 cd releases
 # prints the releases to remove; writes the new log (the kept ones, oldest first)
-# shellcheck disable=SC2012 # our own release names: no spaces, no newlines
-drop=$(ls -1 | awk -v keep="$keep" -v live="$live" -v served=../.switched -v newlog=../.switched.tmp '
-  function ours(d) { return d ~ /^r[1-9][0-9]*-[0-9a-f]+$/ && length(d) - index(d, "-") == 12 }
+drop=$(release_dirs | awk -v keep="$keep" -v live="$live" -v served=../.switched -v newlog=../.switched.tmp '
   function num(d) { return substr(d, 2, index(d, "-") - 2) + 0 }
-  ours($0) { here[$0] = 1 }
+  { here[$0] = 1 }
   END {
     n = 0
-    while ((getline d < served) > 0) if (ours(d) && (d in here)) seen[++n] = d
+    while ((getline d < served) > 0) if (d in here) seen[++n] = d
     kept[live] = 1; k = 1; order[1] = live
     for (i = n; i >= 1 && k < keep; i--) if (!(seen[i] in kept)) { kept[seen[i]] = 1; order[++k] = seen[i] }
     for (i = 1; i <= n; i++) wasServed[seen[i]] = 1

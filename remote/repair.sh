@@ -13,7 +13,6 @@ fix=".$dir.repair"
 work=".$dir.partial"
 read_live
 [ "$live" = "$dir" ] || [ "$live" = "$fix" ] || { echo "$dir is not the live release on this host (live: ${live:-none})" >&2; exit 3; }
-serve() { ln -s "releases/$1" "$base/.current.$$"; mv -T "$base/.current.$$" "$base/current"; }
 # the record of a dir: written before the dir is in place, removed after it (see revision_of)
 record() {
   manifest "$work/tree" > "$work/manifest"
@@ -25,26 +24,18 @@ for p in .r*.partial; do [ -e "$p" ] && rm -rf -- "$p"; done
 mkdir -m 700 "$work"
 if [ "$live" = "$dir" ]; then
   [ ! -e "$fix" ] || rm -rf -- "$fix"
-  set --
-  # shellcheck disable=SC2010 # our own release names: no spaces, no newlines
-  for d in "$dir" $(ls -1 | grep -E '^r[0-9]+-[0-9a-f]{12}$' | sort -rV | head -n 3); do
-    revision_of "$d"
-    [ -n "$r" ] || continue
-    case " $* " in *"/$d "*) continue ;; esac
-    set -- "$@" "--link-dest=$base/releases/$d"
-  done
   # --checksum: an edited file may keep its size and time; link only identical content
-  "$rsync" -rlpt --checksum --delete --stats --timeout="$timeout" --contimeout="$timeout" "$@" --password-file=- \
-    "rsync://slipway@127.0.0.1:$port/release/" "$work/tree/"
+  rsync_linked "rsync://slipway@127.0.0.1:$port/release/" "$work/tree/" "$dir" \
+    -rlpt --checksum --delete --stats --timeout="$timeout" --contimeout="$timeout"
   record "$fix"
   mv -T "$work/tree" "$fix"
-  serve "$fix"
+  point_current "$fix"
 fi
 rm -rf -- "$dir"
 "$rsync" -rlpt --link-dest="$base/releases/$fix" "$fix/" "$work/tree/"
 record "$dir"
 mv -T "$work/tree" "$dir"
-serve "$dir"
+point_current "$dir"
 rm -rf -- "$fix" "$work"
 rm -f -- ".$fix.rev" ".$fix.manifest"
 echo repaired

@@ -10,7 +10,8 @@
 #         changed or added, `D<path>` deleted; see deltaInput), pulled with rsync
 #   ""    the rsync secret; the whole tree is pulled with rsync, hard-linking what matches
 # A tar payload that cannot be used (the base is not intact, an extraction fails) exits
-# 75 with nothing staged: the admin node then stages the host again with rsync.
+# 75 with nothing staged (fall_back_to_rsync): the admin node then stages the host again
+# with rsync.
 #
 # The release is built as .<dir>.partial/tree, inside a directory only root may enter:
 # private files are never readable by others before they have their mode, and nothing of
@@ -22,40 +23,45 @@ base=$1 dir=$2 rev=$3 port=$4 timeout=$5 rsync=$6 group=$7 basedir=$8 baserev=$9
 shift 12
 umask 022
 export LC_ALL=C
-# builtins where they do (read, not cat): a host runs this once per deploy, twenty hosts at once
-[ -d "$base/releases" ] || mkdir -p "$base/releases"
-cd "$base/releases"
-read_live
-echo "live ${live:-none}"
-revision_of "$dir"
-# A release held but not live is used only if it still matches its manifest: its files are
-# shared with other releases, so a hand edit of one of them changed it too. One that does not
-# (or has no manifest: an older Slipway's) is removed and staged afresh, never repaired in place.
-if [ "$r" = "$rev" ]; then
+work=".$dir.partial"
+tree="$work/tree"
+src="rsync://slipway@127.0.0.1:$port/release/"
+
+# Exits 0 if the host holds the release already, intact. A release held but not live is used
+# only if it still matches its manifest: its files are shared with other releases, so a hand
+# edit of one of them changed it too. One that does not (or has no manifest: an older
+# Slipway's) is removed and staged afresh, never repaired in place.
+stop_if_present() {
+  revision_of "$dir"
+  [ "$r" = "$rev" ] || return 0
   [ "$dir" != "$live" ] || { echo present; exit 0; }
   verify "$dir"
   [ "$bad" != 0 ] || { echo present; exit 0; }
   echo "edited $dir ${bad:-unverifiable}"
   rm -rf -- "$dir"
   rm -f -- ".$dir.rev" ".$dir.manifest"
-fi
-[ "$dir" != "$live" ] || { echo "the live release $dir has no matching commit record; refusing to restage it" >&2; exit 3; }
-# leftovers of an interrupted run are never used, never served (.private and .delta: older Slipways)
-for p in .r*.partial .r*.private .r*.delta* .ahead.*; do
-  [ "$payload" = ahead ] && [ "$p" = ".ahead.$arg.partial" ] && continue
-  [ -e "$p" ] && rm -rf -- "$p"
-done
-# the directory first: a directory without a record is incomplete, a record without one is nothing
-[ ! -e "$dir" ] || rm -rf -- "$dir"
-rm -f -- ".$dir.rev" ".$dir.manifest"
-work=".$dir.partial"
-tree="$work/tree"
-src="rsync://slipway@127.0.0.1:$port/release/"
-refuse() {
+}
+
+# Leftovers of an interrupted run are never used, never served (.private and .delta: older
+# Slipways); nor is whatever is in the way of the release directory. The directory first: a
+# directory without a record is incomplete, a record without one is nothing.
+clear_the_way() {
+  for p in .r*.partial .r*.private .r*.delta* .ahead.*; do
+    [ "$payload" = ahead ] && [ "$p" = ".ahead.$arg.partial" ] && continue
+    [ -e "$p" ] && rm -rf -- "$p"
+  done
+  [ ! -e "$dir" ] || rm -rf -- "$dir"
+  rm -f -- ".$dir.rev" ".$dir.manifest"
+}
+
+# Gives up on a tar payload, with nothing staged: exit 75 tells the admin node to stage this
+# host again with rsync, which takes into account whatever the host has.
+fall_back_to_rsync() {
   rm -rf -- "$work"
   echo "untar: $1"
   exit 75
 }
+
 # The base a delta starts from: a release this host holds with its record beside it (one
 # staged by an older Slipway holds a REVISION of its own, not in its commit: pulled instead).
 # A base edited by hand (its manifest differs) would pass the edit on through its links.
@@ -63,6 +69,7 @@ base_intact() {
   [ -n "$basedir" ] && [ -f ".$basedir.rev" ] && revision_of "$basedir" && [ "$r" = "$baserev" ] &&
     verify "$basedir" && [ "${bad:-0}" = 0 ]
 }
+
 # Delta: when this host has the base release intact, copy it as hard links (no network,
 # no walk of the admin's tree) and replace only the paths that differ, never changing a
 # linked inode in place (it belongs to the base release too). The deleted paths go first,
@@ -93,44 +100,60 @@ delta_list() {
     --timeout="$timeout" --contimeout="$timeout" --password-file=- "$src" "$tree/" || return 1
   echo "delta $basedir list"
 }
+
 # The whole tree with rsync into an empty dir, hard-linking every file that matches one of the host's releases
 pull() {
   rm -rf -- "$work"
   mkdir -m 700 "$work"
-  set --
-  # shellcheck disable=SC2010 # our own release names: no spaces, no newlines
-  for d in "$live" $(ls -1 | grep -E '^r[0-9]+-[0-9a-f]{12}$' | sort -rV | head -n 3); do
-    [ -n "$d" ] || continue
-    revision_of "$d"
-    [ -n "$r" ] || continue
-    case " $* " in *"/$d "*) continue ;; esac
-    set -- "$@" "--link-dest=$base/releases/$d"
-  done
   # nanosecond mtimes: two deploys within a second must not link a same-size changed file
-  printf '%s\n' "$secret" | "$rsync" -rlpt --chmod=u+rw,go-w,go+rX --prune-empty-dirs --modify-window=-1 --delete --stats --timeout="$timeout" --contimeout="$timeout" "$@" --password-file=- \
-    "$src" "$tree/"
+  printf '%s\n' "$secret" | rsync_linked "$src" "$tree/" "$live" \
+    -rlpt --chmod=u+rw,go-w,go+rX --prune-empty-dirs --modify-window=-1 --delete --stats --timeout="$timeout" --contimeout="$timeout"
 }
-case $payload in
-  full) { mkdir -m 700 "$work" && mkdir "$tree" && untar -C "$tree"; } || { rm -rf -- "$work"; echo "cannot unpack the release" >&2; exit 1; } ;;
-  ahead) { [ -d ".ahead.$arg.partial/tree" ] && mv -T ".ahead.$arg.partial" "$work"; } || refuse "the tree sent ahead is not here"; echo ahead ;;
-  tar) delta_tar || refuse "$basedir is not intact here, or its delta did not apply" ;;
-  list) IFS= read -r secret; delta_list || pull ;;
-  *) IFS= read -r secret; pull ;;
-esac
-# Private files (the remaining arguments) get an inode of their own (a link may share one with
-# an older release), and their mode and group, in a copy made where only root can reach it,
+
+# Builds the release's tree in $tree from what the payload brings.
+receive() {
+  case $payload in
+    full) { mkdir -m 700 "$work" && mkdir "$tree" && untar -C "$tree"; } || { rm -rf -- "$work"; echo "cannot unpack the release" >&2; exit 1; } ;;
+    ahead) { [ -d ".ahead.$arg.partial/tree" ] && mv -T ".ahead.$arg.partial" "$work"; } || fall_back_to_rsync "the tree sent ahead is not here"; echo ahead ;;
+    tar) delta_tar || fall_back_to_rsync "$basedir is not intact here, or its delta did not apply" ;;
+    list) IFS= read -r secret; delta_list || pull ;;
+    *) IFS= read -r secret; pull ;;
+  esac
+}
+
+# Private files (the arguments) get an inode of their own (a link may share one with an
+# older release), and their mode and group, in a copy made where only root can reach it,
 # then renamed over the file: a rename replaces the name, it never writes through it.
-for f; do
-  p="$tree/$f"
-  if [ ! -f "$p" ] || [ -L "$p" ]; then continue; fi
-  rm -f -- "$work/private"
-  { cp -p -- "$p" "$work/private" && chmod "$mode" "$work/private" && { [ -z "$group" ] || chgrp -- "$group" "$work/private"; } &&
-    mv -fT -- "$work/private" "$p"; } || { echo "cannot set the mode or group of the private file $f" >&2; exit 1; }
-done
-manifest "$tree" > "$work/manifest"
-mv -fT "$work/manifest" ".$dir.manifest"
-printf '%s\n' "$rev" > "$work/rev"
-mv -fT "$work/rev" ".$dir.rev"
-mv -T "$tree" "$dir"
-rm -rf -- "$work"
+protect_private_files() {
+  for f; do
+    p="$tree/$f"
+    if [ ! -f "$p" ] || [ -L "$p" ]; then continue; fi
+    rm -f -- "$work/private"
+    { cp -p -- "$p" "$work/private" && chmod "$mode" "$work/private" && { [ -z "$group" ] || chgrp -- "$group" "$work/private"; } &&
+      mv -fT -- "$work/private" "$p"; } || { echo "cannot set the mode or group of the private file $f" >&2; exit 1; }
+  done
+}
+
+# The record (manifest, then commit) goes beside the release before the tree is moved into
+# place: a release directory is complete once it is there.
+put_in_place() {
+  manifest "$tree" > "$work/manifest"
+  mv -fT "$work/manifest" ".$dir.manifest"
+  printf '%s\n' "$rev" > "$work/rev"
+  mv -fT "$work/rev" ".$dir.rev"
+  mv -T "$tree" "$dir"
+  rm -rf -- "$work"
+}
+
+# builtins where they do (read, not cat): a host runs this once per deploy, twenty hosts at once
+[ -d "$base/releases" ] || mkdir -p "$base/releases"
+cd "$base/releases"
+read_live
+echo "live ${live:-none}"
+stop_if_present
+[ "$dir" != "$live" ] || { echo "the live release $dir has no matching commit record; refusing to restage it" >&2; exit 3; }
+clear_the_way
+receive
+protect_private_files "$@"
+put_in_place
 echo staged

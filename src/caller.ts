@@ -100,3 +100,8 @@ let memo: Caller | undefined;
 export function caller(): Caller {
   return (memo ??= identify());
 }
+
+/** Who deploys, as recorded in releases, history, locks and notifications: `alice (sudo)`, `root`, … */
+export function deployerName(): string {
+  return caller().label;
+}

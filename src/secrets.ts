@@ -9,7 +9,7 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AppEnv } from './config/resolve.js';
-import { storeGit } from './release-store/git.js';
+import { storeGit } from './exec/git.js';
 import { listReleases } from './release-store/store.js';
 import { privateDirWarning } from './release-store/private.js';
 import type { Reporter } from './report/events.js';

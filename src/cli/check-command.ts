@@ -31,7 +31,11 @@ export async function checkCommand(target: string, options: CheckOptions, global
       } catch (err) {
         findings.push(warn(appEnv.paths.www, 'store', `cannot read the release store: ${errorMessage(err)}`, 'run deploy check as the user who deploys (sudo deploy check …)'));
       }
-      const connector = connect ?? (await import('../inspect/connect.js')).sshConnector(appEnv);
+      // a key or known_hosts that cannot be read fails each host's connect (the findings above say why)
+      const { envConnector } = await import('../deploy/connect/connector.js');
+      const ready = connect ? Promise.resolve(connect) : envConnector(appEnv);
+      ready.catch(() => undefined);
+      const connector: Connector = async (host) => (await ready)(host);
       findings.push(...(await connectFindings(appEnv, connector, release)));
     }
   } catch (err) {

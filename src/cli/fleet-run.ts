@@ -1,13 +1,13 @@
 /**
  * What every command that changes a fleet (deploy, rollback, sync) does around
- * its work, in one place: check options, load the app-env, check who may run
- * it, take the lock, register the secrets to redact, report (TTY, lines, --json), and at the end, whatever
- * happened, write the JUnit file, notify, and emit `run.finish` last.
+ * its flow, in one place: check options, load the app-env (deciding who may run
+ * it before its file runs as root), report (TTY, lines, --json), and at the end,
+ * whatever happened, write the JUnit file, notify, and emit `run.finish` last.
+ * The lock, the queue and the policy are the flow's own (src/flows/guard.ts).
  */
 import { closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { loadTarget } from '../config/load.js';
-import { prepareAdminDirs } from '../config/paths.js';
 import type { AppEnv } from '../config/resolve.js';
 import { ExitCode, UsageError, errorMessage, exitCodeOf } from '../errors.js';
 import { notifyRun } from '../notify/index.js';
@@ -16,12 +16,11 @@ import { writeJunit } from '../report/junit.js';
 import { formatDuration } from '../report/line.js';
 import { redact } from '../report/redact.js';
 import { RunTracker } from '../report/summary.js';
-import { deployerName } from '../release-store/store.js';
-import { registerSecrets } from '../secrets.js';
+import { deployerName } from '../caller.js';
 import { type GlobalOptions, locations, makeReporter } from './context.js';
-import { guarded, parseWait, verifyAllowed } from '../flows/guard.js';
+import { type FlowOptions, verifyAllowed } from '../flows/guard.js';
+import { parseWait } from './duration.js';
 import { requireAccess } from './access.js';
-import { plural } from '../report/line.js';
 
 export interface FleetRunOptions {
   parallel?: number;
@@ -33,17 +32,12 @@ export interface FleetRunOptions {
 
 export interface FleetRun<T> {
   action: 'deploy' | 'rollback' | 'sync';
-  /** `deploying`, `rolling back`, … for the title line. */
-  verb: string;
   /** Checks of the command's own options; throw UsageError. */
   verify?: () => void;
   /** Narrow the env (e.g. --hosts) before anything runs. */
   select?: (appEnv: AppEnv) => AppEnv;
-  revision?: string;
-  build?: string;
-  /** With --wait, queue as a request for this revision (see src/queue.ts). */
-  queue?: boolean;
-  work: (appEnv: AppEnv, reporter: Reporter) => Promise<T>;
+  /** The flow, given what it takes from every command that changes a fleet (--wait). */
+  work: (appEnv: AppEnv, reporter: Reporter, flow: FlowOptions) => Promise<T>;
   /** The closing line of a successful run. */
   done: (result: T, target: string, took: string) => string;
 }
@@ -61,7 +55,7 @@ export async function runOnFleet<T>(target: string, options: FleetRunOptions, gl
     if (junitProblem) throw new UsageError(junitProblem);
     run.verify?.();
     const waitMs = parseWait(options.wait);
-    // allowGroups is decided inside loadTarget: under sudo before the app file runs as root
+    // allowGroups is decided inside loadTarget (under sudo before the app file runs as root), and again by the flow
     const loaded = await loadTarget(target, { ...locations(globals), gate: (groups) => verifyAllowed(target, groups) });
     const env = run.select ? run.select(loaded) : loaded;
     appEnv = env;
@@ -73,19 +67,8 @@ export async function runOnFleet<T>(target: string, options: FleetRunOptions, gl
       { path: env.paths.private, need: 'read' },
       { path: env.ssh.key, need: 'read' },
     ]);
-    await prepareAdminDirs(env.paths);
-    const name = `${env.app}-${env.env}`;
-    const hosts = env.hosts.map((h) => h.name);
-    const queue = run.queue ? { revision: run.revision } : undefined;
-    const result = await guarded(env, { waitMs, reporter, ...(queue ? { queue } : {}) }, async () => {
-      // the banner only once this run holds the lock: a run refused (locked, superseded) never says it is deploying
-      reporter.begin(`${run.verb} ${name} on ${plural(hosts.length, 'host')}`, hosts);
-      reporter.emit({ kind: 'run', state: 'start', target: name, hosts, ...(run.revision ? { revision: run.revision } : {}), ...(run.build ? { build: run.build } : {}) });
-      // under the lock, so a release the previous holder made is read too; before any host is touched
-      await registerSecrets(env, reporter);
-      return run.work(env, reporter);
-    });
-    reporter.emit({ kind: 'note', level: 'info', text: run.done(result, name, formatDuration(performance.now() - started)) });
+    const result = await run.work(env, reporter, { waitMs });
+    reporter.emit({ kind: 'note', level: 'info', text: run.done(result, `${env.app}-${env.env}`, formatDuration(performance.now() - started)) });
   } catch (err) {
     failure = err;
   }

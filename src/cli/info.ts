@@ -1,11 +1,13 @@
 /** Read-only commands: what is in the store, and what each host serves. */
 import { loadTarget } from '../config/load.js';
 import { inspectOn, summarizeDrift, withEachHost } from '../deploy/drift.js';
-import { describeKept, idOfDir } from '../deploy/remote.js';
+import { describeKept } from '../deploy/remote-output.js';
+import { idOfDir } from '../deploy/layout.js';
 import { DeployFailedError } from '../errors.js';
 import { exportRelease, viewStore } from '../release-store/index.js';
 import { memoryReporter } from '../report/line.js';
 import { redact } from '../report/redact.js';
+import { needsOf } from '../flows/sync.js';
 import { registerSecrets } from '../secrets.js';
 import { requireAccess } from './access.js';
 import { type GlobalOptions, locations } from './context.js';
@@ -75,12 +77,13 @@ export async function statusCommand(target: string, globals: GlobalOptions): Pro
       : t.verdict === 'modified' ? `MODIFIED: ${summarizeDrift(t.drift)}`
       : t.verdict === 'no-release' ? 'NO RELEASE'
       : `DRIFT: not the live ${live.id}`;
-    if (t.verdict !== 'in-sync') differ++;
+    const needs = needsOf(t);
+    if (needs.repair || needs.ship) differ++;
     const isNewest = newest && t.revision === newest.commit;
     out(`${r.host.padEnd(16)} ${(idOfDir(t.dir) ?? 'none').padEnd(8)} ${t.revision?.slice(0, 12) ?? '-'.padEnd(12)}  ${verdict}${isNewest ? ', newest' : ''}`);
     // kept releases too: a rollback switches to one, and an edit of a shared file changed it
     for (const k of t.kept) out(`${''.padEnd(16)} ${(idOfDir(k.dir) ?? k.dir).padEnd(8)} kept  ${k.differ ? 'EDITED: ' : ''}${describeKept(k)}`);
-    if (t.kept.some((k) => k.differ)) edited++;
+    if (needs.forget) edited++;
   }
   const problems = [
     ...(unreachable ? [`${plural(unreachable, 'host')} could not be reached`] : []),

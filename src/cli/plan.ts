@@ -4,33 +4,16 @@
  * (into a throw-away repo) and what each host serves now.
  */
 import { loadTarget } from '../config/load.js';
-import type { AppEnv, Host } from '../config/resolve.js';
-import { connect, defaultPlan, loadCredentials } from '../deploy/ship.js';
-import { onEachHost } from '../deploy/fanout.js';
+import { defaultPlan } from '../deploy/ship.js';
+import { readLive } from '../deploy/status.js';
 import { formatPlan } from '../deploy/plan-text.js';
-import { idOfDir, parseLines, statusCmd } from '../deploy/remote.js';
 import { DeployFailedError } from '../errors.js';
 import { listReleases } from '../release-store/index.js';
-import { memoryReporter } from '../report/line.js';
 import { previewSource } from '../update/preview.js';
 import { requireAccess } from './access.js';
 import { type GlobalOptions, locations } from './context.js';
 import { type RunSelection, applySelection, checkRevision } from './selection.js';
 import { plural } from '../report/line.js';
-
-async function readLive(appEnv: AppEnv, hosts: readonly Host[]): Promise<Map<string, { id?: string; error?: string }>> {
-  const creds = await loadCredentials(appEnv);
-  const results = await onEachHost(hosts, appEnv.parallel, async (host) => {
-    const session = await connect(host, appEnv, creds, memoryReporter());
-    try {
-      const r = await session.exec(statusCmd(appEnv.remote.path));
-      return idOfDir(parseLines(r.stdout).get('live')?.[0]) || 'none';
-    } finally {
-      session.close();
-    }
-  });
-  return new Map(results.map((r) => [r.host, r.ok ? { id: r.value } : { error: r.error }]));
-}
 
 export async function planCommand(target: string, options: RunSelection & { revision?: string; parallel?: number }, globals: GlobalOptions): Promise<void> {
   checkRevision(options.revision);

@@ -3,13 +3,13 @@
  * `<app>-<env>` against what exists. Files starting with "_" are shared
  * modules apps may import (common hosts, defaults), not apps.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { createRequire } from 'node:module';
 import { passwdEntry } from '../caller.js';
 import { ConfigError, UsageError, errorMessage } from '../errors.js';
+import { local } from '../exec/local.js';
 import { packageRoot } from '../package-root.js';
 import { checkAppName, splitTarget } from './names.js';
 import { type AppEnv, resolveAppEnv } from './resolve.js';
@@ -222,22 +222,10 @@ export async function peekApp(appsDir: string, app: string): Promise<AppPeek> {
   const shownFile = displayPath(file);
   const nobody = passwdEntry('nobody') ?? { uid: 65534, gid: 65534 };
   const jitiPath = createRequire(import.meta.url).resolve('jiti');
-  const child = spawn(process.execPath, ['-e', PEEK, jitiPath, slipwayModule(), file], {
-    uid: nobody.uid,
-    gid: nobody.gid,
-    cwd: '/',
-    env: process.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 60_000,
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d));
-  child.stderr.on('data', (d: Buffer) => (stderr += d));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', resolve);
-  });
+  // reject: false: a failure's output says why the file did not load
+  const r = await local.run([process.execPath, '-e', PEEK, jitiPath, slipwayModule(), file], { uid: nobody.uid, gid: nobody.gid, cwd: '/', timeoutMs: 60_000, reject: false });
+  const { stdout, exitCode: code } = r;
+  let { stderr } = r;
   const last = stdout.trimEnd().split('\n').pop() ?? '';
   let peek: { envs?: unknown; allowGroups?: unknown; files?: unknown; error?: unknown } | undefined;
   try {

@@ -3,7 +3,11 @@
  *   <root>/<env>/src/<app>      the source checkout (update)
  *   <root>/<env>/www/<app>      the www tree, a git repo: the release store
  *   <root>/<env>/private/<app>  private settings overlaid on every release
- *   <root>/<env>/state/<app>    Slipway's own working files (export tree, lock)
+ *   <root>/<env>/state/<app>    Slipway's own working files:
+ *     lock, lock.log, lock.takeover   the app-env's lock, its log, and the flock for stale takeovers
+ *     queue/                          tickets of runs waiting for the lock (--wait)
+ *     export/, verify/                checkouts of a release: the one shipped, the one status compares with
+ *     ship.tar, ahead.tar             tars of a release sent to hosts
  */
 import { existsSync, lstatSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
@@ -18,6 +22,24 @@ export interface AdminPaths {
   export: string;
   /** A second checkout of the store, for comparing hosts without moving the export under a deploy. */
   verify: string;
+  /** The full tar of the release being shipped. */
+  shipTar: string;
+  /** The tar of the www tree sent ahead to hosts with no release, while it is committed. */
+  aheadTar: string;
+}
+
+/** The lock's files and the queue, in a state dir (see flows/lock.ts, flows/queue.ts). */
+export interface LockPaths {
+  lock: string;
+  /** Stale takeovers and forced unlocks, one JSON line each. */
+  lockLog: string;
+  /** flock(2)ed while a stale lock is taken over. */
+  lockTakeover: string;
+  queue: string;
+}
+
+export function lockPaths(state: string): LockPaths {
+  return { lock: join(state, 'lock'), lockLog: join(state, 'lock.log'), lockTakeover: join(state, 'lock.takeover'), queue: join(state, 'queue') };
 }
 
 export const DEFAULT_ROOT = '/data';
@@ -31,6 +53,8 @@ export function adminPaths(root: string, env: string, app: string, privateDir?: 
     state,
     export: join(state, 'export'),
     verify: join(state, 'verify'),
+    shipTar: join(state, 'ship.tar'),
+    aheadTar: join(state, 'ahead.tar'),
   };
 }
 

@@ -8,13 +8,15 @@
 import type { AppEnv, Host } from '../config/resolve.js';
 import type { Release } from '../release-store/release.js';
 import { type Reporter, step } from '../report/events.js';
-import { connect, loadCredentials } from './ship.js';
 import { formatBytes } from './stage/stage.js';
 import { onEachHost, type Outcome } from './fanout.js';
-import { type Drift, forgetCmd, idOfDir, inspectCmd, type KeptRelease, parseDrift, parseKept, parseLines, parseRsyncStats, repairCmd, type TransferStats } from './remote.js';
+import { forgetCmd, inspectCmd, repairCmd } from './remote.js';
+import { type Drift, type KeptRelease, parseDrift, parseKept, parseLines, parseRsyncStats, type TransferStats } from './remote-output.js';
+import { idOfDir } from './layout.js';
 import { type ReleaseServer, startReleaseServer } from './stage/release-server.js';
-import type { HostSession } from './connect/ssh.js';
-import { plural } from '../report/line.js';
+import type { Connector, HostConnection } from '../exec/runner.js';
+import { connect, envConnector } from './connect/connector.js';
+import { lastLines, plural } from '../report/line.js';
 
 export type Verdict = 'in-sync' | 'modified' | 'other-release' | 'no-release';
 
@@ -29,14 +31,14 @@ export interface HostTree {
 }
 
 /** Read a host's live release and, if it is the live one, how its files differ. */
-export async function inspectOn(session: HostSession, appEnv: AppEnv, live: Release, server: ReleaseServer, reporter: Reporter): Promise<HostTree> {
+export async function inspectOn(session: HostConnection, appEnv: AppEnv, live: Release, server: ReleaseServer, reporter: Reporter): Promise<HostTree> {
   return step(reporter, session.host.name, 'inspect', `comparing with ${live.id}`, async () => {
     const forward = await session.forwardIn((stream) => server.serve(stream));
     try {
       const cmd = inspectCmd(appEnv.remote.path, live, forward.port, appEnv.ssh.commandTimeout, appEnv.remote.rsync);
-      const result = await session.exec(cmd, { stdin: `${server.secret}\n`, timeoutMs: 3600 * 1000 });
+      const result = await session.run(cmd, { input: `${server.secret}\n`, timeoutMs: 3600 * 1000, reject: false });
       const lines = parseLines(result.stdout);
-      if (result.code !== 0) throw new Error(`inspection failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().split('\n').slice(-2).join(' / ')}`);
+      if (result.exitCode !== 0) throw new Error(`inspection failed (exit ${result.exitCode}): ${lastLines(result.stderr || result.stdout, 2, ' / ')}`);
       const dir = lines.get('live')?.[0] || undefined;
       const revision = lines.get('revision')?.[0];
       const drift = parseDrift(lines.get('drift') ?? []);
@@ -67,14 +69,14 @@ export function summarizeDrift(drift: readonly Drift[], max = 5): string {
 }
 
 /** Put a fresh copy of the live release in place of a hand-changed one. */
-export async function repairOn(session: HostSession, appEnv: AppEnv, live: Release, server: ReleaseServer, reporter: Reporter): Promise<TransferStats> {
+export async function repairOn(session: HostConnection, appEnv: AppEnv, live: Release, server: ReleaseServer, reporter: Reporter): Promise<TransferStats> {
   return step(reporter, session.host.name, 'repair', `restaging ${live.id}`, async () => {
     const forward = await session.forwardIn((stream) => server.serve(stream));
     try {
       const cmd = repairCmd(appEnv.remote.path, live, forward.port, appEnv.ssh.commandTimeout, appEnv.remote.rsync);
-      const result = await session.exec(cmd, { stdin: `${server.secret}\n`, timeoutMs: 6 * 3600 * 1000 });
-      if (result.code !== 0 || !parseLines(result.stdout).has('repaired')) {
-        throw new Error(`repair failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().split('\n').slice(-2).join(' / ')}`);
+      const result = await session.run(cmd, { input: `${server.secret}\n`, timeoutMs: 6 * 3600 * 1000, reject: false });
+      if (result.exitCode !== 0 || !parseLines(result.stdout).has('repaired')) {
+        throw new Error(`repair failed (exit ${result.exitCode}): ${lastLines(result.stderr || result.stdout, 2, ' / ')}`);
       }
       return parseRsyncStats(result.stdout);
     } finally {
@@ -84,10 +86,10 @@ export async function repairOn(session: HostSession, appEnv: AppEnv, live: Relea
 }
 
 /** Remove the host's non-live releases edited by hand, so a rollback stages them afresh; returns their ids. */
-export async function forgetEditedOn(session: HostSession, appEnv: AppEnv, reporter: Reporter): Promise<string[]> {
+export async function forgetEditedOn(session: HostConnection, appEnv: AppEnv, reporter: Reporter): Promise<string[]> {
   return step(reporter, session.host.name, 'repair', 'removing kept releases edited by hand', async () => {
-    const result = await session.exec(forgetCmd(appEnv.remote.path));
-    if (result.code !== 0) throw new Error(`removing edited releases failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().split('\n').slice(-2).join(' / ')}`);
+    const result = await session.run(forgetCmd(appEnv.remote.path), { reject: false });
+    if (result.exitCode !== 0) throw new Error(`removing edited releases failed (exit ${result.exitCode}): ${lastLines(result.stderr || result.stdout, 2, ' / ')}`);
     return parseKept(parseLines(result.stdout).get('forgot') ?? []).map((k) => idOfDir(k.dir)!);
   }, (ids) => (ids.length ? `removed ${ids.join(', ')} (edited by hand): a rollback stages them again` : 'no kept release edited by hand'));
 }
@@ -98,13 +100,14 @@ export async function withEachHost<T>(
   hosts: readonly Host[],
   exportDir: string,
   reporter: Reporter,
-  work: (session: HostSession, server: ReleaseServer) => Promise<T>,
+  work: (session: HostConnection, server: ReleaseServer) => Promise<T>,
+  options: { connect?: Connector } = {},
 ): Promise<Outcome<T>[]> {
-  const creds = await loadCredentials(appEnv);
+  const connector = options.connect ?? (await envConnector(appEnv));
   const server = await startReleaseServer(exportDir);
   try {
     return await onEachHost(hosts, appEnv.parallel, async (host) => {
-      const session = await connect(host, appEnv, creds, reporter);
+      const session = await connect(host, connector, reporter);
       try {
         return await work(session, server);
       } finally {

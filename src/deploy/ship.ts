@@ -4,23 +4,25 @@
  * switch `current` phase by phase as the rollout plan says (rollout.ts).
  * Hosts that fail before switching keep serving the old release.
  */
-import { readFile } from 'node:fs/promises';
 import type { AppEnv, Host } from '../config/resolve.js';
-import { DeployFailedError, ExitCode, type InterruptedError, UsageError, errorMessage } from '../errors.js';
+import { DeployFailedError, ExitCode, type InterruptedError, errorMessage } from '../errors.js';
+import type { Connector, HostConnection } from '../exec/runner.js';
 import { listReleases } from '../release-store/index.js';
 import type { Release } from '../release-store/release.js';
 import { phase, type Reporter, step } from '../report/events.js';
-import { onEachHost } from './fanout.js';
-import { type KnownHostsFile, parseKnownHosts } from './connect/known-hosts.js';
+import { HostSlots, onEachHost } from './fanout.js';
+import { connect, envConnector } from './connect/connector.js';
 import { buildPlan, type RolloutPlan } from './plan.js';
-import { idOfDir, parseLines, pruneCmd, releaseDir, type TransferStats } from './remote.js';
+import { pruneCmd } from './remote.js';
+import { parseLines, type TransferStats } from './remote-output.js';
+import { idOfDir, releaseDir } from './layout.js';
 import { runRollout } from './switch/rollout.js';
-import { SwitchGate } from './switch/gate.js';
+import { HostLook } from './look.js';
 import { rolloutVerdict } from './switch/verdict.js';
 import type { SendAhead } from './stage/ahead.js';
 import type { Preconnected } from './connect/preconnect.js';
-import { HostSession } from './connect/ssh.js';
-import { Shipment, lastLine } from './stage/stage.js';
+import { Shipment } from './stage/stage.js';
+import { lastLines } from '../report/line.js';
 
 export interface HostReport {
   host: string;
@@ -40,28 +42,6 @@ export interface Shipped {
   failure?: DeployFailedError | InterruptedError;
 }
 
-export interface Credentials {
-  knownHosts: KnownHostsFile;
-  privateKey: Buffer;
-}
-
-export async function loadCredentials(appEnv: AppEnv): Promise<Credentials> {
-  const read = async (path: string, what: string) => {
-    try {
-      return await readFile(path);
-    } catch (err) {
-      throw new UsageError(`cannot read the ${what} ${path}: ${errorMessage(err)} (set ssh.${what === 'SSH key' ? 'key' : 'knownHosts'} in ${appEnv.file})`);
-    }
-  };
-  const [key, known] = await Promise.all([read(appEnv.ssh.key, 'SSH key'), read(appEnv.ssh.knownHosts, 'known_hosts file')]);
-  return { privateKey: key, knownHosts: parseKnownHosts(known.toString('utf8'), appEnv.ssh.knownHosts) };
-}
-
-export function connect(host: Host, appEnv: AppEnv, creds: Credentials, reporter: Reporter): Promise<HostSession> {
-  return step(reporter, host.name, 'connect', `connecting to ${host.address}`, () =>
-    HostSession.open(host, { ssh: appEnv.ssh, ...creds }), () => `connected to ${host.address}:${host.port}`);
-}
-
 export interface ShipOptions {
   /**
    * Where the release's exact files are on the admin node, made ready on first call: the
@@ -77,6 +57,8 @@ export interface ShipOptions {
    * the middle of their switch finish it, so none is left half-done.
    */
   signal?: AbortSignal;
+  /** Opens a host's connection; default: SSH with the env's key and known_hosts. */
+  connect?: Connector;
   /** Connections opened earlier (see preconnect.ts); closed here like the others. */
   preconnected?: Preconnected;
   /** Every release in the store, if the caller has just read them. */
@@ -101,10 +83,12 @@ export function defaultPlan(appEnv: AppEnv, release: Pick<Release, 'id'>, hosts:
 export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Reporter, options: ShipOptions): Promise<Shipped> {
   const plan = options.plan ?? defaultPlan(appEnv, release);
   const hosts = plan.hosts;
-  const creds = await (options.preconnected?.credentials ?? loadCredentials(appEnv));
-  const shipment = new Shipment(appEnv, release, options.tree, options.releases ?? (await listReleases(appEnv.paths.www)), options.ahead);
-  const sessions = new Map<string, HostSession>();
-  const gates = new Map<string, SwitchGate>();
+  const connector = options.connect ?? (await (options.preconnected?.connector ?? envConnector(appEnv)));
+  // one bound for the run: what was opened early, what is sent ahead and what is staged here
+  const slots = options.preconnected?.slots ?? new HostSlots(appEnv.parallel);
+  const shipment = new Shipment(appEnv, release, options.tree, options.releases ?? (await listReleases(appEnv.paths.www)), options.ahead, slots);
+  const sessions = new Map<string, HostConnection>();
+  const looks = new Map<string, HostLook>();
   const reports = new Map<string, HostReport>(hosts.map((h) => [h.name, { host: h.name, state: 'failed' }]));
   const signal = options.signal;
   // an interruption closes every connection: commands running on them fail at once
@@ -115,13 +99,19 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
   try {
     const failedHosts = (outcomes: { host: string; ok: boolean }[]) => outcomes.filter((o) => !o.ok).map((o) => o.host);
     const staged = await phase(reporter, 'stage', () => onEachHost(hosts, appEnv.parallel, async (host) => {
-      const session = await (options.preconnected?.sessions.get(host.name) ?? connect(host, appEnv, creds, reporter));
+      const session = await (options.preconnected?.sessions.get(host.name) ?? slots.run(() => connect(host, connector, reporter)));
       sessions.set(host.name, session);
       if (signal?.aborted) throw new Error(`interrupted by ${String(signal.reason)} before staging`);
-      const gate = (await options.preconnected?.gates.get(host.name)) ?? SwitchGate.open(session, appEnv);
-      gates.set(host.name, gate);
+      let look = await options.preconnected?.looks.get(host.name);
+      if (!look) {
+        // a look of its own is a host operation like the connect: it holds a slot until the host answered
+        const opened = HostLook.open(session, appEnv);
+        look = opened;
+        await slots.run(() => opened.state.catch(() => undefined));
+      }
+      looks.set(host.name, look);
       // what the host has decides what it is sent; without a look the host decides
-      const state = await gate.state.catch(() => undefined);
+      const state = await look.state.catch(() => undefined);
       return shipment.stageOn(session, state, reporter);
     }, { signal }), failedHosts);
     signal?.removeEventListener('abort', stop);
@@ -138,7 +128,7 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
     if (signal?.aborted) return { hosts: [...reports.values()] };
     const dir = releaseDir(release);
     const before = new Map(staged.map((s) => [s.host, s.ok ? s.value.previousDir : undefined]));
-    const result = await phase(reporter, 'switch', () => runRollout(plan, { appEnv, dir, sessions, gates, before, reporter, signal: options.signal }), (r) =>
+    const result = await phase(reporter, 'switch', () => runRollout(plan, { appEnv, dir, sessions, looks, before, reporter, signal: options.signal }), (r) =>
       [...r.hosts.values()].filter((h) => h.failure).map((h) => h.host));
     for (const run of result.hosts.values()) {
       const report = reports.get(run.host)!;
@@ -152,11 +142,11 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
     // has nothing to prune: one round trip saved
     const keep = appEnv.remote.keepReleases;
     const grew = new Set(staged.filter((s) => s.ok && !s.value.present && !(s.value.held !== undefined && s.value.held + 1 <= keep)).map((s) => s.host));
-    await onEachHost(hosts.filter((h) => grew.has(h.name)), appEnv.parallel, (host) => pruneOn(sessions.get(host.name)!, appEnv, reporter));
+    await onEachHost(hosts.filter((h) => grew.has(h.name)), appEnv.parallel, (host) => pruneOn(sessions.get(host.name)!, appEnv, reporter), { slots });
     return { hosts: [...reports.values()] };
   } finally {
     signal?.removeEventListener('abort', stop);
-    for (const gate of gates.values()) gate.close();
+    for (const look of looks.values()) look.close();
     for (const session of sessions.values()) session.close();
     options.preconnected?.close();
     await shipment.close();
@@ -168,13 +158,13 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
  * finds its release. A host that cannot prune (it stopped answering, say) still serves the
  * release: a warning, not a failure; the next deploy prunes it.
  */
-export async function pruneOn(session: HostSession, appEnv: AppEnv, reporter: Reporter): Promise<string[]> {
+export async function pruneOn(session: HostConnection, appEnv: AppEnv, reporter: Reporter): Promise<string[]> {
   const host = session.host.name;
   reporter.emit({ kind: 'step', host, step: 'prune', state: 'start', text: 'pruning old releases' });
   const started = performance.now();
   try {
-    const result = await session.exec(pruneCmd(appEnv.remote.path, appEnv.remote.keepReleases));
-    if (result.code !== 0) throw new Error(`pruning failed (exit ${result.code}): ${lastLine(result.stderr || result.stdout)}`);
+    const result = await session.run(pruneCmd(appEnv.remote.path, appEnv.remote.keepReleases), { reject: false });
+    if (result.exitCode !== 0) throw new Error(`pruning failed (exit ${result.exitCode}): ${lastLines(result.stderr || result.stdout, 3, ' / ') || 'no output'}`);
     const pruned = (parseLines(result.stdout).get('pruned') ?? []).map((d) => idOfDir(d) ?? d);
     reporter.emit({ kind: 'step', host, step: 'prune', state: 'done', text: pruned.length ? `pruned ${pruned.join(', ')}` : 'nothing to prune', ms: performance.now() - started });
     return pruned;

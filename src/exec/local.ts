@@ -1,31 +1,12 @@
+/**
+ * The admin node's runner (runner.ts): commands through execa, under the C locale, stoppable
+ * as a process group; binary output with a cap; long-running processes (the rsync daemon).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { execa } from 'execa';
 import { StepError } from '../errors.js';
 import { type Cmd, display } from './cmd.js';
-
-export interface RunOptions {
-  cwd?: string;
-  env?: Record<string, string | undefined>;
-  input?: string | Buffer;
-  /** Called with each line of stdout and stderr as it arrives (live output). */
-  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
-  /** Return the result instead of throwing when the command exits non-zero. */
-  reject?: boolean;
-  timeoutMs?: number;
-  /**
-   * Stop the command when this aborts, e.g. on Ctrl-C: it then runs in a process group of its
-   * own, and the whole group (a shell and what it started) gets SIGTERM, SIGKILL if it lingers.
-   */
-  signal?: AbortSignal;
-  /** Run as this user and group (setuid/setgid; supplementary groups are dropped). */
-  uid?: number;
-  gid?: number;
-}
-
-export interface RunResult {
-  stdout: string;
-  stderr: string;
-  exitCode: number;
-}
+import type { AdminRunner, RunOptions, RunResult, Started } from './runner.js';
 
 /** Commands run under the C locale so that porcelain output parses the same everywhere. */
 const BASE_ENV = { LC_ALL: 'C', LANG: 'C' };
@@ -44,7 +25,7 @@ process.on('exit', () => {
 });
 
 /** Run a command on the admin node. Throws StepError naming the command unless reject is false. */
-export async function runLocal(cmd: Cmd, options: RunOptions = {}): Promise<RunResult> {
+async function run(cmd: Cmd, options: RunOptions = {}): Promise<RunResult> {
   const [program, ...args] = cmd;
   const stoppable = options.signal !== undefined;
   const child = execa(program, args, {
@@ -121,12 +102,8 @@ function lastLines(text: string, n: number): string {
   return text.trimEnd().split('\n').slice(-n).join('\n');
 }
 
-/**
- * Run a command for its binary output (a tar of a delta, say), bounded: more
- * than maxBytes is an error, so a caller can fall back instead of buffering a
- * huge stream.
- */
-export async function runLocalBytes(cmd: Cmd, input: string, maxBytes: number): Promise<Buffer> {
+/** A command's binary output (a tar of a delta, say), bounded: more than maxBytes is an error. */
+async function bytes(cmd: Cmd, input: string, maxBytes: number): Promise<Buffer> {
   const [program, ...args] = cmd;
   const result = await execa(program, args, {
     input,
@@ -142,3 +119,34 @@ export async function runLocalBytes(cmd: Cmd, input: string, maxBytes: number): 
   }
   return Buffer.from(result.stdout);
 }
+
+/** A process that runs until stopped, its stderr discarded. */
+function start(cmd: Cmd, options: Pick<RunOptions, 'env'> = {}): Started {
+  const [program, ...args] = cmd;
+  return new StartedProcess(spawn(program, args, { stdio: ['pipe', 'pipe', 'ignore'], env: { ...process.env, ...BASE_ENV, ...options.env } }));
+}
+
+class StartedProcess implements Started {
+  constructor(private readonly child: ChildProcess) {}
+  get stdin() {
+    return this.child.stdin!;
+  }
+  get stdout() {
+    return this.child.stdout!;
+  }
+  get running() {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+  stop() {
+    if (this.running) this.child.kill('SIGTERM');
+  }
+  on(event: 'close', listener: () => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  on(event: 'close' | 'error', listener: (err: Error) => void): this {
+    this.child.on(event, listener);
+    return this;
+  }
+}
+
+/** The admin node: what feature code runs local commands through. */
+export const local: AdminRunner = { where: 'admin', run, bytes, start };

@@ -5,7 +5,7 @@
  * only the commands it was told to expect. Feature code receives runners; it never
  * imports execa, child_process or ssh2 itself.
  */
-import type { Duplex, Readable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import type { Host } from '../config/resolve.js';
 import type { Cmd } from './cmd.js';
 
@@ -38,6 +38,27 @@ export interface Runner {
   /** `admin`, or the host's name: what messages about its commands start with. */
   readonly where: string;
   run(cmd: Cmd, options?: RunOptions): Promise<RunResult>;
+}
+
+/** A long-running process on the admin node (the rsync daemon a host pulls from), spoken to over its stdin and stdout. */
+export interface Started {
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  /** False once it has exited (or failed to start). */
+  readonly running: boolean;
+  /** SIGTERM, unless it has exited already. */
+  stop(): void;
+  /** 'close': it exited and its output ended; 'error': it could not be started (or signalled). */
+  on(event: 'close', listener: () => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+}
+
+/** The admin node's runner: commands as anywhere, plus a capped binary output and long-running processes. */
+export interface AdminRunner extends Runner {
+  /** stdout as bytes; more than maxBytes fails the command, so a caller can fall back instead of buffering a huge stream. */
+  bytes(cmd: Cmd, input: string, maxBytes: number): Promise<Buffer>;
+  /** Start a process that runs until stopped; stderr is discarded. */
+  start(cmd: Cmd, options?: Pick<RunOptions, 'env'>): Started;
 }
 
 /** A web server's SSH connection: a runner, a port forwarded back to the admin node, and its end. */

@@ -1,6 +1,11 @@
 /**
- * One deploy, as a short list of named phases:
- *   update → release → ship → record  (host connections open, and hosts are probed, meanwhile)
+ * One deploy, as a short list of named phases, under the app-env's lock (guard.ts):
+ *   update → release → ship → record
+ * Two values run beside the phases and are handed forward to the ship: the
+ * pre-connect (each host connected to, and its look at what it has taken, from
+ * the start, while the admin node updates) and the send-ahead (the release's
+ * tree sent to hosts with no release as soon as the www tree holds it, while the
+ * store commits it).
  * Every deploy that gets past its input checks is recorded in the store's
  * history, failures included.
  */
@@ -14,6 +19,7 @@ import { isWorthRecording, maintainStore, makeRelease, type Release, recordRun, 
 import type { HostOutcome } from '../release-store/history.js';
 import { checkRequiredPrivateFiles } from '../release-store/private.js';
 import { phase, type Reporter } from '../report/events.js';
+import { type FlowOptions, guarded } from './guard.js';
 import { type UpdateOptions, updateSource } from '../update/index.js';
 
 export interface DeployResult {
@@ -22,16 +28,22 @@ export interface DeployResult {
   hosts: HostReport[];
 }
 
-export interface DeployOptions extends UpdateOptions {
+export interface DeployOptions extends UpdateOptions, FlowOptions {
   /** The CI build behind this deploy (job, number, URL), recorded in the release. */
   build?: string;
 }
 
-export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: Reporter, signal: AbortSignal = interruption): Promise<DeployResult> {
+/** Deploy as the only run of the app-env; with a wait, as a queued request for `revision`. */
+export function deploy(appEnv: AppEnv, options: DeployOptions, reporter: Reporter, signal: AbortSignal = interruption): Promise<DeployResult> {
+  const run = { verb: 'deploying', queue: { revision: options.revision }, revision: options.revision, build: options.build };
+  return guarded(appEnv, reporter, options.waitMs ?? 0, run, () => deployLocked(appEnv, options, reporter, signal));
+}
+
+async function deployLocked(appEnv: AppEnv, options: DeployOptions, reporter: Reporter, signal: AbortSignal): Promise<DeployResult> {
   checkRequiredPrivateFiles(appEnv); // before any host or the checkout is touched
-  // hosts are connected to (and probed) while the admin node works; the connections wait for the release
-  const preconnected = preconnect(appEnv, reporter);
-  // hosts with no release get the tree while the admin node commits it
+  // the pre-connect: hosts are connected to (and looked at) while the admin node works; the connections wait for the release
+  const preconnected = preconnect(appEnv, reporter, false, { connect: options.connect });
+  // the send-ahead: hosts with no release get the tree while the admin node commits it (started by the release phase)
   const ahead = new SendAhead(appEnv, preconnected);
   // for the history, read while the source is updated: what was live before this run, and the tip its event goes on
   const before = viewStore(appEnv.paths.www).then((view) => ({ from: view.live?.id, tip: view.tip }), () => ({}));
@@ -54,7 +66,9 @@ export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: R
     await stopIfDoomed(false, `stopped before the release: ${appEnv.tasks.length ? 'the admin tasks ran, ' : ''}nothing was released, no host was touched`);
     await before; // read before the store changes
     const made = await phase(reporter, 'release', async () => {
-      const result = await makeRelease(appEnv, source, reporter, options.build, () => ahead.start());
+      const making = makeRelease(appEnv, source, reporter, options.build);
+      ahead.start(making.synced);
+      const result = await making.committed;
       reporter.emit({ kind: 'release', id: result.release.id, commit: result.release.commit, created: result.created });
       return result;
     });
@@ -63,7 +77,7 @@ export async function deploy(appEnv: AppEnv, options: DeployOptions, reporter: R
     // the www tree is exactly the release just committed (or found unchanged): hosts are sent its files
     const www = appEnv.paths.www;
     const upkeep = made.created ? maintainStore(www) : undefined;
-    const shipped = await shipRelease(appEnv, release, reporter, { tree: () => Promise.resolve(www), signal, preconnected, releases: made.releases, ahead });
+    const shipped = await shipRelease(appEnv, release, reporter, { tree: () => Promise.resolve(www), signal, connect: options.connect, preconnected, releases: made.releases, ahead });
     hosts = shipped.hosts;
     await upkeep;
     if (shipped.failure) throw shipped.failure;

@@ -1,18 +1,24 @@
 /**
- * What every command that changes a fleet (deploy, rollback, sync) does around
- * its work: first `verifyAllowed` (may this person touch this env?), then
- * `guarded`: take the app-env's lock (or wait for it), turn SIGINT/SIGTERM
- * into an orderly stop, and release the lock however the run ends.
+ * What every flow that changes a fleet (deploy, rollback, sync) does around its
+ * work, so a program calling a flow gets the same policy as the command line:
+ * `allowGroups` (may this person touch this env?), the admin dirs made private,
+ * the app-env's lock (or a wait for it, queued with --wait), SIGINT/SIGTERM
+ * turned into an orderly stop, the secrets registered for redaction, and the
+ * lock released however the run ends.
  */
 import { caller } from '../caller.js';
+import { prepareAdminDirs } from '../config/paths.js';
 import type { AppEnv } from '../config/resolve.js';
 import { SupersededError, UsageError } from '../errors.js';
-import { leaveQueue, markDone, supersededBy, takeTicket } from './queue.js';
 import { display } from '../exec/cmd.js';
-import { runLocal } from '../exec/local.js';
+import { local } from '../exec/local.js';
+import type { Connector } from '../exec/runner.js';
 import { handleSignals } from '../interrupt.js';
-import { acquireLock, describeHolder, parseDuration } from './lock.js';
 import type { Reporter } from '../report/events.js';
+import { plural } from '../report/line.js';
+import { registerSecrets } from '../secrets.js';
+import { acquireLock, describeHolder } from './lock.js';
+import { leaveQueue, markDone, supersededBy, takeTicket } from './queue.js';
 
 /**
  * `allowGroups`: refuse before anything runs unless the caller (src/caller.ts: the
@@ -20,7 +26,7 @@ import type { Reporter } from '../report/events.js';
  */
 export async function verifyAllowed(target: string, allowed: string[] | undefined, user = caller().user): Promise<void> {
   if (!allowed?.length) return;
-  const r = await runLocal(['id', '-Gn', '--', user], { reject: false });
+  const r = await local.run(['id', '-Gn', '--', user], { reject: false });
   if (r.exitCode !== 0) throw new UsageError(`${target} may only be deployed by members of ${allowed.join(', ')}; cannot read the groups of ${JSON.stringify(user)}: ${r.stderr.trim()}`);
   const groups = r.stdout.trim().split(/\s+/);
   if (!allowed.some((g) => groups.includes(g))) {
@@ -28,43 +34,48 @@ export async function verifyAllowed(target: string, allowed: string[] | undefine
   }
 }
 
-/** `--wait 30s|5m|1h` → ms; undefined → refuse at once. */
-export function parseWait(text: string | undefined): number {
-  if (text === undefined) return 0;
-  const ms = parseDuration(text);
-  if (ms === undefined) throw new UsageError(`--wait ${JSON.stringify(text)}: expected a duration such as 30s, 5m or 1h`);
-  return ms;
+/** What every flow (deploy, rollback, sync) takes besides its own options. */
+export interface FlowOptions {
+  /** ms to wait for another run's lock; 0 (the default) refuses at once. */
+  waitMs?: number;
+  /** Opens the hosts' connections: ssh by default, a recording connector in pipeline tests. */
+  connect?: Connector;
 }
 
-export interface GuardOptions {
-  /** ms to wait for a held lock. */
-  waitMs: number;
-  reporter: Reporter;
+/** How a flow names itself under the guard. */
+export interface GuardedRun {
+  /** `deploying`, `rolling back`, … for the title line. */
+  verb: string;
   /**
-   * With a wait, the run queues: when it gets the lock and a newer request is
+   * With a wait, a deploy queues: when it gets the lock and a newer request is
    * waiting (or already ran), it ends superseded instead of deploying.
    */
   queue?: { revision?: string };
+  /** For the run's start event. */
+  revision?: string;
+  build?: string;
 }
 
 /** Run `body` as the only run of this app-env, interruptible by SIGINT/SIGTERM. */
-export async function guarded<T>(appEnv: AppEnv, options: GuardOptions, body: () => Promise<T>): Promise<T> {
+export async function guarded<T>(appEnv: AppEnv, reporter: Reporter, waitMs: number, run: GuardedRun, body: () => Promise<T>): Promise<T> {
   const target = `${appEnv.app}-${appEnv.env}`;
-  const { reporter } = options;
-  const ticket = options.queue && options.waitMs > 0 ? await takeTicket(appEnv.paths.state, options.queue.revision) : undefined;
+  await verifyAllowed(target, appEnv.allowGroups);
+  await prepareAdminDirs(appEnv.paths);
+  const state = appEnv.paths.state;
+  const ticket = run.queue && waitMs > 0 ? await takeTicket(state, run.queue.revision) : undefined;
   const lock = await acquireLock({
     target,
-    dir: appEnv.paths.state,
+    dir: state,
     command: display(['deploy', ...process.argv.slice(2)] as [string, ...string[]]),
-    waitMs: options.waitMs,
-    onWait: (holder) => reporter.emit({ kind: 'note', level: 'warn', text: `${target} is locked by ${describeHolder(holder)}; waiting up to ${Math.round(options.waitMs / 1000)}s` }),
+    waitMs,
+    onWait: (holder) => reporter.emit({ kind: 'note', level: 'warn', text: `${target} is locked by ${describeHolder(holder)}; waiting up to ${Math.round(waitMs / 1000)}s` }),
     onEvent: (event) => {
       if (event.kind === 'lock-stale-taken-over') {
         reporter.emit({ kind: 'note', level: 'warn', text: `took over a stale lock of ${describeHolder(event.stale)}: that process is gone; its hosts are checked and completed by this run` });
       }
     },
   }).catch(async (err: unknown) => {
-    if (ticket) await leaveQueue(appEnv.paths.state, ticket);
+    if (ticket) await leaveQueue(state, ticket);
     throw err;
   });
   const unhandle = handleSignals(
@@ -73,14 +84,20 @@ export async function guarded<T>(appEnv: AppEnv, options: GuardOptions, body: ()
   );
   try {
     if (ticket) {
-      const newer = await supersededBy(appEnv.paths.state, ticket);
+      const newer = await supersededBy(state, ticket);
       if (newer) throw new SupersededError(`${target}: superseded: ${newer}; nothing was deployed by this run`);
-      await markDone(appEnv.paths.state, ticket);
+      await markDone(state, ticket);
     }
+    // the banner only once this run holds the lock: a run refused (locked, superseded) never says it is deploying
+    const hosts = appEnv.hosts.map((h) => h.name);
+    reporter.begin(`${run.verb} ${target} on ${plural(hosts.length, 'host')}`, hosts);
+    reporter.emit({ kind: 'run', state: 'start', target, hosts, ...(run.revision ? { revision: run.revision } : {}), ...(run.build ? { build: run.build } : {}) });
+    // under the lock, so a release the previous holder made is read too; before any host is touched
+    await registerSecrets(appEnv, reporter);
     return await body();
   } finally {
     unhandle();
-    if (ticket) await leaveQueue(appEnv.paths.state, ticket);
+    if (ticket) await leaveQueue(state, ticket);
     await lock.release();
   }
 }

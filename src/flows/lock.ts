@@ -22,8 +22,9 @@ import { appendFile, link, mkdir, open, readFile, rename, unlink, writeFile } fr
 import { readFileSync, readlinkSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { lockPaths } from '../config/paths.js';
 import { LockHeldError, UsageError } from '../errors.js';
-import { deployerName } from '../release-store/store.js';
+import { deployerName } from '../caller.js';
 
 export interface LockInfo {
   /** The real user behind sudo. */
@@ -55,7 +56,7 @@ export interface LockOptions {
   command: string;
   /** How long to wait for a held lock, in ms; 0 refuses at once. */
   waitMs?: number;
-  /** Told about stale takeovers; also appended to `<dir>/lock.log`. */
+  /** Told about stale takeovers; also appended to the lock log (config/paths.ts). */
   onEvent?: (event: LockEvent) => void | Promise<void>;
   /** Called once while waiting, so the user knows why nothing happens. */
   onWait?: (holder: LockInfo) => void;
@@ -69,12 +70,10 @@ export interface Lock {
   releaseSync(): void;
 }
 
-export const LOCK_FILE = 'lock';
-export const LOCK_LOG = 'lock.log';
 const POLL_MS = 250;
 
 export function lockPath(dir: string): string {
-  return join(dir, LOCK_FILE);
+  return lockPaths(dir).lock;
 }
 
 /** Parse a lock file; undefined when it is not one of ours. */
@@ -166,13 +165,6 @@ function formatAgo(ms: number): string {
   return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
 }
 
-/** `30s`, `5m`, `1h`, or plain seconds → ms. */
-export function parseDuration(text: string): number | undefined {
-  const m = /^([0-9]{1,6})(s|m|h)?$/.exec(text);
-  if (!m) return undefined;
-  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 's' | 'm' | 'h'];
-}
-
 export function currentHolder(command: string): LockInfo {
   const id = processIdentity();
   return {
@@ -186,20 +178,18 @@ export function currentHolder(command: string): LockInfo {
 }
 
 async function logEvent(dir: string, event: LockEvent, onEvent?: LockOptions['onEvent']): Promise<void> {
-  await appendFile(join(dir, LOCK_LOG), `${JSON.stringify({ at: new Date().toISOString(), ...event })}\n`, { mode: 0o600 });
+  await appendFile(lockPaths(dir).lockLog, `${JSON.stringify({ at: new Date().toISOString(), ...event })}\n`, { mode: 0o600 });
   await onEvent?.(event);
 }
 
-export const TAKEOVER_FILE = 'lock.takeover';
-
 /**
- * Hold flock(2) on `<dir>/lock.takeover` while `body` runs. Node has no flock:
+ * Hold flock(2) on the takeover file (config/paths.ts) while `body` runs. Node has no flock:
  * util-linux's `flock` locks the open file description this process passes it
  * as fd 3 and exits; the lock stays with that description until it is closed
  * here, or this process dies.
  */
 async function underTakeoverLock<T>(dir: string, body: () => Promise<T>): Promise<T> {
-  const file = await open(join(dir, TAKEOVER_FILE), 'a', 0o600);
+  const file = await open(lockPaths(dir).lockTakeover, 'a', 0o600);
   try {
     const code = await new Promise<number | string>((resolve) => {
       const child = spawn('flock', ['--exclusive', '3'], { stdio: ['ignore', 'ignore', 'pipe', file.fd] });

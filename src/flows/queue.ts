@@ -9,6 +9,7 @@
  */
 import { mkdir, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { lockPaths } from '../config/paths.js';
 import { isAlive } from './lock.js';
 
 export interface Ticket {
@@ -20,7 +21,7 @@ export interface Ticket {
 const TICKET = /^(\d{13})-(\d{10})\.json$/;
 
 function queueDir(stateDir: string): string {
-  return join(stateDir, 'queue');
+  return lockPaths(stateDir).queue;
 }
 
 export async function takeTicket(stateDir: string, revision?: string, now = Date.now(), pid = process.pid): Promise<Ticket> {

@@ -1,6 +1,7 @@
 /**
- * Rollback: make an earlier release live again. No rebuild, no admin tasks:
- *   choose target → check migrations → ship → record  (hosts connected and probed meanwhile)
+ * Rollback: make an earlier release live again, under the app-env's lock (guard.ts).
+ * No rebuild, no admin tasks:
+ *   choose target → check migrations → ship → record  (hosts connected and looked at meanwhile)
  * The ship is the deploy's own fan-out, so hosts that still hold the target
  * only switch, and hosts that pruned it pull its exact tree from the store.
  */
@@ -23,8 +24,9 @@ import {
 } from '../release-store/index.js';
 import type { Reporter } from '../report/events.js';
 import { plural } from '../report/line.js';
+import { type FlowOptions, guarded } from './guard.js';
 
-export interface RollbackOptions {
+export interface RollbackOptions extends FlowOptions {
   /** r42, a commit or a tag; default: the release live before the current one */
   to?: string;
   /** roll back across migration changes */
@@ -61,10 +63,19 @@ export async function planRollback(appEnv: AppEnv, view: StoreView, options: Rol
   return plan;
 }
 
-export async function rollback(appEnv: AppEnv, options: RollbackOptions, reporter: Reporter): Promise<{ plan: RollbackPlan; hosts: HostReport[] }> {
-  // hosts are connected to (and probed) while the rollback is planned; whatever happens, they are closed
+export interface RollbackResult {
+  plan: RollbackPlan;
+  hosts: HostReport[];
+}
+
+export function rollback(appEnv: AppEnv, options: RollbackOptions, reporter: Reporter): Promise<RollbackResult> {
+  return guarded(appEnv, reporter, options.waitMs ?? 0, { verb: 'rolling back' }, () => rollbackLocked(appEnv, options, reporter));
+}
+
+async function rollbackLocked(appEnv: AppEnv, options: RollbackOptions, reporter: Reporter): Promise<RollbackResult> {
+  // hosts are connected to (and looked at) while the rollback is planned; whatever happens, they are closed
   // a rollback switches to a kept release as it is: the looks check them against their manifests
-  const preconnected = preconnect(appEnv, reporter, true);
+  const preconnected = preconnect(appEnv, reporter, true, { connect: options.connect });
   try {
     const view = await viewStore(appEnv.paths.www);
     const plan = await planRollback(appEnv, view, options);
@@ -75,7 +86,7 @@ export async function rollback(appEnv: AppEnv, options: RollbackOptions, reporte
     let hosts: HostReport[] = [];
     try {
       // checked out only if some host no longer has the release
-      const shipped = await shipRelease(appEnv, plan.to, reporter, { tree: () => exportStep(appEnv, plan.to, reporter), signal: interruption, preconnected, releases: view.releases });
+      const shipped = await shipRelease(appEnv, plan.to, reporter, { tree: () => exportStep(appEnv, plan.to, reporter), signal: interruption, connect: options.connect, preconnected, releases: view.releases });
       hosts = shipped.hosts;
       if (shipped.failure) throw shipped.failure;
       verifyAllSwitched(plan.to, hosts);

@@ -1,5 +1,6 @@
 /**
- * Sync: bring every host to the store's live release without making a new one.
+ * Sync: bring every host to the store's live release without making a new one,
+ * under the app-env's lock (guard.ts):
  *   export live → inspect each host → repair hand-changed hosts → ship to the rest → record
  * Hosts already intact are left alone; hosts on another release (or none, such
  * as a host just added to the env) get the live release through the deploy's
@@ -7,20 +8,39 @@
  * without ever editing the served tree.
  */
 import type { AppEnv } from '../config/resolve.js';
-import { forgetEditedOn, inspectOn, repairOn, type Verdict, withEachHost } from '../deploy/drift.js';
+import { forgetEditedOn, type HostTree, inspectOn, repairOn, type Verdict, withEachHost } from '../deploy/drift.js';
 import { defaultPlan, shipRelease } from '../deploy/ship.js';
 import { interruption } from '../interrupt.js';
 import { DeployFailedError, ExitCode, UsageError } from '../errors.js';
 import { exportStep, isWorthRecording, type Release, recordRun, viewStore } from '../release-store/index.js';
 import type { HostOutcome } from '../release-store/history.js';
 import type { Reporter } from '../report/events.js';
+import { type FlowOptions, guarded } from './guard.js';
 
 export interface SyncResult {
   live: Release;
   hosts: HostOutcome[];
 }
 
-export async function sync(appEnv: AppEnv, reporter: Reporter): Promise<SyncResult> {
+/** What sync does to a host, by what its inspection found; `deploy status` names the same hosts. */
+export interface Needs {
+  /** Its live tree was changed by hand: a fresh copy is swapped in. */
+  repair: boolean;
+  /** It serves another release, or none: it is shipped the live one. */
+  ship: boolean;
+  /** It keeps releases edited by hand (through inodes they share with the live one): they go, so a rollback restages them. */
+  forget: boolean;
+}
+
+export function needsOf(tree: HostTree): Needs {
+  return { repair: tree.verdict === 'modified', ship: tree.verdict === 'other-release' || tree.verdict === 'no-release', forget: tree.kept.some((k) => k.differ) };
+}
+
+export function sync(appEnv: AppEnv, options: FlowOptions, reporter: Reporter): Promise<SyncResult> {
+  return guarded(appEnv, reporter, options.waitMs ?? 0, { verb: 'syncing' }, () => syncLocked(appEnv, options, reporter));
+}
+
+async function syncLocked(appEnv: AppEnv, options: FlowOptions, reporter: Reporter): Promise<SyncResult> {
   const { live, tip } = await viewStore(appEnv.paths.www);
   if (!live) throw new UsageError(`${appEnv.app}-${appEnv.env} has no release yet: deploy it first`);
   reporter.emit({ kind: 'release', id: live.id, commit: live.commit, created: false });
@@ -29,12 +49,12 @@ export async function sync(appEnv: AppEnv, reporter: Reporter): Promise<SyncResu
     const exportDir = await exportStep(appEnv, live, reporter);
     const checked = await withEachHost(appEnv, appEnv.hosts, exportDir, reporter, async (session, server): Promise<Verdict | 'repaired'> => {
       const tree = await inspectOn(session, appEnv, live, server, reporter);
-      // kept releases edited by hand (through inodes they share with the live one) go, so a rollback restages them
-      const forgot = tree.kept.some((k) => k.differ) ? (await forgetEditedOn(session, appEnv, reporter)).length > 0 : false;
-      if (tree.verdict !== 'modified') return forgot && tree.verdict === 'in-sync' ? 'repaired' : tree.verdict;
+      const needs = needsOf(tree);
+      const forgot = needs.forget ? (await forgetEditedOn(session, appEnv, reporter)).length > 0 : false;
+      if (!needs.repair) return forgot && tree.verdict === 'in-sync' ? 'repaired' : tree.verdict;
       await repairOn(session, appEnv, live, server, reporter);
       return 'repaired';
-    });
+    }, { connect: options.connect });
     for (const c of checked) {
       const o = outcomes.get(c.host)!;
       if (!c.ok) o.error = c.error;
@@ -42,7 +62,7 @@ export async function sync(appEnv: AppEnv, reporter: Reporter): Promise<SyncResu
     }
     const behind = appEnv.hosts.filter((h) => checked.some((c) => c.host === h.name && c.ok && (c.value === 'other-release' || c.value === 'no-release')));
     if (behind.length) {
-      const shipped = await shipRelease(appEnv, live, reporter, { tree: () => Promise.resolve(exportDir), plan: defaultPlan(appEnv, live, behind), signal: interruption });
+      const shipped = await shipRelease(appEnv, live, reporter, { tree: () => Promise.resolve(exportDir), plan: defaultPlan(appEnv, live, behind), signal: interruption, connect: options.connect });
       for (const r of shipped.hosts) Object.assign(outcomes.get(r.host)!, { state: r.state, ...(r.error ? { error: r.error } : {}) });
       if (shipped.failure) throw shipped.failure;
     }

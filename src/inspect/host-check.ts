@@ -8,7 +8,8 @@ import type { Cmd } from '../exec/cmd.js';
 import type { Connector, HostConnection } from '../exec/runner.js';
 import { errorMessage } from '../errors.js';
 import { onEachHost } from '../deploy/fanout.js';
-import { parseLines, scriptText } from '../deploy/remote.js';
+import { scriptText } from '../deploy/remote.js';
+import { parseLines } from '../deploy/remote-output.js';
 import { type Finding, fail, ok, warn } from './finding.js';
 
 /** Beyond this, a host's clock is a problem: its logs and file times no longer line up with the admin node's. */
@@ -83,6 +84,7 @@ export function judgeHost(host: string, facts: HostFacts, ctx: HostContext): Fin
 
 /** What to do when connecting failed, from ssh2's reason. */
 export function connectFix(host: Host, appEnv: Pick<AppEnv, 'ssh' | 'file'>, reason: string): string {
+  if (/^cannot read the /.test(reason)) return `make ${appEnv.ssh.key} and ${appEnv.ssh.knownHosts} readable (see their findings)`;
   if (/host key/i.test(reason)) return `add ${host.name}'s key to ${appEnv.ssh.knownHosts} (ssh-keyscan -p ${host.port} ${host.address}, then verify the fingerprint)`;
   if (/authentication/i.test(reason)) return `add the public key of ${appEnv.ssh.key} to ~${host.user}/.ssh/authorized_keys on ${host.name}, or set ssh.user in ${appEnv.file}`;
   return `check that ${host.name} is up and sshd listens on ${host.address}:${host.port}`;

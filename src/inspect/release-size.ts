@@ -1,7 +1,7 @@
 /** How big a release is: what a host without any release receives. */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { storeGit } from '../release-store/git.js';
+import { storeGit } from '../exec/git.js';
 import { viewStore } from '../release-store/index.js';
 
 /** The sizes of the blobs in `git ls-tree -r -l -z` output (submodules and links count 0). */

@@ -5,7 +5,7 @@
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { storeGit } from '../release-store/git.js';
+import { storeGit } from '../exec/git.js';
 import { HISTORY_REF, type HistoryEvent, liveStateAt, parseEventMessage, parseStateOf } from '../release-store/history.js';
 import { liveRelease, readHistory, viewStore } from '../release-store/index.js';
 import { RELEASE_TAG, type Release, parseTrailers } from '../release-store/release.js';

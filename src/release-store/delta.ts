@@ -3,7 +3,7 @@
  * that differ between the two commits (added, changed, deleted, mode). Read from the
  * store, so it is exact without walking either tree.
  */
-import { storeGit } from './git.js';
+import { storeGit } from '../exec/git.js';
 import type { Release } from './release.js';
 
 export interface Delta {

@@ -3,7 +3,7 @@
  * never shown: patches exclude them by pathspec, so their contents never even
  * leave git.
  */
-import { storeGit } from './git.js';
+import { storeGit } from '../exec/git.js';
 import type { Release } from './release.js';
 
 export interface FileChange {

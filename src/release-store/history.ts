@@ -2,14 +2,14 @@
  * The history of what the fleet was told to run, kept in the release store's
  * own git repository so it survives with it (clone, backup, restore). Each
  * event is an empty-tree commit on `refs/slipway/history` whose message holds
- * the event as JSON; appending is one `git fast-import` that refuses an update not
- * descending from the tip it read (a compare-and-swap, see appendEvent), so two
- * runs that append at once never lose an event.
+ * the event as JSON; appending moves the ref only from the tip it read (a
+ * compare-and-swap, see appendEvent), so two runs that append at once never lose an event.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { StepError } from '../errors.js';
-import { storeGit } from './git.js';
+import { storeGit } from '../exec/git.js';
+import { writeEvent } from './pack.js';
 import type { Release } from './release.js';
 
 export const HISTORY_REF = 'refs/slipway/history';
@@ -100,23 +100,10 @@ export async function readTip(www: string): Promise<HistoryTip | undefined> {
   return { commit: r.stdout.slice(0, at), state };
 }
 
-/** One event as a `git fast-import` stream: a commit with an empty tree on HISTORY_REF, after `parent`. */
-export function eventImport(event: HistoryEvent, parent: string | undefined, after?: ReplayState): Buffer {
-  const when = `${Math.floor(Date.parse(event.at) / 1000)} +0000`;
-  const message = Buffer.from(eventMessage(event, after));
-  return Buffer.concat([
-    Buffer.from(
-      `commit ${HISTORY_REF}\nauthor ${event.who} <${event.who.split(' ')[0]}@localhost> ${when}\ncommitter Slipway <slipway@localhost> ${when}\ndata ${message.length}\n`,
-    ),
-    message,
-    Buffer.from(`${parent ? `from ${parent}\n` : ''}deleteall\n\n`),
-  ]);
-}
-
 /**
- * Append one event: read the tip, then one fast-import (commit, empty tree, ref update).
- * fast-import refuses an update that does not descend from the current tip, so the append
- * is a compare-and-swap: when another run appended in between, read the tip and retry.
+ * Append one event: read the tip, then write the event's commit and move the ref from that
+ * tip (writeEvent), a compare-and-swap: when another run appended in between, read the tip
+ * and retry. On disk (fsync'd) before the run reports.
  * `known`: the tip as the run read it when it started; the first try starts there instead
  * of reading it again (one git process fewer at the end of every run).
  */
@@ -124,10 +111,10 @@ export async function appendEvent(www: string, event: HistoryEvent, known?: Hist
   for (let attempt = 0; attempt < 10; attempt++) {
     const tip = attempt === 0 && known ? known : await readTip(www);
     const after = replay(tip?.state ?? EMPTY, event);
-    const r = await storeGit(www, ['fast-import', '--quiet'], { input: eventImport(event, tip?.commit, after), reject: false });
+    const r = await writeEvent(www, { ref: HISTORY_REF, message: eventMessage(event, after), author: event.who, when: Math.floor(Date.parse(event.at) / 1000), parent: tip?.commit });
     if (r.exitCode === 0) return;
-    // another run appended first: refused as not descending from the tip, or the ref moved under the lock
-    if (!/Not updating|cannot lock ref/.test(r.stderr)) throw new StepError(`could not append to ${HISTORY_REF} in ${www}: ${r.stderr.trim().split('\n').pop()}`);
+    // another run appended first: the ref is no longer at the tip, or it is locked by that run
+    if (!/cannot lock ref/.test(r.stderr)) throw new StepError(`could not append to ${HISTORY_REF} in ${www}: ${r.stderr.trim().split('\n').pop()}`);
   }
   throw new StepError(`could not append to ${HISTORY_REF} in ${www}: it kept changing under us`);
 }

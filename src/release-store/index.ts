@@ -2,7 +2,8 @@
 import type { AppEnv } from '../config/resolve.js';
 import type { SourceState } from '../update/checkout.js';
 import { ADMIN, type Reporter, step } from '../report/events.js';
-import { type CommitResult, commitRelease, deployerName, exportRelease, initStore, syncIntoWww } from './store.js';
+import { deployerName } from '../caller.js';
+import { type CommitResult, commitRelease, exportRelease, initStore, syncIntoWww } from './store.js';
 
 import { type HistoryTip, type LiveState, liveRelease, liveStateAt, readTip } from './history.js';
 import type { Release } from './release.js';
@@ -14,14 +15,24 @@ export { type HistoryEvent, type LiveState, liveRelease, liveState, previousRele
 export { recordRun, isWorthRecording, type RunRecord } from './record.js';
 
 /**
- * onSynced: called once the www tree holds what the release will be, before it is committed
- * (hosts with nothing can start receiving it meanwhile; see deploy/ahead.ts).
+ * A release being made, in its two moments: `synced` once the www tree holds what the
+ * release will be (hosts with nothing can start receiving it then: deploy/stage/ahead.ts),
+ * and `committed` once it is a release of the store (git add hashes every file: the long part).
  */
-export async function makeRelease(appEnv: AppEnv, source: SourceState, reporter: Reporter, build?: string, onSynced?: () => void): Promise<CommitResult> {
-  return step(reporter, ADMIN, 'release', `releasing into ${appEnv.paths.www}`, async () => {
+export interface ReleaseInMaking {
+  synced: Promise<void>;
+  committed: Promise<CommitResult>;
+}
+
+export function makeRelease(appEnv: AppEnv, source: SourceState, reporter: Reporter, build?: string): ReleaseInMaking {
+  let markSynced!: () => void;
+  let failSynced!: (err: unknown) => void;
+  const synced = new Promise<void>((resolve, reject) => ((markSynced = resolve), (failSynced = reject)));
+  synced.catch(() => undefined); // a failure is the commit's to report
+  const committed = step(reporter, ADMIN, 'release', `releasing into ${appEnv.paths.www}`, async () => {
     await initStore(appEnv.paths.www);
     const privateFiles = await syncIntoWww(appEnv);
-    onSynced?.();
+    markSynced();
     return commitRelease(
       appEnv.paths.www,
       {
@@ -37,6 +48,8 @@ export async function makeRelease(appEnv: AppEnv, source: SourceState, reporter:
       privateFiles,
     );
   }, (r) => (r.created ? `committed release ${r.release.id} (${r.release.commit.slice(0, 12)})` : `no change since ${r.release.id}: no new release`));
+  committed.catch(failSynced);
+  return { synced, committed };
 }
 
 /** The store at a glance: its releases (newest first) and what it has live. */

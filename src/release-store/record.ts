@@ -10,7 +10,7 @@ import type { Reporter } from '../report/events.js';
 import { redact } from '../report/redact.js';
 import { appendEvent, type EventKind, type EventResult, type HistoryEvent, type HistoryTip, type HostOutcome } from './history.js';
 import type { Release } from './release.js';
-import { deployerName } from './store.js';
+import { deployerName } from '../caller.js';
 
 export interface RunRecord {
   kind: EventKind;

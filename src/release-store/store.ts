@@ -7,12 +7,12 @@ import { type Dirent, existsSync } from 'node:fs';
 import { chmod, lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
-import { caller } from '../caller.js';
 import type { AppEnv } from '../config/resolve.js';
 import { checkRefName } from '../config/names.js';
 import { StepError, UsageError } from '../errors.js';
-import { runLocal } from '../exec/local.js';
-import { storeGit } from './git.js';
+import { local } from '../exec/local.js';
+import { storeGit } from '../exec/git.js';
+import { ADD_INTO_PACK, clearStaleIndexLock, releaseDirs, syncDirs } from './pack.js';
 import { RELEASE_TAG, type Release, type ReleaseFacts, parseTrailers, releaseId, releaseMessage } from './release.js';
 
 /** What never leaves the source checkout: VCS metadata (but .gitkeep keeps empty dirs). */
@@ -64,9 +64,9 @@ export async function syncIntoWww(appEnv: AppEnv): Promise<string[]> {
   // every unchanged file to look for a link, which doubled a no-change sync's time, to
   // spare the copy of the few files that changed
   const linkDest = (await isEmptyTree(www)) ? [`--link-dest=${src}`] : [];
-  await runLocal(['rsync', '-rlpt', '--modify-window=-1', '--delete', ...linkDest, ...VCS_FILTERS, ...excludes, '--', `${src}/`, `${www}/`]);
+  await local.run(['rsync', '-rlpt', '--modify-window=-1', '--delete', ...linkDest, ...VCS_FILTERS, ...excludes, '--', `${src}/`, `${www}/`]);
   if (!existsSync(priv)) return [];
-  await runLocal(['rsync', '-rlpt', ...VCS_FILTERS, `--exclude=/${appEnv.privateEnvFile}`, '--', `${priv}/`, `${www}/`]);
+  await local.run(['rsync', '-rlpt', ...VCS_FILTERS, `--exclude=/${appEnv.privateEnvFile}`, '--', `${priv}/`, `${www}/`]);
   return listPrivateFiles(priv, appEnv.privateEnvFile);
 }
 
@@ -143,11 +143,6 @@ export async function resolveRelease(www: string, ref: string): Promise<Release>
   throw new UsageError(found.length ? `${ref} is ambiguous: ${found.map((r) => r.id).join(', ')}` : `no release ${ref} in the store ${www} (deploy releases lists them)`);
 }
 
-/** Who deploys, as recorded in releases, history and locks: `alice (sudo)`, `root`, … (see src/caller.ts). */
-export function deployerName(): string {
-  return caller().label;
-}
-
 export interface CommitResult {
   release: Release;
   /** False when the tree did not change: no new release was made. */
@@ -162,7 +157,8 @@ export interface CommitResult {
  * branch and the release tag; a handful of git runs fewer on every deploy.
  */
 export async function commitRelease(www: string, facts: Omit<ReleaseFacts, 'privateFiles'>, privateFiles: string[]): Promise<CommitResult> {
-  await storeGit(www, ['add', '--all', '--force', '.']);
+  await clearStaleIndexLock(www);
+  await storeGit(www, [...ADD_INTO_PACK, 'add', '--all', '--force', '.']);
   const [releases, head, tree] = await Promise.all([
     listReleases(www),
     storeGit(www, ['log', '-1', '--format=%H %T', 'HEAD'], { reject: false }).then((r) => (r.exitCode === 0 ? r.stdout.trim().split(' ') : undefined)),
@@ -186,6 +182,7 @@ export async function commitRelease(www: string, facts: Omit<ReleaseFacts, 'priv
   };
   const commit = (await storeGit(www, ['commit-tree', tree, ...(head ? ['-p', head[0]!] : []), '-F', '-'], { input: message, env })).stdout.trim();
   await moveToRelease(www, id, commit, head?.[0]);
+  await syncDirs(www, releaseDirs(commit)); // on disk before any host switches to it
   const release: Release = { id, number: (latest?.number ?? 0) + 1, commit, date: new Date(now * 1000).toISOString().replace(/\.\d{3}Z$/, '+00:00'), ...parseTrailers(message) };
   return { release, created: true, releases: [release, ...releases] };
 }

@@ -63,7 +63,10 @@ export function memoryReporter(): Reporter & { events: RunEvent[] } {
   return { events, begin: () => {}, emit: (e) => void events.push(e), close: async () => {} };
 }
 
-/** The last `n` non-blank lines of a command's output, for messages: what it said before it failed. */
-export function lastLines(text: string, n = 1): string {
-  return text.trimEnd().split('\n').filter((l) => l.trim() !== '').slice(-n).join('\n');
+/**
+ * The last `n` non-blank lines of a command's output, for messages: what it said before it
+ * failed; `separator` joins them (` / ` keeps a message on one line).
+ */
+export function lastLines(text: string, n = 1, separator = '\n'): string {
+  return text.trimEnd().split('\n').filter((l) => l.trim() !== '').slice(-n).join(separator);
 }

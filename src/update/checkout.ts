@@ -1,14 +1,14 @@
 /**
  * The app's source checkout on the admin node: clone if absent, fetch, move to
  * the wanted revision, bring submodules along. Verb-first functions over
- * simple-git; `verify*` throws with the next step to take.
+ * exec/git.ts; `verify*` throws with the next step to take.
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { type SimpleGit, simpleGit } from 'simple-git';
 import { StepError, UsageError, errorMessage } from '../errors.js';
-import { runLocal } from '../exec/local.js';
+import { type Git, git as gitIn } from '../exec/git.js';
+import { local } from '../exec/local.js';
 
 export interface SubmoduleState {
   path: string;
@@ -42,39 +42,22 @@ export interface CheckoutSpec {
 const INTERACTIVE_ENV = ['EDITOR', 'VISUAL', 'GIT_EDITOR', 'GIT_SEQUENCE_EDITOR', 'PAGER', 'GIT_PAGER', 'GIT_ASKPASS', 'SSH_ASKPASS'];
 
 /**
- * The environment git runs in, and the simple-git guards it needs lifted. The operator's
- * environment is trusted (it is root's, or Jenkins'): a GIT_SSH_COMMAND naming a deploy key
- * or a GIT_CONFIG_GLOBAL is honoured. simple-git refuses such variables unless told, as it
- * guards against untrusted input; without this, an EDITOR set in a login shell failed the clone.
+ * The environment git runs in. The operator's environment is trusted (it is root's, or
+ * Jenkins'): a GIT_SSH_COMMAND naming a deploy key or a GIT_CONFIG_GLOBAL is honoured.
+ * Editors, pagers and askpass programs are unset (undefined), never prompted with.
  */
-export function gitEnvironment(env: NodeJS.ProcessEnv): { env: Record<string, string>; unsafe: Record<string, boolean> } {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined && !INTERACTIVE_ENV.includes(k.toUpperCase())) out[k] = v;
-  Object.assign(out, { LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0' });
-  const has = (...names: string[]) => Object.keys(out).some((k) => names.includes(k.toUpperCase()));
-  return {
-    env: out,
-    unsafe: {
-      allowUnsafeSshCommand: has('GIT_SSH', 'GIT_SSH_COMMAND'),
-      allowUnsafeConfigPaths: has('GIT_CONFIG', 'GIT_CONFIG_GLOBAL', 'GIT_CONFIG_SYSTEM', 'GIT_EXEC_PATH', 'PREFIX'),
-      allowUnsafeConfigEnvCount: has('GIT_CONFIG_COUNT'),
-      allowUnsafeGitProxy: has('GIT_PROXY_COMMAND'),
-      allowUnsafeTemplateDir: has('GIT_TEMPLATE_DIR'),
-      allowUnsafeDiffExternal: has('GIT_EXTERNAL_DIFF'),
-    },
-  };
+export function gitEnvironment(env: NodeJS.ProcessEnv): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = INTERACTIVE_ENV.includes(k.toUpperCase()) ? undefined : v;
+  return Object.assign(out, { LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0' });
 }
 
 /**
- * simple-git on the checkout. core.trustctime=false: the www tree hard-links the checkout's
+ * Git on the checkout. core.trustctime=false: the www tree hard-links the checkout's
  * files, and each new link changes a file's ctime; by ctime git would re-read every file.
  */
-function git(dir: string, gitConfig: Record<string, string>): SimpleGit {
-  const config = Object.entries(gitConfig).map(([k, v]) => `${k}=${v}`);
-  const { env, unsafe } = gitEnvironment(process.env);
-  // app files are trusted admin config; simple-git guards protocol settings against untrusted input
-  const options = { baseDir: dir, config: ['core.trustctime=false', ...config], unsafe: { ...unsafe, allowUnsafeProtocolOverride: Object.keys(gitConfig).some((k) => k.startsWith('protocol.')) } };
-  return simpleGit(options).env(env);
+function git(dir: string, gitConfig: Record<string, string>): Git {
+  return gitIn(local, { dir, settings: { 'core.trustctime': 'false', ...gitConfig }, env: gitEnvironment(process.env) });
 }
 
 async function wrap<T>(what: string, body: () => Promise<T>): Promise<T> {
@@ -93,7 +76,7 @@ export async function ensureClone(spec: CheckoutSpec): Promise<boolean> {
     return false;
   }
   await mkdir(dirname(spec.dir), { recursive: true });
-  await wrap(`cloning ${spec.repo}`, () => git(dirname(spec.dir), spec.gitConfig).clone(spec.repo, spec.dir));
+  await wrap(`cloning ${spec.repo}`, () => git(dirname(spec.dir), spec.gitConfig).out(['clone', spec.repo, spec.dir]));
   return true;
 }
 
@@ -103,7 +86,7 @@ export async function ensureClone(spec: CheckoutSpec): Promise<boolean> {
  */
 export async function verifyClean(spec: CheckoutSpec): Promise<string | undefined> {
   const g = git(spec.dir, spec.gitConfig);
-  const status = await wrap('reading the checkout status', () => g.raw(['status', '--porcelain=v2', '--branch', '--untracked-files=no']));
+  const status = await wrap('reading the checkout status', () => g.out(['status', '--porcelain=v2', '--branch', '--untracked-files=no']));
   const lines = status.split('\n').filter(Boolean);
   const head = /^# branch\.oid ([0-9a-f]{40,64})$/m.exec(status)?.[1];
   const changed = lines.filter((l) => !l.startsWith('# ')).map(changedPath);
@@ -129,9 +112,9 @@ function changedPath(line: string): string {
  */
 export async function followRepo(spec: CheckoutSpec): Promise<string | undefined> {
   const g = git(spec.dir, spec.gitConfig);
-  const url = (await g.raw(['config', '--get', 'remote.origin.url']).catch(() => '')).trim();
+  const url = (await g.out(['config', '--get', 'remote.origin.url']).catch(() => '')).trim();
   if (url === spec.repo) return undefined;
-  await wrap(`pointing the checkout at ${spec.repo}`, () => (url ? g.raw(['remote', 'set-url', 'origin', spec.repo]) : g.raw(['remote', 'add', 'origin', spec.repo])));
+  await wrap(`pointing the checkout at ${spec.repo}`, () => (url ? g.out(['remote', 'set-url', 'origin', spec.repo]) : g.out(['remote', 'add', 'origin', spec.repo])));
   return url || undefined;
 }
 
@@ -147,7 +130,7 @@ export function parseHeads(out: string): string[] {
 
 /** The branches of the checkout's origin, for a message naming the one that is not there. */
 async function remoteBranches(spec: CheckoutSpec): Promise<string[]> {
-  return parseHeads(await git(spec.dir, spec.gitConfig).raw(['ls-remote', '--heads', 'origin']).catch(() => ''));
+  return parseHeads(await git(spec.dir, spec.gitConfig).out(['ls-remote', '--heads', 'origin']).catch(() => ''));
 }
 
 /** Say what git's own words hide: a branch that is not there, a transport a setting allows. */
@@ -166,8 +149,7 @@ export function explainGitFailure(message: string, spec: Pick<CheckoutSpec, 'rep
 export async function fetchTarget(spec: CheckoutSpec): Promise<{ sha: string; subject: string }> {
   const g = git(spec.dir, spec.gitConfig);
   try {
-    // --verbose: simple-git waits 50 ms more after a command that printed nothing, as an up-to-date fetch does
-    await g.raw(['fetch', '--verbose', '--prune', '--tags', '--force', 'origin', `+refs/heads/${spec.branch}:refs/remotes/origin/${spec.branch}`]);
+    await g.out(['fetch', '--verbose', '--prune', '--tags', '--force', 'origin', `+refs/heads/${spec.branch}:refs/remotes/origin/${spec.branch}`]);
   } catch (err) {
     const message = errorMessage(err);
     const missing = /couldn't find remote ref/.test(message);
@@ -177,7 +159,7 @@ export async function fetchTarget(spec: CheckoutSpec): Promise<{ sha: string; su
   }
   const wanted = spec.revision ?? `refs/remotes/origin/${spec.branch}`;
   try {
-    const out = await g.raw(['log', '-1', '--no-walk', '--format=%H%x00%s', '--end-of-options', `${wanted}^{commit}`]);
+    const out = await g.out(['log', '-1', '--no-walk', '--format=%H%x00%s', '--end-of-options', `${wanted}^{commit}`]);
     const [sha, subject = ''] = out.replace(/\n$/, '').split('\0');
     if (!sha || !/^[0-9a-f]{40,64}$/.test(sha)) throw new Error('not a commit');
     return { sha, subject: subject.trim() };
@@ -193,11 +175,11 @@ export async function fetchTarget(spec: CheckoutSpec): Promise<{ sha: string; su
 export async function checkoutRevision(spec: CheckoutSpec, sha: string, cleanAt?: string): Promise<void> {
   const g = git(spec.dir, spec.gitConfig);
   // already there with nothing tracked modified: the checkout would change nothing (submodules still follow)
-  if (cleanAt !== sha) await wrap(`checking out ${sha}`, () => g.raw(['-c', 'advice.detachedHead=false', 'checkout', '--force', '--detach', sha]));
+  if (cleanAt !== sha) await wrap(`checking out ${sha}`, () => g.out(['-c', 'advice.detachedHead=false', 'checkout', '--force', '--detach', sha]));
   // no .gitmodules at this revision: nothing to sync or update, and two git runs saved
   if (!hasSubmodules(spec)) return;
-  await wrap('syncing submodules', () => g.raw(['submodule', 'sync', '--recursive']));
-  await g.raw(['submodule', 'update', '--init', '--recursive', '--force']).catch((err: unknown) => {
+  await wrap('syncing submodules', () => g.out(['submodule', 'sync', '--recursive']));
+  await g.out(['submodule', 'update', '--init', '--recursive', '--force']).catch((err: unknown) => {
     const message = errorMessage(err);
     throw new StepError(`updating submodules: ${explainGitFailure(message, spec) ?? message.trim()}`);
   });
@@ -207,7 +189,7 @@ export async function getSourceState(spec: CheckoutSpec, sha: string, subject: s
   const g = git(spec.dir, spec.gitConfig);
   const submodules: SubmoduleState[] = [];
   if (hasSubmodules(spec)) {
-    const out = await g.raw(['submodule', 'status', '--recursive']);
+    const out = await g.out(['submodule', 'status', '--recursive']);
     for (const line of out.split('\n')) {
       // ` <sha> <path> (<describe>)`; a path may contain spaces
       const m = /^[ +-U]?([0-9a-f]{40,64}) (.+?)(?: \(.*\))?$/.exec(line);
@@ -219,8 +201,7 @@ export async function getSourceState(spec: CheckoutSpec, sha: string, subject: s
 
 /** Is the commit in the history of the branch just fetched? */
 export async function isOnBranch(spec: CheckoutSpec, sha: string): Promise<boolean> {
-  // simple-git resolves on exit 1 without stderr, so this one check runs git directly
-  const r = await runLocal(['git', '-C', spec.dir, 'merge-base', '--is-ancestor', sha, `refs/remotes/origin/${spec.branch}`], { reject: false });
+  const r = await git(spec.dir, spec.gitConfig).run(['merge-base', '--is-ancestor', sha, `refs/remotes/origin/${spec.branch}`], { reject: false });
   if (r.exitCode > 1) throw new StepError(`checking that ${sha} is on ${spec.branch}: git merge-base exited ${r.exitCode}: ${r.stderr.trim()}`);
   return r.exitCode === 0;
 }
@@ -242,7 +223,7 @@ function hasSubmodules(spec: CheckoutSpec): boolean {
 export async function updateCheckout(spec: CheckoutSpec): Promise<SourceState> {
   // a checkout just cloned has no local work; its status would re-hash every file (all look racily clean)
   const cloned = await ensureClone(spec);
-  const cleanAt = cloned ? (await git(spec.dir, spec.gitConfig).revparse(['HEAD'])).trim() : await verifyClean(spec);
+  const cleanAt = cloned ? (await git(spec.dir, spec.gitConfig).out(['rev-parse', 'HEAD'])).trim() : await verifyClean(spec);
   const originWas = cloned ? undefined : await followRepo(spec);
   const { sha, subject } = await fetchTarget(spec);
   await verifyOnBranch(spec, sha);

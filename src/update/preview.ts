@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AppEnv } from '../config/resolve.js';
 import { StepError, UsageError } from '../errors.js';
-import { runLocal } from '../exec/local.js';
+import { git as gitIn } from '../exec/git.js';
+import { local } from '../exec/local.js';
 import { explainGitFailure, parseHeads, withoutPassword } from './checkout.js';
 
 export interface SourcePreview {
@@ -21,9 +22,8 @@ export interface SourcePreview {
 
 export async function previewSource(appEnv: AppEnv, base: string | undefined, revision?: string): Promise<SourcePreview> {
   const tmp = await mkdtemp(join(tmpdir(), 'slipway-preview-'));
-  const config = Object.entries(appEnv.gitConfig).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
-  const git = (args: string[], reject = true) =>
-    runLocal(['git', '-C', tmp, ...config, ...args], { reject, env: { GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1' } });
+  const inTmp = gitIn(local, { dir: tmp, settings: appEnv.gitConfig, env: { GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1' } });
+  const git = (args: string[], reject = true) => inTmp.run(args, { reject });
   try {
     await git(['init', '--quiet', '--bare']);
     const objects = join(appEnv.paths.src, '.git', 'objects');

@@ -26,7 +26,7 @@
 import { type Stats, constants, existsSync, readFileSync } from 'node:fs';
 import { type FileHandle, chmod, lchown, lstat, mkdtemp, open, readdir, rename } from 'node:fs/promises';
 import { StepError, UsageError, errorMessage } from '../errors.js';
-import { runLocal } from '../exec/local.js';
+import { local } from '../exec/local.js';
 
 export interface TaskUser {
   name: string;
@@ -41,7 +41,7 @@ interface Owner {
 }
 
 export async function lookupUser(name: string): Promise<TaskUser> {
-  const r = await runLocal(['getent', 'passwd', '--', name], { reject: false });
+  const r = await local.run(['getent', 'passwd', '--', name], { reject: false });
   const fields = r.stdout.trim().split(':');
   if (r.exitCode !== 0 || fields.length < 7) throw new UsageError(`admin tasks should run as ${JSON.stringify(name)}, but there is no such user on this admin node`);
   const uid = Number(fields[2]);

@@ -9,7 +9,7 @@ import type { AppEnv } from '../config/resolve.js';
 import type { Task, TaskContext } from '../config/schema.js';
 import { InterruptedError, StepError, errorMessage } from '../errors.js';
 import { type Cmd, display } from '../exec/cmd.js';
-import { runLocal } from '../exec/local.js';
+import { local } from '../exec/local.js';
 import { ADMIN, type Reporter, step } from '../report/events.js';
 import { join } from 'node:path';
 import { interruption } from '../interrupt.js';
@@ -61,7 +61,7 @@ export async function runTasks(
   let as: TaskUser | undefined;
   const run = async (cmd: readonly [string, ...string[]]): Promise<void> => {
     const who = as ? { uid: as.uid, gid: as.gid, env: { ...env, HOME: as.home, USER: as.name, LOGNAME: as.name } } : { env };
-    await runLocal(cmd, { cwd, ...who, signal: interruption, onLine: (line) => reporter.emit({ kind: 'output', host: ADMIN, line }) });
+    await local.run(cmd, { cwd, ...who, signal: interruption, onLine: (line) => reporter.emit({ kind: 'output', host: ADMIN, line }) });
   };
   const ctx: TaskContext = {
     cwd,

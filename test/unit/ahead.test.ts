@@ -7,8 +7,9 @@ import { describe, it } from 'node:test';
 import type { AppEnv } from '../../src/config/resolve.js';
 import { SendAhead } from '../../src/deploy/stage/ahead.js';
 import type { Preconnected } from '../../src/deploy/connect/preconnect.js';
-import type { HostState } from '../../src/deploy/remote.js';
-import type { HostSession } from '../../src/deploy/connect/ssh.js';
+import { HostSlots } from '../../src/deploy/fanout.js';
+import type { HostState } from '../../src/deploy/remote-output.js';
+import type { HostConnection } from '../../src/exec/runner.js';
 import { commitRelease } from '../../src/release-store/store.js';
 import { FACTS, withStore } from '../support/store.js';
 
@@ -17,20 +18,21 @@ function fleet(states: Record<string, HostState | undefined>, received: Map<stri
   const session = (name: string) =>
     ({
       host: { name },
-      async exec(_cmd: unknown, options: { stdin?: Readable }) {
+      async run(_cmd: unknown, options: { input?: Readable }) {
         let n = 0;
-        for await (const chunk of options.stdin!) n += (chunk as Buffer).length;
+        for await (const chunk of options.input!) n += (chunk as Buffer).length;
         received.set(name, n);
-        return { code: 0, stdout: 'ahead\n', stderr: '' };
+        return { exitCode: 0, stdout: 'ahead\n', stderr: '' };
       },
-    }) as unknown as HostSession;
+    }) as unknown as HostConnection;
   const names = Object.keys(states);
   const unused = Promise.reject(new Error('unused'));
   unused.catch(() => undefined);
   return {
-    credentials: unused,
+    slots: new HostSlots(2),
+    connector: unused,
     sessions: new Map(names.map((n) => [n, Promise.resolve(session(n))])),
-    gates: new Map(names.map((n) => [n, Promise.resolve(undefined)])),
+    looks: new Map(names.map((n) => [n, Promise.resolve(undefined)])),
     states: new Map(names.map((n) => [n, Promise.resolve(states[n])])),
     failures: async () => new Map(),
     close() {},
@@ -47,11 +49,11 @@ describe('sending the tree ahead of the commit', () => {
         hosts: [{ name: 'empty' }, { name: 'has-one' }, { name: 'unprobed' }],
         parallel: 2,
         remote: { path: '/data/www/shop', transfer: 'auto' },
-        paths: { www, state },
+        paths: { www, state, aheadTar: join(state, 'ahead.tar') },
       } as unknown as AppEnv;
       const received = new Map<string, number>();
       const ahead = new SendAhead(appEnv, fleet({ empty: { have: new Map() }, 'has-one': { have: new Map([['r1-aaaaaaaaaaaa', 'a'.repeat(40)]]) }, unprobed: undefined }, received));
-      ahead.start();
+      ahead.start(Promise.resolve());
       const r1 = (await commitRelease(www, FACTS, [])).release;
       const sent = await ahead.sentFor('empty', r1);
       assert.ok(sent, 'the empty host has the tree of r1');

@@ -10,7 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import { type Command, CommanderError, type Option } from 'commander';
 import { permissionProblem } from '../../src/cli/access.js';
 import { notesAfterTitle } from '../../src/cli/context.js';
-import { buildProgram, clampColumns, similarCommand } from '../../src/cli/index.js';
+import { buildProgram, clampColumns } from '../../src/cli/index.js';
+import { similarCommand } from '../../src/cli/typo.js';
 import type { Reporter } from '../../src/report/events.js';
 import { UsageError } from '../../src/errors.js';
 

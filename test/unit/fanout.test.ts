@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { type Outcome, onEachHost } from '../../src/deploy/fanout.js';
+import { HostSlots, type Outcome, onEachHost } from '../../src/deploy/fanout.js';
 import { HostError } from '../../src/errors.js';
 
 const hosts = (...names: string[]) => names.map((name) => ({ name }));
@@ -96,4 +96,37 @@ describe('onEachHost', () => {
       assert.deepEqual(outcomes.map((o) => (o.ok ? o.value : o.error)), started);
     });
   }
+});
+
+describe('HostSlots: one bound for a run', () => {
+  test('two fan-outs sharing the slots never have more than its size at work together', async () => {
+    const slots = new HostSlots(3);
+    let inFlight = 0;
+    let max = 0;
+    const waiting: (() => void)[] = [];
+    const work = async (h: { name: string }) => {
+      inFlight++;
+      max = Math.max(max, inFlight);
+      await new Promise<void>((resolve) => waiting.push(resolve));
+      inFlight--;
+      return h.name;
+    };
+    // each fan-out alone would allow 3 at once: 6 together without the shared slots
+    const a = onEachHost(hosts('a1', 'a2', 'a3', 'a4'), 3, work, { slots });
+    const b = onEachHost(hosts('b1', 'b2', 'b3', 'b4'), 3, work, { slots });
+    for (let done = 0; done < 8; done++) {
+      await settle();
+      assert.equal(inFlight, Math.min(3, 8 - done), `${done} done`);
+      waiting.shift()!();
+    }
+    const outcomes = [...(await a), ...(await b)];
+    assert.equal(max, 3);
+    assert.ok(outcomes.every((o) => o.ok));
+  });
+
+  test('a failing operation frees its slot', async () => {
+    const slots = new HostSlots(1);
+    await assert.rejects(slots.run(() => Promise.reject(new Error('boom'))), /boom/);
+    assert.equal(await slots.run(async () => 'next'), 'next');
+  });
 });

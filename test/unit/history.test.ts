@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { summarizeHosts } from '../../src/cli/history.js';
-import { inspectCmd, parseDrift, repairCmd } from '../../src/deploy/remote.js';
+import { inspectCmd, repairCmd } from '../../src/deploy/remote.js';
+import { parseDrift } from '../../src/deploy/remote-output.js';
 import {
   appendEvent,
   eventMessage,

@@ -8,7 +8,8 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LockHeldError } from '../../src/errors.js';
-import { type LockEvent, type LockInfo, type LockOptions, acquireLock, forceUnlock, lockPath, parseDuration, processIdentity, readLock, startTimeOf } from '../../src/flows/lock.js';
+import { type LockEvent, type LockInfo, type LockOptions, acquireLock, forceUnlock, lockPath, processIdentity, readLock, startTimeOf } from '../../src/flows/lock.js';
+import { parseDuration } from '../../src/cli/duration.js';
 
 /** Take the lock, run `body`, release it. */
 async function withLock<T>(options: LockOptions, body: () => Promise<T>): Promise<T> {

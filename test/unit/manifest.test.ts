@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { shellLine } from '../../src/exec/cmd.js';
-import { SCRIPTS_DIR, forgetCmd, gateCmd, parseKept, parseLines, parseProbe, describeKept } from '../../src/deploy/remote.js';
+import { SCRIPTS_DIR, forgetCmd, lookCmd } from '../../src/deploy/remote.js';
+import { parseKept, parseLines, parseLook, describeKept } from '../../src/deploy/remote-output.js';
 
 let tmp: string;
 before(() => {
@@ -99,12 +100,12 @@ describe('the look and the forget script', () => {
     appendFileSync(join(base, 'releases', dirs[3]!, 'only-r4.txt'), 'edited\n');
     appendFileSync(join(base, 'releases', dirs[2]!, 'index.html'), 'edited\n'); // the live one, shared with r1 and r2
     rmSync(join(base, 'releases', `.${dirs[1]}.manifest`));
-    const r = spawnSync('/bin/sh', ['-c', shellLine(gateCmd(base, true))], { input: '', env: { PATH: process.env.PATH } });
-    const state = parseProbe(r.stdout.toString());
+    const r = spawnSync('/bin/sh', ['-c', shellLine(lookCmd(base, true))], { input: '', env: { PATH: process.env.PATH } });
+    const state = parseLook(r.stdout.toString());
     assert.deepEqual([...state.have.keys()], [dirs[2]]);
     assert.deepEqual(state.edited, [{ dir: dirs[0], differ: 1 }, { dir: dirs[1] }, { dir: dirs[3], differ: 2 }], 'r4: its own edit and the shared index.html');
     // a deploy's look checks nothing: every kept release is listed unchecked, for the stage script to check if it is needed
-    const quick = parseProbe(spawnSync('/bin/sh', ['-c', shellLine(gateCmd(base))], { input: '', env: { PATH: process.env.PATH } }).stdout.toString());
+    const quick = parseLook(spawnSync('/bin/sh', ['-c', shellLine(lookCmd(base))], { input: '', env: { PATH: process.env.PATH } }).stdout.toString());
     assert.deepEqual([...quick.have.keys()].sort(), [...dirs].sort());
     assert.deepEqual([...(quick.unchecked ?? [])].sort(), [dirs[0], dirs[1], dirs[3]].sort());
     assert.equal(quick.edited, undefined);

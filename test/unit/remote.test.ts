@@ -21,24 +21,9 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { type Cmd, shellLine } from '../../src/exec/cmd.js';
-import {
-  RELEASE_DIR,
-  idOfDir,
-  parseLines,
-  parseRsyncStats,
-  releaseDir,
-  stageCmd,
-  statusCmd,
-  activateCmd,
-  pruneCmd,
-  gateCmd,
-  parseProbe,
-  holds,
-  UNTAR_EXIT,
-  aheadCmd,
-  SCRIPTS_DIR,
-  scriptText,
-} from '../../src/deploy/remote.js';
+import { stageCmd, statusCmd, activateCmd, pruneCmd, lookCmd, FALL_BACK_TO_RSYNC, aheadCmd, SCRIPTS_DIR, scriptText } from '../../src/deploy/remote.js';
+import { parseLines, parseRsyncStats, parseLook, holds } from '../../src/deploy/remote-output.js';
+import { RELEASE_DIR, idOfDir, releaseDir } from '../../src/deploy/layout.js';
 import { GIT_MODES, tarCmd } from '../../src/deploy/stage/payload.js';
 import { MODULE, RSYNC_USER } from '../../src/deploy/stage/release-server.js';
 import type { Release } from '../../src/release-store/release.js';
@@ -131,7 +116,7 @@ describe('command builders', () => {
 
   test('the scripts are the files in remote/, after the shared common.sh', () => {
     const common = readFileSync(join(SCRIPTS_DIR, 'common.sh'), 'utf8');
-    for (const name of ['stage', 'ahead', 'activate', 'gate', 'prune', 'status', 'inspect', 'repair'] as const) {
+    for (const name of ['stage', 'ahead', 'activate', 'look', 'prune', 'status', 'inspect', 'repair'] as const) {
       assert.equal(scriptText(name), `${common}\n${readFileSync(join(SCRIPTS_DIR, `${name}.sh`), 'utf8')}`);
     }
   });
@@ -423,7 +408,7 @@ describe('reading the live release (every script), run by the real sh', () => {
     const base = freshBase();
     symlinkSync(`releases/${releaseDir(rel(4))}`, join(base, 'current'));
     assert.deepEqual(parseLines(runRemote(statusCmd(base)).stdout).get('live'), ['']);
-    assert.deepEqual(parseLines(runRemote(gateCmd(base), tmp, '').stdout).get('live'), ['']);
+    assert.deepEqual(parseLines(runRemote(lookCmd(base), tmp, '').stdout).get('live'), ['']);
   });
 
   test('a current that is a directory, not a link, is not a release of ours', () => {
@@ -639,7 +624,7 @@ exec rsync "$@"
     assert.equal(sent.status, 0, sent.stderr);
     assert.deepEqual(readdirSync(join(base, 'releases')), ['.ahead.bbbbbbbbbbbbbbbb.partial']);
     const wrong = runRemote(stageCmd(base, r1, 0, 30, '/bin/false', { payload: { kind: 'ahead', token: 'cccccccccccccccc' } }));
-    assert.equal(wrong.status, UNTAR_EXIT, 'a token that is not there: stage again');
+    assert.equal(wrong.status, FALL_BACK_TO_RSYNC, 'a token that is not there: stage again');
     assert.deepEqual(releasesIn(base), [], 'and the stray tree is gone');
     runRemote(aheadCmd(base, 'bbbbbbbbbbbbbbbb'), tmp, tar);
     const r = runRemote(stageCmd(base, r1, 0, 30, '/bin/false', { payload: { kind: 'ahead', token: 'bbbbbbbbbbbbbbbb' }, mode: 0o600 }));
@@ -660,7 +645,7 @@ exec rsync "$@"
     const base = freshBase();
     const r = runRemote(stageCmd(base, rel(1), 0, 30, '/bin/false', { payload: { kind: 'full' } }), tmp, Buffer.from('not a tar at all'.repeat(100)));
     assert.notEqual(r.status, 0);
-    assert.notEqual(r.status, UNTAR_EXIT);
+    assert.notEqual(r.status, FALL_BACK_TO_RSYNC);
     assert.deepEqual(releasesIn(base), []);
   });
 
@@ -673,7 +658,7 @@ exec rsync "$@"
     mkdirSync(tree, { recursive: true });
     writeFileSync(join(tree, 'index.html'), 'v2\n');
     const r = runRemote(stageCmd(base, r2, 0, 30, '/bin/false', { payload: { kind: 'tar', from: r1, deleted: [] } }), tmp, tarOf(tree, ['index.html']));
-    assert.equal(r.status, UNTAR_EXIT, r.stderr);
+    assert.equal(r.status, FALL_BACK_TO_RSYNC, r.stderr);
     assert.deepEqual(releasesIn(base), [releaseDir(r1)]);
   });
 
@@ -793,7 +778,7 @@ exec rsync "$@"
       assert.equal(r.status, 0, r.stderr);
       const dir = join(base, 'releases', releaseDir(r1));
       assert.equal(readFileSync(join(dir, 'REVISION'), 'utf8'), 'the repository\'s own\n');
-      assert.ok(holds(parseProbe(runRemote(gateCmd(base), tmp, '').stdout), r1));
+      assert.ok(holds(parseLook(runRemote(lookCmd(base), tmp, '').stdout), r1));
       symlinkSync(`releases/${releaseDir(r1)}`, join(base, 'current'));
       assert.deepEqual(parseLines(runRemote(statusCmd(base)).stdout).get('revision'), [r1.commit]);
     });
@@ -803,14 +788,14 @@ exec rsync "$@"
       const [r1, r2] = [rel(1), rel(2)];
       staged(base, r1, undefined, true);
       symlinkSync(`releases/${releaseDir(r1)}`, join(base, 'current'));
-      const state = parseProbe(runRemote(gateCmd(base), tmp, '').stdout);
+      const state = parseLook(runRemote(lookCmd(base), tmp, '').stdout);
       assert.ok(holds(state, r1));
       assert.deepEqual(parseLines(runRemote(statusCmd(base)).stdout).get('revision'), [r1.commit]);
       const tree = join(tmp, `legacy${++counter}`);
       mkdirSync(tree);
       writeFileSync(join(tree, 'index.html'), 'v2\n');
       const r = runRemote(stageCmd(base, r2, 0, 30, '/bin/false', { payload: { kind: 'tar', from: r1, deleted: [] } }), tmp, tarOf(tree, ['index.html']));
-      assert.equal(r.status, UNTAR_EXIT, 'its tree holds a REVISION its commit lacks: pulled whole instead');
+      assert.equal(r.status, FALL_BACK_TO_RSYNC, 'its tree holds a REVISION its commit lacks: pulled whole instead');
       assert.equal(switchTo(base, r1, 5).status, 0);
     });
 
@@ -850,7 +835,7 @@ exec rsync "$@"
   });
 });
 
-describe('the GATE script (look, then switch when told), run by the real sh', () => {
+describe('the look script (look, then switch when told), run by the real sh', () => {
   test('lists the live release and every release dir with its record; nothing else', () => {
     const base = freshBase();
     const [r1, r2, r3] = [rel(1), rel(2), rel(3)];
@@ -860,10 +845,10 @@ describe('the GATE script (look, then switch when told), run by the real sh', ()
     mkdirSync(join(base, 'releases', 'r9-not-ours'));
     mkdirSync(join(base, 'releases', `.${releaseDir(r3)}.partial`));
     symlinkSync(`releases/${releaseDir(r2)}`, join(base, 'current'));
-    const r = runRemote(gateCmd(base), tmp, '');
+    const r = runRemote(lookCmd(base), tmp, '');
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /\nready\n$/);
-    const state = parseProbe(r.stdout);
+    const state = parseLook(r.stdout);
     assert.equal(state.live, releaseDir(r2));
     assert.deepEqual([...state.have.keys()].sort(), [releaseDir(r1), releaseDir(r2)]);
     assert.ok(holds(state, r1) && holds(state, r2) && !holds(state, r3));
@@ -872,9 +857,9 @@ describe('the GATE script (look, then switch when told), run by the real sh', ()
   });
 
   test('a host with nothing yet (no base dir) has no live release and holds nothing', () => {
-    const r = runRemote(gateCmd(join(tmp, 'nowhere', 'app')), tmp, '');
+    const r = runRemote(lookCmd(join(tmp, 'nowhere', 'app')), tmp, '');
     assert.equal(r.status, 0, r.stderr);
-    const state = parseProbe(r.stdout);
+    const state = parseLook(r.stdout);
     assert.equal(state.live, undefined);
     assert.equal(state.have.size, 0);
     assert.ok(r.stdout.endsWith('ready\n'));
@@ -886,11 +871,11 @@ describe('the GATE script (look, then switch when told), run by the real sh', ()
     staged(base, r1);
     symlinkSync(`releases/${releaseDir(r1)}`, join(base, 'current'));
     // staged after the look, as a deploy does
-    const look = runRemote(gateCmd(base), tmp, `${releaseDir(r2)}\n`);
+    const look = runRemote(lookCmd(base), tmp, `${releaseDir(r2)}\n`);
     assert.equal(look.status, 3, 'not staged yet: refused');
     assert.equal(readlinkSync(join(base, 'current')), `releases/${releaseDir(r1)}`);
     staged(base, r2);
-    const r = runRemote(gateCmd(base), tmp, `${releaseDir(r2)}\n`);
+    const r = runRemote(lookCmd(base), tmp, `${releaseDir(r2)}\n`);
     assert.equal(r.status, 0, r.stderr);
     const after = r.stdout.slice(r.stdout.indexOf('ready\n') + 6);
     assert.deepEqual(parseLines(after).get('previous'), [releaseDir(r1)]);
@@ -907,7 +892,7 @@ describe('the GATE script (look, then switch when told), run by the real sh', ()
     mkdirSync(join(base, 'elsewhere'));
     writeFileSync(join(base, 'elsewhere', 'REVISION'), 'x\n');
     for (const bad of ['../elsewhere', '.', '..', '/etc', 'releases/../../elsewhere', '']) {
-      const r = runRemote(gateCmd(base), tmp, `${bad}\n`);
+      const r = runRemote(lookCmd(base), tmp, `${bad}\n`);
       assert.equal(r.status, 2, `${JSON.stringify(bad)}: ${r.stderr}`);
       assert.equal(readlinkSync(join(base, 'current')), `releases/${releaseDir(r1)}`);
     }

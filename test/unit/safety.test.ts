@@ -12,7 +12,7 @@ import { checkAbsolutePath, checkAppName, checkEnvName, checkHostName, checkRefN
 import { describeHostStates } from '../../src/deploy/ship.js';
 import { stageCmd } from '../../src/deploy/remote.js';
 import { connectConfig } from '../../src/deploy/connect/ssh.js';
-import { storeGit } from '../../src/release-store/git.js';
+import { storeGit } from '../../src/exec/git.js';
 import { commitRelease, listReleases, moveToRelease } from '../../src/release-store/store.js';
 import { FACTS, withStore } from '../support/store.js';
 import { defaultSsh } from '../../src/config/resolve.js';

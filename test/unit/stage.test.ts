@@ -3,7 +3,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { AppEnv } from '../../src/config/resolve.js';
-import { type HostState, deltaInput, releaseDir, stageCmd } from '../../src/deploy/remote.js';
+import { deltaInput, stageCmd } from '../../src/deploy/remote.js';
+import { type HostState } from '../../src/deploy/remote-output.js';
+import { releaseDir } from '../../src/deploy/layout.js';
 import { Shipment, explainStageFailure } from '../../src/deploy/stage/stage.js';
 import { commitRelease } from '../../src/release-store/store.js';
 import { FACTS, withStore } from '../support/store.js';
@@ -58,7 +60,7 @@ describe('staging command and its base release', () => {
 
 describe('what each host is sent (Shipment.choose), from its probe', () => {
   const releases = [rel(1), rel(2), rel(3), rel(4)];
-  const appEnv = (transfer: 'auto' | 'rsync' = 'auto') => ({ remote: { transfer }, paths: { www: '/nonexistent', state: '/nonexistent' } }) as unknown as AppEnv;
+  const appEnv = (transfer: 'auto' | 'rsync' = 'auto') => ({ remote: { transfer }, paths: { www: '/nonexistent', state: '/nonexistent', shipTar: '/nonexistent/ship.tar' } }) as unknown as AppEnv;
   const shipment = (transfer?: 'auto' | 'rsync') => new Shipment(appEnv(transfer), rel(4), () => Promise.reject(new Error('no tree needed')), releases);
   const state = (live: number | undefined, ...have: number[]): HostState => ({
     ...(live ? { live: releaseDir(rel(live)) } : {}),
@@ -93,7 +95,7 @@ describe('without a probe, a host is sent a delta it checks itself', () => {
       const r1 = (await commitRelease(www, FACTS, [])).release;
       await writeFile(join(www, 'index.html'), 'v2\n');
       const made = await commitRelease(www, FACTS, []);
-      const env = { remote: { transfer: 'auto' }, paths: { www, state: www } } as unknown as AppEnv;
+      const env = { remote: { transfer: 'auto' }, paths: { www, state: www, shipTar: join(www, 'ship.tar') } } as unknown as AppEnv;
       const shipment = new Shipment(env, made.release, () => Promise.resolve(www), made.releases);
       const withProbe = await shipment.choose({ live: releaseDir(r1), have: new Map([[releaseDir(r1), r1.commit]]) });
       assert.equal(withProbe.kind, 'tar');

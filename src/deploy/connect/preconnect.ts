@@ -4,22 +4,24 @@
  * trips and some CPU per host, and need not wait for the release. A failure is
  * kept and surfaces in that host's stage step, exactly as if it had connected then.
  */
-import pMap from 'p-map';
 import type { AppEnv } from '../../config/resolve.js';
 import { DeployFailedError, errorMessage } from '../../errors.js';
 import type { Reporter } from '../../report/events.js';
-import { type Credentials, connect, loadCredentials } from '../ship.js';
-import { SwitchGate } from '../switch/gate.js';
-import type { HostState } from '../remote.js';
-import type { HostSession } from './ssh.js';
+import type { Connector, HostConnection } from '../../exec/runner.js';
+import { connect, envConnector } from './connector.js';
+import { HostLook } from '../look.js';
+import { HostSlots } from '../fanout.js';
+import type { HostState } from '../remote-output.js';
 
 export interface Preconnected {
-  /** The key and known_hosts, read once for the whole run. */
-  readonly credentials: Promise<Credentials>;
+  /** The run's bound on host operations (fanout.ts): the handshakes and looks here, then the ship's. */
+  readonly slots: HostSlots;
+  /** How hosts are reached, ready once the key and known_hosts are read (once for the whole run). */
+  readonly connector: Promise<Connector>;
   /** Per host name: its session, or the connection's failure. */
-  readonly sessions: ReadonlyMap<string, Promise<HostSession>>;
+  readonly sessions: ReadonlyMap<string, Promise<HostConnection>>;
   /** Per host name: its look at what it has, held open to switch it (undefined: it did not connect). */
-  readonly gates: ReadonlyMap<string, Promise<SwitchGate | undefined>>;
+  readonly looks: ReadonlyMap<string, Promise<HostLook | undefined>>;
   /** Per host name: what it had when it connected (undefined: the look failed; staging will say why). */
   readonly states: ReadonlyMap<string, Promise<HostState | undefined>>;
   /**
@@ -33,18 +35,18 @@ export interface Preconnected {
 }
 
 /** `verifyKept`: the looks check kept releases against their manifests (a rollback; see remote/common.sh look). */
-export function preconnect(appEnv: AppEnv, reporter: Reporter, verifyKept = false): Preconnected {
-  const credentials = loadCredentials(appEnv);
+export function preconnect(appEnv: AppEnv, reporter: Reporter, verifyKept = false, options: { connect?: Connector } = {}): Preconnected {
+  const connector = options.connect ? Promise.resolve(options.connect) : envConnector(appEnv);
   // a bad key or known_hosts file is reported by shipRelease, as a usage error
-  credentials.catch(() => undefined);
-  // one promise per host, available at once; p-map bounds the handshakes like the fan-out itself
-  const settle = new Map<string, (session: Promise<HostSession>) => void>();
+  connector.catch(() => undefined);
+  // one promise per host, available at once; the run's slots bound the handshakes and looks
+  const settle = new Map<string, (session: Promise<HostConnection>) => void>();
   // once closed, hosts still waiting for a handshake slot are not connected at all
   let closed = false;
-  const sessions = new Map(appEnv.hosts.map((h) => [h.name, new Promise<HostSession>((resolve) => settle.set(h.name, resolve))]));
+  const sessions = new Map(appEnv.hosts.map((h) => [h.name, new Promise<HostConnection>((resolve) => settle.set(h.name, resolve))]));
   // what each connection came to, as it happens (failures() reads them without waiting)
   const failed = new Map<string, string>();
-  const connected = new Map<string, HostSession>();
+  const connected = new Map<string, HostConnection>();
   for (const [name, session] of sessions) {
     session.then(
       (s) => connected.set(name, s),
@@ -64,25 +66,25 @@ export function preconnect(appEnv: AppEnv, reporter: Reporter, verifyKept = fals
     return all;
   };
   // each host is asked what it has as soon as it is connected: the answer decides what it is sent
-  const gates = new Map([...sessions].map(([name, session]) => [name, session.then((s) => SwitchGate.open(s, appEnv, verifyKept), () => undefined)]));
-  const states = new Map([...gates].map(([name, gate]) => [name, gate.then((g) => g?.state).catch(() => undefined)]));
-  void pMap(
-    appEnv.hosts,
-    async (host) => {
+  const looks = new Map([...sessions].map(([name, session]) => [name, session.then((s) => HostLook.open(s, appEnv, verifyKept), () => undefined)]));
+  const states = new Map([...looks].map(([name, look]) => [name, look.then((l) => l?.state).catch(() => undefined)]));
+  const slots = new HostSlots(appEnv.parallel);
+  for (const host of appEnv.hosts) {
+    void slots.run(async () => {
       if (closed) {
         settle.get(host.name)!(Promise.reject(new Error('not connected: the run stopped before shipping')));
         return;
       }
-      const session = credentials.then((creds) => connect(host, appEnv, creds, reporter));
+      const session = connector.then((c) => connect(host, c, reporter));
       settle.get(host.name)!(session);
       await session.then((s) => states.get(s.host.name), () => undefined);
-    },
-    { concurrency: appEnv.parallel },
-  );
+    });
+  }
   return {
-    credentials,
+    slots,
+    connector,
     sessions,
-    gates,
+    looks,
     states,
     async failures(wait) {
       if (wait) await Promise.allSettled(sessions.values());

@@ -11,6 +11,9 @@ import type { Host } from '../../config/resolve.js';
 import type { SshSettings } from '../../config/schema.js';
 import { HostError, errorMessage } from '../../errors.js';
 import { type Cmd, shellLine } from '../../exec/cmd.js';
+import type { HostConnection, RunOptions, RunResult } from '../../exec/runner.js';
+import { lastLines } from '../../report/line.js';
+import { cameThrough } from './forwards.js';
 import { type KnownHostsFile, hostKeyAlgorithms, noCommonHostKeyType, verifyHostKey } from './known-hosts.js';
 
 // ssh2 is CommonJS: required rather than imported, so Node does not parse all of it at
@@ -18,22 +21,6 @@ import { type KnownHostsFile, hostKeyAlgorithms, noCommonHostKeyType, verifyHost
 // that never connect (releases, plan, history…) do not load it at all (70 ms)
 let ssh2: typeof import('ssh2') | undefined;
 const newClient = (): SshClient => new (ssh2 ??= createRequire(import.meta.url)('ssh2') as typeof import('ssh2')).Client();
-
-export interface ExecResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-export interface ExecOptions {
-  stdin?: string | Buffer | Readable;
-  /** Default: ssh.commandTimeout; 0: none (the caller bounds it, e.g. with `signal`). */
-  timeoutMs?: number;
-  /** Kills the command: it fails with the signal's reason. */
-  signal?: AbortSignal;
-  /** Called with all the output so far, each time more of it arrives. */
-  onStdout?: (stdout: string) => void;
-}
 
 export interface ConnectOptions {
   ssh: SshSettings;
@@ -66,14 +53,7 @@ export function connectConfig(host: Host, options: ConnectOptions, onKeyProblem:
   };
 }
 
-const forwards = new WeakMap<Duplex, object>();
-
-/** Which forward (of which host) a stream came in on: the same object for all its connections. */
-export function forwardOf(stream: Duplex): object | undefined {
-  return forwards.get(stream);
-}
-
-export class HostSession {
+export class HostSession implements HostConnection {
   private closed = false;
   private lostReason: string | undefined;
   private readonly onLost = new Set<(reason: string) => void>();
@@ -118,6 +98,10 @@ export class HostSession {
     });
   }
 
+  get where(): string {
+    return this.host.name;
+  }
+
   /** Why the connection was lost (undefined: it is up, or this run closed it). */
   get lost(): string | undefined {
     return this.lostReason;
@@ -134,25 +118,28 @@ export class HostSession {
   }
 
   /**
-   * Run a command (argv, quoted in one place) and collect its output. Never throws on a
-   * non-zero exit. A stream given as stdin is piped with back-pressure and dropped if the
-   * command exits before reading it all.
+   * Run a command (argv, quoted in one place) and collect its output; a non-zero exit
+   * throws unless `reject` is false. A stream given as input is piped with back-pressure
+   * and dropped if the command exits before reading it all. `cwd`, `env` and the user are
+   * the admin node's: a host's commands run as the SSH user, from its home.
    */
-  exec(cmd: Cmd, options: ExecOptions = {}): Promise<ExecResult> {
+  run(cmd: Cmd, options: RunOptions = {}): Promise<RunResult> {
     if (this.lostReason) return Promise.reject(this.fail(this.lostReason));
     if (options.signal?.aborted) return Promise.reject(this.fail(`${cmd[0]}: ${String(options.signal.reason)}`));
     const timeoutMs = options.timeoutMs ?? this.ssh.commandTimeout * 1000;
     return new Promise((resolve, reject) => {
       let channel: ClientChannel | undefined;
       let settled = false;
-      const finish = (err: Error | undefined, result?: ExecResult) => {
+      const finish = (err: Error | undefined, result?: RunResult) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         this.onLost.delete(lost);
         options.signal?.removeEventListener('abort', abort);
         if (err) reject(err);
-        else resolve(result!);
+        else if (result!.exitCode !== 0 && options.reject !== false) {
+          reject(this.fail(`${scriptName(cmd)} failed (exit ${result!.exitCode}): ${lastLines(result!.stderr || result!.stdout, 3, ' / ') || 'no output'}`));
+        } else resolve(result!);
       };
       const lost = (reason: string) => finish(this.fail(reason));
       this.onLost.add(lost);
@@ -169,24 +156,18 @@ export class HostSession {
         channel = stream;
         // decoded as it arrives: a kept Buffer would be a slice of a pooled slab (see
         // bin/deploy.ts) and keep all of it alive for as long as the command runs
-        const out = new StringDecoder('utf8');
-        const errOut = new StringDecoder('utf8');
-        let stdout = '';
-        let stderr = '';
+        const out = collector('stdout', options.onLine);
+        const errOut = collector('stderr', options.onLine);
         let code = -1;
-        stream.on('data', (d: Buffer) => {
-          const text = out.write(d);
-          stdout += text;
-          if (text) options.onStdout?.(stdout);
-        });
-        stream.stderr.on('data', (d: Buffer) => (stderr += errOut.write(d)));
+        stream.on('data', (d: Buffer) => out.write(d));
+        stream.stderr.on('data', (d: Buffer) => errOut.write(d));
         stream.on('exit', (exitCode: number | null, signal?: string) => {
           code = exitCode ?? (signal ? 128 : -1);
         });
-        const input = options.stdin;
+        const input = options.input;
         stream.on('close', () => {
           if (input instanceof Readable) input.destroy();
-          finish(undefined, { code, stdout: stdout + out.end(), stderr: stderr + errOut.end() });
+          finish(undefined, { exitCode: code, stdout: out.end(), stderr: errOut.end() });
         });
         // a write after the command exited: the exit status says what happened
         stream.on('error', () => undefined);
@@ -214,7 +195,7 @@ export class HostSession {
         const listener = (info: { destPort: number }, accept: () => Duplex) => {
           if (info.destPort !== port) return;
           const stream = accept();
-          forwards.set(stream, forward);
+          cameThrough(stream, forward);
           onConnection(stream);
         };
         this.client.on('tcp connection', listener);
@@ -244,4 +225,35 @@ export class HostSession {
       void errorMessage(err);
     }
   }
+}
+
+/** What a failed command is called in its message: the host script it ran (remote.ts), else its program. */
+function scriptName(cmd: Cmd): string {
+  return cmd[0] === 'sh' && cmd[1] === '-c' && cmd[3] ? cmd[3] : cmd[0]!;
+}
+
+/** One stream's output, decoded as it arrives, and handed on line by line if asked. */
+function collector(stream: 'stdout' | 'stderr', onLine: RunOptions['onLine']) {
+  const decoder = new StringDecoder('utf8');
+  let text = '';
+  let sent = 0;
+  const lines = () => {
+    if (!onLine) return;
+    for (let nl = text.indexOf('\n', sent); nl >= 0; nl = text.indexOf('\n', sent)) {
+      onLine(text.slice(sent, nl), stream);
+      sent = nl + 1;
+    }
+  };
+  return {
+    write(d: Buffer): void {
+      text += decoder.write(d);
+      lines();
+    },
+    end(): string {
+      text += decoder.end();
+      lines();
+      if (onLine && sent < text.length) onLine(text.slice(sent), stream);
+      return text;
+    },
+  };
 }

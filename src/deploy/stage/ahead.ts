@@ -10,8 +10,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import pMap from 'p-map';
 import type { AppEnv } from '../../config/resolve.js';
 import { releasePaths } from '../../release-store/delta.js';
 import { filesUnder } from '../../release-store/store.js';
@@ -34,7 +32,7 @@ export class SendAhead {
   ) {}
 
   private get tarFile(): string {
-    return join(this.appEnv.paths.state, 'ahead.tar');
+    return this.appEnv.paths.aheadTar;
   }
 
   /** The tree's tar, built on first need: most deploys find no host without a release. */
@@ -49,28 +47,19 @@ export class SendAhead {
     return this.tar;
   }
 
-  /** The www tree is final: send it to every host whose probe found no release, `parallel` at a time. */
-  start(): void {
+  /** Once `synced` (the www tree is final): send it to every host whose look found no release, within the run's slots (fanout.ts). */
+  start(synced: Promise<void>): void {
     if (this.sent.size || this.appEnv.remote.transfer === 'rsync') return;
-    const settle = new Map<string, (sent: Promise<FullTar | undefined>) => void>();
-    for (const host of this.appEnv.hosts) this.sent.set(host.name, new Promise((resolve) => settle.set(host.name, resolve)));
-    void pMap(
-      this.appEnv.hosts,
-      async (host) => {
-        const sent = this.sendTo(host.name).catch(() => undefined);
-        settle.get(host.name)!(sent);
-        await sent;
-      },
-      { concurrency: this.appEnv.parallel },
-    );
+    for (const host of this.appEnv.hosts) this.sent.set(host.name, synced.then(() => this.sendTo(host.name)).catch(() => undefined));
   }
 
   private async sendTo(host: string): Promise<FullTar | undefined> {
     const state = await this.preconnected.states.get(host);
     if (state?.have.size !== 0) return undefined;
     const [tar, session] = await Promise.all([this.tarball(), this.preconnected.sessions.get(host)!]);
-    const r = await session.exec(aheadCmd(this.appEnv.remote.path, this.token), { stdin: tar.stream(), timeoutMs: 6 * 3600 * 1000 });
-    return r.code === 0 ? tar : undefined;
+    const r = await this.preconnected.slots.run(() =>
+      session.run(aheadCmd(this.appEnv.remote.path, this.token), { input: tar.stream(), timeoutMs: 6 * 3600 * 1000, reject: false }));
+    return r.exitCode === 0 ? tar : undefined;
   }
 
   /** The tree this host was sent, if it got all of it and it is exactly the release's; else undefined. */

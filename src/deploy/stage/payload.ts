@@ -11,7 +11,7 @@
 import { open, rm, stat, writeFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { Cmd } from '../../exec/cmd.js';
-import { runLocal, runLocalBytes } from '../../exec/local.js';
+import { local } from '../../exec/local.js';
 import type { Delta } from '../../release-store/delta.js';
 
 export const MAX_TAR_BYTES = 16 * 1024 * 1024;
@@ -41,7 +41,7 @@ export async function deltaTar(tree: string, delta: Delta): Promise<Buffer | und
   if (delta.deleted.join('\n').length > MAX_DELETED_BYTES) return undefined;
   try {
     // -b 1: no padding to 10 kB records; a one-file delta stays a few kB
-    return await runLocalBytes(tarCmd(tree), nulList(delta.changed), MAX_TAR_BYTES);
+    return await local.bytes(tarCmd(tree), nulList(delta.changed), MAX_TAR_BYTES);
   } catch {
     // too big for one buffer (or tar missing): the hosts pull the listed paths with rsync
     return undefined;
@@ -54,7 +54,7 @@ export async function fullTar(tree: string, paths: readonly string[], file: stri
   await rm(file, { force: true });
   await writeFile(file, '', { mode: 0o600, flag: 'wx' });
   // 32 kB records: few writes, and at most 32 kB of padding
-  await runLocal(tarCmd(tree, file, 64), { input: nulList(paths) });
+  await local.run(tarCmd(tree, file, 64), { input: nulList(paths) });
   return new FullTar(file, (await stat(file)).size, paths.length);
 }
 

@@ -11,13 +11,14 @@
  * host) gets at most MAX_DAEMONS at a time, unanswered handshakes are dropped
  * after HANDSHAKE_MS, and past MAX_PENDING the oldest of them is.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { forwardOf } from '../connect/ssh.js';
+import { local } from '../../exec/local.js';
+import type { Started } from '../../exec/runner.js';
+import { forwardOf } from '../connect/forwards.js';
 
 export const RSYNC_USER = 'slipway';
 export const MODULE = 'release';
@@ -89,11 +90,10 @@ export async function startReleaseServer(exportDir: string): Promise<ReleaseServ
   // as root the daemon would drop to "nobody", who cannot read private files
   const ids = process.getuid?.() === 0 ? { uid: 0, gid: process.getgid?.() ?? 0 } : undefined;
   await writeFile(configFile, daemonConfig(exportDir, ids), { mode: 0o600 });
-  const daemon = () =>
-    spawn('rsync', ['--server', '--daemon', `--config=${configFile}`, '.'], { stdio: ['pipe', 'pipe', 'ignore'], env: { ...process.env, LC_ALL: 'C' } });
+  const daemon = () => local.start(['rsync', '--server', '--daemon', `--config=${configFile}`, '.']);
   // the client must be greeted before it names the module: with this rsync's own greeting, so both agree on the protocol
   const greeting = await firstLine(daemon());
-  const children = new Set<ChildProcess>();
+  const children = new Set<Started>();
   const forwards = new WeakMap<object, Forward>();
   const unforwarded: Forward = { daemons: 0, pending: new Set() };
   const forwardFor = (stream: Duplex): Forward => {
@@ -110,11 +110,11 @@ export async function startReleaseServer(exportDir: string): Promise<ReleaseServ
     forward.daemons++;
     const child = daemon();
     children.add(child);
-    child.stdin!.write(Buffer.concat([clientGreeting, module, rest]));
+    child.stdin.write(Buffer.concat([clientGreeting, module, rest]));
     // the daemon greets again; the client was greeted already and now hears "@RSYNCD: OK" and the rest
     let greeted = false;
     let head = Buffer.alloc(0);
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       if (greeted) return void stream.write(d);
       head = Buffer.concat([head, d]);
       const nl = head.indexOf(10);
@@ -122,13 +122,11 @@ export async function startReleaseServer(exportDir: string): Promise<ReleaseServ
       greeted = true;
       if (nl + 1 < head.length) stream.write(head.subarray(nl + 1));
     });
-    stream.pipe(child.stdin!);
-    const stop = () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    };
+    stream.pipe(child.stdin);
+    const stop = () => child.stop();
     stream.on('close', stop);
     stream.on('error', stop);
-    child.stdin!.on('error', () => stream.destroy());
+    child.stdin.on('error', () => stream.destroy());
     child.on('close', () => {
       children.delete(child);
       forward.daemons--;
@@ -181,18 +179,18 @@ export async function startReleaseServer(exportDir: string): Promise<ReleaseServ
       stream.write(greeting);
     },
     async close() {
-      for (const child of children) child.kill('SIGTERM');
+      for (const child of children) child.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };
 }
 
 /** The first line a process writes (its stdin closed at once), newline included. */
-function firstLine(child: ChildProcess): Promise<string> {
-  child.stdin!.end();
+function firstLine(child: Started): Promise<string> {
+  child.stdin.end();
   return new Promise((resolve, reject) => {
     let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    child.stdout.on('data', (d: Buffer) => (out += d.toString('latin1')));
     child.on('error', reject);
     child.on('close', () => {
       const nl = out.indexOf('\n');

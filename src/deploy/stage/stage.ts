@@ -1,41 +1,29 @@
 /**
  * Staging one release on many hosts. Each host is sent only what it lacks, judged
- * from its probe (what it had when the run connected):
+ * from its look (what it had when the run connected):
  *   the release, intact     nothing: it is already staged (or already live)
  *   some other release      the paths that differ from it (its live one if it can): one
  *                           tar for small deltas, or an rsync of the list for big ones
  *   no release at all       one tar of the whole tree, built once, streamed to every such host
  * The stage script checks again on the host; a tar that no longer fits the host (its
- * base changed since the probe) is refused there, and the host is staged with rsync,
- * which hard-links whatever the host already has. Without a probe, the host decides.
+ * base changed since the look) is refused there, and the host is staged with rsync,
+ * which hard-links whatever the host already has. Without a look, the host decides.
  * Every source (the tree, the tars, the rsync daemon) is prepared once, on first need.
  */
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { AppEnv } from '../../config/resolve.js';
 import { baseOf, deltaBetween, releasePaths } from '../../release-store/delta.js';
 import type { Release } from '../../release-store/release.js';
 import { type Reporter, step } from '../../report/events.js';
 import type { SendAhead } from './ahead.js';
 import { type FullTar, deltaTar, fullTar } from './payload.js';
-import {
-  type HostState,
-  type StagePayload,
-  type TransferStats,
-  UNTAR_EXIT,
-  deltaInput,
-  describeKept,
-  holds,
-  idOfDir,
-  parseKept,
-  parseLines,
-  parseRsyncStats,
-  releaseDir,
-  stageCmd,
-} from '../remote.js';
+import { type StagePayload, FALL_BACK_TO_RSYNC, deltaInput, stageCmd } from '../remote.js';
+import { type HostState, type TransferStats, describeKept, holds, parseKept, parseLines, parseRsyncStats } from '../remote-output.js';
+import { idOfDir, releaseDir } from '../layout.js';
 import { type ReleaseServer, startReleaseServer } from './release-server.js';
-import type { HostSession } from '../connect/ssh.js';
-import { plural } from '../../report/line.js';
+import { HostSlots } from '../fanout.js';
+import type { HostConnection } from '../../exec/runner.js';
+import { lastLines, plural } from '../../report/line.js';
 
 export interface StageResult {
   /** The release the host served before (id and directory). */
@@ -48,7 +36,7 @@ export interface StageResult {
   transferred: TransferStats;
   /** The release a delta was applied to. */
   from?: string;
-  /** How many releases the host held before (from its probe; undefined: not probed). */
+  /** How many releases the host held before (from its look; undefined: not looked at). */
   held?: number;
   /** The tree was sent before the commit (ahead.ts). */
   ahead?: boolean;
@@ -80,6 +68,8 @@ export class Shipment {
     private readonly releases: readonly Release[],
     /** Trees sent to hosts before the release was committed (see ahead.ts). */
     private readonly ahead?: SendAhead,
+    /** The run's bound on host operations; a host holds a slot while it is sent its payload. */
+    private readonly slots = new HostSlots(appEnv.parallel),
   ) {
     this.dir = releaseDir(release);
   }
@@ -89,7 +79,7 @@ export class Shipment {
   }
 
   private fullTarFile(): string {
-    return join(this.appEnv.paths.state, 'ship.tar');
+    return this.appEnv.paths.shipTar;
   }
 
   /** The release a delta for this host starts from: the one it serves if it holds it, else the newest it holds. */
@@ -112,7 +102,7 @@ export class Shipment {
     if (!base) return { kind: 'rsync' };
     let payload = this.deltas.get(base.id);
     if (!payload) this.deltas.set(base.id, (payload = this.deltaFrom(base)));
-    // without a probe a tar might not fit the host; a list falls back to a full pull there
+    // without a look a tar might not fit the host; a list falls back to a full pull there
     const p = await payload;
     return !state && p.kind === 'tar' ? { kind: 'list', from: base, paths: p.paths } : p;
   }
@@ -128,8 +118,8 @@ export class Shipment {
     return { kind: 'list', from: base, paths };
   }
 
-  /** Stage the release on one host; `state` is its probe (undefined: none). */
-  stageOn(session: HostSession, state: HostState | undefined, reporter: Reporter): Promise<StageResult> {
+  /** Stage the release on one host; `state` is its look's (undefined: none). */
+  stageOn(session: HostConnection, state: HostState | undefined, reporter: Reporter): Promise<StageResult> {
     const { release } = this;
     return step(reporter, session.host.name, 'stage', `staging ${release.id}`, async () => {
       const choice = await this.choose(state, session.host.name);
@@ -137,13 +127,13 @@ export class Shipment {
       if (choice.kind === 'present') {
         return { previous: idOfDir(state?.live), previousDir: state?.live, present: true, live: state?.live === this.dir, transferred: { files: 0, bytes: 0 }, held };
       }
-      let run = await this.send(session, choice);
+      let run = await this.slots.run(() => this.send(session, choice));
       const [edited] = parseKept(parseLines(run.result.stdout).get('edited') ?? []);
       if (edited) reporter.emit({ kind: 'note', level: 'warn', text: `${session.host.name}: ${release.id} ${describeKept(edited)}: staging it again` });
-      // the host changed since its probe: a tar no longer fits, rsync takes what it has into account
-      if (run.result.code === UNTAR_EXIT) run = await this.send(session, { kind: 'rsync' });
+      // the host changed since its look: a tar no longer fits, rsync takes what it has into account
+      if (run.result.exitCode === FALL_BACK_TO_RSYNC) run = await this.slots.run(() => this.send(session, { kind: 'rsync' }));
       const { result, sent } = run;
-      if (result.code !== 0) throw new Error(`staging failed (exit ${result.code}): ${explainStageFailure(lastLine(result.stderr || result.stdout))}`);
+      if (result.exitCode !== 0) throw new Error(`staging failed (exit ${result.exitCode}): ${explainStageFailure(lastLines(result.stderr || result.stdout, 3, ' / ') || 'no output')}`);
       const lines = parseLines(result.stdout);
       const live = lines.get('live')?.[0]?.replace(/^none$/, '') || undefined;
       const present = lines.has('present');
@@ -163,7 +153,7 @@ export class Shipment {
   }
 
   /** Run the stage script once with this payload; a tar's size is known here (rsync reports its own). */
-  private async send(session: HostSession, payload: Payload) {
+  private async send(session: HostConnection, payload: Payload) {
     const { appEnv, release } = this;
     const options = { group: appEnv.privateGroup, mode: appEnv.privateMode, payload };
     const stage = (port: number) => stageCmd(appEnv.remote.path, release, port, appEnv.ssh.commandTimeout, appEnv.remote.rsync, options);
@@ -171,22 +161,22 @@ export class Shipment {
     const timeoutMs = 6 * 3600 * 1000;
     if (payload.kind === 'full') {
       const tar = await (this.full ??= this.makeFullTar());
-      const result = await session.exec(stage(0), { stdin: tar.stream(), timeoutMs });
+      const result = await session.run(stage(0), { input: tar.stream(), timeoutMs, reject: false });
       return { result, sent: { files: tar.files, bytes: tar.bytes } };
     }
     if (payload.kind === 'ahead') {
-      const result = await session.exec(stage(0), { timeoutMs });
+      const result = await session.run(stage(0), { timeoutMs, reject: false });
       return { result, sent: { files: payload.files ?? 0, bytes: payload.bytes ?? 0 } };
     }
     if (payload.kind === 'tar') {
-      const result = await session.exec(stage(0), { stdin: payload.tar!, timeoutMs });
+      const result = await session.run(stage(0), { input: payload.tar!, timeoutMs, reject: false });
       return { result, sent: { files: payload.files ?? 0, bytes: payload.tar!.length } };
     }
     const server = await (this.server ??= this.files().then((dir) => startReleaseServer(dir)));
     const forward = await session.forwardIn((stream) => server.serve(stream));
     try {
       const list = payload.kind === 'list' ? payload.paths : '';
-      const result = await session.exec(stage(forward.port), { stdin: `${server.secret}\n${list}`, timeoutMs });
+      const result = await session.run(stage(forward.port), { input: `${server.secret}\n${list}`, timeoutMs, reject: false });
       return { result, sent: undefined };
     } finally {
       // not awaited: the listener is gone at once, and the cancel's round trip need not hold up the switch
@@ -215,11 +205,6 @@ export function explainStageFailure(reason: string): string {
   return /No space left on device|Disk quota exceeded|I\/O error|write failed/i.test(reason)
     ? `this host could not write its release: is its disk full? (${reason})`
     : reason;
-}
-
-/** The last lines of a remote command's output, for an error message. */
-export function lastLine(text: string): string {
-  return text.trim().split('\n').filter(Boolean).slice(-3).join(' / ') || 'no output';
 }
 
 export function formatBytes(n: number): string {

@@ -6,7 +6,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage } from '../../errors.js';
 import type { Step } from '../plan.js';
-import type { HostSession } from '../connect/ssh.js';
+import type { HostConnection } from '../../exec/runner.js';
+import { lastLines } from '../../report/line.js';
 import { plural } from '../../report/line.js';
 
 export type CheckStep = Extract<Step, { kind: 'http' | 'command' }>;
@@ -34,15 +35,15 @@ export async function probeHttp(step: Extract<Step, { kind: 'http' }>): Promise<
   return undefined;
 }
 
-async function probeCommand(session: HostSession, step: Extract<Step, { kind: 'command' }>): Promise<string | undefined> {
-  const r = await session.exec(step.cmd);
-  if (r.code === 0) return undefined;
-  const said = (r.stderr || r.stdout).trim().split('\n').filter(Boolean).slice(-2).join(' / ');
-  return `${step.cmd[0]} exited ${r.code}${said ? `: ${said}` : ''}`;
+async function probeCommand(session: HostConnection, step: Extract<Step, { kind: 'command' }>): Promise<string | undefined> {
+  const r = await session.run(step.cmd, { reject: false });
+  if (r.exitCode === 0) return undefined;
+  const said = lastLines(r.stderr || r.stdout, 2, ' / ');
+  return `${step.cmd[0]} exited ${r.exitCode}${said ? `: ${said}` : ''}`;
 }
 
 /** Run one check until it passes or the retries are spent; throws the last reason. Returns attempts used. */
-export async function runCheck(step: CheckStep, session: HostSession, policy: RetryPolicy): Promise<number> {
+export async function runCheck(step: CheckStep, session: HostConnection, policy: RetryPolicy): Promise<number> {
   let reason: string | undefined;
   for (let attempt = 0; attempt <= policy.retries; attempt++) {
     if (attempt > 0) await sleep(policy.backoffS * 1000 * 2 ** (attempt - 1));

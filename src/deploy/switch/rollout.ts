@@ -13,9 +13,12 @@ import { runCheck } from './health.js';
 import { onEachHost } from '../fanout.js';
 import { type Phase, type RolloutPlan, type Step, revertSteps } from '../plan.js';
 import { describeStep } from '../plan-text.js';
-import { activateCmd, idOfDir, parseLines } from '../remote.js';
-import type { SwitchGate } from './gate.js';
-import type { HostSession } from '../connect/ssh.js';
+import { activateCmd } from '../remote.js';
+import { parseLines } from '../remote-output.js';
+import { idOfDir } from '../layout.js';
+import type { HostLook } from '../look.js';
+import type { HostConnection } from '../../exec/runner.js';
+import { lastLines } from '../../report/line.js';
 
 export interface HostRun {
   host: string;
@@ -47,9 +50,9 @@ export interface RolloutContext {
   appEnv: AppEnv;
   /** Directory of the release being shipped (`r42-…`). */
   dir: string;
-  sessions: ReadonlyMap<string, HostSession>;
-  /** Per host, its look held open to switch it (gate.ts); a host without one gets a fresh command. */
-  gates?: ReadonlyMap<string, SwitchGate>;
+  sessions: ReadonlyMap<string, HostConnection>;
+  /** Per host, its look held open to switch it (look.ts); a host without one gets a fresh command. */
+  looks?: ReadonlyMap<string, HostLook>;
   /** What each host served when staging looked (release directory). */
   before: ReadonlyMap<string, string | undefined>;
   reporter: Reporter;
@@ -63,17 +66,17 @@ async function runSteps(host: Host, steps: readonly Step[], dir: string, run: Ho
   for (const s of steps) {
     if (s.kind === 'hook') {
       await timed(ctx.reporter, host.name, 'hook', describeStep(s), async () => {
-        const r = await session.exec(s.cmd);
-        if (r.code !== 0) {
-          const said = (r.stderr || r.stdout).trim().split('\n').filter(Boolean).slice(-2).join(' / ');
-          throw new Error(`${s.when} hook "${s.name}" exited ${r.code}${said ? `: ${said}` : ''}`);
+        const r = await session.run(s.cmd, { reject: false });
+        if (r.exitCode !== 0) {
+          const said = lastLines(r.stderr || r.stdout, 2, ' / ');
+          throw new Error(`${s.when} hook "${s.name}" exited ${r.exitCode}${said ? `: ${said}` : ''}`);
         }
       }, () => `${s.when} hook "${s.name}" ok`);
     } else if (s.kind === 'switch') {
       await timed(ctx.reporter, host.name, 'switch', `switching to ${s.to}`, async () => {
-        const r = await (ctx.gates?.get(host.name)?.switchTo(dir) ?? session.exec(activateCmd(ctx.appEnv.remote.path, dir)));
-        if (r.code !== 0 || !parseLines(r.stdout).has('switched')) {
-          throw new Error(`switch to ${s.to} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').slice(-1)[0] || 'no output'}`);
+        const r = await (ctx.looks?.get(host.name)?.switchTo(dir) ?? session.run(activateCmd(ctx.appEnv.remote.path, dir), { reject: false }));
+        if (r.exitCode !== 0 || !parseLines(r.stdout).has('switched')) {
+          throw new Error(`switch to ${s.to} failed (exit ${r.exitCode}): ${lastLines(r.stderr || r.stdout) || 'no output'}`);
         }
         run.serving = dir;
       }, () => `live on ${s.to}`);

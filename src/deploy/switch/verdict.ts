@@ -4,7 +4,7 @@
  */
 import { DeployFailedError, ExitCode, InterruptedError } from '../../errors.js';
 import type { RolloutPlan } from '../plan.js';
-import { idOfDir } from '../remote.js';
+import { idOfDir } from '../layout.js';
 import type { RolloutResult } from './rollout.js';
 import { plural } from '../../report/line.js';
 

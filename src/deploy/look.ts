@@ -1,38 +1,41 @@
 /**
- * A host's look at what it has, kept open to switch it: one remote command (remote/gate.sh in
+ * A host's look at what it has, kept open to switch it: one remote command (remote/look.sh in
  * remote.ts) reads the live release and the staged ones when the run connects, then waits;
  * once every host has staged the release, the same command switches `current`: one SSH
  * session, login shell and sh per host instead of two (measured in docs/benchmark.md).
  *
  * Ending the command's input without a release directory (close(), or the connection
  * going away) ends it with nothing changed, so a run that stops never switches a host
- * through it. A gate switches once; a second switch (a revert) is a fresh command.
+ * through it. A look switches once; a second switch (a revert) is a fresh command.
  */
 import { PassThrough } from 'node:stream';
-import type { AppEnv } from '../../config/resolve.js';
-import { type ExecResult, type HostSession } from '../connect/ssh.js';
-import { gateCmd, type HostState, parseProbe, RELEASE_DIR } from '../remote.js';
-import { lastLine } from '../stage/stage.js';
+import type { AppEnv } from '../config/resolve.js';
+import type { HostConnection, RunResult } from '../exec/runner.js';
+import { lastLines } from '../report/line.js';
+import { lookCmd } from './remote.js';
+import { type HostState, parseLook } from './remote-output.js';
+import { RELEASE_DIR } from './layout.js';
 
-const READY = /^ready$/m;
+/** The line the look prints once it has said what the host has, before it waits. */
+const READY = 'ready';
 
-export class SwitchGate {
+export class HostLook {
   /** What the host had when it was looked at; rejects if the look failed. */
   readonly state: Promise<HostState>;
   private readonly input = new PassThrough();
   private readonly stop = new AbortController();
-  private readonly result: Promise<ExecResult>;
+  private readonly result: Promise<RunResult>;
   private timer: NodeJS.Timeout | undefined;
   private used = false;
   private ended = false;
 
   /** Look at the host now; ssh.commandTimeout bounds the look, and later the switch. */
-  static open(session: HostSession, appEnv: AppEnv, verifyKept = false): SwitchGate {
-    return new SwitchGate(session, appEnv.remote.path, appEnv.ssh.commandTimeout * 1000, verifyKept);
+  static open(host: HostConnection, appEnv: AppEnv, verifyKept = false): HostLook {
+    return new HostLook(host, appEnv.remote.path, appEnv.ssh.commandTimeout * 1000, verifyKept);
   }
 
   constructor(
-    session: HostSession,
+    host: HostConnection,
     base: string,
     private readonly timeoutMs: number,
     /** Check the kept releases against their manifests in the look (a rollback switches to one). */
@@ -40,17 +43,19 @@ export class SwitchGate {
   ) {
     let ready!: (state: HostState) => void;
     const looked = new Promise<HostState>((resolve) => (ready = resolve));
-    let seen = false;
-    this.result = session.exec(gateCmd(base, verifyKept), {
-      stdin: this.input,
+    // the look's lines until `ready`; what follows is the switch's
+    let said: string[] | undefined = [];
+    this.result = host.run(lookCmd(base, verifyKept), {
+      input: this.input,
       timeoutMs: 0,
       signal: this.stop.signal,
-      onStdout: (stdout) => {
-        const at = seen ? -1 : stdout.search(READY);
-        if (at < 0) return;
-        seen = true;
+      reject: false,
+      onLine: (line, stream) => {
+        if (stream !== 'stdout' || !said) return;
+        if (line !== READY) return void said.push(line);
         clearTimeout(this.timer);
-        ready(parseProbe(stdout.slice(0, at)));
+        ready(parseLook(said.join('\n')));
+        said = undefined;
       },
     });
     this.result
@@ -61,7 +66,7 @@ export class SwitchGate {
       .catch(() => undefined);
     // ended before `ready`: the look failed
     const failed = this.result.then((r) => {
-      throw new Error(`cannot read the host's releases (exit ${r.code}): ${lastLine(r.stderr || r.stdout)}`);
+      throw new Error(`cannot read the host's releases (exit ${r.exitCode}): ${lastLines(r.stderr || r.stdout, 3, ' / ') || 'no output'}`);
     });
     this.state = Promise.race([looked, failed]);
     this.state.catch(() => undefined); // whoever needs it awaits it
@@ -70,16 +75,16 @@ export class SwitchGate {
 
   /**
    * Switch the host to `dir` in the waiting command: its result, as activateCmd's would be
-   * (lines `previous …` and `switched`). Undefined if this gate cannot: it was used or
+   * (lines `previous …` and `switched`). Undefined if this look cannot: it was used or
    * closed, or its command ended (the look failed); the caller then runs activateCmd.
    */
-  switchTo(dir: string): Promise<ExecResult> | undefined {
+  switchTo(dir: string): Promise<RunResult> | undefined {
     if (this.used || this.ended) return undefined;
     if (!RELEASE_DIR.test(dir)) throw new Error(`not a release directory: ${JSON.stringify(dir)}`);
     this.used = true;
     this.arm();
     this.input.end(`${dir}\n`);
-    return this.result.then((r) => ({ ...r, stdout: r.stdout.slice(r.stdout.search(READY) + 'ready\n'.length) }));
+    return this.result.then((r) => ({ ...r, stdout: r.stdout.slice(r.stdout.search(/^ready$/m) + `${READY}\n`.length) }));
   }
 
   /** End the command with nothing switched (if it was not used). */

@@ -1,0 +1,188 @@
+/**
+ * The commands of `deploy`, one registration each: its arguments, options and help.
+ * Each command's code is loaded only when it runs (start-up time).
+ */
+import { type Command, InvalidArgumentError } from 'commander';
+import type { GlobalOptions } from './context.js';
+import { checkDeployArguments } from './typo.js';
+
+/** `deploy <target>` (the command `ship`, the default): update, release and ship. */
+export function registerDeploy(program: Command): void {
+  fleetOptions(program
+    .command('ship <target>', { isDefault: true }))
+    .summary('update, release and deploy <app>-<env> (the default command)')
+    .description('Update the source checkout, run admin tasks, commit a release to the store and switch every host to it.\n<target> is <app>-<env>, e.g. caseconductor-prod.')
+    .allowExcessArguments()
+    .option('-r, --revision <rev>', 'deploy this exact commit instead of the branch head')
+    .option('-f, --force', 'discard local modifications in the source checkout')
+    .option('--hosts <names>', 'deploy only to these hosts (comma-separated)', parseHostList)
+    .option('--exclude-hosts <names>', 'leave these hosts out (comma-separated)', parseHostList)
+    .option('--no-auto-revert', 'when the rollout fails, leave the fleet as it is instead of reverting it')
+    .option('-n, --dry-run', 'print the rollout plan and change nothing (same as deploy plan)')
+    .option('--allow-off-branch', "deploy a --revision that is not on the app's branch (refused otherwise)")
+    .option('--build <text>', 'the CI build to record in the release (default: from JOB_NAME, BUILD_NUMBER, BUILD_URL)')
+    .addHelpText('after', `
+Examples:
+  sudo deploy caseconductor-prod
+  sudo deploy caseconductor-prod --wait 5m
+  sudo deploy caseconductor-stage --revision 4f2a9c1e
+  deploy ship caseconductor-dev --parallel 5
+  sudo deploy caseconductor-prod --hosts web1,web2
+  deploy caseconductor-stage --revision "$GIT_COMMIT" --json --junit slipway-junit.xml > events.jsonl`)
+    .action(async (target: string, opts, cmd: Command) => {
+      checkDeployArguments(program, cmd.args);
+      const { deployCommand } = await import('./deploy.js');
+      await deployCommand(target, opts, cmd.optsWithGlobals<GlobalOptions>());
+    });
+}
+
+/** `deploy plan`: the rollout a deploy would run. */
+export function registerPlan(program: Command): void {
+  program
+    .command('plan <target>')
+    .summary('print the rollout a deploy would run; change nothing')
+    .description('Print the rollout a deploy of <app>-<env> would run (phases × hosts × steps), the release and the commits it adds. Changes nothing.')
+    .option('-r, --revision <rev>', 'plan for this exact commit instead of the branch head')
+    .option('--hosts <names>', 'only these hosts (comma-separated)', parseHostList)
+    .option('--exclude-hosts <names>', 'leave these hosts out (comma-separated)', parseHostList)
+    .option('--no-auto-revert', 'plan without the automatic revert')
+    .addHelpText('after', `
+Example:
+  deploy plan caseconductor-prod`)
+    .action(async (target: string, opts, cmd: Command) => {
+      const { planCommand } = await import('./plan.js');
+      await planCommand(target, opts, cmd.optsWithGlobals<GlobalOptions>());
+    });
+}
+
+/** `deploy releases`: the store's releases. */
+export function registerReleases(program: Command): void {
+  program
+    .command('releases <target>')
+    .summary('list the releases in the store, newest first')
+    .description('List the releases in the store of <app>-<env>, newest first.')
+    .addHelpText('after', `
+Example:
+  deploy releases caseconductor-prod`)
+    .action(async (target: string, _opts, cmd: Command) => {
+      const { releasesCommand } = await import('./info.js');
+      await releasesCommand(target, cmd.optsWithGlobals<GlobalOptions>());
+    });
+}
+
+/** `deploy status`: what every host serves. */
+export function registerStatus(program: Command): void {
+  program
+    .command('status <target>')
+    .summary('show what every host serves and whether it matches the live release')
+    .description('Show the release each host of <app>-<env> serves, whether it is the live one, and whether its files still match it.')
+    .addHelpText('after', `
+Example:
+  deploy status caseconductor-prod`)
+    .action(async (target: string, _opts, cmd: Command) => {
+      const { statusCommand } = await import('./info.js');
+      await statusCommand(target, cmd.optsWithGlobals<GlobalOptions>());
+    });
+}
+
+/** `deploy rollback`: an earlier release live again. */
+export function registerRollback(program: Command): void {
+  fleetOptions(program
+    .command('rollback <target>'))
+    .summary('make an earlier release live again (default: the previous one)')
+    .description('Make an earlier release of <app>-<env> live again: by default the one live before the current one.\nNo rebuild, no admin tasks; hosts that pruned the release get its exact tree from the store.')
+    .option('--to <release>', 'roll back to this release: an id (r42), a commit or a tag of the store')
+    .option('-f, --force', 'roll back even across changes to the migration paths')
+    .addHelpText('after', `
+Examples:
+  sudo deploy rollback caseconductor-prod
+  sudo deploy rollback caseconductor-prod --to r41`)
+    .action(async (target: string, opts, cmd: Command) => {
+      const { rollbackCommand } = await import('./rollback.js');
+      await rollbackCommand(target, opts, cmd.optsWithGlobals<GlobalOptions>());
+    });
+}
+
+/** `deploy sync`: every host to the live release. */
+export function registerSync(program: Command): void {
+  fleetOptions(program
+    .command('sync <target>'))
+    .summary('bring every host to the live release, repairing hand-changed ones')
+    .description('Bring every host of <app>-<env> to the live release without making a new one: hosts on another release or on none get it, hosts whose files were changed by hand get a fresh copy.')
+    .addHelpText('after', `
+Example:
+  sudo deploy sync caseconductor-prod`)
+    .action(async (target: string, opts, cmd: Command) => {
+      const { syncCommand } = await import('./sync.js');
+      await syncCommand(target, opts, cmd.optsWithGlobals<GlobalOptions>());
+    });
+}
+
+/** `deploy log`: the history of runs. */
+export function registerLog(program: Command): void {
+  program
+    .command('log <target>')
+    .summary('list the deploys, rollbacks and syncs, newest first')
+    .description('List the deploys, rollbacks and syncs of <app>-<env>, newest first, with who, when, the result and the hosts.')
+    .option('-n, --limit <n>', 'show only the newest <n> events', parsePositive)
+    .addHelpText('after', `
+Example:
+  deploy log caseconductor-prod -n 10`)
+    .action(async (target: string, opts, cmd: Command) => {
+      const { logCommand } = await import('./history.js');
+      await logCommand(target, opts, cmd.optsWithGlobals<GlobalOptions>());
+    });
+}
+
+/** `deploy diff`: the files changed between two releases. */
+export function registerDiff(program: Command): void {
+  program
+    .command('diff <target> [from] [to]')
+    .summary('list the files changed between two releases')
+    .description('List the files that differ between two releases (default: the live one against the release live before it; with one release given, that one against the live one).\nPrivate files are marked; their contents are never shown.')
+    .option('--patch', 'also show the changes to the non-private files')
+    .addHelpText('after', `
+Examples:
+  deploy diff caseconductor-prod
+  deploy diff caseconductor-prod r40 r42 --patch`)
+    .action(async (target: string, from: string | undefined, to: string | undefined, opts, cmd: Command) => {
+      const { diffCommand } = await import('./history.js');
+      await diffCommand(target, from, to, opts, cmd.optsWithGlobals<GlobalOptions>());
+    });
+}
+
+/** `deploy unlock`: remove the lock of a run gone for good. */
+export function registerUnlock(program: Command): void {
+  program
+    .command('unlock <target>')
+    .summary('remove the lock of a run that is gone for good')
+    .description('Remove the lock of <app>-<env> left by a run that is gone for good (e.g. its host crashed). Recorded in the lock log.')
+    .option('--force', 'required: confirms that no run of <app>-<env> is still going')
+    .addHelpText('after', `
+Example:
+  sudo deploy unlock caseconductor-prod --force`)
+    .action(async (target: string, opts: { force?: boolean }, cmd: Command) => {
+      const { unlockCommand } = await import('./unlock.js');
+      await unlockCommand(target, opts, cmd.optsWithGlobals<GlobalOptions>());
+    });
+}
+
+/** The options every command that changes a fleet takes (see fleet-run.ts). */
+function fleetOptions(cmd: Command): Command {
+  return cmd
+    .option('-p, --parallel <n>', 'hosts worked on at once', parsePositive)
+    .option('-w, --wait <duration>', 'if another run holds the lock, wait this long for it (30s, 5m, 1h)')
+    .option('--json', 'JSON lines on stdout, one per event (human lines stay on stderr)')
+    .option('--junit <file>', 'write a JUnit XML report: one test per host, phase and step');
+}
+
+function parsePositive(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new InvalidArgumentError(`expected a whole number from 1 to 1000, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** `a,b` → ['a', 'b']; repeated options add up. Names are checked against the env later. */
+function parseHostList(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+}
