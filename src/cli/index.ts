@@ -7,8 +7,11 @@ import { ExitCode, SlipwayError } from '../errors.js';
 import { packageVersion } from '../package-root.js';
 import { redact } from '../report/redact.js';
 import { permissionProblem } from './access.js';
+import { registerApps } from './apps.js';
+import { registerCheck } from './check.js';
 import { registerDeploy, registerDiff, registerLog, registerPlan, registerReleases, registerRollback, registerStatus, registerSync, registerUnlock } from './commands.js';
 import type { GlobalOptions } from './context.js';
+import { registerInit } from './init.js';
 
 const EXAMPLES = `
 Examples:
@@ -46,6 +49,9 @@ export function buildProgram(): Command {
     .addHelpText('after', EXAMPLES)
     .exitOverride();
   for (const register of [registerDeploy, registerPlan, registerReleases, registerStatus, registerRollback, registerSync, registerLog, registerDiff, registerUnlock]) register(program);
+  registerApps(program);
+  registerCheck(program);
+  registerInit(program);
   return program;
 }
 
