@@ -12,11 +12,19 @@ import { storeGit } from '../exec/git.js';
 import type { RunResult } from '../exec/runner.js';
 
 /**
+ * Not batch for the `git add`: git 2.39 (Debian 12) fails a bulk check-in whose first file is
+ * of 0 or 1 byte (written loose, into batch mode's temporary object directory, which is then
+ * moved away before the pack being written inside it is renamed: "unable to rename temporary
+ * file"). Its objects are in the pack anyway; batch still serves write-tree's loose trees.
+ */
+const ADD_FSYNC = ['-c', 'core.fsyncMethod=fsync'];
+
+/**
  * For the `git add` of a release: every new blob is streamed into one pack (git's bulk
  * check-in takes any file above core.bigFileThreshold), stored without zlib, as loose objects
  * were: most of a web app's bytes are assets that do not compress.
  */
-export const ADD_INTO_PACK = ['-c', 'core.bigFileThreshold=1', '-c', 'pack.compression=0'];
+export const ADD_INTO_PACK = ['-c', 'core.bigFileThreshold=1', '-c', 'pack.compression=0', ...ADD_FSYNC];
 
 /**
  * Runs hold the app's lock while they write the store, so an index.lock found then was left

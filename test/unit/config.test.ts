@@ -97,6 +97,8 @@ describe('a valid app', () => {
       state: '/srv/admin/prod/state/minimal',
       export: '/srv/admin/prod/state/minimal/export',
       verify: '/srv/admin/prod/state/minimal/verify',
+      shipTar: '/srv/admin/prod/state/minimal/ship.tar',
+      aheadTar: '/srv/admin/prod/state/minimal/ahead.tar',
     });
     assert.deepEqual(e.hosts, [
       { name: 'web1', address: 'web1', port: 22, user: 'root' },

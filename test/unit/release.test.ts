@@ -1,4 +1,9 @@
-import { describe, test } from 'node:test';
+import { describe, it, test } from 'node:test';
+import { readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { storeGit } from '../../src/exec/git.js';
+import { commitRelease } from '../../src/release-store/store.js';
+import { FACTS, withStore } from '../support/store.js';
 import assert from 'node:assert/strict';
 
 import { RELEASE_TAG, type ReleaseFacts, parseTrailers, releaseId, releaseMessage } from '../../src/release-store/release.js';
@@ -129,4 +134,21 @@ describe('release ids', () => {
       assert.ok(!RELEASE_TAG.test(tag), tag);
     }
   });
+});
+
+describe('committing a release into the store', () => {
+  // git 2.39's bulk check-in under core.fsyncMethod=batch failed exactly this first release
+  it('commits a first release whose first file has 0 or 1 byte, its objects in one pack, and fsck is clean', () =>
+    withStore(async (www) => {
+      await writeFile(join(www, 'A'), '');
+      await writeFile(join(www, 'SLOW'), '1');
+      await writeFile(join(www, 'index.html'), '<h1>v1</h1>\n');
+      const made = await commitRelease(www, FACTS, []);
+      assert.equal(made.release.id, 'r1');
+      assert.ok(made.created);
+      const packs = (await readdir(join(www, '.git', 'objects', 'pack'))).filter((f) => f.endsWith('.pack'));
+      assert.equal(packs.length, 1, `one pack: ${packs.join(', ')}`);
+      const fsck = await storeGit(www, ['fsck', '--full', '--strict']);
+      assert.equal(fsck.exitCode, 0, fsck.stderr);
+    }));
 });
