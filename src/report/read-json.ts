@@ -1,8 +1,9 @@
 /**
  * `--json` of the read commands (status, releases, log, plan, diff): one JSON document
  * each, built from the very values the text output is printed from. Pure: values in,
- * a document out. The schemas are documented in docs/json-commands.md; `schema`
- * changes only when a field changes meaning or goes away (new fields may appear).
+ * a document out. The schemas are documented in docs/json-commands.md; `v` (named as in
+ * the event stream and in apps/check --json) changes only when a field changes meaning or
+ * goes away (new fields may appear).
  */
 import type { HostTree } from '../deploy/drift.js';
 import type { Outcome } from '../deploy/fanout.js';
@@ -34,7 +35,7 @@ export function releaseMark(r: Release, live: Release | undefined, state: LiveSt
 
 export function releasesDocument(target: string, releases: readonly Release[], live: Release | undefined, state: LiveState) {
   return {
-    schema: READ_SCHEMA_VERSION,
+    v: READ_SCHEMA_VERSION,
     command: 'releases' as const,
     target,
     live: live?.id ?? null,
@@ -118,7 +119,7 @@ export function statusDocument(input: StatusInput) {
       ]
     : [];
   return {
-    schema: READ_SCHEMA_VERSION,
+    v: READ_SCHEMA_VERSION,
     command: 'status' as const,
     target,
     live: live ? { ...ref(live)!, fromHistory: input.fromHistory } : null,
@@ -134,7 +135,7 @@ export type StatusDocument = ReturnType<typeof statusDocument>;
 
 export function logDocument(target: string, events: readonly HistoryEvent[]) {
   return {
-    schema: READ_SCHEMA_VERSION,
+    v: READ_SCHEMA_VERSION,
     command: 'log' as const,
     target,
     events: events.map((e) => ({
@@ -156,7 +157,7 @@ export function logDocument(target: string, events: readonly HistoryEvent[]) {
 /** `from` null: `to` is the first release, there is nothing before it (files is then empty). */
 export function diffDocument(target: string, from: Release | undefined, to: Release, files: readonly FileChange[], patch?: string) {
   return {
-    schema: READ_SCHEMA_VERSION,
+    v: READ_SCHEMA_VERSION,
     command: 'diff' as const,
     target,
     from: ref(from),
@@ -173,7 +174,7 @@ export function diffDocument(target: string, from: Release | undefined, to: Rele
 export function planDocument(plan: RolloutPlan, ctx: PlanContext) {
   const r = ctx.release;
   return {
-    schema: READ_SCHEMA_VERSION,
+    v: READ_SCHEMA_VERSION,
     command: 'plan' as const,
     target: ctx.target,
     release: { id: r.id, created: r.created, commit: r.commit ?? null, source: r.source ?? null, subject: r.subject ?? null },

@@ -137,7 +137,7 @@ describe('deploy end to end', { timeout: 300_000 }, () => {
       assert.equal(r.exitCode, 0, r.all);
       assert.equal(r.stdout.trimEnd().split('\n').length, 1, `one document and nothing else on stdout: ${r.stdout}`);
       const doc = JSON.parse(r.stdout);
-      assert.equal(doc.schema, 1);
+      assert.equal(doc.v, 1);
       assert.equal(doc.target, w.target);
       return doc;
     };

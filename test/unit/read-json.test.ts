@@ -38,7 +38,7 @@ describe('releasesDocument', () => {
     ];
     const releases = [release(3, { build: 'shop #41' }), release(2, { branch: undefined, source: undefined, submodules: [{ path: 'vendor/lib', sha: 'a'.repeat(40) }] }), release(1)];
     const doc = releasesDocument('shop-prod', releases, releases[1], liveState(history));
-    assert.equal(doc.schema, 1);
+    assert.equal(doc.v, 1);
     assert.equal(doc.command, 'releases');
     assert.equal(doc.live, 'r2');
     assert.deepEqual(doc.releases.map((r) => [r.id, r.mark]), [['r3', 'rolled-back'], ['r2', 'live'], ['r1', null]]);
@@ -51,7 +51,7 @@ describe('releasesDocument', () => {
   });
 
   it('an empty store is an empty list, live null', () => {
-    assert.deepEqual(releasesDocument('shop-prod', [], undefined, liveState([])), { schema: 1, command: 'releases', target: 'shop-prod', live: null, releases: [] });
+    assert.deepEqual(releasesDocument('shop-prod', [], undefined, liveState([])), { v: 1, command: 'releases', target: 'shop-prod', live: null, releases: [] });
   });
 });
 
