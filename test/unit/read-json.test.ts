@@ -1,7 +1,5 @@
-/** The --json documents of the read commands, and the table and colour helpers their text uses. */
+/** The --json documents of the read commands: built from the values their text is printed from. */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import type { Host } from '../../src/config/resolve.js';
 import { DEFAULT_ROLLOUT } from '../../src/config/rollout.js';
@@ -10,9 +8,7 @@ import type { Outcome } from '../../src/deploy/fanout.js';
 import { buildPlan } from '../../src/deploy/plan.js';
 import { liveState, type HistoryEvent } from '../../src/release-store/history.js';
 import type { Release } from '../../src/release-store/release.js';
-import { importWithColour, useColour } from '../../src/report/colour.js';
 import { diffDocument, logDocument, planDocument, printable, releasesDocument, statusDocument } from '../../src/report/read-json.js';
-import { alignColumns } from '../../src/report/table.js';
 
 const release = (n: number, extra: Partial<Release> = {}): Release => ({
   id: `r${n}`,
@@ -154,70 +150,5 @@ describe('printable', () => {
     assert.equal(text.split('\n').length, 2);
     assert.ok(text.endsWith('\n'));
     assert.deepEqual(JSON.parse(text), doc);
-  });
-});
-
-describe('alignColumns', () => {
-  it('pads each column to its widest cell, leaves the last cell of a row unpadded', () => {
-    assert.deepEqual(alignColumns([['web1', 'r2', 'ok'], ['web2.a-long-name.example', 'r10', 'DRIFT'], ['web3', 'UNREACHABLE  cannot connect']]), [
-      'web1                      r2   ok',
-      'web2.a-long-name.example  r10  DRIFT',
-      'web3                      UNREACHABLE  cannot connect',
-    ]);
-  });
-
-  it('a row that ends early does not widen the column of its last cell; the gap is a parameter', () => {
-    assert.deepEqual(alignColumns([['a', 'a-very-long-last-cell'], ['bb', 'c', 'd']], ' '), ['a  a-very-long-last-cell', 'bb c d']);
-    assert.deepEqual(alignColumns([]), []);
-  });
-});
-
-describe('useColour', () => {
-  const tty = { isTTY: true };
-  const pipe = { isTTY: false };
-  const cases: [string, Parameters<typeof useColour>[0], boolean][] = [
-    ['a terminal', { env: {}, stream: tty }, true],
-    ['a pipe', { env: {}, stream: pipe }, false],
-    ['a dumb terminal', { env: { TERM: 'dumb' }, stream: tty }, false],
-    ['--no-color on a terminal', { noColor: true, env: {}, stream: tty }, false],
-    ['--no-color beats FORCE_COLOR', { noColor: true, env: { FORCE_COLOR: '1' }, stream: tty }, false],
-    ['NO_COLOR=1', { env: { NO_COLOR: '1' }, stream: tty }, false],
-    ['NO_COLOR beats FORCE_COLOR', { env: { NO_COLOR: 'yes', FORCE_COLOR: '1' }, stream: tty }, false],
-    ['an empty NO_COLOR is unset', { env: { NO_COLOR: '' }, stream: tty }, true],
-    ['FORCE_COLOR=1 into a pipe', { env: { FORCE_COLOR: '1' }, stream: pipe }, true],
-    ['an empty FORCE_COLOR forces too', { env: { FORCE_COLOR: '' }, stream: pipe }, true],
-    ['FORCE_COLOR=0 on a terminal', { env: { FORCE_COLOR: '0' }, stream: tty }, false],
-    ['FORCE_COLOR=false on a terminal', { env: { FORCE_COLOR: 'false' }, stream: tty }, false],
-  ];
-  for (const [name, options, expected] of cases) it(`${name}: ${expected ? 'colour' : 'none'}`, () => assert.equal(useColour(options), expected));
-});
-
-describe('importWithColour', () => {
-  it('loads with NO_COLOR and FORCE_COLOR matching the decision, then puts the environment back', async () => {
-    const env: NodeJS.ProcessEnv = { NO_COLOR: '', FORCE_COLOR: '0', OTHER: 'x' };
-    const seenOn = await importWithColour(true, async () => ({ ...env }), env);
-    assert.deepEqual(seenOn, { FORCE_COLOR: '1', OTHER: 'x' });
-    const seenOff = await importWithColour(false, async () => ({ ...env }), env);
-    assert.deepEqual(seenOff, { NO_COLOR: '1', OTHER: 'x' });
-    assert.deepEqual(env, { NO_COLOR: '', FORCE_COLOR: '0', OTHER: 'x' });
-    const bare: NodeJS.ProcessEnv = {};
-    await assert.rejects(importWithColour(false, async () => { throw new Error('load failed'); }, bare), /load failed/);
-    assert.deepEqual(bare, {}, 'put back after a failed load too');
-  });
-});
-
-describe('importWithColour with the real listr2', () => {
-  // colorette decides once per process, when listr2 is loaded: one child process per case
-  const loaded = async (colour: boolean, env: Record<string, string>) => {
-    const code = `import { importWithColour } from './src/report/colour.ts';
-const { color } = await importWithColour(${colour}, () => import('listr2'));
-process.stdout.write(JSON.stringify({ red: color.red('x'), env: [process.env.NO_COLOR ?? null, process.env.FORCE_COLOR ?? null] }));`;
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '--eval', code], { env: { PATH: process.env.PATH, ...env } });
-    return JSON.parse(stdout) as { red: string; env: [string | null, string | null] };
-  };
-
-  it('colours when told to even with FORCE_COLOR=0 and no terminal, and not when told not to even with FORCE_COLOR=1', async () => {
-    assert.deepEqual(await loaded(true, { FORCE_COLOR: '0', NO_COLOR: '' }), { red: '\u001b[31mx\u001b[39m', env: ['', '0'] });
-    assert.deepEqual(await loaded(false, { FORCE_COLOR: '1' }), { red: 'x', env: [null, '1'] });
   });
 });
