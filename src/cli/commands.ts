@@ -46,9 +46,11 @@ export function registerPlan(program: Command): void {
     .option('--hosts <names>', 'only these hosts (comma-separated)', parseHostList)
     .option('--exclude-hosts <names>', 'leave these hosts out (comma-separated)', parseHostList)
     .option('--no-auto-revert', 'plan without the automatic revert')
+    .option('--json', 'print one JSON document on stdout instead (schema: docs/json-commands.md)')
     .addHelpText('after', `
-Example:
-  deploy plan caseconductor-prod`)
+Examples:
+  deploy plan caseconductor-prod
+  deploy plan caseconductor-prod --json | jq -r '.phases[].hosts[] | select(.error) | .host'`)
     .action(async (target: string, opts, cmd: Command) => {
       const { planCommand } = await import('./plan.js');
       await planCommand(target, opts, cmd.optsWithGlobals<GlobalOptions>());
@@ -61,12 +63,14 @@ export function registerReleases(program: Command): void {
     .command('releases <target>')
     .summary('list the releases in the store, newest first')
     .description('List the releases in the store of <app>-<env>, newest first.')
+    .option('--json', 'print one JSON document on stdout instead (schema: docs/json-commands.md)')
     .addHelpText('after', `
-Example:
-  deploy releases caseconductor-prod`)
-    .action(async (target: string, _opts, cmd: Command) => {
+Examples:
+  deploy releases caseconductor-prod
+  deploy releases caseconductor-prod --json | jq -r '.live'`)
+    .action(async (target: string, opts: { json?: boolean }, cmd: Command) => {
       const { releasesCommand } = await import('./info.js');
-      await releasesCommand(target, cmd.optsWithGlobals<GlobalOptions>());
+      await releasesCommand(target, opts, cmd.optsWithGlobals<GlobalOptions>());
     });
 }
 
@@ -76,12 +80,14 @@ export function registerStatus(program: Command): void {
     .command('status <target>')
     .summary('show what every host serves and whether it matches the live release')
     .description('Show the release each host of <app>-<env> serves, whether it is the live one, and whether its files still match it.')
+    .option('--json', 'print one JSON document on stdout instead (schema: docs/json-commands.md)')
     .addHelpText('after', `
-Example:
-  deploy status caseconductor-prod`)
-    .action(async (target: string, _opts, cmd: Command) => {
+Examples:
+  deploy status caseconductor-prod
+  deploy status caseconductor-prod --json | jq '.hosts[] | select(.verdict != "in-sync")'`)
+    .action(async (target: string, opts: { json?: boolean }, cmd: Command) => {
       const { statusCommand } = await import('./info.js');
-      await statusCommand(target, cmd.optsWithGlobals<GlobalOptions>());
+      await statusCommand(target, opts, cmd.optsWithGlobals<GlobalOptions>());
     });
 }
 
@@ -125,9 +131,11 @@ export function registerLog(program: Command): void {
     .summary('list the deploys, rollbacks and syncs, newest first')
     .description('List the deploys, rollbacks and syncs of <app>-<env>, newest first, with who, when, the result and the hosts.')
     .option('-n, --limit <n>', 'show only the newest <n> events', parsePositive)
+    .option('--json', 'print one JSON document on stdout instead (schema: docs/json-commands.md)')
     .addHelpText('after', `
-Example:
-  deploy log caseconductor-prod -n 10`)
+Examples:
+  deploy log caseconductor-prod -n 10
+  deploy log caseconductor-prod -n 1 --json | jq -r '.events[0].result'`)
     .action(async (target: string, opts, cmd: Command) => {
       const { logCommand } = await import('./history.js');
       await logCommand(target, opts, cmd.optsWithGlobals<GlobalOptions>());
@@ -141,10 +149,12 @@ export function registerDiff(program: Command): void {
     .summary('list the files changed between two releases')
     .description('List the files that differ between two releases (default: the live one against the release live before it; with one release given, that one against the live one).\nPrivate files are marked; their contents are never shown.')
     .option('--patch', 'also show the changes to the non-private files')
+    .option('--json', 'print one JSON document on stdout instead (schema: docs/json-commands.md)')
     .addHelpText('after', `
 Examples:
   deploy diff caseconductor-prod
-  deploy diff caseconductor-prod r40 r42 --patch`)
+  deploy diff caseconductor-prod r40 r42 --patch
+  deploy diff caseconductor-prod --json | jq -r '.files[].path'`)
     .action(async (target: string, from: string | undefined, to: string | undefined, opts, cmd: Command) => {
       const { diffCommand } = await import('./history.js');
       await diffCommand(target, from, to, opts, cmd.optsWithGlobals<GlobalOptions>());

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { caller } from '../caller.js';
 import { DEFAULT_ROOT, checkAdminRoot } from '../config/paths.js';
+import { importWithColour, useColour } from '../report/colour.js';
 import { lineReporter } from '../report/line.js';
 import { redacting } from '../report/redact.js';
 import { type Reporter, type RunEvent, tee } from '../report/events.js';
@@ -15,6 +16,8 @@ export interface GlobalOptions {
   apps?: string;
   root?: string;
   verbose?: boolean;
+  /** false with --no-color */
+  color?: boolean;
 }
 
 /**
@@ -78,6 +81,8 @@ export interface ReporterOptions {
   json?: boolean;
   /** More reporters that see every (redacted) event, e.g. a RunTracker. */
   also?: Reporter[];
+  /** false: no colour whatever the environment says (--no-color); see useColour. */
+  color?: boolean;
 }
 
 /**
@@ -85,7 +90,8 @@ export interface ReporterOptions {
  * lines in CI, pipes and logs; JSON lines with --json.
  */
 export async function makeReporter(options: ReporterOptions = {}): Promise<Reporter> {
-  const human = isInteractive() && !options.json ? notesAfterTitle((await import('../report/tty.js')).ttyReporter()) : lineReporter();
+  const colour = useColour({ noColor: options.color === false });
+  const human = isInteractive() && !options.json ? notesAfterTitle((await importWithColour(colour, () => import('../report/tty.js'))).ttyReporter()) : lineReporter();
   return redacting(tee(human, ...(options.json ? [jsonReporter()] : []), ...(options.also ?? [])));
 }
 

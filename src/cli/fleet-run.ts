@@ -45,7 +45,7 @@ export interface FleetRun<T> {
 export async function runOnFleet<T>(target: string, options: FleetRunOptions, globals: GlobalOptions, run: FleetRun<T>): Promise<void> {
   const started = performance.now();
   const tracker = new RunTracker();
-  const reporter = await makeReporter({ json: options.json, also: [tracker] });
+  const reporter = await makeReporter({ json: options.json, also: [tracker], color: globals.color });
   let appEnv: AppEnv | undefined;
   let failure: unknown;
   // a --junit that cannot be written is a usage error like any other: reported once, not tried again at the end

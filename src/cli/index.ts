@@ -34,6 +34,9 @@ Environment:
   SLIPWAY_ROOT   admin node root holding <env>/{src,www,private}/<app> (default: /data)
   Under sudo, these and --apps/--root are used only for paths root owns and nobody
   else can write (every directory up to /); the app file is read as nobody first.
+  NO_COLOR       when set and not empty: no colour (as --no-color, which wins over FORCE_COLOR)
+  FORCE_COLOR    0 or false: no colour; any other value: colour even on TERM=dumb
+                 (colour is only ever in the terminal view; lines and JSON have none)
   CI             when set (and not 0/false), or without a terminal: no spinners, one line per event
   JOB_NAME, BUILD_NUMBER, BUILD_URL   Jenkins' build, recorded in the release
 
@@ -49,6 +52,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--apps <dir>', 'directory of app files').env('SLIPWAY_APPS'))
     .addOption(new Option('--root <dir>', 'admin node root').env('SLIPWAY_ROOT'))
     .option('-v, --verbose', 'show stack traces on errors')
+    .option('--no-color', 'no colour in the terminal view (as NO_COLOR)')
     .showHelpAfterError('(run deploy --help for usage)')
     .addHelpText('after', EXAMPLES)
     .exitOverride();

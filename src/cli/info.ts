@@ -2,37 +2,37 @@
 import { loadTarget } from '../config/load.js';
 import { inspectOn, summarizeDrift, withEachHost } from '../deploy/drift.js';
 import { describeKept } from '../deploy/remote-output.js';
-import { idOfDir } from '../deploy/layout.js';
 import { DeployFailedError } from '../errors.js';
 import { exportRelease, viewStore } from '../release-store/index.js';
 import { memoryReporter } from '../report/line.js';
 import { redact } from '../report/redact.js';
-import { needsOf } from '../flows/sync.js';
 import { registerSecrets } from '../secrets.js';
 import { requireAccess } from './access.js';
 import { type GlobalOptions, locations } from './context.js';
-import { plural } from '../report/line.js';
+import { printable, releaseMark, releasesDocument, type StatusDocument, statusDocument } from '../report/read-json.js';
+import { alignColumns } from '../report/table.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
-export async function releasesCommand(target: string, globals: GlobalOptions): Promise<void> {
+export async function releasesCommand(target: string, options: { json?: boolean }, globals: GlobalOptions): Promise<void> {
   const appEnv = await loadTarget(target, locations(globals));
   requireAccess([{ path: appEnv.paths.www, need: 'read', git: true }]);
   const { releases, live, state } = await viewStore(appEnv.paths.www);
-  if (!releases.length) {
-    out(`no releases of ${appEnv.app}-${appEnv.env} yet (store: ${appEnv.paths.www})`);
+  const name = `${appEnv.app}-${appEnv.env}`;
+  if (options.json) {
+    process.stdout.write(printable(releasesDocument(name, releases, live, state)));
     return;
   }
-  for (const r of releases) {
-    const subs = r.submodules.map((s) => `${s.path}@${s.sha.slice(0, 8)}`).join(' ');
-    // live per the history; "rolled-back" = a rollback moved the fleet away from it
-    const mark = r.id === live?.id ? 'live' : state.rolledBack.has(r.id) ? 'rolled-back' : '';
-    out(
-      [r.id.padEnd(6), r.commit.slice(0, 12), mark.padEnd(11), r.date, r.deployer.padEnd(10), `source ${r.source?.slice(0, 12) ?? '?'}${r.branch ? ` (${r.branch})` : ''}`, subs, r.build ? `build ${r.build}` : '']
-        .filter(Boolean)
-        .join('  '),
-    );
+  if (!releases.length) {
+    out(`no releases of ${name} yet (store: ${appEnv.paths.www})`);
+    return;
   }
+  const rows = releases.map((r) => {
+    const subs = r.submodules.map((s) => `${s.path}@${s.sha.slice(0, 8)}`).join(' ');
+    const rest = [`source ${r.source?.slice(0, 12) ?? '?'}${r.branch ? ` (${r.branch})` : ''}`, subs, r.build ? `build ${r.build}` : ''].filter(Boolean).join('  ');
+    return [r.id, r.commit.slice(0, 12), releaseMark(r, live, state) ?? '', r.date, r.deployer, rest];
+  });
+  for (const line of alignColumns(rows)) out(line);
 }
 
 /**
@@ -40,7 +40,7 @@ export async function releasesCommand(target: string, globals: GlobalOptions): P
  * release, and hosts whose live tree differs from the release commit (changed
  * by hand), are flagged and make the command exit 1.
  */
-export async function statusCommand(target: string, globals: GlobalOptions): Promise<void> {
+export async function statusCommand(target: string, options: { json?: boolean }, globals: GlobalOptions): Promise<void> {
   const appEnv = await loadTarget(target, locations(globals));
   // the store, a checkout of the live release in the state dir, the private values to redact, the key
   requireAccess([
@@ -50,9 +50,11 @@ export async function statusCommand(target: string, globals: GlobalOptions): Pro
     { path: appEnv.ssh.key, need: 'read' },
   ]);
   const { releases, live, state } = await viewStore(appEnv.paths.www);
+  const name = `${appEnv.app}-${appEnv.env}`;
   const newest = releases[0];
   if (!live) {
-    out(`no releases of ${appEnv.app}-${appEnv.env} yet (store: ${appEnv.paths.www})`);
+    if (options.json) process.stdout.write(printable(statusDocument({ target: name, live, newest, fromHistory: false, results: [] })));
+    else out(`no releases of ${name} yet (store: ${appEnv.paths.www})`);
     return;
   }
   await registerSecrets(appEnv);
@@ -60,35 +62,39 @@ export async function statusCommand(target: string, globals: GlobalOptions): Pro
   // a checkout of its own, so a status never moves the export a running deploy serves from
   const verifyDir = await exportRelease(appEnv.paths.www, appEnv.paths.verify, live, appEnv.privateMode);
   const results = await withEachHost(appEnv, appEnv.hosts, verifyDir, quiet, (session, server) => inspectOn(session, appEnv, live, server, quiet));
-  out(`live release: ${live.id} (${live.commit.slice(0, 12)})${state.live ? '' : ' (no history yet: taken to be the newest)'}`);
-  out(`newest release: ${newest ? `${newest.id} (${newest.commit.slice(0, 12)})` : 'none'}`);
-  let unreachable = 0;
-  let differ = 0;
-  let edited = 0;
-  for (const r of results) {
-    if (!r.ok) {
-      unreachable++;
-      out(`${r.host.padEnd(16)} UNREACHABLE  ${redact(r.error)}`);
+  const doc = statusDocument({
+    target: name,
+    live,
+    newest,
+    fromHistory: Boolean(state.live),
+    results: results.map((r) => (r.ok ? r : { ...r, error: redact(r.error) })),
+  });
+  if (options.json) process.stdout.write(printable(doc));
+  else for (const line of statusLines(doc)) out(line);
+  if (doc.problems.length) throw new DeployFailedError(doc.problems.join('; '));
+}
+
+/** The text of `status`, from its document. */
+function statusLines(doc: StatusDocument): string[] {
+  const live = doc.live!;
+  const rows: string[][] = [];
+  for (const h of doc.hosts) {
+    if (!h.reachable) {
+      rows.push([h.host, `UNREACHABLE  ${h.error}`]);
       continue;
     }
-    const t = r.value;
     const verdict =
-      t.verdict === 'in-sync' ? 'ok'
-      : t.verdict === 'modified' ? `MODIFIED: ${summarizeDrift(t.drift)}`
-      : t.verdict === 'no-release' ? 'NO RELEASE'
+      h.verdict === 'in-sync' ? 'ok'
+      : h.verdict === 'modified' ? `MODIFIED: ${summarizeDrift(h.drift)}`
+      : h.verdict === 'no-release' ? 'NO RELEASE'
       : `DRIFT: not the live ${live.id}`;
-    const needs = needsOf(t);
-    if (needs.repair || needs.ship) differ++;
-    const isNewest = newest && t.revision === newest.commit;
-    out(`${r.host.padEnd(16)} ${(idOfDir(t.dir) ?? 'none').padEnd(8)} ${t.revision?.slice(0, 12) ?? '-'.padEnd(12)}  ${verdict}${isNewest ? ', newest' : ''}`);
+    rows.push([h.host, h.release ?? 'none', h.revision?.slice(0, 12) ?? '-', `${verdict}${h.newest ? ', newest' : ''}`]);
     // kept releases too: a rollback switches to one, and an edit of a shared file changed it
-    for (const k of t.kept) out(`${''.padEnd(16)} ${(idOfDir(k.dir) ?? k.dir).padEnd(8)} kept  ${k.differ ? 'EDITED: ' : ''}${describeKept(k)}`);
-    if (needs.forget) edited++;
+    for (const k of h.kept) rows.push(['', k.release, `kept  ${k.edited ? 'EDITED: ' : ''}${describeKept({ differ: k.differ ?? undefined })}`]);
   }
-  const problems = [
-    ...(unreachable ? [`${plural(unreachable, 'host')} could not be reached`] : []),
-    ...(differ ? [`${plural(differ, 'host')} ${differ === 1 ? 'differs' : 'differ'} from the live release ${live.id}: run deploy sync ${appEnv.app}-${appEnv.env}`] : []),
-    ...(edited ? [`${plural(edited, 'host')} ${edited === 1 ? 'keeps' : 'keep'} releases edited by hand: run deploy sync ${appEnv.app}-${appEnv.env} to remove them`] : []),
+  return [
+    `live release: ${live.id} (${live.commit.slice(0, 12)})${live.fromHistory ? '' : ' (no history yet: taken to be the newest)'}`,
+    `newest release: ${doc.newest ? `${doc.newest.id} (${doc.newest.commit.slice(0, 12)})` : 'none'}`,
+    ...alignColumns(rows),
   ];
-  if (problems.length) throw new DeployFailedError(problems.join('; '));
 }

@@ -6,16 +6,17 @@
 import { loadTarget } from '../config/load.js';
 import { defaultPlan } from '../deploy/ship.js';
 import { readLive } from '../deploy/status.js';
-import { formatPlan } from '../deploy/plan-text.js';
+import { formatPlan, type PlanContext } from '../deploy/plan-text.js';
 import { DeployFailedError } from '../errors.js';
 import { listReleases } from '../release-store/index.js';
 import { previewSource } from '../update/preview.js';
+import { planDocument, printable } from '../report/read-json.js';
 import { requireAccess } from './access.js';
 import { type GlobalOptions, locations } from './context.js';
 import { type RunSelection, applySelection, checkRevision } from './selection.js';
 import { plural } from '../report/line.js';
 
-export async function planCommand(target: string, options: RunSelection & { revision?: string; parallel?: number }, globals: GlobalOptions): Promise<void> {
+export async function planCommand(target: string, options: RunSelection & { revision?: string; parallel?: number; json?: boolean }, globals: GlobalOptions): Promise<void> {
   checkRevision(options.revision);
   const appEnv = applySelection(await loadTarget(target, locations(globals)), options);
   if (options.parallel) appEnv.parallel = options.parallel;
@@ -29,15 +30,16 @@ export async function planCommand(target: string, options: RunSelection & { revi
   const id = created ? `r${(newest?.number ?? 0) + 1}` : newest.id;
   const live = await readLive(appEnv, appEnv.hosts);
   const plan = defaultPlan(appEnv, { id }, appEnv.hosts);
-  const lines = formatPlan(plan, {
+  const ctx: PlanContext = {
     target: `${appEnv.app}-${appEnv.env}`,
     release: { id, created, commit: created ? undefined : newest?.commit, source: source.sha, subject: source.subject },
     base: newest ? { id: newest.id, source: newest.source } : undefined,
     commits: created ? source.commits : [],
     live,
     parallel: appEnv.parallel,
-  });
-  process.stdout.write(`${lines.join('\n')}\nnothing was changed: this is a plan\n`);
+  };
+  if (options.json) process.stdout.write(printable(planDocument(plan, ctx)));
+  else process.stdout.write(`${formatPlan(plan, ctx).join('\n')}\nnothing was changed: this is a plan\n`);
   const unreachable = [...live.entries()].filter(([, v]) => v.error);
   if (unreachable.length) {
     throw new DeployFailedError(`cannot read what ${plural(unreachable.length, 'host')} serve:\n${unreachable.map(([h, v]) => `  ${h}: ${v.error}`).join('\n')}`);

@@ -2,6 +2,7 @@
 import { display } from '../exec/cmd.js';
 import type { RolloutPlan, Step } from './plan.js';
 import { plural } from '../report/line.js';
+import { alignColumns } from '../report/table.js';
 
 export interface PlanContext {
   /** `shop-prod`. */
@@ -45,13 +46,19 @@ export function formatPlan(plan: RolloutPlan, ctx: PlanContext): string[] {
     if (ctx.commits.length > 50) lines.push(`    … and ${ctx.commits.length - 50} more`);
   }
   lines.push(`stage ${plan.release} on all ${plural(plan.hosts.length, 'host')} first (up to ${Math.min(ctx.parallel, plan.hosts.length)} at once): ${plan.hosts.map((h) => h.name).join(', ')}`);
+  // host names padded to the longest, so what each host serves lines up across the phases
+  const planned = plan.phases.flatMap((phase) => phase.hosts.map(({ host }) => host.name));
+  const aligned = alignColumns(planned.map((name) => {
+    const live = ctx.live.get(name);
+    return [`  ${name}`, `(${live?.error ? `unreachable: ${live.error}` : live?.id ? `serves ${live.id}` : 'not read'})`];
+  }), ' ');
+  const heads = new Map(planned.map((name, i) => [name, aligned[i]!]));
   plan.phases.forEach((phase, i) => {
     if (phase.pauseBefore) lines.push(`pause ${phase.pauseBefore}s`);
     lines.push(`phase ${i + 1}/${plan.phases.length} ${phase.name}: ${phase.hosts.map((h) => h.host.name).join(', ')} (at most ${phase.concurrency} switching at once)`);
     for (const { host, steps } of phase.hosts) {
       const live = ctx.live.get(host.name);
-      const now = live?.error ? `unreachable: ${live.error}` : live?.id ? `serves ${live.id}` : 'not read';
-      lines.push(`  ${host.name} (${now})`);
+      lines.push(heads.get(host.name)!);
       // a deploy neither switches nor checks a host that already serves the release
       if (live?.id === plan.release) lines.push(`    nothing to do: already serves ${plan.release}`);
       else for (const step of steps) lines.push(`    ${describeStep(step)}`);

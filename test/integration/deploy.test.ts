@@ -131,6 +131,83 @@ describe('deploy end to end', { timeout: 300_000 }, () => {
     assert.equal((r.stdout.match(/ r5 .* newest$/gm) ?? []).length, 3, r.stdout);
   });
 
+  it('--json on status, releases, log, plan and diff: one document each, matching what the store and the fleet hold', async () => {
+    const json = async (...args: string[]) => {
+      const r = await w.deploy(...args, '--json');
+      assert.equal(r.exitCode, 0, r.all);
+      assert.equal(r.stdout.trimEnd().split('\n').length, 1, `one document and nothing else on stdout: ${r.stdout}`);
+      const doc = JSON.parse(r.stdout);
+      assert.equal(doc.v, 1);
+      assert.equal(doc.target, w.target);
+      return doc;
+    };
+    const rev = (ref: string) => git(w.www, 'rev-parse', `${ref}^{commit}`).then((s) => s.trim());
+    const names = w.fleet.hosts.map((h) => h.name);
+
+    const releases = await json('releases', w.target);
+    const ids = (await tags()).sort((a, b) => Number(b.slice(1)) - Number(a.slice(1)));
+    assert.deepEqual(releases.releases.map((r: { id: string }) => r.id), ids);
+    for (const r of releases.releases) assert.equal(r.commit, await rev(r.id), r.id);
+    const live = releases.live as string;
+    assert.equal(releases.releases.find((r: { mark: string }) => r.mark === 'live').id, live);
+
+    const status = await json('status', w.target);
+    assert.deepEqual(status.live, { id: live, commit: await rev(live), fromHistory: true });
+    assert.deepEqual(status.hosts.map((h: { host: string }) => h.host), names);
+    assert.deepEqual(status.problems, []);
+    for (const host of w.fleet.hosts) {
+      const dir = w.liveDir(host)!;
+      const h = status.hosts.find((x: { host: string }) => x.host === host.name);
+      assert.equal(h.release, basename(dir).split('-')[0], host.name);
+      assert.equal(h.revision, readFileSync(join(dirname(dir), `.${basename(dir)}.rev`), 'utf8').trim(), host.name);
+      assert.equal(h.verdict, 'in-sync', host.name);
+    }
+
+    const log = await json('log', w.target);
+    const recorded = Number((await git(w.www, 'rev-list', '--first-parent', '--count', 'refs/slipway/history')).trim());
+    assert.equal(log.events.length, recorded);
+    assert.equal(log.events[0].to, live);
+    assert.equal(log.events[0].result, 'ok');
+    assert.deepEqual(log.events[0].hosts.map((h: { host: string }) => h.host).sort(), [...names].sort());
+    assert.equal((await json('log', w.target, '-n', '2')).events.length, 2);
+
+    const plan = await json('plan', w.target);
+    assert.deepEqual(plan.release, { id: live, created: false, commit: await rev(live), source: plan.release.source, subject: plan.release.subject });
+    assert.equal(plan.release.source, (await git(w.work, 'rev-parse', 'HEAD')).trim());
+    assert.deepEqual(plan.hosts, names);
+    const planned = plan.phases.flatMap((p: { hosts: unknown[] }) => p.hosts);
+    assert.deepEqual(planned.map((h: { host: string; serves: string; nothingToDo: boolean }) => [h.host, h.serves, h.nothingToDo]).sort(), names.map((n) => [n, live, true]).sort());
+
+    const diff = await json('diff', w.target);
+    assert.equal(diff.to.id, live);
+    assert.equal(diff.to.commit, await rev(live));
+    assert.equal(diff.from.commit, await rev(diff.from.id));
+    const changed = (await git(w.www, 'diff', '--name-only', '--no-renames', diff.from.commit, diff.to.commit)).split('\n').filter(Boolean);
+    assert.deepEqual(diff.files.map((f: { path: string }) => f.path), changed);
+    assert.equal(diff.patch, null);
+  });
+
+  it('tables size their columns to the content: a long host name keeps the columns after it aligned', async () => {
+    const long = 'web3.rack-b.eu-west-1.example.internal';
+    const appFile = join(w.appsDir, `${w.app}.ts`);
+    await writeFile(appFile, (await readFile(appFile, 'utf8')).replace(`name: '${w.fleet.hosts[2]!.name}'`, `name: '${long}'`));
+    try {
+      const status = await w.deploy('status', w.target);
+      assert.equal(status.exitCode, 0, status.all);
+      const rows = status.stdout.split('\n').filter((l) => / r5 /.test(l) && !l.startsWith('live') && !l.startsWith('newest'));
+      assert.equal(rows.length, 3, status.stdout);
+      assert.ok(rows.some((l) => l.startsWith(`${long}  r5 `)), status.stdout);
+      assert.deepEqual(rows.map((l) => l.indexOf(' r5 ')), rows.map(() => long.length + 1), status.stdout);
+      const plan = await w.deploy('plan', w.target);
+      assert.equal(plan.exitCode, 0, plan.all);
+      const heads = plan.stdout.split('\n').filter((l) => l.includes('(serves '));
+      assert.equal(heads.length, 3, plan.stdout);
+      assert.deepEqual(heads.map((l) => l.indexOf('(serves ')), heads.map(() => 2 + long.length + 1), plan.stdout);
+    } finally {
+      await w.writeApp();
+    }
+  });
+
   it('--revision ships that exact commit', async () => {
     const first = (await git(w.work, 'rev-list', '--max-parents=0', 'HEAD')).trim();
     const r = await w.deploy(w.target, '--revision', first);
