@@ -7,7 +7,7 @@ import { ExitCode, SlipwayError } from '../errors.js';
 import { packageVersion } from '../package-root.js';
 import { redact } from '../report/redact.js';
 import { permissionProblem } from './access.js';
-import { registerDeploy, registerDiff, registerLog, registerPlan, registerReleases, registerRollback, registerStatus, registerSync, registerUnlock } from './commands.js';
+import { registerDeploy, registerDiff, registerLog, registerPlan, registerReleases, registerRollback, registerStatus, registerSync, registerUnlock, registerCompletion } from './commands.js';
 import type { GlobalOptions } from './context.js';
 
 const EXAMPLES = `
@@ -45,7 +45,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run deploy --help for usage)')
     .addHelpText('after', EXAMPLES)
     .exitOverride();
-  for (const register of [registerDeploy, registerPlan, registerReleases, registerStatus, registerRollback, registerSync, registerLog, registerDiff, registerUnlock]) register(program);
+  for (const register of [registerDeploy, registerPlan, registerReleases, registerStatus, registerRollback, registerSync, registerLog, registerDiff, registerUnlock, registerCompletion]) register(program);
   return program;
 }
 
