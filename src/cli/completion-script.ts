@@ -21,7 +21,7 @@ function tables(def: ProgramDef): string {
   const globals = def.globalOptions;
   const valued = (options: readonly OptionDef[]) => options.filter((o) => o.value);
   const globalValued = valued(globals).map((o) => `    ${alternatives(o.names.map((n) => `*" ${n}"`))}) vkind='${o.value}' ;;`);
-  const commandValued = def.commands.flatMap((c) => valued(c.options).map((o) => `    ${alternatives(o.names.map((n) => `"${c.name} ${n}"`))}) vkind=${o.value} ;;`));
+  const commandValued = def.commands.flatMap((c) => valued(c.options).map((o) => `    ${alternatives(o.names.map((n) => `"${c.name} ${n}"`))}) vkind='${o.value}' ;;`));
   const args = def.commands.flatMap((c) => c.args.map((a, i) => `    "${c.name} ${i}") akind='${a.kind}' ;;`));
   // -h/--help is a global option too: offered once
   const global = new Set(globals.flatMap((o) => o.names));
