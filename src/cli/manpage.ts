@@ -26,8 +26,12 @@ function options(list: readonly OptionDef[]): string[] {
 function preformatted(text: string): string[] {
   if (!text) return [];
   return text.split(/\n(?=\S)/).flatMap((block) => {
-    const [heading = '', ...body] = block.split('\n');
-    return ['.PP', `.B ${roff(heading.replace(/:$/, ''))}`, '.RS 2', '.nf', ...body.map((l) => roff(l.replace(/^ {2}/, ''))), '.fi', '.RE'];
+    const [first = '', ...rest] = block.split('\n');
+    // `Exit codes: 0 ok, …`: the heading is up to the colon, the rest of its line is text
+    const at = first.indexOf(':');
+    const heading = at < 0 ? first : first.slice(0, at);
+    const body = at < 0 || !first.slice(at + 1).trim() ? rest : [first.slice(at + 1).trim(), ...rest.map((l) => l.replace(new RegExp(`^ {0,${at + 2}}`), ''))];
+    return ['.PP', `.B ${roff(heading)}`, '.RS 2', '.nf', ...body.map((l) => roff(l.replace(/^ {2}/, ''))), '.fi', '.RE'];
   });
 }
 

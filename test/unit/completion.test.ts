@@ -50,7 +50,16 @@ describe('generated from the command definitions', () => {
     assert.doesNotMatch(bash, /_deploy_commands='[^']*(completion|__complete)/);
     assert.doesNotMatch(man, /__complete|deploy completion/);
     assert.ok(man.includes('sudo deploy rollback caseconductor\\-prod \\-\\-to r41'));
-    assert.ok(man.includes('.B Exit codes'));
+    assert.ok(man.includes('.B Exit codes\n.RS 2\n.nf\n0 ok, 1 failed'));
+  });
+
+  it('a mistyped command is never taken for a hidden one', async () => {
+    const p = buildProgram();
+    let stderr = '';
+    p.configureOutput({ writeErr: (s) => { stderr += s; } });
+    await assert.rejects(p.parseAsync(['node', 'deploy', 'complet', 'x-prod']));
+    assert.match(stderr, /unknown command 'complet'/);
+    assert.doesNotMatch(stderr, /did you mean/);
   });
 
   it('the bash script passes shellcheck and the zsh script parses', () => {
