@@ -16,8 +16,11 @@ const HEADER = (shell: Shell) => `# ${shell} completion for deploy(1), generated
 /** `a|b|c` for a case pattern: the names are options and command names, [a-z0-9-] only. */
 const alternatives = (names: readonly string[]) => names.join('|');
 
-/** The case tables both shells use: which options a command has, which take a value, what its arguments are. */
-function tables(def: ProgramDef): string {
+/**
+ * The case tables both shells use: which options take a value, what a command's arguments are;
+ * bash also gets each command's options (zsh has them with their descriptions, zshDescriptions).
+ */
+function tables(def: ProgramDef, shell: Shell): string {
   const globals = def.globalOptions;
   const valued = (options: readonly OptionDef[]) => options.filter((o) => o.value);
   const globalValued = valued(globals).map((o) => `    ${alternatives(o.names.map((n) => `*" ${n}"`))}) vkind='${o.value}' ;;`);
@@ -44,7 +47,7 @@ _deploy_arg_kind() {
   case "$1 $2" in
 ${args.join('\n')}
   esac
-}
+}${shell === 'bash' ? `
 
 # the options of command $1 (in opts)
 _deploy_options() {
@@ -52,7 +55,7 @@ _deploy_options() {
   case $1 in
 ${options.join('\n')}
   esac
-}`;
+}` : ''}`;
 }
 
 /**
@@ -82,7 +85,7 @@ export function bashCompletion(def: ProgramDef): string {
   return `${HEADER('bash')}
 # shellcheck shell=bash
 
-${tables(def)}
+${tables(def, 'bash')}
 
 # targets or release ids from \`deploy __complete\`: local files only, nothing on failure
 _deploy_dynamic() {
@@ -130,11 +133,36 @@ complete -F _deploy deploy
 `;
 }
 
+/** A word in single quotes, for either shell. */
+const quoted = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
+
+/** `name:description` entries for zsh's _describe (a colon in the name is escaped). */
+const described = (entries: readonly [string, string][]) => entries.map(([name, text]) => quoted(`${name.replaceAll(':', '\\:')}:${text}`)).join(' ');
+const optionEntries = (options: readonly OptionDef[]): [string, string][] => options.flatMap((o) => o.names.map((n): [string, string] => [n, o.description]));
+
+/** zsh shows what each command and option does next to it: the summaries and descriptions of --help. */
+function zshDescriptions(def: ProgramDef): string {
+  const global = new Set(def.globalOptions.flatMap((o) => o.names));
+  const perCommand = def.commands.map((c) => `    ${c.name}) optdescs=(${described(optionEntries(c.options).filter(([n]) => !global.has(n)))}) ;;`);
+  return `_deploy_command_descs=(${described(def.commands.map((c) => [c.name, c.summary]))})
+_deploy_global_descs=(${described(optionEntries(def.globalOptions))})
+
+# the options of command $1 with what they do (in optdescs)
+_deploy_option_descs() {
+  optdescs=()
+  case $1 in
+${perCommand.join('\n')}
+  esac
+}`;
+}
+
 export function zshCompletion(def: ProgramDef): string {
   return `#compdef deploy
 ${HEADER('zsh')}
 
-${tables(def)}
+${tables(def, 'zsh')}
+
+${zshDescriptions(def)}
 
 # targets or release ids from \`deploy __complete\`: local files only, nothing on failure
 _deploy_dynamic() {
@@ -143,18 +171,19 @@ _deploy_dynamic() {
 
 _deploy_main() {
   local cur=\${words[CURRENT]} prev=\${words[CURRENT-1]}
-  local cmd target nargs skip i w vkind akind opts
-  local -a loc cands
+  local cmd target nargs skip i w vkind akind
+  local -a loc cands optdescs
 ${WALK('words', 2, 'CURRENT')}
   _deploy_value_kind "$cmd" "$prev"
   if [[ -n $vkind ]]; then
     akind=$vkind
   elif [[ $cur == -* ]]; then
-    _deploy_options "\${cmd:-$_deploy_default}"
-    compadd -- \${=opts} \${=_deploy_globals}
+    _deploy_option_descs "\${cmd:-$_deploy_default}"
+    _describe -t options option optdescs -- _deploy_global_descs
     return
   elif [[ -z $cmd ]]; then
-    cands=(\${=_deploy_commands} \${(f)"$(_deploy_dynamic target)"})
+    _describe -t commands command _deploy_command_descs
+    cands=(\${(f)"$(_deploy_dynamic target)"})
     compadd -S '' -- \${(M)cands:#*-}
     compadd -- \${cands:#*-}
     return

@@ -31,7 +31,7 @@ describe('generated from the command definitions', () => {
     for (const cmd of [program, ...visible]) {
       for (const o of cmd.options) {
         for (const name of [o.short, o.long].filter(Boolean) as string[]) {
-          const word = new RegExp(`[' |]${name}[' )"]`);
+          const word = new RegExp(`[' |]${name}[' )":]`);
           assert.match(bash, word, `bash: ${cmd.name()} ${name}`);
           assert.match(zsh, word, `zsh: ${cmd.name()} ${name}`);
           assert.ok(man.includes(name.replaceAll('-', '\\-')), `man: ${cmd.name()} ${name}`);
@@ -41,6 +41,7 @@ describe('generated from the command definitions', () => {
     for (const cmd of visible) {
       assert.match(bash, new RegExp(`_deploy_commands='[^']*\\b${cmd.name()}\\b`), `bash: ${cmd.name()}`);
       assert.match(zsh, new RegExp(`_deploy_commands='[^']*\\b${cmd.name()}\\b`), `zsh: ${cmd.name()}`);
+      assert.ok(zsh.includes(`'${cmd.name()}:${cmd.summary()}'`), `zsh shows what ${cmd.name()} does`);
       assert.ok(man.includes(`\\fB${program.name()} ${cmd.name()}\\fR`), `man: ${cmd.name()}`);
       assert.ok(man.includes(cmd.description().split('\n')[0]!.replaceAll('-', '\\-').replace(/[^\x00-\x7f].*/u, '')), `man: ${cmd.name()} description`);
     }
