@@ -20,6 +20,8 @@ Examples:
   deploy status caseconductor-prod               what every host serves now
   sudo deploy rollback caseconductor-prod        back to the release live before this one
   deploy log caseconductor-prod                  deploys, rollbacks and syncs, newest first
+  source <(deploy completion bash)               complete commands, options, targets and release ids in
+                                                 this shell (zsh too; make install sets up both, and man deploy)
 
 Environment:
   SLIPWAY_APPS   directory of app files (default: /etc/slipway/apps for an installed

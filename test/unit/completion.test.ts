@@ -49,7 +49,7 @@ describe('generated from the command definitions', () => {
 
   it('the hidden commands are left out, and the examples of --help are in the man page', () => {
     assert.doesNotMatch(bash, /_deploy_commands='[^']*(completion|__complete)/);
-    assert.doesNotMatch(man, /__complete|deploy completion/);
+    assert.doesNotMatch(man, /__complete|\.SS\n\\fBdeploy completion/);
     assert.ok(man.includes('sudo deploy rollback caseconductor\\-prod \\-\\-to r41'));
     assert.ok(man.includes('.B Exit codes\n.RS 2\n.nf\n0 ok, 1 failed'));
   });
@@ -133,6 +133,7 @@ describe('bash completion, for real', { timeout: 60_000 }, () => {
     assert.deepEqual(complete('log', 'shop-prod', '--l'), ['--limit']);
     assert.deepEqual(complete('shop-prod', '--dry'), ['--dry-run'], 'the default command');
     assert.deepEqual(complete('plan', '--ap'), ['--apps']);
+    assert.deepEqual(complete('plan', '--root', join(base, 'ro')), [join(base, 'root')], 'a directory');
   });
 
   it('a target from the apps dir, with the envs of the admin root', () => {
