@@ -2,7 +2,9 @@
  * Shell completion and the man page (issue 18 item 5): both are generated from the command
  * definitions, so every command and option is in them; bash completes for real (the script
  * sourced, COMP_WORDS set, its function called) commands, options, targets from an apps dir
- * and release ids from a store; the zsh script parses; the man page renders without warnings.
+ * and release ids from a store; the zsh script parses and offers the same words (its compadd
+ * and _describe stood in for: they only run inside a zsh completion widget); the man page
+ * renders without warnings.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -121,6 +123,33 @@ describe('bash completion, for real', { timeout: 60_000 }, () => {
 
   after(() => {
     if (base) rmSync(base, { recursive: true, force: true });
+  });
+
+  /**
+   * The words the zsh function offers for `words`, the cursor on the last one: compadd and
+   * _describe print them (zsh itself keeps those that match what is typed).
+   */
+  const zshOffers = (...words: string[]): string[] => {
+    const file = join(base, '_deploy');
+    writeFileSync(file, zsh);
+    const stand = [
+      'compdef() { :; }',
+      'compadd() { print -rl -- "${@[${@[(i)--]}+1,-1]}"; }',
+      '_describe() { local a; local -a arr; for a in "${@[4,-1]}"; do [[ $a == -- ]] && continue; arr=("${(@P)a}"); print -rl -- "${(@)arr%%:*}"; done; }',
+      '_files() { print -r -- "(files $*)"; }',
+      'source "$1"; shift; words=("$@"); CURRENT=$#; _deploy_main',
+    ].join('\n');
+    const r = spawnSync('zsh', ['-f', '-c', stand, '_', file, deploy, ...words], { encoding: 'utf8', env });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.split('\n').filter(Boolean);
+  };
+
+  it('zsh: commands and targets, options, release ids, directories', () => {
+    assert.deepEqual(zshOffers(''), [...def.commands.map((c) => c.name), 'blog-', 'shop-prod', 'shop-stage']);
+    const options = zshOffers('log', 'shop-prod', '--l');
+    assert.ok(options.includes('--limit') && options.includes('--apps') && !options.includes('--to'), options.join(' '));
+    assert.deepEqual(zshOffers('rollback', 'shop-prod', '--to', ''), ['r10', 'r2', 'r1']);
+    assert.deepEqual(zshOffers('--root', ''), ['(files -/)']);
   });
 
   it('a command', () => {
