@@ -7,8 +7,11 @@ import { ExitCode, SlipwayError } from '../errors.js';
 import { packageVersion } from '../package-root.js';
 import { redact } from '../report/redact.js';
 import { permissionProblem } from './access.js';
-import { registerDeploy, registerDiff, registerLog, registerPlan, registerReleases, registerRollback, registerStatus, registerSync, registerUnlock, registerCompletion } from './commands.js';
+import { registerApps } from './apps.js';
+import { registerCheck } from './check.js';
+import { registerCompletion, registerDeploy, registerDiff, registerLog, registerPlan, registerReleases, registerRollback, registerStatus, registerSync, registerUnlock } from './commands.js';
 import type { GlobalOptions } from './context.js';
+import { registerInit } from './init.js';
 
 const EXAMPLES = `
 Examples:
@@ -20,6 +23,10 @@ Examples:
   deploy status caseconductor-prod               what every host serves now
   sudo deploy rollback caseconductor-prod        back to the release live before this one
   deploy log caseconductor-prod                  deploys, rollbacks and syncs, newest first
+  deploy apps                                    every app and env, its live release and last run
+  sudo deploy check caseconductor-prod --connect is everything in place, here and on every host?
+  sudo deploy init shop --repo https://git.example.com/shop.git --env prod=web1,web2
+                                                 start a new app: app file and private dirs
   source <(deploy completion bash)               complete commands, options, targets and release ids in
                                                  this shell (zsh too; make install sets up both, and man deploy)
 
@@ -47,7 +54,8 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run deploy --help for usage)')
     .addHelpText('after', EXAMPLES)
     .exitOverride();
-  for (const register of [registerDeploy, registerPlan, registerReleases, registerStatus, registerRollback, registerSync, registerLog, registerDiff, registerUnlock, registerCompletion]) register(program);
+  const commands = [registerDeploy, registerPlan, registerReleases, registerStatus, registerRollback, registerSync, registerLog, registerDiff, registerUnlock, registerApps, registerCheck, registerInit, registerCompletion];
+  for (const register of commands) register(program);
   return program;
 }
 

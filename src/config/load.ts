@@ -262,7 +262,7 @@ export async function peekApp(appsDir: string, app: string): Promise<AppPeek> {
 }
 
 /** Under sudo, a module an app file loads must be in the apps directory (or Slipway's own) and root's alone. */
-function checkLoaded(appsDir: string, appFile: string, loaded: string): void {
+export function checkLoaded(appsDir: string, appFile: string, loaded: string): void {
   const inside = (dir: string, path: string) => path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
   const real = existsSync(loaded) ? realpathSync(loaded) : loaded;
   if (!inside(realpathSync(appsDir), real) && !inside(realpathSync(packageRoot()), real)) {

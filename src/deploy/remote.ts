@@ -15,7 +15,7 @@ import { releaseDir } from './layout.js';
 /** The scripts web servers run, in remote/ of the installed package. */
 export const SCRIPTS_DIR = join(packageRoot(), 'remote');
 
-export type ScriptName = 'stage' | 'ahead' | 'activate' | 'look' | 'prune' | 'status' | 'inspect' | 'repair' | 'forget';
+export type ScriptName = 'stage' | 'ahead' | 'activate' | 'look' | 'prune' | 'status' | 'inspect' | 'repair' | 'forget' | 'check';
 
 const bodies = new Map<ScriptName, string>();
 

@@ -1,0 +1,24 @@
+/** How big a release is: what a host without any release receives. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { storeGit } from '../exec/git.js';
+import { viewStore } from '../release-store/index.js';
+
+/** The sizes of the blobs in `git ls-tree -r -l -z` output (submodules and links count 0). */
+export function sumTreeSizes(lsTree: string): number {
+  let total = 0;
+  for (const entry of lsTree.split('\0')) {
+    const size = /^\d+ blob [0-9a-f]+ +(\d+)\t/.exec(entry)?.[1];
+    if (size) total += Number(size);
+  }
+  return total;
+}
+
+/** The live release (or, with no history yet, the newest) and its size; undefined when the store has none. */
+export async function releaseSize(www: string): Promise<{ id: string; bytes: number } | undefined> {
+  if (!existsSync(join(www, '.git'))) return undefined;
+  const { live } = await viewStore(www);
+  if (!live) return undefined;
+  const r = await storeGit(www, ['ls-tree', '-r', '-l', '-z', '--full-tree', live.commit]);
+  return { id: live.id, bytes: sumTreeSizes(r.stdout) };
+}
