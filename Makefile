@@ -52,16 +52,21 @@ demo-down:
 # uses, marked by .slipway-install; a non-empty PREFIX without it is refused), owned by root and
 # writable by nobody else, and `deploy` in BINDIR as a symlink (a `deploy` there that is not
 # Slipway's is never replaced). App files live in APPS_DIR, the installed Slipway's default apps
-# directory, which is created when missing and otherwise left alone. `make uninstall` removes only
-# Slipway's own files.
+# directory, which is created when missing and otherwise left alone. The bash and zsh completion
+# and the man page deploy(1) are symlinks into PREFIX like `deploy`, in BASHCOMPDIR, ZSHCOMPDIR and
+# MANDIR/man1. `make uninstall` removes only Slipway's own files.
 PREFIX ?= /opt/slipway
 BINDIR ?= /usr/local/bin
 APPS_DIR ?= /etc/slipway/apps
+BASHCOMPDIR ?= /usr/share/bash-completion/completions
+ZSHCOMPDIR ?= /usr/local/share/zsh/site-functions
+MANDIR ?= /usr/local/share/man
+INSTALL_DIRS = "$(PREFIX)" "$(BINDIR)" "$(APPS_DIR)" "$(BASHCOMPDIR)" "$(ZSHCOMPDIR)" "$(MANDIR)"
 install: build
-	@bash scripts/install.sh install "$(PREFIX)" "$(BINDIR)" "$(APPS_DIR)"
+	@bash scripts/install.sh install $(INSTALL_DIRS)
 
 uninstall:
-	@bash scripts/install.sh uninstall "$(PREFIX)" "$(BINDIR)" "$(APPS_DIR)"
+	@bash scripts/install.sh uninstall $(INSTALL_DIRS)
 
 # Slipway against plain parallel rsync over OpenSSH on a 20-host loopback fleet (then 50 and 100
 # hosts); ~15 min, needs root. Not part of `make test`. BENCH_REPS, BENCH_SCALE: see bench/bench.ts.

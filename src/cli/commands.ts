@@ -3,6 +3,7 @@
  * Each command's code is loaded only when it runs (start-up time).
  */
 import { type Command, InvalidArgumentError } from 'commander';
+import { ExitCode } from '../errors.js';
 import type { GlobalOptions } from './context.js';
 import { checkDeployArguments } from './typo.js';
 
@@ -195,4 +196,25 @@ function parsePositive(value: string): number {
 /** `a,b` → ['a', 'b']; repeated options add up. Names are checked against the env later. */
 function parseHostList(value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+}
+
+/** `deploy completion bash|zsh` (hidden): print the completion script, for `source <(deploy completion bash)`. */
+export function registerCompletion(program: Command): void {
+  program
+    .command('completion <shell>', { hidden: true })
+    .summary('print the bash or zsh completion script')
+    .description('Print the completion script for bash or zsh; make install installs both.')
+    .action(async (shell: string) => {
+      const { SHELLS, completionScript } = await import('./completion-script.js');
+      if (!(SHELLS as readonly string[]).includes(shell)) program.error(`error: no completion for ${JSON.stringify(shell)} (shells: ${SHELLS.join(', ')})`, { exitCode: ExitCode.usage });
+      process.stdout.write(completionScript(program, shell as 'bash' | 'zsh'));
+    });
+  program
+    .command('__complete <kind> [target]', { hidden: true })
+    .summary('the targets or release ids the completion scripts offer')
+    .description('Print the targets, or the release ids of a target, one a line, for the completion scripts.')
+    .action(async (kind: string, target: string | undefined, _opts, cmd: Command) => {
+      const { completeCommand } = await import('./complete.js');
+      await completeCommand(kind, target, cmd.optsWithGlobals<GlobalOptions>());
+    });
 }

@@ -9,7 +9,7 @@ import { redact } from '../report/redact.js';
 import { permissionProblem } from './access.js';
 import { registerApps } from './apps.js';
 import { registerCheck } from './check.js';
-import { registerDeploy, registerDiff, registerLog, registerPlan, registerReleases, registerRollback, registerStatus, registerSync, registerUnlock } from './commands.js';
+import { registerCompletion, registerDeploy, registerDiff, registerLog, registerPlan, registerReleases, registerRollback, registerStatus, registerSync, registerUnlock } from './commands.js';
 import type { GlobalOptions } from './context.js';
 import { registerInit } from './init.js';
 
@@ -27,6 +27,8 @@ Examples:
   sudo deploy check caseconductor-prod --connect is everything in place, here and on every host?
   sudo deploy init shop --repo https://git.example.com/shop.git --env prod=web1,web2
                                                  start a new app: app file and private dirs
+  source <(deploy completion bash)               complete commands, options, targets and release ids in
+                                                 this shell (zsh too; make install sets up both, and man deploy)
 
 Environment:
   SLIPWAY_APPS   directory of app files (default: /etc/slipway/apps for an installed
@@ -56,7 +58,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run deploy --help for usage)')
     .addHelpText('after', EXAMPLES)
     .exitOverride();
-  const commands = [registerDeploy, registerPlan, registerReleases, registerStatus, registerRollback, registerSync, registerLog, registerDiff, registerUnlock, registerApps, registerCheck, registerInit];
+  const commands = [registerDeploy, registerPlan, registerReleases, registerStatus, registerRollback, registerSync, registerLog, registerDiff, registerUnlock, registerApps, registerCheck, registerInit, registerCompletion];
   for (const register of commands) register(program);
   return program;
 }

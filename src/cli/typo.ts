@@ -6,11 +6,12 @@ import { ExitCode } from '../errors.js';
 /**
  * `deploy <target>` is the default command, so a mistyped command (`deploy statu x-prod`)
  * reaches it as a target: name the command meant instead of commander's "too many arguments".
+ * Only commands --help lists are suggested, never the hidden ones of the completion scripts.
  */
 export function checkDeployArguments(program: Command, args: readonly string[]): void {
   const [first = '', ...rest] = args;
   if (!splitTarget(first)) {
-    const meant = similarCommand(first, program.commands.map((c) => c.name()));
+    const meant = similarCommand(first, program.createHelp().visibleCommands(program).map((c) => c.name()));
     if (meant) program.error(`error: unknown command '${first}'; did you mean '${meant}'?`, { exitCode: ExitCode.usage });
     if (rest.length) program.error(`error: unknown command '${first}'`, { exitCode: ExitCode.usage });
   }

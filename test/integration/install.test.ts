@@ -2,7 +2,8 @@
  * `make install` (issue 16 item 2, issue 15 §2): only Slipway's own files go into PREFIX, a
  * directory Slipway owns; they are root's and writable by nobody else even when the clone
  * belongs to someone else; users' files in PREFIX and BINDIR survive; a `deploy` that is not
- * Slipway's is never replaced; the installed CLI's default apps directory is APPS_DIR.
+ * Slipway's is never replaced; the installed CLI's default apps directory is APPS_DIR. The bash
+ * and zsh completion and the man page (issue 18 item 5) are linked in and removed the same way.
  */
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
@@ -32,8 +33,10 @@ describe('make install', { timeout: 300_000 }, () => {
   let prefix: string;
   let bindir: string;
   let apps: string;
+  let share: string;
+  const shared = () => [join(share, 'bash-completion', 'completions'), join(share, 'zsh', 'site-functions'), join(share, 'man')];
   const install = (action: 'install' | 'uninstall', p = prefix, b = bindir) =>
-    execa('bash', [join(clone, 'scripts', 'install.sh'), action, p, b, apps], { reject: false, all: true, env: { PATH: process.env.PATH } });
+    execa('bash', [join(clone, 'scripts', 'install.sh'), action, p, b, apps, ...shared()], { reject: false, all: true, env: { PATH: process.env.PATH } });
 
   before(async () => {
     base = await mkdtemp(join(tmpdir(), 'slipway-install-'));
@@ -41,6 +44,7 @@ describe('make install', { timeout: 300_000 }, () => {
     prefix = join(base, 'opt', 'slipway');
     bindir = join(base, 'bin');
     apps = join(base, 'etc', 'slipway', 'apps');
+    share = join(base, 'usr', 'share');
     // a clone owned by an ordinary user, some of it writable by group and others
     await mkdir(clone);
     await execa('rsync', ['-a', ...['package.json', 'package-lock.json', 'README.md', 'dist', 'remote', 'node_modules', 'docs', 'examples', 'apps', 'scripts'].map((f) => join(REPO, f)), `${clone}/`]);
@@ -65,6 +69,14 @@ describe('make install', { timeout: 300_000 }, () => {
     assert.equal(readFileSync(join(bindir, 'other-tool'), 'utf8'), 'user tool\n');
     assert.equal(readlinkSync(join(bindir, 'deploy')), join(prefix, 'dist', 'bin', 'deploy.js'));
     assert.ok(existsSync(join(prefix, 'remote', 'stage.sh')), 'the scripts web servers run are installed');
+    const [bashDir, zshDir, manDir] = shared() as [string, string, string];
+    assert.equal(readlinkSync(join(bashDir, 'deploy')), join(prefix, 'dist', 'share', 'bash-completion', 'completions', 'deploy'));
+    assert.equal(readlinkSync(join(zshDir, '_deploy')), join(prefix, 'dist', 'share', 'zsh', 'site-functions', '_deploy'));
+    assert.equal(readlinkSync(join(manDir, 'man1', 'deploy.1')), join(prefix, 'dist', 'share', 'man', 'man1', 'deploy.1'));
+    assert.match(readFileSync(join(bashDir, 'deploy'), 'utf8'), /complete -F _deploy deploy/);
+    assert.match(readFileSync(join(zshDir, '_deploy'), 'utf8'), /^#compdef deploy/);
+    const page = await execa('groff', ['-man', '-Tutf8', '-ww', '-z', join(manDir, 'man1', 'deploy.1')], { reject: false, all: true });
+    assert.equal(page.all, '', 'the installed man page renders without warnings');
 
     const installed = walk(prefix, (p) => p === join(prefix, 'apps'));
     assert.ok(installed.some((p) => p.endsWith('node_modules/jiti/package.json')));
@@ -102,6 +114,19 @@ describe('make install', { timeout: 300_000 }, () => {
     assert.equal(b.exitCode, 2, b.all);
     assert.match(b.stderr, /deploy exists and is not Slipway's symlink/);
     assert.equal(readFileSync(join(otherBin, 'deploy'), 'utf8'), '#!/bin/sh\necho another deploy tool\n');
+
+    // another tool's completion named deploy (Capistrano's, say) is not replaced either
+    const [bashDir] = shared() as [string];
+    const theirs = join(bashDir, 'deploy');
+    await rm(theirs);
+    await writeFile(theirs, 'complete -W "cap" deploy\n');
+    const c = await install('install');
+    assert.equal(c.exitCode, 2, c.all);
+    assert.match(c.stderr, /completions\/deploy exists and is not Slipway's symlink/);
+    assert.equal(readFileSync(theirs, 'utf8'), 'complete -W "cap" deploy\n');
+    await rm(theirs);
+    const again = await install('install');
+    assert.equal(again.exitCode, 0, again.all);
   });
 
   it("make uninstall removes Slipway's files only", async () => {
@@ -110,6 +135,8 @@ describe('make install', { timeout: 300_000 }, () => {
     assert.deepEqual(readdirSync(prefix), ['apps']);
     assert.equal(readFileSync(join(prefix, 'apps', 'mine.ts'), 'utf8'), 'user file\n');
     assert.deepEqual(readdirSync(bindir), ['other-tool']);
+    const [bashDir, zshDir, manDir] = shared() as [string, string, string];
+    assert.deepEqual([...readdirSync(bashDir), ...readdirSync(zshDir), ...readdirSync(join(manDir, 'man1'))], [], 'the completion and man page links are gone');
     assert.equal(readFileSync(join(apps, 'shop.ts'), 'utf8').includes('defineApp'), true, 'app files are kept');
   });
 });
