@@ -47,7 +47,7 @@ export function registerPlan(program: Command): void {
     .option('--hosts <names>', 'only these hosts (comma-separated)', parseHostList)
     .option('--exclude-hosts <names>', 'leave these hosts out (comma-separated)', parseHostList)
     .option('--no-auto-revert', 'plan without the automatic revert')
-    .option('--json', 'print one JSON document on stdout instead (schema: docs/json-commands.md)')
+    .option('--json', 'print one JSON document on stdout instead (schema: docs/json-read.md)')
     .addHelpText('after', `
 Examples:
   deploy plan caseconductor-prod
@@ -64,7 +64,7 @@ export function registerReleases(program: Command): void {
     .command('releases <target>')
     .summary('list the releases in the store, newest first')
     .description('List the releases in the store of <app>-<env>, newest first.')
-    .option('--json', 'print one JSON document on stdout instead (schema: docs/json-commands.md)')
+    .option('--json', 'print one JSON document on stdout instead (schema: docs/json-read.md)')
     .addHelpText('after', `
 Examples:
   deploy releases caseconductor-prod
@@ -81,7 +81,7 @@ export function registerStatus(program: Command): void {
     .command('status <target>')
     .summary('show what every host serves and whether it matches the live release')
     .description('Show the release each host of <app>-<env> serves, whether it is the live one, and whether its files still match it.')
-    .option('--json', 'print one JSON document on stdout instead (schema: docs/json-commands.md)')
+    .option('--json', 'print one JSON document on stdout instead (schema: docs/json-read.md)')
     .addHelpText('after', `
 Examples:
   deploy status caseconductor-prod
@@ -132,7 +132,7 @@ export function registerLog(program: Command): void {
     .summary('list the deploys, rollbacks and syncs, newest first')
     .description('List the deploys, rollbacks and syncs of <app>-<env>, newest first, with who, when, the result and the hosts.')
     .option('-n, --limit <n>', 'show only the newest <n> events', parsePositive)
-    .option('--json', 'print one JSON document on stdout instead (schema: docs/json-commands.md)')
+    .option('--json', 'print one JSON document on stdout instead (schema: docs/json-read.md)')
     .addHelpText('after', `
 Examples:
   deploy log caseconductor-prod -n 10
@@ -150,7 +150,7 @@ export function registerDiff(program: Command): void {
     .summary('list the files changed between two releases')
     .description('List the files that differ between two releases (default: the live one against the release live before it; with one release given, that one against the live one).\nPrivate files are marked; their contents are never shown.')
     .option('--patch', 'also show the changes to the non-private files')
-    .option('--json', 'print one JSON document on stdout instead (schema: docs/json-commands.md)')
+    .option('--json', 'print one JSON document on stdout instead (schema: docs/json-read.md)')
     .addHelpText('after', `
 Examples:
   deploy diff caseconductor-prod

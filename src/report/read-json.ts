@@ -1,7 +1,7 @@
 /**
  * `--json` of the read commands (status, releases, log, plan, diff): one JSON document
  * each, built from the very values the text output is printed from. Pure: values in,
- * a document out. The schemas are documented in docs/json-commands.md; `v` (named as in
+ * a document out. The schemas are documented in docs/json-read.md; `v` (named as in
  * the event stream and in apps/check --json) changes only when a field changes meaning or
  * goes away (new fields may appear).
  */
