@@ -24,4 +24,5 @@ one() {
     { echo "$addr: switch failed" >&2; return 1; }
 }
 export -f one
+# shellcheck disable=SC2016  # $1 is expanded by the inner bash, as meant
 printf '%s\n' "$@" | xargs -P 25 -n 1 bash -c 'one "$1"' baseline

@@ -151,6 +151,7 @@ launch_http() {
     --pidfile "$F/$1.http.pid" </dev/null >>"$F/$1.http.log" 2>&1 &
 }
 
+# shellcheck disable=SC2016  # $0 and $1 are the inner bash's arguments, as meant
 can_connect() { timeout 1 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null; }
 
 # Wait, until $DEADLINE (in $SECONDS), for a pid file to appear and a port to accept TCP.
@@ -203,7 +204,7 @@ CONF
 
 cmd_up() {
   local n=${1:-} i name addr d conf changed=()
-  [[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 254 ] || die "usage: fleet.sh up N (1..254)"
+  if ! { [[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 254 ]; }; then die "usage: fleet.sh up N (1..254)"; fi
   [[ $NET =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || die "FLEET_NET must be three octets in 127/8, like 127.0.1 (got '$NET')"
   [ -x "$SSHD" ] || die "$SSHD not found: install openssh-server"
   NODE=$(command -v node) || die "node not found"
@@ -326,7 +327,7 @@ cmd=${1:-}
 case $cmd in
 up) cmd_up "${2:-}" ;;
 down) cmd_down ;;
-hosts) [ -f "$HOSTS_LIST" ] && cat "$HOSTS_LIST" || die "no fleet in $F (run 'fleet.sh up N' first)" ;;
+hosts) if [ -f "$HOSTS_LIST" ]; then cat "$HOSTS_LIST"; else die "no fleet in $F (run 'fleet.sh up N' first)"; fi ;;
 stop) need_name "${2:-}" stop && addr_of "$2" >/dev/null && stop_sshd "$2" ;;
 start) need_name "${2:-}" start && cmd_start "$2" ;;
 freeze) need_name "${2:-}" freeze && cmd_freeze "$2" ;;
