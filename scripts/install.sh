@@ -51,13 +51,14 @@ LINKS=(
   "$mandir/man1/deploy.1" dist/share/man/man1/deploy.1
 )
 
-# A link is ours when it is a symlink to that file of a marked Slipway install.
+# A link is ours when it is a symlink to that file of a marked Slipway install, or a dangling
+# one to that file: what an install deleted without `make uninstall` leaves behind.
 ours() {
   local link=$1 own=$2 to
   [ -L "$link" ] || return 1
   to=$(readlink "$link")
   case "$to" in */"$own") ;; *) return 1 ;; esac
-  [ -e "${to%/"$own"}/$MARKER" ]
+  [ -e "${to%/"$own"}/$MARKER" ] || [ ! -e "$link" ]
 }
 
 if [ "$action" = uninstall ]; then

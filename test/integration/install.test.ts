@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -125,8 +125,11 @@ describe('make install', { timeout: 300_000 }, () => {
     assert.match(c.stderr, /completions\/deploy exists and is not Slipway's symlink/);
     assert.equal(readFileSync(theirs, 'utf8'), 'complete -W "cap" deploy\n');
     await rm(theirs);
+    // a dangling link to Slipway's file, left by an install deleted without uninstall, is replaced
+    await symlink(join(base, 'gone', 'dist', 'share', 'bash-completion', 'completions', 'deploy'), theirs);
     const again = await install('install');
     assert.equal(again.exitCode, 0, again.all);
+    assert.equal(readlinkSync(theirs), join(prefix, 'dist', 'share', 'bash-completion', 'completions', 'deploy'));
   });
 
   it("make uninstall removes Slipway's files only", async () => {

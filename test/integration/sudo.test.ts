@@ -92,7 +92,7 @@ describe('sudo deploy is not root for whoever may run it', { timeout: 600_000 },
     execFileSync('sh', ['-c', `getent group ${GROUP} >/dev/null || groupadd ${GROUP}`]);
     execFileSync('sh', ['-c', `id ${OK} >/dev/null 2>&1 || useradd -M -U -s /bin/sh -G ${GROUP} ${OK}`]);
     execFileSync('sh', ['-c', `id ${NOPE} >/dev/null 2>&1 || useradd -M -U -s /bin/sh ${NOPE}`]);
-    execFileSync('bash', [fileURLToPath(new URL('../../scripts/install.sh', import.meta.url)), 'install', join(base, 'slipway'), join(base, 'bin'), join(base, 'etc-apps')], { stdio: 'ignore' });
+    execFileSync('bash', [fileURLToPath(new URL('../../scripts/install.sh', import.meta.url)), 'install', join(base, 'slipway'), join(base, 'bin'), join(base, 'etc-apps'), ...['bash-completion', 'zsh', 'man'].map((d) => join(base, 'share', d))], { stdio: 'ignore' });
     cli = join(base, 'slipway', 'dist', 'bin', 'deploy.js');
     wrapper = join(base, 'deploy');
     await writeFile(wrapper, `#!/bin/sh\nexec ${process.execPath} ${cli} "$@"\n`, { mode: 0o755 });
