@@ -61,15 +61,21 @@ ${options.join('\n')}
 /**
  * The walk over the words before the cursor, the same in both shells: the command (or the
  * default one, when the first word is a target), the target, how many arguments, and the
- * --apps/--root typed (the dynamic values must come from the same directories).
+ * --apps/--root typed (the dynamic values must come from the same directories). An option's
+ * value is in the next word or after = in the same one (--apps=DIR); bash, with = in
+ * COMP_WORDBREAKS as it usually is, splits that into three words (--apps, =, DIR), so with
+ * \`split\` a valued option followed by a lone = takes the word after it (e is 1 then).
  */
-const WALK = (words: string, first: number, current: string) => `  cmd='' target='' nargs=0 skip=0 loc=()
+const WALK = (words: string, first: number, current: string, split: boolean) => `  cmd='' target='' nargs=0 skip=0 e=0 loc=()
   for ((i = ${first}; i < ${current}; i++)); do
     w=\${${words}[i]}
-    if ((skip)); then skip=0; continue; fi
+    if ((skip)); then skip=$((skip - 1)); continue; fi${split ? `
+    e=0; [ "\${${words}[i+1]}" = = ] && e=1` : ''}
     case $w in
-      --apps|--root) loc+=("$w" "\${${words}[i+1]}"); skip=1; continue ;;
-      -*) _deploy_value_kind "$cmd" "$w"; [ -n "$vkind" ] && skip=1; continue ;;
+      --apps=*|--root=*) loc+=("\${w%%=*}" "\${w#*=}"); continue ;;
+      --apps|--root) loc+=("$w" "\${${words}[i+1+e]}"); skip=$((1 + e)); continue ;;
+      --*=*) continue ;;
+      -*) _deploy_value_kind "$cmd" "$w"; [ -n "$vkind" ] && skip=$((1 + e)); continue ;;
     esac
     if [ -z "$cmd" ]; then
       case " $_deploy_commands " in
@@ -93,14 +99,26 @@ _deploy_dynamic() {
 }
 
 _deploy() {
-  local cur=\${COMP_WORDS[COMP_CWORD]} prev=\${COMP_WORDS[COMP_CWORD-1]}
-  local cmd target nargs skip i w vkind akind opts words
+  local cur=\${COMP_WORDS[COMP_CWORD]} prev=\${COMP_WORDS[COMP_CWORD-1]} eq=0 pre=''
+  local cmd target nargs skip e i w vkind akind opts words
   local -a loc
   COMPREPLY=()
-${WALK('COMP_WORDS', 1, 'COMP_CWORD')}
+${WALK('COMP_WORDS', 1, 'COMP_CWORD', true)}
+  # the value of --opt=value: bash splits it at = (in COMP_WORDBREAKS) into --opt, =, value,
+  # the cursor on = when the value is not typed yet; without = in COMP_WORDBREAKS it is one
+  # word, which the replies replace whole: they keep its --opt= (in pre)
+  if [ "$cur" = = ]; then
+    cur='' eq=1
+  elif [ "$prev" = = ]; then
+    prev=\${COMP_WORDS[COMP_CWORD-2]} eq=1
+  elif [[ $cur == --*=* ]]; then
+    pre=\${cur%%=*}= prev=\${cur%%=*} cur=\${cur#*=} eq=1
+  fi
   _deploy_value_kind "$cmd" "$prev"
   if [ -n "$vkind" ]; then
     akind=$vkind
+  elif ((eq)); then
+    return 0
   elif [[ $cur == -* ]]; then
     _deploy_options "\${cmd:-$_deploy_default}"
     mapfile -t COMPREPLY < <(compgen -W "$opts $_deploy_globals" -- "$cur")
@@ -115,12 +133,16 @@ ${WALK('COMP_WORDS', 1, 'COMP_CWORD')}
   case $akind in
     target) words=$(_deploy_dynamic target) ;;
     release) words=$(_deploy_dynamic release "$target") ;;
-    dir) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return 0 ;;
-    file) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return 0 ;;
+    dir) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- "$cur") ;;
+    file) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
     *) return 0 ;;
   esac
-  mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
-  _deploy_nospace
+  if [ -n "$words" ]; then
+    mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
+    _deploy_nospace
+  fi
+  if [ -n "$pre" ]; then COMPREPLY=("\${COMPREPLY[@]/#/$pre}"); fi
+  return 0
 }
 
 # an app without a known env is offered as "<app>-": the env is typed next, without a space
@@ -171,10 +193,17 @@ _deploy_dynamic() {
 
 _deploy_main() {
   local cur=\${words[CURRENT]} prev=\${words[CURRENT-1]}
-  local cmd target nargs skip i w vkind akind
+  local cmd target nargs skip e i w vkind akind
   local -a loc cands optdescs
-${WALK('words', 2, 'CURRENT')}
-  _deploy_value_kind "$cmd" "$prev"
+${WALK('words', 2, 'CURRENT', false)}
+  # --opt=value: the value is completed, the --opt= before it kept as it is (moved to IPREFIX)
+  if [[ $cur == --*=* ]]; then
+    _deploy_value_kind "$cmd" "\${cur%%=*}"
+    [[ -n $vkind ]] || return 1
+    compset -P 1 '*='
+  else
+    _deploy_value_kind "$cmd" "$prev"
+  fi
   if [[ -n $vkind ]]; then
     akind=$vkind
   elif [[ $cur == -* ]]; then

@@ -126,18 +126,21 @@ describe('bash completion, for real', { timeout: 60_000 }, () => {
   });
 
   /**
-   * The words the zsh function offers for `words`, the cursor on the last one: compadd and
-   * _describe print them (zsh itself keeps those that match what is typed).
+   * The words the zsh function offers for `words`, the cursor on the last one: compadd prints
+   * those that begin with PREFIX (the word typed, less what compset moved into IPREFIX), as zsh
+   * keeps them; _describe prints all of them.
    */
   const zshOffers = (...words: string[]): string[] => {
     const file = join(base, '_deploy');
     writeFileSync(file, zsh);
     const stand = [
       'compdef() { :; }',
-      'compadd() { print -rl -- "${@[${@[(i)--]}+1,-1]}"; }',
+      'compadd() { local m; for m in "${@[${@[(i)--]}+1,-1]}"; do [[ $m == "$PREFIX"* ]] && print -r -- "$m"; done; return 0; }',
+      // compset -P [1] '*=': what PREFIX begins with up to its last = (with 1: its first) moves to IPREFIX
+      'compset() { local n=0 m; [[ $1 == -P ]] || return 2; shift; [[ $1 == <-> ]] && { n=$1; shift; }; [[ $1 == "*=" && n -le 1 ]] || return 2; [[ $PREFIX == *=* ]] || return 1; if ((n)); then m=${PREFIX%%=*}=; else m=${PREFIX%=*}=; fi; IPREFIX+=$m; PREFIX=${PREFIX#"$m"}; }',
       '_describe() { local a; local -a arr; for a in "${@[4,-1]}"; do [[ $a == -- ]] && continue; arr=("${(@P)a}"); print -rl -- "${(@)arr%%:*}"; done; }',
       '_files() { print -r -- "(files $*)"; }',
-      'source "$1"; shift; words=("$@"); CURRENT=$#; _deploy_main',
+      'source "$1"; shift; words=("$@"); CURRENT=$#; PREFIX=${words[CURRENT]} IPREFIX=; _deploy_main',
     ].join('\n');
     const r = spawnSync('zsh', ['-f', '-c', stand, '_', file, deploy, ...words], { encoding: 'utf8', env });
     assert.equal(r.status, 0, r.stderr);
@@ -150,6 +153,14 @@ describe('bash completion, for real', { timeout: 60_000 }, () => {
     assert.ok(options.includes('--limit') && options.includes('--apps') && !options.includes('--to'), options.join(' '));
     assert.deepEqual(zshOffers('rollback', 'shop-prod', '--to', ''), ['r10', 'r2', 'r1']);
     assert.deepEqual(zshOffers('--root', ''), ['(files -/)']);
+  });
+
+  it('zsh: the value of --opt=value, and --apps=DIR read like --apps DIR', () => {
+    assert.deepEqual(zshOffers('rollback', 'shop-prod', '--to='), ['r10', 'r2', 'r1']);
+    assert.deepEqual(zshOffers('rollback', 'shop-prod', '--to=r1'), ['r10', 'r1']);
+    assert.deepEqual(zshOffers('--root='), ['(files -/)']);
+    assert.deepEqual(zshOffers(`--apps=${join(base, 'apps')}`, 'diff', 'shop-prod', ''), ['r10', 'r2', 'r1']);
+    assert.deepEqual(zshOffers(`--apps=${join(base, 'nosuch')}`, 'plan', ''), []);
   });
 
   it('a command', () => {
@@ -176,6 +187,23 @@ describe('bash completion, for real', { timeout: 60_000 }, () => {
     assert.deepEqual(complete('rollback', 'shop-prod', '--to', 'r1'), ['r10', 'r1']);
     assert.deepEqual(complete('diff', 'shop-prod', 'r10', ''), ['r10', 'r2', 'r1']);
     assert.deepEqual(complete('rollback', 'shop-stage', '--to', ''), [], 'no store: nothing');
+  });
+
+  it('the value of --opt=value: split at = by bash (COMP_WORDBREAKS), or one word', () => {
+    assert.deepEqual(complete('rollback', 'shop-prod', '--to', '='), ['r10', 'r2', 'r1'], 'the cursor right after =');
+    assert.deepEqual(complete('rollback', 'shop-prod', '--to', '=', 'r1'), ['r10', 'r1']);
+    assert.deepEqual(complete('rollback', 'shop-prod', '--to=r1'), ['--to=r10', '--to=r1'], '= not in COMP_WORDBREAKS');
+    assert.deepEqual(complete('plan', '--root', '=', join(base, 'ro')), [join(base, 'root')]);
+    assert.deepEqual(complete('shop-prod', '--dry-run', '='), [], 'a flag takes no value');
+  });
+
+  it('--apps=DIR is read like --apps DIR, and the words after it counted right', () => {
+    const apps = join(base, 'apps');
+    assert.deepEqual(complete('diff', '--apps', '=', apps, 'shop-prod', ''), ['r10', 'r2', 'r1']);
+    assert.deepEqual(complete('diff', `--apps=${apps}`, 'shop-prod', ''), ['r10', 'r2', 'r1']);
+    assert.deepEqual(complete('rollback', '--apps', '=', apps, 'shop-prod', '--to', '=', ''), ['r10', 'r2', 'r1']);
+    assert.deepEqual(complete('--apps', '=', join(base, 'nosuch'), 'plan', ''), []);
+    assert.deepEqual(complete(`--apps=${join(base, 'nosuch')}`, 'plan', ''), []);
   });
 
   it('--apps typed on the line is where the targets come from; an unreadable one offers nothing', () => {
