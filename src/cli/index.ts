@@ -40,6 +40,7 @@ Environment:
   FORCE_COLOR    0 or false: no colour; any other value: colour even on TERM=dumb
                  (colour is only ever in the terminal view; lines and JSON have none)
   CI             when set (and not 0/false), or without a terminal: no spinners, one line per event
+                 (a long transfer: a progress line per host every 5 s)
   JOB_NAME, BUILD_NUMBER, BUILD_URL   Jenkins' build, recorded in the release
 
 Exit codes: 0 ok, 1 failed, 2 usage or config error, 3 lock held,

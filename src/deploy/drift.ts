@@ -8,7 +8,6 @@
 import type { AppEnv, Host } from '../config/resolve.js';
 import type { Release } from '../release-store/release.js';
 import { type Reporter, step } from '../report/events.js';
-import { formatBytes } from './stage/stage.js';
 import { onEachHost, type Outcome } from './fanout.js';
 import { forgetCmd, inspectCmd, repairCmd } from './remote.js';
 import { type Drift, type KeptRelease, parseDrift, parseKept, parseLines, parseRsyncStats, type TransferStats } from './remote-output.js';
@@ -16,7 +15,7 @@ import { idOfDir } from './layout.js';
 import { type ReleaseServer, startReleaseServer } from './stage/release-server.js';
 import type { Connector, HostConnection } from '../exec/runner.js';
 import { connect, envConnector } from './connect/connector.js';
-import { lastLines, plural } from '../report/line.js';
+import { formatBytes, lastLines, plural } from '../report/line.js';
 
 export type Verdict = 'in-sync' | 'modified' | 'other-release' | 'no-release';
 

@@ -44,7 +44,7 @@ async function deployLocked(appEnv: AppEnv, options: DeployOptions, reporter: Re
   // the pre-connect: hosts are connected to (and looked at) while the admin node works; the connections wait for the release
   const preconnected = preconnect(appEnv, reporter, false, { connect: options.connect });
   // the send-ahead: hosts with no release get the tree while the admin node commits it (started by the release phase)
-  const ahead = new SendAhead(appEnv, preconnected);
+  const ahead = new SendAhead(appEnv, preconnected, reporter);
   // for the history, read while the source is updated: what was live before this run, and the tip its event goes on
   const before = viewStore(appEnv.paths.www).then((view) => ({ from: view.live?.id, tip: view.tip }), () => ({}));
   let release: Release | undefined;

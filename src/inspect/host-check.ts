@@ -11,17 +11,10 @@ import { onEachHost } from '../deploy/fanout.js';
 import { scriptText } from '../deploy/remote.js';
 import { parseLines } from '../deploy/remote-output.js';
 import { type Finding, fail, ok, warn } from './finding.js';
+import { formatBytes } from '../report/line.js';
 
 /** Beyond this, a host's clock is a problem: its logs and file times no longer line up with the admin node's. */
 export const MAX_CLOCK_OFFSET_S = 10;
-
-/** Disk sizes run to terabytes: one decimal, the largest unit under 1024. */
-export function formatBytes(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) (n /= 1024), i++;
-  return i === 0 ? `${n} B` : `${n.toFixed(1)} ${units[i]}`;
-}
 
 export function checkCmd(base: string, rsync: string): Cmd {
   return ['sh', '-c', scriptText('check'), 'slipway-check', base, rsync];

@@ -2,15 +2,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { storeGit } from '../exec/git.js';
+import { parseTreeSizes } from '../release-store/delta.js';
 import { viewStore } from '../release-store/index.js';
 
-/** The sizes of the blobs in `git ls-tree -r -l -z` output (submodules and links count 0). */
+/** The sizes of the blobs in `git ls-tree -r -l -z` output (submodules count 0). */
 export function sumTreeSizes(lsTree: string): number {
   let total = 0;
-  for (const entry of lsTree.split('\0')) {
-    const size = /^\d+ blob [0-9a-f]+ +(\d+)\t/.exec(entry)?.[1];
-    if (size) total += Number(size);
-  }
+  for (const size of parseTreeSizes(lsTree).values()) total += size;
   return total;
 }
 

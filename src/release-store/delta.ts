@@ -36,6 +36,22 @@ export async function deltaBetween(www: string, from: Release, to: Release): Pro
   return delta;
 }
 
+/** Path to size of each blob in `git ls-tree -r -l -z` output (submodules count 0). */
+export function parseTreeSizes(lsTree: string): Map<string, number> {
+  const sizes = new Map<string, number>();
+  for (const entry of lsTree.split('\0')) {
+    const m = /^\d+ (\w+) [0-9a-f]+ +(\d+|-)\t(.*)$/s.exec(entry);
+    if (m) sizes.set(m[3]!, m[1] === 'blob' ? Number(m[2]) : 0);
+  }
+  return sizes;
+}
+
+/** Every path of a release with its size, from the store: what a transfer of it moves. */
+export async function releaseSizes(www: string, release: Pick<Release, 'commit'>): Promise<Map<string, number>> {
+  const { stdout } = await storeGit(www, ['ls-tree', '-r', '-l', '-z', '--full-tree', release.commit]);
+  return parseTreeSizes(stdout);
+}
+
 /** Every path of a release (files and symlinks; git has no empty dirs), from the store. */
 export async function releasePaths(www: string, release: Pick<Release, 'commit'>): Promise<string[]> {
   const { stdout } = await storeGit(www, ['ls-tree', '-r', '-z', '--name-only', '--full-tree', release.commit]);

@@ -26,6 +26,20 @@ export interface OutputEvent {
   line: string;
 }
 
+/**
+ * A long transfer to one host, under way: bytes handed to the host so far, of `total`
+ * when it is known. Emitted every few hundred ms while the transfer lasts (also when it
+ * stalls); how often a view shows it is the view's choice (progress.ts).
+ */
+export interface ProgressEvent {
+  kind: 'progress';
+  host: string;
+  /** What is being sent: `staging r42`, `sending the tree ahead`. */
+  text: string;
+  bytes: number;
+  total?: number;
+}
+
 export interface NoteEvent {
   kind: 'note';
   level: 'info' | 'warn' | 'error';
@@ -59,7 +73,7 @@ export type RunStateEvent =
   | { kind: 'run'; state: 'start'; target: string; hosts: string[]; revision?: string; build?: string }
   | { kind: 'run'; state: 'finish'; target: string; exitCode: number; ms: number; error?: string };
 
-export type RunEvent = StepEvent | OutputEvent | NoteEvent | PhaseEvent | ReleaseEvent | RunStateEvent;
+export type RunEvent = StepEvent | OutputEvent | ProgressEvent | NoteEvent | PhaseEvent | ReleaseEvent | RunStateEvent;
 
 export interface Reporter {
   /** The hosts that will appear, so a view can lay them out up front. */

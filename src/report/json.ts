@@ -4,6 +4,7 @@
  * docs/json-events.md; `v` changes only if a field changes meaning or goes away.
  */
 import type { Reporter, RunEvent } from './events.js';
+import { ProgressPace } from './progress.js';
 import { RunTracker } from './summary.js';
 
 export const JSON_SCHEMA_VERSION = 1;
@@ -43,6 +44,8 @@ export function jsonLines(event: RunEvent, tracker: RunTracker): Line[] {
     }
     case 'output':
       return [{ type: 'output', host: event.host, line: event.line }];
+    case 'progress':
+      return [{ type: 'transfer.progress', host: event.host, text: event.text, bytes: event.bytes, total: event.total ?? null }];
     case 'note':
       return [{ type: 'note', level: event.level, text: event.text }];
   }
@@ -73,9 +76,12 @@ function runFinish(tracker: RunTracker): Line {
 
 export function jsonReporter(write: (line: string) => void = (l) => process.stdout.write(`${l}\n`), clock: () => Date = () => new Date()): Reporter {
   const tracker = new RunTracker();
+  // as paced as the line view: a CI log holds every JSON line
+  const pace = new ProgressPace(() => clock().getTime());
   return {
     begin: (title, hosts) => tracker.begin(title, hosts),
     emit(event) {
+      if (!pace.show(event)) return;
       tracker.emit(event);
       const ts = clock().toISOString();
       for (const line of jsonLines(event, tracker)) write(JSON.stringify({ v: JSON_SCHEMA_VERSION, ts, ...line }));

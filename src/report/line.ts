@@ -1,9 +1,10 @@
 /**
  * Plain output for logs and CI: one timestamped line per finished step, host
  * first, with its duration. `start` events are silent so a log reads as a
- * record of what happened.
+ * record of what happened; a long transfer adds a progress line every few seconds.
  */
-import type { Reporter, RunEvent } from './events.js';
+import type { ProgressEvent, Reporter, RunEvent } from './events.js';
+import { ProgressPace } from './progress.js';
 
 export function formatDuration(ms: number): string {
   // round first, then pick the unit, so no unit is shown at its own limit ("1000ms", "60.0s")
@@ -12,6 +13,21 @@ export function formatDuration(ms: number): string {
   if (tenths < 600) return `${(tenths / 10).toFixed(1)}s`;
   const seconds = Math.round(ms / 1000);
   return `${Math.floor(seconds / 60)}m${seconds % 60}s`;
+}
+
+/** Sizes from bytes to terabytes: one decimal, the largest unit under 1024. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) (n /= 1024), i++;
+  return i === 0 ? `${n} B` : `${n.toFixed(1)} ${units[i]}`;
+}
+
+/** A transfer under way: `staging r42: 12.0 MB of 48.0 MB (25%)`, or `…: 12.0 MB sent` when the total is unknown. */
+export function progressText(event: ProgressEvent): string {
+  if (event.total === undefined) return `${event.text}: ${formatBytes(event.bytes)} sent`;
+  const percent = event.total > 0 ? Math.min(100, Math.floor((event.bytes / event.total) * 100)) : 100;
+  return `${event.text}: ${formatBytes(event.bytes)} of ${formatBytes(event.total)} (${percent}%)`;
 }
 
 /** `1 file`, `0 files`, `2 hosts`; `many` for words that do not just take an s. */
@@ -37,6 +53,8 @@ export function formatLine(event: RunEvent, now: Date): string | undefined {
       return `${ts} [${event.host}] ${stepText(event)}`;
     case 'output':
       return `${ts} [${event.host}] | ${event.line}`;
+    case 'progress':
+      return `${ts} [${event.host}] ${progressText(event)}`;
     case 'note':
       return `${ts} ${event.level === 'info' ? '' : `${event.level.toUpperCase()}: `}${event.text}`;
     default:
@@ -47,9 +65,12 @@ export function formatLine(event: RunEvent, now: Date): string | undefined {
 }
 
 export function lineReporter(write: (line: string) => void = (l) => process.stderr.write(`${l}\n`), clock: () => Date = () => new Date()): Reporter {
+  // a log gets a transfer's progress every few seconds, not at every tick
+  const pace = new ProgressPace(() => clock().getTime());
   return {
     begin: (title) => write(`${clock().toISOString().replace(/\.\d{3}Z$/, 'Z')} ${title}`),
     emit: (event) => {
+      if (!pace.show(event)) return;
       const line = formatLine(event, clock());
       if (line !== undefined) write(line);
     },

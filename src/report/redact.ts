@@ -48,6 +48,7 @@ function clean(event: RunEvent): RunEvent {
       return { ...event, text: redact(event.text) };
     case 'output':
       return { ...event, line: redact(event.line) };
+    case 'progress':
     case 'note':
       return { ...event, text: redact(event.text) };
     case 'run':

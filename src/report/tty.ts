@@ -4,7 +4,7 @@
  * defined elsewhere and reach this view as events.
  */
 import { type DefaultRenderer, Listr, type ListrTaskWrapper } from 'listr2';
-import { stepText } from './line.js';
+import { progressText, stepText } from './line.js';
 import type { Reporter, RunEvent } from './events.js';
 
 interface Row {
@@ -70,8 +70,13 @@ export function ttyReporter(out: { columns?: number; on?: (event: 'resize', list
         notes.push(event.text);
         return;
       }
-      if (event.kind !== 'step' && event.kind !== 'output') return;
+      if (event.kind !== 'step' && event.kind !== 'output' && event.kind !== 'progress') return;
       const r = rows.get(event.host) ?? row(event.host);
+      if (event.kind === 'progress') {
+        // the row's title until the step ends: bytes, and percent when the total is known
+        if (r.task) r.task.title = `${event.host}: ${progressText(event)}`;
+        return;
+      }
       if (event.kind === 'output') {
         if (r.task) r.task.output = event.line;
         return;

@@ -35,11 +35,11 @@ export function runDeploy(w: World, args: string[], env: Record<string, string> 
   return startDeploy(w, args, env, outputs).done;
 }
 
-export async function waitFor(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
+export async function waitFor(what: string, check: () => boolean, timeoutMs = 30_000, everyMs = 50): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 

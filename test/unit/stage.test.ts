@@ -74,7 +74,7 @@ describe('what each host is sent (Shipment.choose), from its probe', () => {
 
   it('the whole tree as one tar to a host with no release; rsync when the env says so', async () => {
     assert.deepEqual(await shipment().choose(state(undefined)), { kind: 'full' });
-    assert.deepEqual(await shipment('rsync').choose(state(undefined)), { kind: 'rsync' });
+    assert.deepEqual(await shipment('rsync').choose(state(undefined)), { kind: 'rsync', whole: true }, 'the whole tree: its size is the progress total');
   });
 
   it('a delta from the release the host serves, else from the newest it holds, never from a broken one', () => {

@@ -17,6 +17,8 @@ import type { Release } from '../../release-store/release.js';
 import { type FullTar, fullTar } from './payload.js';
 import type { Preconnected } from '../connect/preconnect.js';
 import { aheadCmd } from '../remote.js';
+import type { Reporter } from '../../report/events.js';
+import { type Transfer, withTransfer } from '../../report/progress.js';
 
 export class SendAhead {
   /** Names this run's tree on the hosts (`.ahead.<token>.partial`). */
@@ -29,6 +31,8 @@ export class SendAhead {
   constructor(
     private readonly appEnv: AppEnv,
     private readonly preconnected: Preconnected,
+    /** Where the progress of each host's transfer goes (none: not reported). */
+    private readonly reporter?: Reporter,
   ) {}
 
   private get tarFile(): string {
@@ -57,8 +61,9 @@ export class SendAhead {
     const state = await this.preconnected.states.get(host);
     if (state?.have.size !== 0) return undefined;
     const [tar, session] = await Promise.all([this.tarball(), this.preconnected.sessions.get(host)!]);
-    const r = await this.preconnected.slots.run(() =>
-      session.run(aheadCmd(this.appEnv.remote.path, this.token), { input: tar.stream(), timeoutMs: 6 * 3600 * 1000, reject: false }));
+    const send = (t?: Transfer) =>
+      session.run(aheadCmd(this.appEnv.remote.path, this.token), { input: tar.stream(t && ((n) => t.add(n))), timeoutMs: 6 * 3600 * 1000, reject: false });
+    const r = await this.preconnected.slots.run(() => (this.reporter ? withTransfer(this.reporter, host, 'sending the tree ahead', tar.bytes, send) : send()));
     return r.exitCode === 0 ? tar : undefined;
   }
 

@@ -48,6 +48,23 @@ export async function deltaTar(tree: string, delta: Delta): Promise<Buffer | und
   }
 }
 
+/**
+ * A tar in memory as a stream of 1 MB slices, so what a host has been handed can be
+ * counted (a Buffer given whole is one write, its progress unknowable).
+ */
+export function sliced(tar: Buffer, sent: (bytes: number) => void, sliceBytes = 1024 * 1024): Readable {
+  let at = 0;
+  return new Readable({
+    read() {
+      if (at >= tar.length) return void this.push(null);
+      const slice = tar.subarray(at, at + sliceBytes);
+      at += slice.length;
+      sent(slice.length);
+      this.push(slice);
+    },
+  });
+}
+
 /** Every path of the release (from the store's tree, so exactly the commit's) in one tar file. */
 export async function fullTar(tree: string, paths: readonly string[], file: string): Promise<FullTar> {
   // created 0600 before tar writes into it (tar keeps an existing file's mode): it holds private files
@@ -114,14 +131,17 @@ export class FullTar {
     }
   }
 
-  /** The whole file, chunk by chunk, as one host's stream (its stage command's stdin). */
-  stream(): Readable {
+  /** The whole file, chunk by chunk, as one host's stream (its stage command's stdin); `sent` counts what it hands on. */
+  stream(sent?: (bytes: number) => void): Readable {
     let next = 0;
     const stream: Readable = new Readable({
       read: () => {
         if (next >= this.count) return void stream.push(null);
         this.chunk(next++).then(
-          (buf) => stream.push(buf),
+          (buf) => {
+            sent?.(buf.length);
+            stream.push(buf);
+          },
           (err: unknown) => stream.destroy(err instanceof Error ? err : new Error(String(err))),
         );
       },

@@ -36,7 +36,8 @@ const DIGESTS = ['sha512', 'sha256', 'sha1', 'md5'];
 export interface ReleaseServer {
   /** Give this to the pulling rsync on its stdin (--password-file=-). */
   readonly secret: string;
-  serve(stream: Duplex): void;
+  /** Answer one pulling client; `sent` counts the bytes its daemon sends it. */
+  serve(stream: Duplex, sent?: (bytes: number) => void): void;
   close(): Promise<void>;
 }
 
@@ -105,7 +106,7 @@ export async function startReleaseServer(exportDir: string): Promise<ReleaseServ
   };
 
   /** Splice an authenticated client to a daemon that is told what the client said before the challenge. */
-  const answer = (stream: Duplex, forward: Forward, clientGreeting: Buffer, module: Buffer, rest: Buffer) => {
+  const answer = (stream: Duplex, forward: Forward, clientGreeting: Buffer, module: Buffer, rest: Buffer, sent?: (bytes: number) => void) => {
     if (forward.daemons >= MAX_DAEMONS) return void stream.end(`@ERROR: max connections (${MAX_DAEMONS}) reached -- try again later\n`);
     forward.daemons++;
     const child = daemon();
@@ -115,6 +116,7 @@ export async function startReleaseServer(exportDir: string): Promise<ReleaseServ
     let greeted = false;
     let head = Buffer.alloc(0);
     child.stdout.on('data', (d: Buffer) => {
+      sent?.(d.length);
       if (greeted) return void stream.write(d);
       head = Buffer.concat([head, d]);
       const nl = head.indexOf(10);
@@ -137,7 +139,7 @@ export async function startReleaseServer(exportDir: string): Promise<ReleaseServ
 
   return {
     secret,
-    serve(stream) {
+    serve(stream, sent) {
       const forward = forwardFor(stream);
       const oldest = forward.pending.size >= MAX_PENDING ? forward.pending.values().next().value : undefined;
       if (oldest) (forward.pending.delete(oldest), oldest.destroy());
@@ -170,7 +172,7 @@ export async function startReleaseServer(exportDir: string): Promise<ReleaseServ
           stream.end(`@ERROR: auth failed on module ${MODULE}\n`);
           return;
         }
-        answer(stream, forward, lines[0]!, lines[1]!, buffered);
+        answer(stream, forward, lines[0]!, lines[1]!, buffered, sent);
         stream.resume();
       };
       stream.on('data', onData);

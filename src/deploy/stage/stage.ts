@@ -12,18 +12,20 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import type { AppEnv } from '../../config/resolve.js';
-import { baseOf, deltaBetween, releasePaths } from '../../release-store/delta.js';
+import { baseOf, deltaBetween, releasePaths, releaseSizes } from '../../release-store/delta.js';
 import type { Release } from '../../release-store/release.js';
 import { type Reporter, step } from '../../report/events.js';
 import type { SendAhead } from './ahead.js';
-import { type FullTar, deltaTar, fullTar } from './payload.js';
+import { type FullTar, deltaTar, fullTar, sliced } from './payload.js';
+import { type Transfer, withTransfer } from '../../report/progress.js';
+import type { RunResult } from '../../exec/runner.js';
 import { type StagePayload, FALL_BACK_TO_RSYNC, deltaInput, stageCmd } from '../remote.js';
 import { type HostState, type TransferStats, describeKept, holds, parseKept, parseLines, parseRsyncStats } from '../remote-output.js';
 import { idOfDir, releaseDir } from '../layout.js';
 import { type ReleaseServer, startReleaseServer } from './release-server.js';
 import { HostSlots } from '../fanout.js';
 import type { HostConnection } from '../../exec/runner.js';
-import { lastLines, plural } from '../../report/line.js';
+import { formatBytes, lastLines, plural } from '../../report/line.js';
 
 export interface StageResult {
   /** The release the host served before (id and directory). */
@@ -44,9 +46,15 @@ export interface StageResult {
   restaged?: string;
 }
 
-/** A payload with what travels on stdin (the tar, or the list of paths for rsync), or what was sent ahead. */
-type Payload = StagePayload & { tar?: Buffer; files?: number; paths?: string; bytes?: number };
+/**
+ * A payload with what travels on stdin (the tar, or the list of paths for rsync), or what was
+ * sent ahead; `total`: the bytes an rsync pull will move, when the store can tell (for progress);
+ * `whole`: the host has no release, so an rsync pull moves the whole tree.
+ */
+type Payload = StagePayload & { tar?: Buffer; files?: number; paths?: string; bytes?: number; total?: number; whole?: boolean };
 type Choice = { kind: 'present' } | Payload;
+/** One run of the stage script: its result, and what it was sent when the admin side knows (tars). */
+type Sent = { result: RunResult; sent: TransferStats | undefined };
 
 export class Shipment {
   private readonly dir: string;
@@ -55,6 +63,7 @@ export class Shipment {
   private readonly deltas = new Map<string, Promise<Payload>>();
   private full?: Promise<FullTar>;
   private server?: Promise<ReleaseServer>;
+  private sizes?: Promise<Map<string, number>>;
 
   /**
    * tree: where the release's exact files are on the admin node (the www tree when the
@@ -96,7 +105,7 @@ export class Shipment {
     if (state && !state.have.size) {
       const sent = host && (await this.ahead?.sentFor(host, this.release));
       if (sent && this.ahead) return { kind: 'ahead', token: this.ahead.token, files: sent.files, bytes: sent.bytes };
-      return this.appEnv.remote.transfer === 'rsync' ? { kind: 'rsync' } : { kind: 'full' };
+      return this.appEnv.remote.transfer === 'rsync' ? { kind: 'rsync', whole: true } : { kind: 'full' };
     }
     const base = this.baseFor(state);
     if (!base) return { kind: 'rsync' };
@@ -115,7 +124,16 @@ export class Shipment {
       const tar = await deltaTar(await this.files(), delta);
       if (tar) return { kind: 'tar', from: base, deleted: delta.deleted, tar, files: delta.changed.length, paths };
     }
-    return { kind: 'list', from: base, paths };
+    return { kind: 'list', from: base, paths, total: await this.bytesOf(delta.changed) };
+  }
+
+  /** The bytes of these paths of the release (all of them without a list), from the store; undefined if it cannot tell. */
+  private async bytesOf(paths?: readonly string[]): Promise<number | undefined> {
+    const sizes = await (this.sizes ??= releaseSizes(this.appEnv.paths.www, this.release)).catch(() => undefined);
+    if (!sizes) return undefined;
+    let total = 0;
+    for (const size of paths ? paths.map((p) => sizes.get(p) ?? 0) : sizes.values()) total += size;
+    return total;
   }
 
   /** Stage the release on one host; `state` is its look's (undefined: none). */
@@ -127,11 +145,11 @@ export class Shipment {
       if (choice.kind === 'present') {
         return { previous: idOfDir(state?.live), previousDir: state?.live, present: true, live: state?.live === this.dir, transferred: { files: 0, bytes: 0 }, held };
       }
-      let run = await this.slots.run(() => this.send(session, choice));
+      let run = await this.slots.run(() => this.send(session, choice, reporter));
       const [edited] = parseKept(parseLines(run.result.stdout).get('edited') ?? []);
       if (edited) reporter.emit({ kind: 'note', level: 'warn', text: `${session.host.name}: ${release.id} ${describeKept(edited)}: staging it again` });
       // the host changed since its look: a tar no longer fits, rsync takes what it has into account
-      if (run.result.exitCode === FALL_BACK_TO_RSYNC) run = await this.slots.run(() => this.send(session, { kind: 'rsync' }));
+      if (run.result.exitCode === FALL_BACK_TO_RSYNC) run = await this.slots.run(() => this.send(session, { kind: 'rsync' }, reporter));
       const { result, sent } = run;
       if (result.exitCode !== 0) throw new Error(`staging failed (exit ${result.exitCode}): ${explainStageFailure(lastLines(result.stderr || result.stdout, 3, ' / ') || 'no output')}`);
       const lines = parseLines(result.stdout);
@@ -152,36 +170,48 @@ export class Shipment {
     }, (r) => (r.present ? `${release.id} already staged` : `${r.restaged ? `${r.restaged}; ` : ''}staged ${release.id} (${plural(r.transferred.files, 'file')}, ${formatBytes(r.transferred.bytes)} received${r.from ? `, delta from ${r.from}` : ''}${r.ahead ? ', sent while the release was committed' : ''})`), (r) => r.transferred);
   }
 
-  /** Run the stage script once with this payload; a tar's size is known here (rsync reports its own). */
-  private async send(session: HostConnection, payload: Payload) {
+  /**
+   * Run the stage script once with this payload; a tar's size is known here (rsync reports
+   * its own). What the host is handed is counted, for the progress of long transfers.
+   */
+  private async send(session: HostConnection, payload: Payload, reporter: Reporter) {
     const { appEnv, release } = this;
+    const transfer = (total: number | undefined, body: (t: Transfer) => Promise<Sent>) => withTransfer(reporter, session.host.name, `staging ${release.id}`, total, body);
     const options = { group: appEnv.privateGroup, mode: appEnv.privateMode, payload };
     const stage = (port: number) => stageCmd(appEnv.remote.path, release, port, appEnv.ssh.commandTimeout, appEnv.remote.rsync, options);
     // the transfer has its own I/O timeout (rsync --timeout, SSH keepalives); this one only bounds a wedged script
     const timeoutMs = 6 * 3600 * 1000;
     if (payload.kind === 'full') {
       const tar = await (this.full ??= this.makeFullTar());
-      const result = await session.run(stage(0), { input: tar.stream(), timeoutMs, reject: false });
-      return { result, sent: { files: tar.files, bytes: tar.bytes } };
+      return transfer(tar.bytes, async (t) => {
+        const result = await session.run(stage(0), { input: tar.stream((n) => t.add(n)), timeoutMs, reject: false });
+        return { result, sent: { files: tar.files, bytes: tar.bytes } };
+      });
     }
     if (payload.kind === 'ahead') {
       const result = await session.run(stage(0), { timeoutMs, reject: false });
       return { result, sent: { files: payload.files ?? 0, bytes: payload.bytes ?? 0 } };
     }
     if (payload.kind === 'tar') {
-      const result = await session.run(stage(0), { input: payload.tar!, timeoutMs, reject: false });
-      return { result, sent: { files: payload.files ?? 0, bytes: payload.tar!.length } };
+      const tar = payload.tar!;
+      return transfer(tar.length, async (t) => {
+        const result = await session.run(stage(0), { input: sliced(tar, (n) => t.add(n)), timeoutMs, reject: false });
+        return { result, sent: { files: payload.files ?? 0, bytes: tar.length } };
+      });
     }
     const server = await (this.server ??= this.files().then((dir) => startReleaseServer(dir)));
-    const forward = await session.forwardIn((stream) => server.serve(stream));
-    try {
-      const list = payload.kind === 'list' ? payload.paths : '';
-      const result = await session.run(stage(forward.port), { input: `${server.secret}\n${list}`, timeoutMs, reject: false });
-      return { result, sent: undefined };
-    } finally {
-      // not awaited: the listener is gone at once, and the cancel's round trip need not hold up the switch
-      void forward.close();
-    }
+    const total = payload.total ?? (payload.whole ? await this.bytesOf() : undefined);
+    return transfer(total, async (t) => {
+      const forward = await session.forwardIn((stream) => server.serve(stream, (n) => t.add(n)));
+      try {
+        const list = payload.kind === 'list' ? payload.paths : '';
+        const result = await session.run(stage(forward.port), { input: `${server.secret}\n${list}`, timeoutMs, reject: false });
+        return { result, sent: undefined };
+      } finally {
+        // not awaited: the listener is gone at once, and the cancel's round trip need not hold up the switch
+        void forward.close();
+      }
+    });
   }
 
   /** The tar sent ahead when it is this release's tree (a host whose transfer failed), else one built here. */
@@ -205,10 +235,4 @@ export function explainStageFailure(reason: string): string {
   return /No space left on device|Disk quota exceeded|I\/O error|write failed/i.test(reason)
     ? `this host could not write its release: is its disk full? (${reason})`
     : reason;
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} kB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
