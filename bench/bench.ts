@@ -203,7 +203,7 @@ ${body}
   async slipway(env: string, command: string[] = []): Promise<Measured> {
     const prof = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : [];
     const m = await measure('node', [...prof, CLI, ...command, `${APP}-${env}`], sudoEnv({ SLIPWAY_APPS: this.apps, SLIPWAY_ROOT: this.root, CI: '1' }), join(this.dir, 'time'));
-    const sizes = [...m.out.matchAll(/\] staged r\d+ \(\d+ files, ([0-9.]+) (B|kB|MB) received[,)]/g)].map((x) => parseSize(x[1]!, x[2]!));
+    const sizes = [...m.out.matchAll(/\] staged r\d+ \(\d+ files?, ([0-9.]+) (B|kB|MB) received[,)]/g)].map((x) => parseSize(x[1]!, x[2]!));
     const hosts = Number(env.replace(/\D/g, ''));
     return { ...m, bytesPerHost: sizes.reduce((a, b) => a + b, 0) / hosts };
   }
