@@ -19,6 +19,7 @@ command -v flock >/dev/null || need+=(util-linux)  # the lock takeover
 command -v shellcheck >/dev/null || need+=(shellcheck)   # make lint-sh: the scripts web servers run
 command -v zsh >/dev/null || need+=(zsh)       # the zsh completion script is checked with zsh -n
 command -v groff >/dev/null || need+=(groff-base)   # the man page is rendered in a test and by man
+[ -x /usr/bin/chromium ] || need+=(chromium)   # the dashboard's browser test (playwright-core drives it)
 [ -x /usr/bin/time ] || need+=(time)   # GNU time: the benchmark's CPU and memory figures
 if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || { echo "install-deps: need root to install: ${need[*]}" >&2; exit 1; }

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 MARKER=.slipway-install
 # Slipway's own files: everything install copies and uninstall removes
-OWN=(package.json package-lock.json README.md dist remote node_modules docs examples)
+OWN=(package.json package-lock.json README.md dist remote web node_modules docs examples)
 
 die() { echo "install: $*" >&2; exit 2; }
 
@@ -102,6 +102,7 @@ copy "$stage/package.json" "$stage/package-lock.json" README.md "$prefix/"
 copy "$stage/node_modules/" "$prefix/node_modules/"
 copy dist/ "$prefix/dist/"
 copy remote/ "$prefix/remote/"
+copy web/ "$prefix/web/"
 copy docs/ "$prefix/docs/"
 mkdir -p "$prefix/examples"
 copy examples/ apps "$prefix/examples/"

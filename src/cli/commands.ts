@@ -178,6 +178,26 @@ Example:
     });
 }
 
+/** `deploy serve`: the dashboard. */
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .summary('serve the dashboard: every app-env, its releases, history and runs, live')
+    .description('Serve the dashboard on 127.0.0.1:8430: every app-env you may see, its hosts, releases and history, and each run\'s output as it happens (also runs started with sudo deploy or by Jenkins).\nNever as root: it reads only the feed the CLI writes (<root>/.feed, group slipway-web). Settings: /etc/slipway/serve.json (examples/dashboard/).')
+    .option('--config <file>', 'the settings file (default: /etc/slipway/serve.json)')
+    .option('--listen <address>', 'address and port to listen on (default: the settings\' listen, 127.0.0.1:8430)')
+    .option('--new-token <user>', 'print a new API token for <user> and the line to add to the settings, then exit')
+    .addHelpText('after', `
+Examples:
+  sudo -u slipway-web deploy serve
+  deploy serve --new-token jenkins
+  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8430/api/targets`)
+    .action(async (opts, cmd: Command) => {
+      const { serveCommand } = await import('./serve.js');
+      await serveCommand(opts, cmd.optsWithGlobals<GlobalOptions>());
+    });
+}
+
 /** The options every command that changes a fleet takes (see fleet-run.ts). */
 function fleetOptions(cmd: Command): Command {
   return cmd

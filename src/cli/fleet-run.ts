@@ -21,6 +21,7 @@ import { type GlobalOptions, locations, makeReporter } from './context.js';
 import { type FlowOptions, verifyAllowed } from '../flows/guard.js';
 import { parseWait } from './duration.js';
 import { requireAccess } from './access.js';
+import { FeedWriter, publishSummary } from '../feed/index.js';
 
 export interface FleetRunOptions {
   parallel?: number;
@@ -45,7 +46,9 @@ export interface FleetRun<T> {
 export async function runOnFleet<T>(target: string, options: FleetRunOptions, globals: GlobalOptions, run: FleetRun<T>): Promise<void> {
   const started = performance.now();
   const tracker = new RunTracker();
-  const reporter = await makeReporter({ json: options.json, also: [tracker], color: globals.color });
+  // the dashboard follows the run in its feed (src/feed): opened once the target is known to be an app-env
+  const feed = new FeedWriter(run.action, deployerName());
+  const reporter = await makeReporter({ json: options.json, also: [tracker, feed], color: globals.color });
   let appEnv: AppEnv | undefined;
   let failure: unknown;
   // a --junit that cannot be written is a usage error like any other: reported once, not tried again at the end
@@ -67,6 +70,8 @@ export async function runOnFleet<T>(target: string, options: FleetRunOptions, gl
       { path: env.paths.private, need: 'read' },
       { path: env.ssh.key, need: 'read' },
     ]);
+    feed.open(env);
+    if (feed.problem) reporter.emit({ kind: 'note', level: 'warn', text: feed.problem });
     const result = await run.work(env, reporter, { waitMs });
     reporter.emit({ kind: 'note', level: 'info', text: run.done(result, `${env.app}-${env.env}`, formatDuration(performance.now() - started)) });
   } catch (err) {
@@ -78,7 +83,7 @@ export async function runOnFleet<T>(target: string, options: FleetRunOptions, gl
       exitCode: failure === undefined ? ExitCode.ok : exitCodeOf(failure),
       ms: performance.now() - started,
       ...(failure === undefined ? {} : { error: redact(errorMessage(failure)) }),
-    }, appEnv, run.action, junit);
+    }, appEnv, run.action, junit, feed);
   } finally {
     await reporter.close();
   }
@@ -108,6 +113,7 @@ async function finishRun(
   appEnv: AppEnv | undefined,
   action: FleetRun<unknown>['action'],
   junit: string | undefined,
+  feed: FeedWriter,
 ): Promise<void> {
   const event: RunEvent = { kind: 'run', state: 'finish', ...finish };
   tracker.emit(event); // so the summary below knows the verdict; the tee sees the event last
@@ -115,6 +121,8 @@ async function finishRun(
   const warnings: string[] = [];
   if (junit) await writeJunit(junit, summary).catch((err) => warnings.push(`cannot write the JUnit report ${junit}: ${errorMessage(err)}`));
   if (appEnv) warnings.push(...(await notifyRun(appEnv.notify, { action, app: appEnv.app, env: appEnv.env, deployer: deployerName() }, summary)));
+  if (appEnv && feed.opened) await publishSummary(appEnv).catch((err) => warnings.push(`cannot update the dashboard's feed: ${errorMessage(err)}`));
+  if (feed.problem && feed.opened) warnings.push(feed.problem);
   for (const text of warnings) reporter.emit({ kind: 'note', level: 'warn', text });
   reporter.emit(event);
 }

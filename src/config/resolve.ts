@@ -39,6 +39,8 @@ export interface AppEnv {
   taskUser?: string;
   /** Unix groups allowed to deploy this env; undefined: anyone who can run deploy. */
   allowGroups?: string[];
+  /** Unix groups that may also see this env on the dashboard (deploy serve). */
+  viewGroups?: string[];
   paths: AdminPaths;
   ssh: SshSettings;
   remote: RemoteSettings;
@@ -106,6 +108,7 @@ export function resolveAppEnv(config: AppConfig, app: string, env: string, file:
     privateRequire: config.private.require,
     taskUser: config.taskUser,
     allowGroups: envConfig.allowGroups,
+    viewGroups: envConfig.viewGroups,
     paths: adminPaths(root, env, app, config.private.dir),
     ssh,
     remote,

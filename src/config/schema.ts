@@ -121,6 +121,8 @@ const envSettings = z.strictObject({
   notify: notifySettings.optional(),
   /** Only members of these unix groups may deploy this env (checked before anything runs). */
   allowGroups: z.array(unixName).min(1).optional(),
+  /** Besides allowGroups, members of these unix groups may see this env on the dashboard (deploy serve). */
+  viewGroups: z.array(unixName).min(1).optional(),
 });
 
 const privateSettings = z.strictObject({

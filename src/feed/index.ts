@@ -1,0 +1,222 @@
+/**
+ * The feed: what a run publishes for the dashboard (`deploy serve`), which does not run as
+ * root and never reads a store, whose releases hold private files. Root's CLI writes here,
+ * as it runs:
+ *
+ *   <root>/.feed/<app>-<env>/runs/<run id>.jsonl   a run's redacted `--json` event lines, as they happen
+ *   <root>/.feed/<app>-<env>/summary.json          after each run: releases, history, hosts, who may look
+ *
+ * The feed holds nothing secret (events are redacted, releases are listed by name and
+ * commit), and it is readable by the group FEED_GROUP when that group exists: the
+ * dashboard's user is its only member. Without the group the feed is root's alone.
+ * Writing the feed never fails a run; a problem is a warning.
+ */
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync, chmodSync, chownSync, lstatSync } from 'node:fs';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import type { AppEnv } from '../config/resolve.js';
+import type { Reporter } from '../report/events.js';
+import { jsonReporter } from '../report/json.js';
+import { releasesDocument } from '../report/read-json.js';
+import { readHistory, viewStore } from '../release-store/index.js';
+import { errorMessage } from '../errors.js';
+
+export const FEED_GROUP = 'slipway-web';
+export const FEED_VERSION = 1;
+/** Runs kept per app-env; older run files are removed when a run starts. */
+export const RUNS_KEPT = 200;
+/** History events in a summary. */
+const HISTORY_KEPT = 50;
+
+export const RUN_ID = /^\d{8}T\d{6}Z-\d{1,10}$/;
+
+export function feedDir(root: string): string {
+  return join(root, '.feed');
+}
+
+export type RunAction = 'deploy' | 'rollback' | 'sync';
+
+/** The first line of a run's file: what the events do not say. */
+export interface RunMeta {
+  type: 'feed.run';
+  v: number;
+  id: string;
+  action: RunAction;
+  target: string;
+  who: string;
+  pid: number;
+  started: string;
+}
+
+export function runId(now: Date, pid: number): string {
+  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z')}-${pid}`;
+}
+
+/** The group's gid, or undefined when the group does not exist (the feed is then root's alone). */
+function feedGid(): number | undefined {
+  try {
+    const line = execFileSync('getent', ['group', FEED_GROUP], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const gid = Number(line.split(':')[2]);
+    return Number.isInteger(gid) ? gid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A directory of the feed: root's, the group's to read (setgid, so files inherit the group). */
+function feedMkdir(dir: string, gid: number | undefined): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = lstatSync(dir);
+  if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
+  if (gid !== undefined && process.getuid?.() === 0) {
+    chownSync(dir, 0, gid);
+    chmodSync(dir, 0o2750);
+  } else chmodSync(dir, 0o700);
+}
+
+/** Write a file whole or not at all, readable by the feed's group. */
+function writeAtomic(path: string, text: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o640);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
+/**
+ * A reporter that writes the run's events to its feed file. Events before the app-env is
+ * known (the target is still unchecked input) are kept and written once `open` names it.
+ */
+export class FeedWriter implements Reporter {
+  private fd: number | undefined;
+  private pending: string[] = [];
+  private failed = false;
+  /** The run's file was started (the summary is then rewritten at the end too). */
+  opened = false;
+  private readonly json = jsonReporter((line) => this.write(line));
+  problem: string | undefined;
+
+  constructor(private readonly action: RunAction, private readonly who: string, private readonly clock: () => Date = () => new Date()) {}
+
+  /** Start the run's file, once the app-env is loaded. Returns the run id, or undefined when the feed cannot be written. */
+  open(appEnv: AppEnv): string | undefined {
+    const target = `${appEnv.app}-${appEnv.env}`;
+    try {
+      const gid = feedGid();
+      const root = feedDir(dirOfRoot(appEnv));
+      feedMkdir(root, gid);
+      feedMkdir(join(root, target), gid);
+      const runs = join(root, target, 'runs');
+      feedMkdir(runs, gid);
+      pruneRuns(runs);
+      const started = this.clock();
+      const id = runId(started, process.pid);
+      this.fd = openSync(join(runs, `${id}.jsonl`), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_APPEND, 0o640);
+      const meta: RunMeta = { type: 'feed.run', v: FEED_VERSION, id, action: this.action, target, who: this.who, pid: process.pid, started: started.toISOString() };
+      writeSync(this.fd, `${JSON.stringify(meta)}\n`);
+      for (const line of this.pending.splice(0)) writeSync(this.fd, `${line}\n`);
+      this.opened = true;
+      return id;
+    } catch (err) {
+      this.failed = true;
+      this.pending = [];
+      this.problem = `cannot write the run to the dashboard's feed: ${errorMessage(err)}`;
+      return undefined;
+    }
+  }
+
+  private write(line: string): void {
+    if (this.failed) return;
+    if (this.fd === undefined) {
+      this.pending.push(line);
+      return;
+    }
+    try {
+      writeSync(this.fd, `${line}\n`);
+    } catch (err) {
+      this.failed = true;
+      this.problem = `the dashboard's feed stopped: ${errorMessage(err)}`;
+    }
+  }
+
+  begin(title: string, hosts: readonly string[]): void {
+    this.json.begin(title, hosts);
+  }
+
+  emit(event: Parameters<Reporter['emit']>[0]): void {
+    this.json.emit(event);
+  }
+
+  async close(): Promise<void> {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+/** `<root>` from an app-env's paths (`<root>/<env>/www/<app>`). */
+function dirOfRoot(appEnv: AppEnv): string {
+  return join(appEnv.paths.www, '..', '..', '..');
+}
+
+function pruneRuns(dir: string): void {
+  const runs = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort();
+  for (const f of runs.slice(0, Math.max(0, runs.length - RUNS_KEPT + 1))) rmSync(join(dir, f), { force: true });
+}
+
+/** What the dashboard shows of an app-env without reading its store. */
+export interface FeedSummary {
+  v: number;
+  target: string;
+  app: string;
+  env: string;
+  branch: string;
+  hosts: string[];
+  /** Who may see this app-env on the dashboard, and who may deploy it (unix groups); null: not set. */
+  viewGroups: string[] | null;
+  allowGroups: string[] | null;
+  releases: ReturnType<typeof releasesDocument>['releases'];
+  live: string | null;
+  /** The newest HISTORY_KEPT events. */
+  history: Awaited<ReturnType<typeof readHistory>>;
+  /** Every event of the history, counted by kind and result (for /metrics). */
+  historyTotals: { kind: string; result: string; count: number }[];
+  updated: string;
+}
+
+/** Rewrite the app-env's summary from its store (after a run). */
+export async function publishSummary(appEnv: AppEnv): Promise<void> {
+  const target = `${appEnv.app}-${appEnv.env}`;
+  const [view, history] = await Promise.all([viewStore(appEnv.paths.www), readHistory(appEnv.paths.www)]);
+  const totals = new Map<string, { kind: string; result: string; count: number }>();
+  for (const e of history) {
+    const key = `${e.kind} ${e.result}`;
+    const t = totals.get(key) ?? { kind: e.kind, result: e.result, count: 0 };
+    t.count++;
+    totals.set(key, t);
+  }
+  const doc = releasesDocument(target, view.releases, view.live, view.state);
+  const summary: FeedSummary = {
+    v: FEED_VERSION,
+    target,
+    app: appEnv.app,
+    env: appEnv.env,
+    branch: appEnv.branch,
+    hosts: appEnv.hosts.map((h) => h.name),
+    viewGroups: appEnv.viewGroups ?? null,
+    allowGroups: appEnv.allowGroups ?? null,
+    releases: doc.releases,
+    live: doc.live,
+    history: history.slice(0, HISTORY_KEPT),
+    historyTotals: [...totals.values()],
+    updated: new Date().toISOString(),
+  };
+  const gid = feedGid();
+  const dir = join(feedDir(dirOfRoot(appEnv)), target);
+  feedMkdir(feedDir(dirOfRoot(appEnv)), gid);
+  feedMkdir(dir, gid);
+  writeAtomic(join(dir, 'summary.json'), `${JSON.stringify(summary)}\n`);
+}

@@ -1,0 +1,53 @@
+/**
+ * Who is asking, and what they may see. A request names its person in one of two ways:
+ * a bearer token (compared by its SHA-256, in constant time), or the reverse proxy's user
+ * header, believed only when the connection comes from one of the proxy's addresses (the
+ * socket's peer, never X-Forwarded-For). Anything else is nobody.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { execa } from 'execa';
+import { type ServeConfig, USER_NAME, hashToken } from './config.js';
+
+export interface Asker {
+  /** The socket's peer address. */
+  address: string;
+  authorization?: string;
+  /** The proxy's user header, if sent. */
+  proxyUser?: string;
+}
+
+export function identify(asker: Asker, config: ServeConfig): string | undefined {
+  const bearer = /^Bearer ([A-Za-z0-9_-]{16,200})$/.exec(asker.authorization ?? '');
+  if (bearer) {
+    const hash = Buffer.from(hashToken(bearer[1]!), 'hex');
+    // every entry is compared, so the time taken does not tell which one matched
+    let user: string | undefined;
+    for (const t of config.tokens) if (timingSafeEqual(hash, Buffer.from(t.sha256, 'hex')) && user === undefined) user = t.user;
+    return user;
+  }
+  if (!config.proxy || asker.proxyUser === undefined) return undefined;
+  const peer = asker.address.replace(/^::ffff:/, '');
+  if (!config.proxy.addresses.includes(peer)) return undefined;
+  return USER_NAME.test(asker.proxyUser) ? asker.proxyUser : undefined;
+}
+
+export type GroupsOf = (user: string) => Promise<string[]>;
+
+/** A user's unix groups (`id -Gn`), none for an unknown user; remembered for a minute. */
+export function unixGroups(ttlMs = 60_000, now: () => number = Date.now): GroupsOf {
+  const cache = new Map<string, { at: number; groups: Promise<string[]> }>();
+  return (user) => {
+    const hit = cache.get(user);
+    if (hit && now() - hit.at < ttlMs) return hit.groups;
+    const groups = execa('id', ['-Gn', '--', user], { reject: false }).then((r) => (r.exitCode === 0 ? r.stdout.trim().split(/\s+/) : []));
+    cache.set(user, { at: now(), groups });
+    return groups;
+  };
+}
+
+/** May `user` see an app-env with these groups? Admins see all; no groups named: admins only. */
+export function mayView(user: string, userGroups: readonly string[], target: { viewGroups: string[] | null; allowGroups: string[] | null }, config: ServeConfig): boolean {
+  if (config.admins.includes(user)) return true;
+  const groups = [...(target.viewGroups ?? []), ...(target.allowGroups ?? [])];
+  return groups.some((g) => userGroups.includes(g));
+}

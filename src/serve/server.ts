@@ -1,0 +1,239 @@
+/**
+ * `deploy serve`: the dashboard. Reads only the feed (src/feed), never a store; every page
+ * and endpoint needs a person (auth.ts) and shows only the app-envs that person may see.
+ * Live updates are server-sent events: the overview is told when anything changed, a run
+ * page gets the run's new lines as the CLI writes them.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import helmet from '@fastify/helmet';
+import { packageRoot } from '../package-root.js';
+import type { FeedSummary } from '../feed/index.js';
+import { type GroupsOf, identify, mayView, unixGroups } from './auth.js';
+import type { ServeConfig } from './config.js';
+import { Feed, type RunListing } from './feed-read.js';
+import { metricsText } from './metrics.js';
+import { lineText, overviewBody, page, runBody, runState, targetBody, type OverviewRow } from './render.js';
+
+export interface ServerOptions {
+  config: ServeConfig;
+  /** The admin root whose feed is shown. */
+  root: string;
+  groupsOf?: GroupsOf;
+  /** How often live endpoints look at the feed. */
+  pollMs?: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    user: string;
+  }
+}
+
+const STATIC: Record<string, string> = { 'live.js': 'text/javascript; charset=utf-8', 'style.css': 'text/css; charset=utf-8' };
+
+export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
+  const { config } = options;
+  const feed = new Feed(options.root);
+  const groupsOf = options.groupsOf ?? unixGroups();
+  const pollMs = options.pollMs ?? 250;
+  const statics = new Map(Object.keys(STATIC).map((name) => [name, readFileSync(join(packageRoot(), 'web', name))]));
+
+  // the socket's peer is the client: X-Forwarded-For is never believed (trustProxy off)
+  const app = Fastify({ logger: false, trustProxy: false, bodyLimit: 64 * 1024 });
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'none'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'"],
+        connectSrc: ["'self'"],
+        baseUri: ["'none'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+    strictTransportSecurity: false, // plain HTTP on loopback; the TLS proxy in front sets it
+  });
+  app.decorateRequest('user', '');
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('Cache-Control', 'no-store');
+    if (req.url.startsWith('/static/') || req.url === '/favicon.ico') return;
+    const header = config.proxy ? req.headers[config.proxy.userHeader.toLowerCase()] : undefined;
+    const user = identify({ address: req.socket.remoteAddress ?? '', authorization: req.headers.authorization, proxyUser: typeof header === 'string' ? header : undefined }, config);
+    if (!user) {
+      return reply.code(401).header('WWW-Authenticate', 'Bearer realm="slipway"').type('text/plain; charset=utf-8').send('who are you? sign in through the proxy, or send a token (Authorization: Bearer)\n');
+    }
+    req.user = user;
+  });
+
+  /** The summaries of the targets this person may see. */
+  const visible = async (user: string): Promise<{ target: string; summary: FeedSummary | undefined }[]> => {
+    const groups = await groupsOf(user);
+    const out: { target: string; summary: FeedSummary | undefined }[] = [];
+    for (const target of await feed.targets()) {
+      const summary = await feed.summary(target);
+      // a target with no summary yet (its first run is going on): admins only, as nothing says who may look
+      if (mayView(user, groups, summary ?? { viewGroups: null, allowGroups: null }, config)) out.push({ target, summary });
+    }
+    return out;
+  };
+
+  /** The target named in a URL, if it exists and this person may see it; otherwise 404 either way. */
+  const visibleTarget = async (user: string, name: string) => (await visible(user)).find((v) => v.target === name);
+
+  const rowsFor = async (user: string): Promise<OverviewRow[]> => {
+    const rows: OverviewRow[] = [];
+    for (const { target, summary } of await visible(user)) {
+      const runs = await feed.runs(target, 5);
+      rows.push({ target, summary, running: runs.find((r) => r.state === 'running'), lastRun: runs.find((r) => r.state !== 'running') });
+    }
+    return rows;
+  };
+
+  const notFound = (reply: FastifyReply) => reply.code(404).type('text/plain; charset=utf-8').send('not found\n');
+  const fragment = (req: FastifyRequest) => req.headers['x-fragment'] === '1';
+
+  app.get<{ Params: { name: string } }>('/static/:name', async (req, reply) => {
+    const body = statics.get(req.params.name);
+    if (!body) return notFound(reply);
+    return reply.type(STATIC[req.params.name]!).header('Cache-Control', 'no-cache').send(body);
+  });
+
+  // browsers ask for it on every page: no icon, and no 404 in their consoles
+  app.get('/favicon.ico', async (_req, reply) => reply.code(204).send());
+
+  app.get('/', async (req, reply) => {
+    const body = overviewBody(await rowsFor(req.user));
+    reply.type('text/html; charset=utf-8');
+    return fragment(req) ? body.text : page('Apps', req.user, body, { kind: 'overview', src: '/events' });
+  });
+
+  app.get<{ Params: { target: string } }>('/t/:target', async (req, reply) => {
+    const v = await visibleTarget(req.user, req.params.target);
+    if (!v) return notFound(reply);
+    const body = targetBody(v.target, v.summary, await feed.runs(v.target, 30));
+    reply.type('text/html; charset=utf-8');
+    return fragment(req) ? body.text : page(v.target, req.user, body, { kind: 'overview', src: '/events' });
+  });
+
+  app.get<{ Params: { target: string; id: string } }>('/t/:target/runs/:id', async (req, reply) => {
+    const v = await visibleTarget(req.user, req.params.target);
+    const run = v && (await feed.run(v.target, req.params.id));
+    if (!v || !run) return notFound(reply);
+    const body = runBody(v.target, run.listing, run.lines);
+    reply.type('text/html; charset=utf-8');
+    return fragment(req) ? body.text : page(`${run.listing.meta.action} ${v.target}`, req.user, body, { kind: 'run', src: `/t/${v.target}/runs/${run.listing.id}/events`, offset: run.size });
+  });
+
+  // --- live ---------------------------------------------------------------------------
+
+  /** Start an event stream on the raw socket; `tick` runs every pollMs until it returns false or the client goes. */
+  const stream = (req: FastifyRequest, reply: FastifyReply, tick: (send: (event: string, data: unknown, id?: string) => void) => Promise<boolean>) => {
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Content-Type-Options': 'nosniff' });
+    const send = (event: string, data: unknown, id?: string) => res.write(`event: ${event}\n${id ? `id: ${id}\n` : ''}data: ${JSON.stringify(data)}\n\n`);
+    let stopped = false;
+    let timer: NodeJS.Timeout | undefined;
+    const stop = () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      res.end();
+    };
+    req.raw.on('close', stop);
+    const loop = async () => {
+      if (stopped) return;
+      const more = await tick(send).catch(() => false);
+      if (!more) return stop();
+      res.write(': keep-alive\n\n');
+      timer = setTimeout(() => void loop(), pollMs);
+    };
+    void loop();
+  };
+
+  app.get('/events', async (req, reply) => {
+    let seen = await feed.version();
+    stream(req, reply, async (send) => {
+      const now = await feed.version();
+      if (now !== seen) {
+        seen = now;
+        send('change', { at: new Date().toISOString() });
+      }
+      return true;
+    });
+  });
+
+  app.get<{ Params: { target: string; id: string }; Querystring: { from?: string } }>('/t/:target/runs/:id/events', async (req, reply) => {
+    const v = await visibleTarget(req.user, req.params.target);
+    const run = v && (await feed.run(v.target, req.params.id));
+    if (!v || !run) return notFound(reply);
+    const resume = Number(req.headers['last-event-id'] ?? req.query.from ?? 0);
+    let offset = Number.isSafeInteger(resume) && resume >= 0 && resume <= run.size ? resume : 0;
+    let listing: RunListing = run.listing;
+    stream(req, reply, async (send) => {
+      const { lines, next } = await feed.tail(v.target, run.listing.id, offset);
+      offset = next;
+      for (const l of lines) {
+        const shown = lineText(l);
+        if (shown) send('line', shown, String(offset));
+      }
+      const fresh = await feed.run(v.target, run.listing.id);
+      if (fresh && (fresh.listing.state !== listing.state || fresh.listing.phase !== listing.phase)) {
+        listing = fresh.listing;
+        send('state', { state: listing.state, text: runState(listing) });
+      }
+      if (listing.state !== 'running') {
+        send('finish', { state: listing.state });
+        return false;
+      }
+      return true;
+    });
+  });
+
+  // --- for programs ---------------------------------------------------------------------
+
+  app.get('/api/targets', async (req) => {
+    const rows = await rowsFor(req.user);
+    return {
+      v: 1,
+      targets: rows.map((r) => ({
+        target: r.target,
+        live: r.summary?.live ?? null,
+        hosts: r.summary?.hosts ?? [],
+        lastEvent: r.summary?.history[0] ?? null,
+        running: r.running ? { id: r.running.id, action: r.running.meta.action, who: r.running.meta.who, phase: r.running.phase ?? null } : null,
+      })),
+    };
+  });
+
+  app.get<{ Params: { target: string } }>('/api/targets/:target', async (req, reply) => {
+    const v = await visibleTarget(req.user, req.params.target);
+    if (!v) return notFound(reply);
+    return { v: 1, target: v.target, summary: v.summary ?? null, runs: await feed.runs(v.target, 30) };
+  });
+
+  app.get<{ Params: { target: string; id: string } }>('/api/targets/:target/runs/:id', async (req, reply) => {
+    const v = await visibleTarget(req.user, req.params.target);
+    const run = v && (await feed.run(v.target, req.params.id));
+    if (!v || !run) return notFound(reply);
+    return { v: 1, run: run.listing, events: run.lines.slice(1) };
+  });
+
+  app.get('/metrics', async (req, reply) => {
+    const inputs = [];
+    for (const { target, summary } of await visible(req.user)) {
+      if (!summary) continue;
+      const runs = await feed.runs(target, 5);
+      inputs.push({ summary, lastRun: runs.find((r) => r.state !== 'running'), running: runs.some((r) => r.state === 'running') });
+    }
+    const { text, contentType } = await metricsText(inputs);
+    return reply.type(contentType).send(text);
+  });
+
+  return app;
+}
