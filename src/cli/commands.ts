@@ -187,9 +187,11 @@ export function registerServe(program: Command): void {
     .option('--config <file>', 'the settings file (default: /etc/slipway/serve.json)')
     .option('--listen <address>', 'address and port to listen on (default: the settings\' listen, 127.0.0.1:8430)')
     .option('--new-token <user>', 'print a new API token for <user> and the line to add to the settings, then exit')
+    .option('--publish', 'as root: write the feed\'s summary of every app-env with releases (runs do it themselves), then exit')
     .addHelpText('after', `
 Examples:
   sudo -u slipway-web deploy serve
+  sudo deploy serve --publish
   deploy serve --new-token jenkins
   curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8430/api/targets`)
     .action(async (opts, cmd: Command) => {

@@ -21,7 +21,7 @@ import { type GlobalOptions, locations, makeReporter } from './context.js';
 import { type FlowOptions, verifyAllowed } from '../flows/guard.js';
 import { parseWait } from './duration.js';
 import { requireAccess } from './access.js';
-import { FeedWriter, publishSummary } from '../feed/index.js';
+import { FeedWriter } from '../feed/index.js';
 
 export interface FleetRunOptions {
   parallel?: number;
@@ -121,8 +121,8 @@ async function finishRun(
   const warnings: string[] = [];
   if (junit) await writeJunit(junit, summary).catch((err) => warnings.push(`cannot write the JUnit report ${junit}: ${errorMessage(err)}`));
   if (appEnv) warnings.push(...(await notifyRun(appEnv.notify, { action, app: appEnv.app, env: appEnv.env, deployer: deployerName() }, summary)));
-  if (appEnv && feed.opened) await publishSummary(appEnv).catch((err) => warnings.push(`cannot update the dashboard's feed: ${errorMessage(err)}`));
-  if (feed.problem && feed.opened) warnings.push(feed.problem);
+  if (appEnv) await feed.finish(appEnv, finish.exitCode === ExitCode.usage).catch((err) => warnings.push(`cannot update the dashboard's feed: ${errorMessage(err)}`));
+  if (feed.problem && feed.opened && finish.exitCode !== ExitCode.usage) warnings.push(feed.problem);
   for (const text of warnings) reporter.emit({ kind: 'note', level: 'warn', text });
   reporter.emit(event);
 }

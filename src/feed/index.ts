@@ -23,7 +23,7 @@ import { errorMessage } from '../errors.js';
 
 export const FEED_GROUP = 'slipway-web';
 export const FEED_VERSION = 1;
-/** Runs kept per app-env; older run files are removed when a run starts. */
+/** Runs kept per app-env; older run files are removed when a run ends. */
 export const RUNS_KEPT = 200;
 /** History events in a summary. */
 const HISTORY_KEPT = 50;
@@ -97,6 +97,7 @@ export class FeedWriter implements Reporter {
   private failed = false;
   /** The run's file was started (the summary is then rewritten at the end too). */
   opened = false;
+  private file: string | undefined;
   private readonly json = jsonReporter((line) => this.write(line));
   problem: string | undefined;
 
@@ -112,10 +113,10 @@ export class FeedWriter implements Reporter {
       feedMkdir(join(root, target), gid);
       const runs = join(root, target, 'runs');
       feedMkdir(runs, gid);
-      pruneRuns(runs);
       const started = this.clock();
       const id = runId(started, process.pid);
-      this.fd = openSync(join(runs, `${id}.jsonl`), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_APPEND, 0o640);
+      this.file = join(runs, `${id}.jsonl`);
+      this.fd = openSync(this.file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_APPEND, 0o640);
       const meta: RunMeta = { type: 'feed.run', v: FEED_VERSION, id, action: this.action, target, who: this.who, pid: process.pid, started: started.toISOString() };
       writeSync(this.fd, `${JSON.stringify(meta)}\n`);
       for (const line of this.pending.splice(0)) writeSync(this.fd, `${line}\n`);
@@ -155,6 +156,21 @@ export class FeedWriter implements Reporter {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
   }
+
+  /**
+   * The run is over. One refused as bad input changed nothing, so it leaves nothing in the
+   * feed either (as in the history); any other gets the app-env's summary rewritten and old runs pruned.
+   */
+  async finish(appEnv: AppEnv, changedNothing: boolean): Promise<void> {
+    if (!this.opened || !this.file) return;
+    if (changedNothing) {
+      this.failed = true;
+      rmSync(this.file, { force: true });
+      return;
+    }
+    pruneRuns(join(this.file, '..'));
+    await publishSummary(appEnv);
+  }
 }
 
 /** `<root>` from an app-env's paths (`<root>/<env>/www/<app>`). */
@@ -164,7 +180,7 @@ function dirOfRoot(appEnv: AppEnv): string {
 
 function pruneRuns(dir: string): void {
   const runs = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort();
-  for (const f of runs.slice(0, Math.max(0, runs.length - RUNS_KEPT + 1))) rmSync(join(dir, f), { force: true });
+  for (const f of runs.slice(0, Math.max(0, runs.length - RUNS_KEPT))) rmSync(join(dir, f), { force: true });
 }
 
 /** What the dashboard shows of an app-env without reading its store. */

@@ -104,6 +104,19 @@ describe('the dashboard, on a real fleet and in a real browser', { timeout: 600_
     assert.match(run, /"line":"token \[REDACTED\]"/, 'the task printed the token, redacted in the feed');
   });
 
+  it('sudo deploy serve --publish writes the summary of an app-env that has not run since the feed began', async () => {
+    const summary = join(w.root, '.feed', w.target, 'summary.json');
+    const before = JSON.parse(await readFile(summary, 'utf8')) as { live: string; releases: unknown[] };
+    await rm(summary);
+    const r = await execa('node', [CLI, 'serve', '--publish', '--root', w.root, '--apps', w.appsDir], { reject: false, all: true });
+    assert.equal(r.exitCode, 0, r.all);
+    assert.match(r.stdout, new RegExp(`^${w.target}: published$`, 'm'));
+    const after = JSON.parse(await readFile(summary, 'utf8')) as { live: string; releases: unknown[] };
+    assert.equal(after.live, before.live);
+    assert.deepEqual(after.releases, before.releases);
+    assert.equal((await stat(summary)).mode & 0o777, 0o640);
+  });
+
   it('deploy serve refuses root; its own user reads the feed but not a store, a private file or the state', async () => {
     const asRoot = await execa('node', [CLI, 'serve', '--root', w.root, '--config', join(w.dir, 'serve.json')], { reject: false, all: true });
     assert.equal(asRoot.exitCode, 2, asRoot.all);

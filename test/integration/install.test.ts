@@ -47,7 +47,7 @@ describe('make install', { timeout: 300_000 }, () => {
     share = join(base, 'usr', 'share');
     // a clone owned by an ordinary user, some of it writable by group and others
     await mkdir(clone);
-    await execa('rsync', ['-a', ...['package.json', 'package-lock.json', 'README.md', 'dist', 'remote', 'node_modules', 'docs', 'examples', 'apps', 'scripts'].map((f) => join(REPO, f)), `${clone}/`]);
+    await execa('rsync', ['-a', ...['package.json', 'package-lock.json', 'README.md', 'dist', 'remote', 'web', 'node_modules', 'docs', 'examples', 'apps', 'scripts'].map((f) => join(REPO, f)), `${clone}/`]);
     await execa('chown', ['-R', '1000:1000', clone]);
     await execa('chmod', ['-R', 'g+w,o+w', join(clone, 'dist'), join(clone, 'node_modules', 'jiti')]);
   });
@@ -69,6 +69,7 @@ describe('make install', { timeout: 300_000 }, () => {
     assert.equal(readFileSync(join(bindir, 'other-tool'), 'utf8'), 'user tool\n');
     assert.equal(readlinkSync(join(bindir, 'deploy')), join(prefix, 'dist', 'bin', 'deploy.js'));
     assert.ok(existsSync(join(prefix, 'remote', 'stage.sh')), 'the scripts web servers run are installed');
+    assert.ok(existsSync(join(prefix, 'web', 'live.js')), "the dashboard's script is installed");
     const [bashDir, zshDir, manDir] = shared() as [string, string, string];
     assert.equal(readlinkSync(join(bashDir, 'deploy')), join(prefix, 'dist', 'share', 'bash-completion', 'completions', 'deploy'));
     assert.equal(readlinkSync(join(zshDir, '_deploy')), join(prefix, 'dist', 'share', 'zsh', 'site-functions', '_deploy'));
