@@ -6,7 +6,7 @@ import { UsageError, errorMessage } from '../errors.js';
 import { FEED_GROUP, feedDir, publishSummary } from '../feed/index.js';
 import { verifyAllowed } from '../flows/guard.js';
 import { requireAccess } from './access.js';
-import { DEFAULT_SERVE_CONFIG, USER_NAME, loadServeConfig, newToken, splitListen } from '../serve/config.js';
+import { DEFAULT_SERVE_CONFIG, LISTEN, USER_NAME, loadServeConfig, newToken, splitListen } from '../serve/config.js';
 import { type GlobalOptions, locations } from './context.js';
 
 export interface ServeOptions {
@@ -65,7 +65,7 @@ export async function serveCommand(options: ServeOptions, globals: GlobalOptions
   const { root } = locations(globals);
   const config = loadServeConfig(options.config ?? DEFAULT_SERVE_CONFIG);
   const listen = options.listen ?? config.listen;
-  if (!/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):\d{1,5}$/.test(listen)) throw new UsageError(`--listen ${JSON.stringify(listen)}: an address and port such as 127.0.0.1:8430`);
+  if (!LISTEN.test(listen)) throw new UsageError(`--listen ${JSON.stringify(listen)}: an address and port such as 127.0.0.1:8430`);
   const { host, port } = splitListen(listen);
   const { buildServer } = await import('../serve/server.js');
   const app = await buildServer({ config, root });

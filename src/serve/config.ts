@@ -21,7 +21,10 @@ import { formatIssues } from '../config/schema.js';
 export const DEFAULT_SERVE_CONFIG = '/etc/slipway/serve.json';
 export const USER_NAME = /^[a-z_][a-z0-9_.-]{0,31}$/;
 
-const listen = z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):\d{1,5}$/, 'an address and port such as 127.0.0.1:8430');
+/** `127.0.0.1:8430`, `[::1]:8430`: an IP address and a port, never a name to resolve. */
+export const LISTEN = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):\d{1,5}$/;
+
+const listen = z.string().regex(LISTEN, 'an address and port such as 127.0.0.1:8430');
 
 const serveSchema = z.strictObject({
   listen: listen.default('127.0.0.1:8430'),
