@@ -53,7 +53,8 @@ ${body}
 `;
 }
 
-const when = (iso: string | undefined | null) => (iso ? iso.replace('T', ' ').replace(/(\.\d+)?Z$/, 'Z') : '-');
+/** `2026-12-05 18:22:51Z` for the ISO times of events and git's `+00:00` dates alike. */
+export const when = (iso: string | undefined | null) => (iso ? iso.replace('T', ' ').replace(/(\.\d+)?(Z|\+00:00)$/, 'Z') : '-');
 
 export interface OverviewRow {
   summary: FeedSummary | undefined;

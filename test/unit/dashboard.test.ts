@@ -13,7 +13,7 @@ import type { FeedSummary } from '../../src/feed/index.js';
 import { identify, mayView } from '../../src/serve/auth.js';
 import { hashToken, newToken, parseServeConfig, type ServeConfig } from '../../src/serve/config.js';
 import { listingOf } from '../../src/serve/feed-read.js';
-import { escapeHtml, html } from '../../src/serve/render.js';
+import { escapeHtml, html, when } from '../../src/serve/render.js';
 import { buildServer } from '../../src/serve/server.js';
 
 const token = newToken('jenkins');
@@ -59,6 +59,12 @@ describe('html', () => {
     assert.equal(escapeHtml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
     const inner = html`<b>${'<i>'}</b>`;
     assert.equal(html`<p>${inner}${['<', html`<br>`]}</p>`.text, '<p><b>&lt;i&gt;</b>&lt;<br></p>');
+  });
+  it('times read the same whether they come from an event or from git', () => {
+    assert.equal(when('2026-12-05T18:22:51.123Z'), '2026-12-05 18:22:51Z');
+    assert.equal(when('2026-12-05T18:22:51+00:00'), '2026-12-05 18:22:51Z');
+    assert.equal(when('2026-12-05T19:22:51+01:00'), '2026-12-05 19:22:51+01:00');
+    assert.equal(when(null), '-');
   });
   it('a run with no end is running while its process lives, interrupted after', () => {
     const lines = [{ type: 'feed.run', pid: 42, id: 'x', action: 'deploy' }, { type: 'phase.start', phase: 'stage' }];
