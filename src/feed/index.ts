@@ -98,6 +98,8 @@ export class FeedWriter implements Reporter {
   /** The run's file was started (the summary is then rewritten at the end too). */
   opened = false;
   private file: string | undefined;
+  /** The feed group's gid, looked up once when the run's file is opened. */
+  private gid: number | undefined;
   private readonly json = jsonReporter((line) => this.write(line));
   problem: string | undefined;
 
@@ -107,11 +109,8 @@ export class FeedWriter implements Reporter {
   open(appEnv: AppEnv): string | undefined {
     const target = `${appEnv.app}-${appEnv.env}`;
     try {
-      const gid = feedGid();
-      const root = feedDir(dirOfRoot(appEnv));
-      feedMkdir(root, gid);
-      feedMkdir(join(root, target), gid);
-      const runs = join(root, target, 'runs');
+      const gid = (this.gid = feedGid());
+      const runs = join(targetDir(appEnv, gid), 'runs');
       feedMkdir(runs, gid);
       const started = this.clock();
       const id = runId(started, process.pid);
@@ -169,13 +168,17 @@ export class FeedWriter implements Reporter {
       return;
     }
     pruneRuns(join(this.file, '..'));
-    await publishSummary(appEnv);
+    await publishSummary(appEnv, this.gid);
   }
 }
 
-/** `<root>` from an app-env's paths (`<root>/<env>/www/<app>`). */
-function dirOfRoot(appEnv: AppEnv): string {
-  return join(appEnv.paths.www, '..', '..', '..');
+/** `<root>/.feed/<app>-<env>`, made if missing (`<root>` from the store's path, `<root>/<env>/www/<app>`). */
+function targetDir(appEnv: AppEnv, gid: number | undefined): string {
+  const feed = feedDir(join(appEnv.paths.www, '..', '..', '..'));
+  const dir = join(feed, `${appEnv.app}-${appEnv.env}`);
+  feedMkdir(feed, gid);
+  feedMkdir(dir, gid);
+  return dir;
 }
 
 function pruneRuns(dir: string): void {
@@ -204,7 +207,7 @@ export interface FeedSummary {
 }
 
 /** Rewrite the app-env's summary from its store (after a run). */
-export async function publishSummary(appEnv: AppEnv): Promise<void> {
+export async function publishSummary(appEnv: AppEnv, gid: number | undefined = feedGid()): Promise<void> {
   const target = `${appEnv.app}-${appEnv.env}`;
   const [view, history] = await Promise.all([viewStore(appEnv.paths.www), readHistory(appEnv.paths.www)]);
   const totals = new Map<string, { kind: string; result: string; count: number }>();
@@ -230,9 +233,6 @@ export async function publishSummary(appEnv: AppEnv): Promise<void> {
     historyTotals: [...totals.values()],
     updated: new Date().toISOString(),
   };
-  const gid = feedGid();
-  const dir = join(feedDir(dirOfRoot(appEnv)), target);
-  feedMkdir(feedDir(dirOfRoot(appEnv)), gid);
-  feedMkdir(dir, gid);
+  const dir = targetDir(appEnv, gid);
   writeAtomic(join(dir, 'summary.json'), `${JSON.stringify(summary)}\n`);
 }

@@ -53,8 +53,13 @@ export class Feed {
     return join(this.dir, target, 'runs', `${id}.jsonl`);
   }
 
+  /** A run named in a URL: only an id this target's runs directory lists. */
   async run(target: string, id: string): Promise<{ listing: RunListing; lines: FeedLine[]; size: number } | undefined> {
     if (!RUN_ID.test(id) || !(await this.runIds(target)).includes(id)) return undefined;
+    return this.readRun(target, id);
+  }
+
+  private async readRun(target: string, id: string): Promise<{ listing: RunListing; lines: FeedLine[]; size: number } | undefined> {
     const text = await readFile(this.runFile(target, id), 'utf8').catch(() => undefined);
     if (text === undefined) return undefined;
     const complete = text.slice(0, text.lastIndexOf('\n') + 1);
@@ -66,7 +71,7 @@ export class Feed {
   async runs(target: string, limit = 20): Promise<RunListing[]> {
     const out: RunListing[] = [];
     for (const id of (await this.runIds(target)).slice(0, limit)) {
-      const r = await this.run(target, id);
+      const r = await this.readRun(target, id);
       if (r) out.push(r.listing);
     }
     return out;

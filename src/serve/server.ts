@@ -12,7 +12,7 @@ import { packageRoot } from '../package-root.js';
 import type { FeedSummary } from '../feed/index.js';
 import { type GroupsOf, identify, mayView, unixGroups } from './auth.js';
 import type { ServeConfig } from './config.js';
-import { Feed, type RunListing } from './feed-read.js';
+import { Feed, type FeedLine, type RunListing, listingOf } from './feed-read.js';
 import { metricsText } from './metrics.js';
 import { lineText, overviewBody, page, runBody, runState, targetBody, type OverviewRow } from './render.js';
 
@@ -84,7 +84,12 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   };
 
   /** The target named in a URL, if it exists and this person may see it; otherwise 404 either way. */
-  const visibleTarget = async (user: string, name: string) => (await visible(user)).find((v) => v.target === name);
+  const visibleTarget = async (user: string, name: string): Promise<{ target: string; summary: FeedSummary | undefined } | undefined> => {
+    const target = await feed.find(name);
+    if (!target) return undefined;
+    const summary = await feed.summary(target);
+    return mayView(user, await groupsOf(user), summary ?? { viewGroups: null, allowGroups: null }, config) ? { target, summary } : undefined;
+  };
 
   const rowsFor = async (user: string): Promise<OverviewRow[]> => {
     const rows: OverviewRow[] = [];
@@ -174,17 +179,21 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     if (!v || !run) return notFound(reply);
     const resume = Number(req.headers['last-event-id'] ?? req.query.from ?? 0);
     let offset = Number.isSafeInteger(resume) && resume >= 0 && resume <= run.size ? resume : 0;
+    // the run's state follows from its lines (and its process): only new bytes are read each tick;
+    // lines sent again after a resume from an earlier offset change nothing in that state
+    const seen: FeedLine[] = [...run.lines];
     let listing: RunListing = run.listing;
     stream(req, reply, async (send) => {
       const { lines, next } = await feed.tail(v.target, run.listing.id, offset);
       offset = next;
       for (const l of lines) {
+        seen.push(l);
         const shown = lineText(l);
         if (shown) send('line', shown, String(offset));
       }
-      const fresh = await feed.run(v.target, run.listing.id);
-      if (fresh && (fresh.listing.state !== listing.state || fresh.listing.phase !== listing.phase)) {
-        listing = fresh.listing;
+      const fresh = listingOf(run.listing.id, seen) ?? listing;
+      if (fresh.state !== listing.state || fresh.phase !== listing.phase) {
+        listing = fresh;
         send('state', { state: listing.state, text: runState(listing) });
       }
       if (listing.state !== 'running') {
