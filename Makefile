@@ -3,7 +3,7 @@ SHELL := /bin/bash
 DEMO_DIR ?= /tmp/slipway-demo
 TEST_FILES = $(wildcard test/unit/*.test.ts) $(wildcard test/pipeline/*.test.ts) $(wildcard test/integration/*.test.ts)
 
-.PHONY: all deps build typecheck lint-sh test test-unit test-pipeline test-integration demo demo-down install uninstall bench clean
+.PHONY: all deps build typecheck lint-sh test test-unit test-pipeline test-integration demo demo-down install uninstall bench bench-dashboard clean
 
 all: build
 
@@ -72,6 +72,13 @@ uninstall:
 # hosts); ~15 min, needs root. Not part of `make test`. BENCH_REPS, BENCH_SCALE: see bench/bench.ts.
 bench: build
 	node --import tsx bench/bench.ts
+
+# The dashboard (`deploy serve`) on a synthetic feed of 150 app-envs (50 apps × 3 envs × 20
+# hosts): the overview's server time (target < 100 ms), and a run page following a 100-host
+# deploy's events as they are written. ~1 min, no root, no fleet; not part of `make test`.
+# BENCH_OUT=<file> for the figures as JSON; other knobs: see bench/dashboard.ts.
+bench-dashboard: deps
+	node --import tsx bench/dashboard.ts
 
 clean:
 	rm -rf dist node_modules

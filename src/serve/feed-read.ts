@@ -2,6 +2,13 @@
  * The dashboard's only source: the feed root's CLI writes (src/feed). Names from a URL are
  * never joined into a path: a target must be one the feed directory lists, a run id must
  * match RUN_ID and be one of that target's files.
+ *
+ * The overview and /metrics look at every app-env's summary and newest runs on every request
+ * (and an open overview asks again after every change), so what they read is kept between
+ * requests and read again only when its file changed: a summary when its file is another one
+ * (summaries are replaced whole, by rename) or another size or time; a run's listing by
+ * reading only the lines appended since (run files are only ever appended to). Without this
+ * the overview of 150 app-envs parsed about 20 MB of JSON per request (bench/dashboard.ts).
  */
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,7 +25,24 @@ export interface RunListing {
   phase?: string;
 }
 
+/** What a run's listing needs of its lines, kept per run file, and how far the file was read. */
+interface RunDigest {
+  ino: number;
+  /** The file's size when last read, and the end of its last complete line then. */
+  size: number;
+  offset: number;
+  /** The first line (the run's meta, or the run shows as nothing), the first `run.finish`, the last `phase.start`. */
+  first?: FeedLine;
+  finish?: FeedLine;
+  phase?: FeedLine;
+}
+
 export class Feed {
+  /** Parsed summaries, by target, with the identity of the file they were read from. Shared: never changed by callers. */
+  private readonly summaries = new Map<string, { key: string; summary: FeedSummary | undefined }>();
+  /** Run digests, by target and run id; a run that left the directory is dropped when its target's runs are listed. */
+  private readonly digests = new Map<string, Map<string, RunDigest>>();
+
   constructor(readonly root: string) {}
 
   get dir(): string {
@@ -36,11 +60,27 @@ export class Feed {
   }
 
   async summary(target: string): Promise<FeedSummary | undefined> {
+    const file = join(this.dir, target, 'summary.json');
+    const st = await stat(file).catch(() => undefined);
+    const key = st && `${st.ino}:${st.size}:${st.mtimeMs}`;
+    const kept = this.summaries.get(target);
+    if (key && kept?.key === key) return kept.summary;
+    let text: string;
     try {
-      return JSON.parse(await readFile(join(this.dir, target, 'summary.json'), 'utf8')) as FeedSummary;
+      text = await readFile(file, 'utf8');
     } catch {
+      this.summaries.delete(target);
       return undefined;
     }
+    let summary: FeedSummary | undefined;
+    try {
+      summary = JSON.parse(text) as FeedSummary;
+    } catch {
+      summary = undefined;
+    }
+    // replaced between the stat and the read: kept under the old key, so read again next time
+    if (key) this.summaries.set(target, { key, summary });
+    return summary;
   }
 
   /** Run ids, newest first. */
@@ -69,29 +109,64 @@ export class Feed {
   }
 
   async runs(target: string, limit = 20): Promise<RunListing[]> {
-    const out: RunListing[] = [];
-    for (const id of (await this.runIds(target)).slice(0, limit)) {
-      const r = await this.readRun(target, id);
-      if (r) out.push(r.listing);
+    const ids = await this.runIds(target);
+    let digests = this.digests.get(target);
+    if (!digests) this.digests.set(target, (digests = new Map()));
+    const present = new Set(ids);
+    for (const id of digests.keys()) if (!present.has(id)) digests.delete(id);
+    const listings = await Promise.all(ids.slice(0, limit).map(async (id) => {
+      const d = await this.digest(target, id, digests);
+      return d?.first ? listingOf(id, [d.first, ...(d.finish ? [d.finish] : []), ...(d.phase ? [d.phase] : [])]) : undefined;
+    }));
+    return listings.filter((l): l is RunListing => l !== undefined);
+  }
+
+  /**
+   * A run's digest, brought up to date: unchanged, the kept one; grown, only the new lines
+   * are read; replaced or shorter, read again from the start. A file that cannot be read has none.
+   */
+  private async digest(target: string, id: string, digests: Map<string, RunDigest>): Promise<RunDigest | undefined> {
+    const file = this.runFile(target, id);
+    const st = await stat(file).catch(() => undefined);
+    const kept = digests.get(id);
+    if (!st) {
+      digests.delete(id);
+      return undefined;
     }
-    return out;
+    if (kept && kept.ino === st.ino && kept.size === st.size) return kept;
+    const handle = await open(file, 'r').catch(() => undefined);
+    if (!handle) return undefined;
+    try {
+      const now = await handle.stat();
+      const d: RunDigest = kept && kept.ino === now.ino && kept.offset <= now.size ? { ...kept } : { ino: now.ino, size: 0, offset: 0 };
+      const from = d.offset;
+      const buf = Buffer.alloc(now.size - from);
+      const { bytesRead } = await handle.read(buf, 0, buf.length, from);
+      const end = buf.subarray(0, bytesRead).lastIndexOf(0x0a) + 1;
+      digestLines(d, buf.subarray(0, end).toString('utf8'));
+      d.offset = from + end;
+      d.size = from + bytesRead;
+      digests.set(id, d);
+      return d;
+    } finally {
+      await handle.close();
+    }
   }
 
   /** A fingerprint that changes when any summary or run file does: the overview's "something happened". */
   async version(): Promise<string> {
-    const parts: string[] = [];
-    for (const t of await this.targets()) {
-      for (const p of [join(this.dir, t, 'summary.json'), join(this.dir, t, 'runs')]) {
-        const s = await stat(p).catch(() => undefined);
-        parts.push(`${t}:${s ? `${s.mtimeMs}:${s.size}` : '-'}`);
-      }
+    // every target at once: one after the other, the waits for 600 stats were most of its time
+    const perTarget = await Promise.all((await this.targets()).map(async (t) => {
+      const stats = await Promise.all([join(this.dir, t, 'summary.json'), join(this.dir, t, 'runs')].map((p) => stat(p).catch(() => undefined)));
+      const parts = stats.map((s) => `${t}:${s ? `${s.mtimeMs}:${s.size}` : '-'}`);
       const [newest] = await this.runIds(t);
       if (newest) {
         const s = await stat(this.runFile(t, newest)).catch(() => undefined);
         parts.push(`${newest}:${s?.size ?? '-'}`);
       }
-    }
-    return parts.join('|');
+      return parts;
+    }));
+    return perTarget.flat().join('|');
   }
 
   /** The bytes of a run's file from `offset`, complete lines only. */
@@ -125,6 +200,24 @@ function parseLines(text: string): FeedLine[] {
     }
   }
   return out;
+}
+
+/**
+ * Add a run file's complete lines to its digest, as listingOf would see them in the whole
+ * list. After the first line only `run.finish` and `phase.start` matter: a line is parsed only
+ * if it holds one of those words (the CLI's JSON.stringify never escapes them), so a listing
+ * costs a few JSON.parse calls instead of one per line.
+ */
+function digestLines(d: RunDigest, text: string): void {
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    if (d.first && !line.includes('run.finish') && !line.includes('phase.start')) continue;
+    const [l] = parseLines(line);
+    if (!l) continue;
+    if (!d.first) d.first = l;
+    else if (l.type === 'run.finish') d.finish ??= { type: l.type, exitCode: l.exitCode, ms: l.ms, error: l.error, release: l.release, counts: l.counts };
+    else if (l.type === 'phase.start') d.phase = { type: l.type, phase: l.phase };
+  }
 }
 
 /** Is the process that writes a run still there? (It is root's: EPERM means it exists.) */
