@@ -101,6 +101,14 @@ export function caller(): Caller {
   return (memo ??= identify());
 }
 
+/**
+ * Run on behalf of a person root's worker vouches for (a dashboard request): recorded as
+ * `label`, checked against allowGroups as `user`, and trusted like a sudo caller (elevated).
+ */
+export function actAs(person: Caller): void {
+  memo = person;
+}
+
 /** Who deploys, as recorded in releases, history, locks and notifications: `alice (sudo)`, `root`, … */
 export function deployerName(): string {
   return caller().label;

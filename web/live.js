@@ -1,11 +1,32 @@
 // The dashboard's only script: keeps the page live over server-sent events.
 // Overview: on "change", fetch the page again and swap the table in (no reload).
 // Run page: append each line as it comes; on "finish", show the outcome.
+// Request page: ask the API until the worker starts the run, then go to the run's page.
 'use strict';
 (function () {
   const main = document.getElementById('live');
-  if (!main || !window.EventSource) return;
+  if (!main) return;
   const kind = main.dataset.kind;
+  if (kind === 'request') {
+    const state = document.getElementById('request-state');
+    const tick = async () => {
+      const r = await fetch(main.dataset.src, { credentials: 'same-origin' }).catch(() => null);
+      const body = r && r.ok ? await r.json() : null;
+      if (body && body.run) return location.assign(body.run.url);
+      const s = body && body.status;
+      if (s) {
+        const failed = s.state === 'refused' || s.state === 'lost' || (s.state === 'done' && s.exitCode !== 0);
+        state.className = failed ? 'bad' : s.state === 'done' ? 'ok' : 'running';
+        state.textContent = s.state + (s.error ? ': ' + s.error : '');
+        // a request refused before it became a run has nothing more to show
+        if (s.state !== 'queued' && s.state !== 'running') return;
+      }
+      setTimeout(tick, 500);
+    };
+    tick();
+    return;
+  }
+  if (!window.EventSource) return;
   if (kind === 'overview') {
     const events = new EventSource('/events');
     events.addEventListener('change', async () => {

@@ -2,7 +2,7 @@
  * The commands of `deploy`, one registration each: its arguments, options and help.
  * Each command's code is loaded only when it runs (start-up time).
  */
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ExitCode } from '../errors.js';
 import type { GlobalOptions } from './context.js';
 import { checkDeployArguments } from './typo.js';
@@ -197,6 +197,19 @@ Examples:
     .action(async (opts, cmd: Command) => {
       const { serveCommand } = await import('./serve.js');
       await serveCommand(opts, cmd.optsWithGlobals<GlobalOptions>());
+    });
+}
+
+export function registerWorker(program: Command): void {
+  program
+    .command('worker')
+    .summary('as root: run the deploys, rollbacks and syncs people ask for on the dashboard')
+    .description('Take the requests deploy serve leaves in <root>/.spool and run each as the person who asked, checked like sudo deploy (allowGroups; where an env names none, the dashboard\'s admins only), under the same lock and queue, recorded as "<person> (dashboard)".\nRuns as root itself, from a systemd unit (examples/dashboard/slipway-worker.service), never through sudo.')
+    .option('--config <file>', 'the dashboard\'s settings, for its admins (default: /etc/slipway/serve.json)')
+    .addOption(new Option('--child').hideHelp())
+    .action(async (opts, cmd: Command) => {
+      const { workerCommand } = await import('./worker.js');
+      await workerCommand(opts, cmd.optsWithGlobals<GlobalOptions>());
     });
 }
 

@@ -6,7 +6,7 @@ import { UsageError, errorMessage } from '../errors.js';
 import { FEED_GROUP, feedDir, publishSummary } from '../feed/index.js';
 import { verifyAllowed } from '../flows/guard.js';
 import { requireAccess } from './access.js';
-import { DEFAULT_SERVE_CONFIG, LISTEN, USER_NAME, loadServeConfig, newToken, splitListen } from '../serve/config.js';
+import { DEFAULT_SERVE_CONFIG, LISTEN, USER_NAME, loadServeConfig, loadWebhookSecrets, newToken, splitListen } from '../serve/config.js';
 import { type GlobalOptions, locations } from './context.js';
 
 export interface ServeOptions {
@@ -68,7 +68,7 @@ export async function serveCommand(options: ServeOptions, globals: GlobalOptions
   if (!LISTEN.test(listen)) throw new UsageError(`--listen ${JSON.stringify(listen)}: an address and port such as 127.0.0.1:8430`);
   const { host, port } = splitListen(listen);
   const { buildServer } = await import('../serve/server.js');
-  const app = await buildServer({ config, root });
+  const app = await buildServer({ config, root, webhooks: loadWebhookSecrets(config) });
   const address = await app.listen({ host, port });
   process.stderr.write(`dashboard on ${address}, showing ${feedDir(root)}\n`);
   await new Promise<void>((resolve) => {

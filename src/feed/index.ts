@@ -18,7 +18,9 @@ import type { AppEnv } from '../config/resolve.js';
 import type { Reporter } from '../report/events.js';
 import { jsonReporter } from '../report/json.js';
 import { releasesDocument } from '../report/read-json.js';
-import { readHistory, viewStore } from '../release-store/index.js';
+import { type FileChange, changedFiles, readHistory, viewStore } from '../release-store/index.js';
+import type { Release } from '../release-store/release.js';
+import { redact } from '../report/redact.js';
 import { errorMessage } from '../errors.js';
 
 export const FEED_GROUP = 'slipway-web';
@@ -46,6 +48,15 @@ export interface RunMeta {
   who: string;
   pid: number;
   started: string;
+  /** The dashboard request this run carries out (src/feed/requests.ts), if any. */
+  request?: string;
+}
+
+let carrying: string | undefined;
+
+/** This process carries out the dashboard request `id`: its run says so in the feed. */
+export function carryRequest(id: string): void {
+  carrying = id;
 }
 
 export function runId(now: Date, pid: number): string {
@@ -53,7 +64,7 @@ export function runId(now: Date, pid: number): string {
 }
 
 /** The group's gid, or undefined when the group does not exist (the feed is then root's alone). */
-function feedGid(): number | undefined {
+export function feedGid(): number | undefined {
   try {
     const line = execFileSync('getent', ['group', FEED_GROUP], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     const gid = Number(line.split(':')[2]);
@@ -64,7 +75,7 @@ function feedGid(): number | undefined {
 }
 
 /** A directory of the feed: root's, the group's to read (setgid, so files inherit the group). */
-function feedMkdir(dir: string, gid: number | undefined): void {
+export function feedMkdir(dir: string, gid: number | undefined): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const st = lstatSync(dir);
   if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
@@ -75,7 +86,7 @@ function feedMkdir(dir: string, gid: number | undefined): void {
 }
 
 /** Write a file whole or not at all, readable by the feed's group. */
-function writeAtomic(path: string, text: string): void {
+export function writeAtomic(path: string, text: string): void {
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o640);
   try {
@@ -116,7 +127,7 @@ export class FeedWriter implements Reporter {
       const id = runId(started, process.pid);
       this.file = join(runs, `${id}.jsonl`);
       this.fd = openSync(this.file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_APPEND, 0o640);
-      const meta: RunMeta = { type: 'feed.run', v: FEED_VERSION, id, action: this.action, target, who: this.who, pid: process.pid, started: started.toISOString() };
+      const meta: RunMeta = { type: 'feed.run', v: FEED_VERSION, id, action: this.action, target, who: this.who, pid: process.pid, started: started.toISOString(), ...(carrying ? { request: carrying } : {}) };
       writeSync(this.fd, `${JSON.stringify(meta)}\n`);
       for (const line of this.pending.splice(0)) writeSync(this.fd, `${line}\n`);
       this.opened = true;
@@ -203,13 +214,59 @@ export interface FeedSummary {
   history: Awaited<ReturnType<typeof readHistory>>;
   /** Every event of the history, counted by kind and result (for /metrics). */
   historyTotals: { kind: string; result: string; count: number }[];
+  /** The rollout a run follows, shown before a person confirms one on the dashboard (summaries before 0.2 have none). */
+  plan?: PlanOutline;
   updated: string;
+}
+
+export interface PlanOutline {
+  /** Hosts staged at once (all are staged before any switches). */
+  parallel: number;
+  phases: { name: string; hosts: string[]; concurrency: number; pauseBefore: number; steps: string[] }[];
+  failureBudget: number;
+  autoRevert: boolean;
+}
+
+/** A release's files against the live one, by name only: private ones marked (diffs.json). */
+export interface ReleaseDiff {
+  /** Files listed (at most DIFF_FILES_KEPT), and how many differ in all. */
+  files: FileChange[];
+  total: number;
+}
+
+/** Releases given a file list against the live one, and files listed for each. */
+const DIFFS_KEPT = 20;
+const DIFF_FILES_KEPT = 500;
+
+async function planOutline(appEnv: AppEnv): Promise<PlanOutline> {
+  const [{ defaultPlan }, { describeStep }] = await Promise.all([import('../deploy/ship.js'), import('../deploy/plan-text.js')]);
+  const plan = defaultPlan(appEnv, { id: 'the release' });
+  return {
+    parallel: appEnv.parallel,
+    // the steps of a phase's first host stand for its others' (only {host} in them differs)
+    phases: plan.phases.map((p) => ({ name: p.name, hosts: p.hosts.map((h) => h.host.name), concurrency: p.concurrency, pauseBefore: p.pauseBefore, steps: (p.hosts[0]?.steps ?? []).map((step) => redact(describeStep(step))) })),
+    failureBudget: plan.failureBudget,
+    autoRevert: plan.autoRevert,
+  };
+}
+
+/** Each recent release's changed files against the live one: names only, never contents. */
+async function releaseDiffs(www: string, releases: readonly Release[], live: Release | undefined): Promise<Record<string, ReleaseDiff>> {
+  const out: Record<string, ReleaseDiff> = {};
+  if (!live) return out;
+  for (const r of releases.slice(0, DIFFS_KEPT)) {
+    if (r.id === live.id) continue;
+    const files = await changedFiles(www, live, r);
+    out[r.id] = { files: files.slice(0, DIFF_FILES_KEPT), total: files.length };
+  }
+  return out;
 }
 
 /** Rewrite the app-env's summary from its store (after a run). */
 export async function publishSummary(appEnv: AppEnv, gid: number | undefined = feedGid()): Promise<void> {
   const target = `${appEnv.app}-${appEnv.env}`;
-  const [view, history] = await Promise.all([viewStore(appEnv.paths.www), readHistory(appEnv.paths.www)]);
+  const [view, history, plan] = await Promise.all([viewStore(appEnv.paths.www), readHistory(appEnv.paths.www), planOutline(appEnv)]);
+  const diffs = await releaseDiffs(appEnv.paths.www, view.releases, view.live);
   const totals = new Map<string, { kind: string; result: string; count: number }>();
   for (const e of history) {
     const key = `${e.kind} ${e.result}`;
@@ -231,8 +288,10 @@ export async function publishSummary(appEnv: AppEnv, gid: number | undefined = f
     live: doc.live,
     history: history.slice(0, HISTORY_KEPT),
     historyTotals: [...totals.values()],
+    plan,
     updated: new Date().toISOString(),
   };
   const dir = targetDir(appEnv, gid);
+  writeAtomic(join(dir, 'diffs.json'), `${JSON.stringify({ v: FEED_VERSION, live: view.live?.id ?? null, diffs })}\n`);
   writeAtomic(join(dir, 'summary.json'), `${JSON.stringify(summary)}\n`);
 }

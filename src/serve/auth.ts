@@ -51,3 +51,12 @@ export function mayView(user: string, userGroups: readonly string[], target: { v
   const groups = [...(target.viewGroups ?? []), ...(target.allowGroups ?? [])];
   return groups.some((g) => userGroups.includes(g));
 }
+
+/**
+ * May `user` ask for a deploy, rollback or sync of an app-env? Members of its allowGroups may
+ * (as under sudo); where the env names none, only admins may. The worker checks it again.
+ */
+export function mayDeploy(user: string, userGroups: readonly string[], target: { allowGroups: string[] | null }, config: ServeConfig): boolean {
+  if (target.allowGroups?.length) return target.allowGroups.some((g) => userGroups.includes(g));
+  return config.admins.includes(user);
+}

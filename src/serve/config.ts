@@ -4,19 +4,22 @@
  *   { "listen": "127.0.0.1:8430",
  *     "proxy": { "addresses": ["127.0.0.1"], "userHeader": "X-Remote-User" },
  *     "tokens": [{ "user": "jenkins", "sha256": "<64 hex>" }],
- *     "admins": ["alice"] }
+ *     "admins": ["alice"],
+ *     "webhooks": [{ "app": "shop", "secretFile": "/etc/slipway/hooks/shop.secret", "as": "jenkins" }] }
  *
  * A person is who a reverse proxy says (its header, believed only from its addresses) or
  * whose token is presented (`Authorization: Bearer`); tokens are stored as their SHA-256
  * only (`deploy serve --new-token <user>` makes one). Admins see every app-env; everybody
- * else sees those whose viewGroups or allowGroups they are in.
+ * else sees those whose viewGroups or allowGroups they are in. A webhook's secret lives in a
+ * file of its own (the dashboard's group may read it, nobody else), never in this one.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError, errorMessage } from '../errors.js';
 import { formatIssues } from '../config/schema.js';
+import { checkAbsolutePath, checkAppName } from '../config/names.js';
 
 export const DEFAULT_SERVE_CONFIG = '/etc/slipway/serve.json';
 export const USER_NAME = /^[a-z_][a-z0-9_.-]{0,31}$/;
@@ -36,6 +39,16 @@ const serveSchema = z.strictObject({
     .optional(),
   tokens: z.array(z.strictObject({ user: z.string().regex(USER_NAME, 'not a valid unix user name'), sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lower-case hex digits') })).default([]),
   admins: z.array(z.string().regex(USER_NAME, 'not a valid unix user name')).default([]),
+  // a signed request from Jenkins or a git host deploys a revision of one app, as the user `as`
+  webhooks: z
+    .array(
+      z.strictObject({
+        app: z.string().refine((a) => checkAppName(a) === undefined, 'not an app name'),
+        secretFile: z.string().refine((p) => checkAbsolutePath(p) === undefined, 'an absolute path'),
+        as: z.string().regex(USER_NAME, 'not a valid unix user name'),
+      }),
+    )
+    .default([]),
 });
 
 export type ServeConfig = z.output<typeof serveSchema>;
@@ -76,4 +89,21 @@ export function newToken(user: string): { token: string; entry: { user: string; 
 export function splitListen(address: string): { host: string; port: number } {
   const at = address.lastIndexOf(':');
   return { host: address.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(address.slice(at + 1)) };
+}
+
+/** Each webhook's secret, read once at start: a file readable by everyone, or too short, is refused. */
+export function loadWebhookSecrets(config: ServeConfig): Map<string, { secret: Buffer; as: string }> {
+  const out = new Map<string, { secret: Buffer; as: string }>();
+  for (const hook of config.webhooks) {
+    let secret: Buffer;
+    try {
+      if ((statSync(hook.secretFile).mode & 0o004) !== 0) throw new Error('readable by every user: make it 0640 root:slipway-web');
+      secret = Buffer.from(readFileSync(hook.secretFile, 'utf8').trim());
+    } catch (err) {
+      throw new ConfigError([`webhook of ${hook.app}: secretFile ${hook.secretFile}: ${errorMessage(err)}`]);
+    }
+    if (secret.length < 16) throw new ConfigError([`webhook of ${hook.app}: secretFile ${hook.secretFile}: the secret is shorter than 16 characters`]);
+    out.set(hook.app, { secret, as: hook.as });
+  }
+  return out;
 }

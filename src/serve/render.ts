@@ -33,7 +33,7 @@ export function html(strings: TemplateStringsArray, ...values: Value[]): Html {
   return new Html(strings.reduce((out, s, i) => out + s + (i < values.length ? show(values[i] as Value) : ''), ''));
 }
 
-export function page(title: string, user: string, body: Html, live: { kind: 'overview' | 'run'; src: string; offset?: number }): string {
+export function page(title: string, user: string, body: Html, live: { kind: 'overview' | 'run' | 'request' | 'static'; src: string; offset?: number }): string {
   return `<!doctype html>
 ${html`<html lang="en">
 <head>
@@ -98,11 +98,12 @@ ${rows.map((r) => {
 </table>`;
 }
 
-export function targetBody(target: string, s: FeedSummary | undefined, runs: readonly RunListing[]): Html {
+export function targetBody(target: string, s: FeedSummary | undefined, runs: readonly RunListing[], canDeploy = false): Html {
   const drift = s ? driftOf(s) : [];
   const last = s?.history[0];
   return html`<h1>${target}</h1>
 ${s ? html`<p>branch ${s.branch} · live ${s.live ?? 'none'} · updated ${when(s.updated)}</p>
+${actionsBar(target, s, canDeploy)}
 <h2>Hosts</h2>
 <table class="hosts"><thead><tr><th>host</th><th>last outcome</th></tr></thead><tbody>
 ${s.hosts.map((h) => {
@@ -111,8 +112,8 @@ ${s.hosts.map((h) => {
 })}
 </tbody></table>
 <h2>Releases</h2>
-<table class="releases"><thead><tr><th>release</th><th>made</th><th>by</th><th>source</th><th>build</th><th></th></tr></thead><tbody>
-${s.releases.map((r) => html`<tr><td>${r.id}</td><td>${when(r.date)}</td><td>${r.deployer}</td><td>${r.source?.slice(0, 12) ?? '-'}${r.branch ? ` (${r.branch})` : ''}${r.submodules.length ? html` <small>${r.submodules.length} submodules</small>` : ''}</td><td>${r.build ?? '-'}</td><td>${r.mark ?? ''}</td></tr>`)}
+<table class="releases"><thead><tr><th>release</th><th>made</th><th>by</th><th>source</th><th>build</th><th></th><th></th></tr></thead><tbody>
+${s.releases.map((r) => html`<tr data-release="${r.id}"><td><a href="/t/${target}/releases/${r.id}">${r.id}</a></td><td>${when(r.date)}</td><td>${r.deployer}</td><td>${r.source?.slice(0, 12) ?? '-'}${r.branch ? ` (${r.branch})` : ''}${r.submodules.length ? html` <small>${r.submodules.length} submodules</small>` : ''}</td><td>${r.build ?? '-'}</td><td>${r.mark ?? ''}</td><td>${r.id !== s.live && s.live ? html`<a class="button" href="/t/${target}/confirm?action=rollback&amp;to=${r.id}">roll back to ${r.id}…</a>` : ''}</td></tr>`)}
 </tbody></table>
 <h2>History</h2>
 <table class="history"><thead><tr><th>when</th><th>what</th><th>result</th><th>who</th></tr></thead><tbody>
@@ -122,6 +123,18 @@ ${s.history.map((e) => html`<tr><td>${when(e.at)}</td><td>${e.kind} ${e.from && 
 <table class="runs"><thead><tr><th>started</th><th>what</th><th>who</th><th>result</th></tr></thead><tbody>
 ${runs.map((r) => html`<tr><td><a href="/t/${target}/runs/${r.id}">${when(r.meta.started)}</a></td><td>${r.meta.action}</td><td>${r.meta.who}</td><td class="${r.state === 'ok' ? 'ok' : r.state === 'running' ? 'running' : 'bad'}">${runState(r)}</td></tr>`)}
 </tbody></table>`;
+}
+
+/**
+ * Deploy (a branch head or a revision) and sync: each opens the confirm page, which shows
+ * the rollout first. Shown to everybody; one who may not deploy is told so there.
+ */
+function actionsBar(target: string, s: FeedSummary, canDeploy: boolean): Html {
+  return html`<section class="actions">
+<form method="get" action="/t/${target}/confirm"><input type="hidden" name="action" value="deploy"><label>revision <input name="revision" placeholder="head of ${s.branch}" size="14"></label> <button type="submit" id="deploy">deploy…</button></form>
+<form method="get" action="/t/${target}/confirm"><input type="hidden" name="action" value="sync"><button type="submit" id="sync">sync…</button></form>
+${canDeploy ? '' : html`<small>you may look; deploys are for ${s.allowGroups?.length ? `members of ${s.allowGroups.join(', ')}` : 'the dashboard\'s admins'}</small>`}
+</section>`;
 }
 
 export function runState(r: RunListing): string {

@@ -8,9 +8,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import helmet from '@fastify/helmet';
+import cookie from '@fastify/cookie';
+import csrfProtection from '@fastify/csrf-protection';
+import formbody from '@fastify/formbody';
+import { randomBytes } from 'node:crypto';
 import { packageRoot } from '../package-root.js';
 import type { FeedSummary } from '../feed/index.js';
-import { type GroupsOf, identify, mayView, unixGroups } from './auth.js';
+import { type GroupsOf, identify, mayDeploy, mayView, unixGroups } from './auth.js';
+import { registerActions } from './actions.js';
 import type { ServeConfig } from './config.js';
 import { Feed, type FeedLine, type RunListing, listingOf } from './feed-read.js';
 import { metricsText } from './metrics.js';
@@ -23,11 +28,17 @@ export interface ServerOptions {
   groupsOf?: GroupsOf;
   /** How often live endpoints look at the feed. */
   pollMs?: number;
+  /** Each app's webhook secret and the user it deploys as (config.ts: loadWebhookSecrets). */
+  webhooks?: Map<string, { secret: Buffer; as: string }>;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
     user: string;
+    /** How the person signed in: the proxy's header (a browser: POSTs need a CSRF token) or a bearer token. */
+    authVia: 'proxy' | 'token' | 'none';
+    /** The body's exact bytes, for a webhook's signature. */
+    rawBody?: Buffer;
   }
 }
 
@@ -59,16 +70,40 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     strictTransportSecurity: false, // plain HTTP on loopback; the TLS proxy in front sets it
   });
   app.decorateRequest('user', '');
+  app.decorateRequest('authVia', 'none');
+  app.decorateRequest('rawBody', undefined);
+  // JSON bodies keep their bytes: a webhook's HMAC is of exactly what was sent
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    req.rawBody = body as Buffer;
+    try {
+      done(null, (body as Buffer).length ? JSON.parse(body.toString('utf8')) : {});
+    } catch {
+      done(Object.assign(new Error('the body is not JSON'), { statusCode: 400 }), undefined);
+    }
+  });
+  await app.register(formbody);
+  await app.register(cookie);
+  // the token is bound to the person (getUserInfo), so one person's cookie is no use to another;
+  // keys live only as long as the process: a restart asks for the confirm page again
+  await app.register(csrfProtection, {
+    sessionPlugin: '@fastify/cookie',
+    cookieOpts: { path: '/', httpOnly: true, sameSite: 'strict', signed: false },
+    getUserInfo: (req) => req.user,
+    csrfOpts: { hmacKey: randomBytes(32) },
+    getToken: (req) => ((req.body as { _csrf?: string } | undefined)?._csrf ?? (req.headers['x-csrf-token'] as string | undefined)),
+  });
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('Cache-Control', 'no-store');
-    if (req.url.startsWith('/static/') || req.url === '/favicon.ico') return;
+    if (req.url.startsWith('/static/') || req.url === '/favicon.ico' || req.url.startsWith('/hooks/')) return;
     const header = config.proxy ? req.headers[config.proxy.userHeader.toLowerCase()] : undefined;
     const user = identify({ address: req.socket.remoteAddress ?? '', authorization: req.headers.authorization, proxyUser: typeof header === 'string' ? header : undefined }, config);
     if (!user) {
       return reply.code(401).header('WWW-Authenticate', 'Bearer realm="slipway"').type('text/plain; charset=utf-8').send('who are you? sign in through the proxy, or send a token (Authorization: Bearer)\n');
     }
     req.user = user;
+    req.authVia = /^Bearer /.test(req.headers.authorization ?? '') ? 'token' : 'proxy';
   });
 
   /** The summaries of the targets this person may see. */
@@ -121,7 +156,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.get<{ Params: { target: string } }>('/t/:target', async (req, reply) => {
     const v = await visibleTarget(req.user, req.params.target);
     if (!v) return notFound(reply);
-    const body = targetBody(v.target, v.summary, await feed.runs(v.target, 30));
+    const canDeploy = v.summary ? mayDeploy(req.user, await groupsOf(req.user), v.summary, config) : false;
+    const body = targetBody(v.target, v.summary, await feed.runs(v.target, 30), canDeploy);
     reply.type('text/html; charset=utf-8');
     return fragment(req) ? body.text : page(v.target, req.user, body, { kind: 'overview', src: '/events' });
   });
@@ -232,6 +268,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     if (!v || !run) return notFound(reply);
     return { v: 1, run: run.listing, events: run.lines.slice(1) };
   });
+
+  registerActions(app, { config, root: options.root, feed, groupsOf, webhooks: options.webhooks ?? new Map(), visibleTarget });
 
   app.get('/metrics', async (req, reply) => {
     const inputs = [];

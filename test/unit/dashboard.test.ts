@@ -171,7 +171,7 @@ describe('the server', () => {
 
   it("the app-env page: hosts, releases, history and runs; the run page escapes what a run printed", async () => {
     const page = (await as('alice', '/t/shop-prod')).body;
-    assert.match(page, /<td>r2<\/td>/);
+    assert.match(page, /<td><a href="\/t\/shop-prod\/releases\/r2">r2<\/a><\/td>/);
     assert.match(page, /deploy r1 → r2/);
     assert.match(page, new RegExp(`/t/shop-prod/runs/${RUN}`));
     const run = await as('alice', `/t/shop-prod/runs/${RUN}`);
