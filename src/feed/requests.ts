@@ -12,7 +12,7 @@
  * lock and queue as `sudo deploy`, recorded as `<person> (dashboard)`.
  */
 import { constants } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { checkRefName, splitTarget } from '../config/names.js';
@@ -75,15 +75,22 @@ export interface RequestStatus {
   error?: string;
 }
 
-/** The HTTP process's one write: a new request file, never an existing one, never through a link. */
+/**
+ * The HTTP process's one write: a new request file, never an existing one, never through a
+ * link. Written under a name the worker leaves alone, then renamed, so it is never read half
+ * written.
+ */
 export async function writeRequest(root: string, request: DeployRequest): Promise<void> {
   const file = join(spoolDir(root), `${request.id}.json`);
-  const fh = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  const partial = `${file}.partial`;
+  const fh = await open(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
     await fh.writeFile(`${JSON.stringify(request)}\n`);
   } finally {
     await fh.close();
   }
+  // the id is fresh and random; in the sticky spool a rename can never replace another's file
+  await rename(partial, file);
 }
 
 /** The worker's answer to a request, as the dashboard reads it; undefined for none yet. */

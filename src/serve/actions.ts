@@ -167,7 +167,8 @@ export function registerActions(app: FastifyInstance, ctx: ActionContext): void 
       return reply.code(401).send({ v: 1, error: 'bad or missing X-Hub-Signature-256: sign the exact body with HMAC-SHA256 and the app\'s secret' });
     }
     if (req.headers['x-github-event'] === 'ping') return reply.send({ v: 1, pong: true });
-    const body = (req.body && typeof req.body === 'object' ? req.body : {}) as { revision?: unknown; after?: unknown; ref?: unknown };
+    const body = webhookBody(req.body);
+    if (!body) return reply.code(400).send({ v: 1, error: 'the body is neither JSON nor a form with a JSON payload' });
     if (typeof body.ref === 'string' && body.ref !== `refs/heads/${summary.branch}`) {
       return reply.code(202).send({ v: 1, ignored: `a push to ${body.ref}, not to ${summary.target}'s branch ${summary.branch}` });
     }
@@ -182,6 +183,21 @@ export function registerActions(app: FastifyInstance, ctx: ActionContext): void 
     if (failed) return failed;
     return reply.code(202).send({ v: 1, id: request.id });
   });
+}
+
+type HookBody = { revision?: unknown; after?: unknown; ref?: unknown };
+
+/** The event: the JSON body, or a form's `payload` (GitHub's form content type). */
+function webhookBody(body: unknown): HookBody | undefined {
+  if (!body || typeof body !== 'object') return {};
+  const payload = (body as { payload?: unknown }).payload;
+  if (typeof payload !== 'string') return body as HookBody;
+  try {
+    const parsed: unknown = JSON.parse(payload);
+    return parsed && typeof parsed === 'object' ? (parsed as HookBody) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function str(value: unknown): string | undefined {

@@ -17,18 +17,27 @@ export interface Asker {
 }
 
 export function identify(asker: Asker, config: ServeConfig): string | undefined {
+  return signIn(asker, config)?.user;
+}
+
+/**
+ * Who is asking, and by what: a token, or the proxy's header. What signed a person in decides
+ * whether a POST needs a CSRF token, so a bearer value that is no token of ours (a proxy may
+ * pass its own on) never counts as one.
+ */
+export function signIn(asker: Asker, config: ServeConfig): { user: string; via: 'token' | 'proxy' } | undefined {
   const bearer = /^Bearer ([A-Za-z0-9_-]{16,200})$/.exec(asker.authorization ?? '');
   if (bearer) {
     const hash = Buffer.from(hashToken(bearer[1]!), 'hex');
     // every entry is compared, so the time taken does not tell which one matched
     let user: string | undefined;
     for (const t of config.tokens) if (timingSafeEqual(hash, Buffer.from(t.sha256, 'hex')) && user === undefined) user = t.user;
-    return user;
+    return user === undefined ? undefined : { user, via: 'token' };
   }
   if (!config.proxy || asker.proxyUser === undefined) return undefined;
   const peer = asker.address.replace(/^::ffff:/, '');
   if (!config.proxy.addresses.includes(peer)) return undefined;
-  return USER_NAME.test(asker.proxyUser) ? asker.proxyUser : undefined;
+  return USER_NAME.test(asker.proxyUser) ? { user: asker.proxyUser, via: 'proxy' } : undefined;
 }
 
 export type GroupsOf = (user: string) => Promise<string[]>;

@@ -10,11 +10,10 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import helmet from '@fastify/helmet';
 import cookie from '@fastify/cookie';
 import csrfProtection from '@fastify/csrf-protection';
-import formbody from '@fastify/formbody';
 import { randomBytes } from 'node:crypto';
 import { packageRoot } from '../package-root.js';
 import type { FeedSummary } from '../feed/index.js';
-import { type GroupsOf, identify, mayDeploy, mayView, unixGroups } from './auth.js';
+import { type GroupsOf, mayDeploy, mayView, signIn, unixGroups } from './auth.js';
 import { registerActions } from './actions.js';
 import type { ServeConfig } from './config.js';
 import { Feed, type FeedLine, type RunListing, listingOf } from './feed-read.js';
@@ -82,7 +81,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       done(Object.assign(new Error('the body is not JSON'), { statusCode: 400 }), undefined);
     }
   });
-  await app.register(formbody);
+  // forms too: GitHub sends webhooks as `payload=<json>` unless told otherwise, signed as sent
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer' }, (req, body, done) => {
+    req.rawBody = body as Buffer;
+    done(null, Object.fromEntries(new URLSearchParams(body.toString('utf8'))));
+  });
   await app.register(cookie);
   // the token is bound to the person (getUserInfo), so one person's cookie is no use to another;
   // keys live only as long as the process: a restart asks for the confirm page again
@@ -98,12 +101,12 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     reply.header('Cache-Control', 'no-store');
     if (req.url.startsWith('/static/') || req.url === '/favicon.ico' || req.url.startsWith('/hooks/')) return;
     const header = config.proxy ? req.headers[config.proxy.userHeader.toLowerCase()] : undefined;
-    const user = identify({ address: req.socket.remoteAddress ?? '', authorization: req.headers.authorization, proxyUser: typeof header === 'string' ? header : undefined }, config);
-    if (!user) {
+    const who = signIn({ address: req.socket.remoteAddress ?? '', authorization: req.headers.authorization, proxyUser: typeof header === 'string' ? header : undefined }, config);
+    if (!who) {
       return reply.code(401).header('WWW-Authenticate', 'Bearer realm="slipway"').type('text/plain; charset=utf-8').send('who are you? sign in through the proxy, or send a token (Authorization: Bearer)\n');
     }
-    req.user = user;
-    req.authVia = /^Bearer /.test(req.headers.authorization ?? '') ? 'token' : 'proxy';
+    req.user = who.user;
+    req.authVia = who.via;
   });
 
   /** The summaries of the targets this person may see. */

@@ -19,6 +19,10 @@ import { isAlive } from '../flows/lock.js';
 import { errorMessage } from '../errors.js';
 import { passwdEntry } from '../caller.js';
 
+/** A request file being written (src/feed/requests.ts), and how long one may take before it is removed. */
+const PARTIAL = '.partial';
+const PARTIAL_KEPT_MS = 60_000;
+
 /** Statuses kept; the oldest are removed as new ones come. */
 const STATUSES_KEPT = 500;
 
@@ -122,8 +126,10 @@ export class Worker {
     const id = name.endsWith('.json') ? name.slice(0, -5) : '';
     const refuse = async (why: string) => {
       this.log(`worker: refused ${JSON.stringify(name)}: ${why}`);
-      if (REQUEST_ID.test(id)) await this.setStatus({ v: 1, id, state: 'refused', error: why, updated: new Date().toISOString(), worker: process.pid });
+      // a file reusing the id of a request already answered must not rewrite that answer
+      if (REQUEST_ID.test(id) && !(await this.knownStatus(id))) await this.setStatus({ v: 1, id, state: 'refused', error: why, updated: new Date().toISOString(), worker: process.pid });
     };
+    if (name.endsWith(PARTIAL)) return this.leavePartial(file);
     let text: string;
     try {
       text = await this.readRequestFile(file);
@@ -146,6 +152,12 @@ export class Worker {
     await this.setStatus({ ...this.statusOf(request), state: 'queued' });
     this.waiting.push(request);
     this.pump();
+  }
+
+  /** A request still being written: left alone for a while, removed once clearly abandoned. */
+  private async leavePartial(file: string): Promise<void> {
+    const st = await lstat(file).catch(() => undefined);
+    if (st && Date.now() - st.mtimeMs > PARTIAL_KEPT_MS) await rm(file, { force: true, recursive: true }).catch(() => undefined);
   }
 
   /** The file's text, once checked: a small regular file with one link, its owner one of the feed group's. Removed once read. */
@@ -203,7 +215,8 @@ export class Worker {
     });
     const code = await new Promise<number>((resolve) => {
       child.once('error', () => resolve(1));
-      child.once('exit', (c, signal) => resolve(c ?? (signal ? 128 + 15 : 1)));
+      // 'close', not 'exit': by then every byte of its stderr has been read, its last words too
+      child.once('close', (c, signal) => resolve(c ?? (signal ? 128 + 15 : 1)));
     });
     this.running.delete(child);
     const last = said.trim().split('\n').filter((l) => l.startsWith('deploy: ')).pop()?.slice('deploy: '.length);
