@@ -206,7 +206,7 @@ export function registerWorker(program: Command): void {
     .summary('as root: run the deploys, rollbacks and syncs people ask for on the dashboard')
     .description('Take the requests deploy serve leaves in <root>/.spool and run each as the person who asked, checked like sudo deploy (allowGroups; where an env names none, the dashboard\'s admins only), under the same lock and queue, recorded as "<person> (dashboard)".\nRuns as root itself, from a systemd unit (examples/dashboard/slipway-worker.service), never through sudo.')
     .option('--config <file>', 'the dashboard\'s settings, for its admins (default: /etc/slipway/serve.json)')
-    .addOption(new Option('--child').hideHelp())
+    .addOption(new Option('--child', 'run the one request given on stdin (the worker starts itself so; not for people)').hideHelp())
     .action(async (opts, cmd: Command) => {
       const { workerCommand } = await import('./worker.js');
       await workerCommand(opts, cmd.optsWithGlobals<GlobalOptions>());
