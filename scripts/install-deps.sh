@@ -21,6 +21,7 @@ command -v zsh >/dev/null || need+=(zsh)       # the zsh completion script is ch
 command -v groff >/dev/null || need+=(groff-base)   # the man page is rendered in a test and by man
 [ -x /usr/bin/chromium ] || need+=(chromium)   # the dashboard's browser test (playwright-core drives it)
 [ -x /usr/bin/time ] || need+=(time)   # GNU time: the benchmark's CPU and memory figures
+command -v ansible-inventory >/dev/null || need+=(ansible-core)   # the inventory test compares Slipway's reading with Ansible's
 if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || { echo "install-deps: need root to install: ${need[*]}" >&2; exit 1; }
   echo "install-deps: installing ${need[*]}"
