@@ -58,6 +58,23 @@ Examples:
     });
 }
 
+/** `deploy hosts`: the env's hosts, resolved. */
+export function registerHosts(program: Command): void {
+  program
+    .command('hosts <target>')
+    .summary('list the hosts a run would use, with their roles and where each was named')
+    .description('List the hosts of <app>-<env> as a run resolves them: from the app file, or from an Ansible inventory file or command and its pattern; with each host\'s address, roles and datacenter, and the file and line that named it. Touches no host.')
+    .option('--json', 'print one JSON document on stdout instead (schema: docs/json-read.md)')
+    .addHelpText('after', `
+Examples:
+  deploy hosts caseconductor-prod
+  deploy hosts caseconductor-prod --json | jq -r '.hosts[] | select(.roles | index("worker")) | .name'`)
+    .action(async (target: string, opts: { json?: boolean }, cmd: Command) => {
+      const { hostsCommand } = await import('./info.js');
+      await hostsCommand(target, opts, cmd.optsWithGlobals<GlobalOptions>());
+    });
+}
+
 /** `deploy releases`: the store's releases. */
 export function registerReleases(program: Command): void {
   program

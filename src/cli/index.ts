@@ -9,7 +9,7 @@ import { redact } from '../report/redact.js';
 import { permissionProblem } from './access.js';
 import { registerApps } from './apps.js';
 import { registerCheck } from './check.js';
-import { registerCompletion, registerDeploy, registerDiff, registerLog, registerPlan, registerReleases, registerRollback, registerStatus, registerServe, registerSync, registerUnlock, registerWorker } from './commands.js';
+import { registerCompletion, registerDeploy, registerDiff, registerHosts, registerLog, registerPlan, registerReleases, registerRollback, registerStatus, registerServe, registerSync, registerUnlock, registerWorker } from './commands.js';
 import type { GlobalOptions } from './context.js';
 import { registerInit } from './init.js';
 
@@ -59,7 +59,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run deploy --help for usage)')
     .addHelpText('after', EXAMPLES)
     .exitOverride();
-  const commands = [registerDeploy, registerPlan, registerReleases, registerStatus, registerRollback, registerSync, registerLog, registerDiff, registerUnlock, registerApps, registerCheck, registerInit, registerServe, registerWorker, registerCompletion];
+  const commands = [registerDeploy, registerPlan, registerReleases, registerStatus, registerHosts, registerRollback, registerSync, registerLog, registerDiff, registerUnlock, registerApps, registerCheck, registerInit, registerServe, registerWorker, registerCompletion];
   for (const register of commands) register(program);
   return program;
 }

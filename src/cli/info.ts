@@ -14,6 +14,21 @@ import { alignColumns } from '../report/table.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
+/** `deploy hosts`: the env's hosts as a run would resolve them (from the app file or an inventory), with roles and origin. */
+export async function hostsCommand(target: string, options: { json?: boolean }, globals: GlobalOptions): Promise<void> {
+  const appEnv = await loadTarget(target, locations(globals));
+  const name = `${appEnv.app}-${appEnv.env}`;
+  const roles = Object.keys(appEnv.roles);
+  if (options.json) {
+    const hosts = appEnv.hosts.map((h) => ({ name: h.name, address: h.address, port: h.port, user: h.user, roles: h.roles ?? [], datacenter: h.datacenter ?? null, source: h.source ?? null }));
+    process.stdout.write(printable({ v: 1, command: 'hosts', target: name, from: appEnv.hostsFrom, roles, hosts }));
+    return;
+  }
+  out(`${name}: ${appEnv.hosts.length} host${appEnv.hosts.length === 1 ? '' : 's'} from ${appEnv.hostsFrom}${roles.length ? `; roles in switching order: ${roles.join(', ')}` : ''}`);
+  const rows = appEnv.hosts.map((h) => [h.name, `${h.user}@${h.address}:${h.port}`, h.roles?.join(',') || '-', h.datacenter ?? '-', h.source ?? '']);
+  for (const line of alignColumns([['HOST', 'REACHED AT', 'ROLES', 'DATACENTER', 'NAMED IN'], ...rows])) out(line);
+}
+
 export async function releasesCommand(target: string, options: { json?: boolean }, globals: GlobalOptions): Promise<void> {
   const appEnv = await loadTarget(target, locations(globals));
   requireAccess([{ path: appEnv.paths.www, need: 'read', git: true }]);

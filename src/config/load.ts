@@ -12,6 +12,7 @@ import { ConfigError, UsageError, errorMessage } from '../errors.js';
 import { local } from '../exec/local.js';
 import { packageRoot } from '../package-root.js';
 import { checkAppName, splitTarget } from './names.js';
+import { inventoryHosts } from './hosts.js';
 import { type AppEnv, resolveAppEnv } from './resolve.js';
 import { type AppConfig, appSchema, formatIssues } from './schema.js';
 import { requireTrusted, requireTrustedTree } from './trust.js';
@@ -179,7 +180,8 @@ export async function loadTarget(target: string, options: LoadOptions): Promise<
   if (!Object.hasOwn(config.envs, parts.env)) {
     throw new UsageError(`unknown env ${shown(parts.env)} for app ${parts.app} (envs: ${Object.keys(config.envs).join(', ')})`);
   }
-  const appEnv = resolveAppEnv(config, parts.app, parts.env, file, options.root);
+  const listed = await inventoryHosts(config, parts.env, file, Boolean(options.elevated));
+  const appEnv = resolveAppEnv(config, parts.app, parts.env, file, options.root, listed?.hosts, listed?.from);
   if (!options.elevated) await options.gate?.(appEnv.allowGroups);
   if (options.elevated) {
     requireTrusted(appEnv.paths.private, 'the private directory');

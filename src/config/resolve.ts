@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { type AdminPaths, adminPaths } from './paths.js';
-import { DEFAULT_ROLLOUT, type RolloutSettings, rolloutProblems } from './rollout.js';
+import { DEFAULT_ROLLOUT, type Roles, type RolloutSettings, roleRollout, rolloutProblems } from './rollout.js';
 import type { AppConfig, NotifyConfig, RemoteSettings, SshSettings, Task } from './schema.js';
 
 export interface Host {
@@ -15,6 +15,22 @@ export interface Host {
   address: string;
   port: number;
   user: string;
+  /** The env's roles this host has (resolveAppEnv always sets it; hosts made by tests may not). */
+  roles?: string[];
+  datacenter?: string;
+  /** Where the host was named: the app file, or an inventory's file and line. */
+  source?: string;
+}
+
+/** A host as the app file or an inventory names it, before the env's defaults fill it in. */
+export interface HostInput {
+  name: string;
+  address?: string;
+  port?: number;
+  user?: string;
+  roles?: string[];
+  datacenter?: string;
+  source: string;
 }
 
 export interface AppEnv {
@@ -46,7 +62,11 @@ export interface AppEnv {
   remote: RemoteSettings;
   parallel: number;
   hosts: Host[];
+  /** Where the hosts came from: the app file, or an inventory and its pattern (for messages). */
+  hostsFrom: string;
   rollout: RolloutSettings;
+  /** The env's roles, in the order they switch; empty: one rollout over every host. */
+  roles: Roles;
   /** Where to report each run; an env's webhook or statsd replaces the app's. */
   notify: NotifyConfig;
 }
@@ -67,16 +87,35 @@ export function defaultSsh(home = homedir()): SshSettings {
 
 export const DEFAULT_REMOTE: RemoteSettings = { path: '/data/www/{app}', keepReleases: 5, rsync: 'rsync', transfer: 'auto' };
 
-export function resolveAppEnv(config: AppConfig, app: string, env: string, file: string, root: string): AppEnv {
+/** The env's hosts as the app file lists them; an inventory's are read by config/hosts.ts. */
+export function listedHosts(config: AppConfig, env: string, file: string): HostInput[] | undefined {
+  const spec = config.envs[env]?.hosts;
+  if (!Array.isArray(spec)) return undefined;
+  return spec.map((h) => ({ ...(typeof h === 'string' ? { name: h } : h), source: file }));
+}
+
+/**
+ * `inputs`: the env's hosts, required when they come from an inventory (config/hosts.ts reads
+ * it); by default those the app file lists.
+ */
+export function resolveAppEnv(config: AppConfig, app: string, env: string, file: string, root: string, inputs?: readonly HostInput[], hostsFrom = file): AppEnv {
   const envConfig = config.envs[env];
   if (!envConfig) throw new ConfigError([`${file}: no env "${env}" (envs: ${Object.keys(config.envs).join(', ')})`]);
   const ssh: SshSettings = { ...defaultSsh(), ...config.ssh, ...envConfig.ssh };
   const remote: RemoteSettings = { ...DEFAULT_REMOTE, ...config.remote, ...envConfig.remote };
   remote.path = remote.path.replaceAll('{app}', app).replaceAll('{env}', env);
-  const hosts = envConfig.hosts.map((spec): Host => {
-    const h = typeof spec === 'string' ? { name: spec } : spec;
-    return { name: h.name, address: h.address ?? h.name, port: h.port ?? ssh.port, user: h.user ?? ssh.user };
-  });
+  const given = inputs ?? listedHosts(config, env, file);
+  if (!given) throw new ConfigError([`${file}: envs.${env}.hosts: an inventory, read before the env is resolved`]);
+  if (!given.length) throw new ConfigError([`${hostsFrom}: no host for envs.${env}`]);
+  const hosts = given.map((h): Host => ({
+    name: h.name,
+    address: h.address ?? h.name,
+    port: h.port ?? ssh.port,
+    user: h.user ?? ssh.user,
+    roles: h.roles ?? [],
+    ...(h.datacenter ? { datacenter: h.datacenter } : {}),
+    source: h.source,
+  }));
   const seen = new Set<string>();
   const dupes = hosts.filter((h) => (seen.has(h.name) ? true : (seen.add(h.name), false)));
   if (dupes.length) throw new ConfigError(dupes.map((h) => `${file}: envs.${env}.hosts: "${h.name}" is listed twice`));
@@ -89,8 +128,9 @@ export function resolveAppEnv(config: AppConfig, app: string, env: string, file:
     endpoints.set(key, h.name);
   }
   const rollout = envConfig.rollout ?? DEFAULT_ROLLOUT;
-  const rolloutBad = rolloutProblems(rollout, hosts.map((h) => h.name));
-  if (rolloutBad.length) throw new ConfigError(rolloutBad.map((p) => `${file}: envs.${env}.${p}`));
+  const roles = envConfig.roles ?? {};
+  const problems = roleProblems(hosts, rollout, roles);
+  if (problems.length) throw new ConfigError(problems.map((p) => `${file}: envs.${env}.${p}`));
   return {
     app,
     env,
@@ -114,7 +154,41 @@ export function resolveAppEnv(config: AppConfig, app: string, env: string, file:
     remote,
     parallel: envConfig.parallel ?? config.parallel,
     hosts,
+    hostsFrom,
     rollout,
+    roles,
     notify: { ...config.notify, ...envConfig.notify },
   };
+}
+
+/**
+ * What a schema cannot see about roles and rollouts: with roles, every host has one the env
+ * names (a host switches with the first of its roles, in the env's order); named canaries are
+ * hosts of their role; grouping by datacenter needs every such host to have one.
+ */
+export function roleProblems(hosts: readonly Host[], rollout: RolloutSettings, roles: Roles): string[] {
+  const names = Object.keys(roles);
+  const problems: string[] = [];
+  if (!names.length) {
+    problems.push(...rolloutProblems(rollout, hosts.map((h) => h.name)));
+    if (rollout.groupBy === 'datacenter') problems.push(...hosts.filter((h) => !h.datacenter).map((h) => `rollout.groupBy: host "${h.name}" (${h.source}) has no datacenter`));
+    return problems;
+  }
+  for (const h of hosts) {
+    const unknown = (h.roles ?? []).filter((r) => !names.includes(r));
+    if (unknown.length) problems.push(`hosts: "${h.name}" (${h.source}) has role ${unknown.map((r) => `"${r}"`).join(', ')}, which the env's roles do not name (roles: ${names.join(', ')})`);
+    else if (!h.roles?.length) problems.push(`hosts: "${h.name}" (${h.source}) has no role (roles: ${names.join(', ')})`);
+  }
+  for (const name of names) {
+    const settings = roleRollout(rollout, roles[name]);
+    const mine = hosts.filter((h) => primaryRole(h, roles) === name);
+    problems.push(...rolloutProblems(settings, mine.map((h) => h.name)).map((p) => `roles.${name}: ${p}`));
+    if (settings.groupBy === 'datacenter') problems.push(...mine.filter((h) => !h.datacenter).map((h) => `roles.${name}.groupBy: host "${h.name}" (${h.source}) has no datacenter`));
+  }
+  return problems;
+}
+
+/** The role a host switches with: the first of its roles in the env's order. */
+export function primaryRole(host: Pick<Host, 'roles'>, roles: Roles): string | undefined {
+  return Object.keys(roles).find((r) => host.roles?.includes(r));
 }

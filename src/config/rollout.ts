@@ -59,33 +59,94 @@ const health = z
   })
   .refine((h) => h.http || h.command, 'a health check needs http, command or both');
 
-export const rolloutSettings = z.strictObject({
-  /** The first phase: this many hosts (in env order), or these named hosts. */
-  canary: z.union([z.number().int().min(0), z.array(z.string().refine((s) => !checkHostName(s), 'not a valid host name')).min(1)]).default(0),
+/** A name for a role or a datacenter: a word, as Ansible group names are. */
+export const LABEL = /^[a-z0-9][a-z0-9_-]{0,62}$/i;
+
+const hooks = z
+  .strictObject({
+    preSwitch: z.array(hook).default([]),
+    postSwitch: z.array(hook).default([]),
+  })
+  .default({ preSwitch: [], postSwitch: [] });
+
+/** The settings a role may set for its own hosts, without defaults: what it leaves out is the env's. */
+const shaping = {
+  /** The first phase: this many hosts (in env order), or these named hosts; with groupBy, this many in each group. */
+  canary: z.union([z.number().int().min(0), z.array(z.string().refine((s) => !checkHostName(s), 'not a valid host name')).min(1)]),
   /** Size of each next phase; the last size repeats until every host is done (as Ansible's serial). */
-  batches: z.array(size).min(1).default(['100%']),
+  batches: z.array(size).min(1),
   /** Seconds to wait between phases. */
-  pause: z.number().min(0).max(86_400).default(0),
-  /** Hosts that may fail before the rollout stops and the fleet is reverted. */
-  failureBudget: z.union([z.number().int().min(0), share]).default(0),
+  pause: z.number().min(0).max(86_400),
+  /** Hosts that may fail before the rollout stops and the fleet is reverted; with groupBy, per group. */
+  failureBudget: z.union([z.number().int().min(0), share]),
   /** Hosts switching at once within a phase (default: the env's parallel). */
-  maxSwitching: size.optional(),
+  maxSwitching: size,
+  /**
+   * Shape phases by datacenter: a canary in each, then one datacenter at a time, with the
+   * failure budget counted per datacenter.
+   */
+  groupBy: z.literal('datacenter'),
+  hooks,
+  health,
+};
+
+export const rolloutSettings = z.strictObject({
+  canary: shaping.canary.default(0),
+  batches: shaping.batches.default(['100%']),
+  pause: shaping.pause.default(0),
+  failureBudget: shaping.failureBudget.default(0),
+  maxSwitching: shaping.maxSwitching.optional(),
+  groupBy: shaping.groupBy.optional(),
   /** Put the fleet back when the rollout fails (`--no-auto-revert` overrides). */
   autoRevert: z.boolean().default(true),
-  hooks: z
-    .strictObject({
-      preSwitch: z.array(hook).default([]),
-      postSwitch: z.array(hook).default([]),
-    })
-    .default({ preSwitch: [], postSwitch: [] }),
+  hooks,
   health: health.optional(),
 });
 
+/**
+ * A role of an env's hosts (`web`, `worker`, …): which hosts have it (an inventory group or
+ * pattern, or the hosts' own `roles`), and the rollout settings that differ for them. Roles
+ * switch in the order the env lists them, each with its own phases.
+ */
+export const roleSettings = z.strictObject({
+  /** An inventory pattern whose hosts have this role (hosts from an inventory only). */
+  group: z.string().min(1).max(500).refine((s) => !CONTROL.test(s), 'must not contain control characters').optional(),
+  canary: shaping.canary.optional(),
+  batches: shaping.batches.optional(),
+  pause: shaping.pause.optional(),
+  failureBudget: shaping.failureBudget.optional(),
+  maxSwitching: shaping.maxSwitching.optional(),
+  groupBy: shaping.groupBy.optional(),
+  /** Replace the env's hooks for this role's hosts (a reload for web, a restart for workers). */
+  hooks: z
+    .strictObject({ preSwitch: z.array(hook).optional(), postSwitch: z.array(hook).optional() })
+    .optional(),
+  /** Replace the env's health check for this role's hosts. */
+  health: health.optional(),
+});
+
+export const rolesSettings = z.record(z.string().regex(LABEL, 'a role is a word such as "web" or "worker"'), roleSettings);
+
 export type RolloutSettings = z.output<typeof rolloutSettings>;
+export type RoleSettings = z.output<typeof roleSettings>;
+export type Roles = z.output<typeof rolesSettings>;
 export type Hook = z.output<typeof hook>;
 export type HealthSettings = z.output<typeof health>;
 
 export const DEFAULT_ROLLOUT: RolloutSettings = rolloutSettings.parse({});
+
+/** A role's rollout: the env's, with what the role sets in its place (hooks one list at a time). */
+export function roleRollout(env: RolloutSettings, role: RoleSettings | undefined): RolloutSettings {
+  if (!role) return env;
+  const { group: _group, hooks: roleHooks, health: roleHealth, ...rest } = role;
+  const set = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<RolloutSettings>;
+  return {
+    ...env,
+    ...set,
+    hooks: { preSwitch: roleHooks?.preSwitch ?? env.hooks.preSwitch, postSwitch: roleHooks?.postSwitch ?? env.hooks.postSwitch },
+    health: roleHealth ?? env.health,
+  };
+}
 
 /** Problems a schema cannot see: named canaries must be hosts of the env. */
 export function rolloutProblems(rollout: RolloutSettings, hostNames: readonly string[]): string[] {

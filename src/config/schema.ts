@@ -12,7 +12,7 @@ import {
   checkRepo,
   checkRelativePath,
 } from './names.js';
-import { rolloutSettings } from './rollout.js';
+import { LABEL, rolesSettings, rolloutSettings } from './rollout.js';
 
 /** Turn a `check*` function (reason or undefined) into a zod refinement. */
 const checked = (check: (value: string) => string | undefined) =>
@@ -81,6 +81,8 @@ const remoteSettings = z.strictObject({
   transfer: z.enum(['auto', 'rsync']),
 });
 
+const label = z.string().regex(LABEL, 'a word such as "web" or "phx1"');
+
 const hostSpec = z.union([
   checked(checkHostName),
   z.strictObject({
@@ -88,6 +90,23 @@ const hostSpec = z.union([
     address: checked(checkHostName).optional(),
     port: z.number().int().min(1).max(65535).optional(),
     user: sshSettings.shape.user.optional(),
+    /** Roles of the env (see its `roles`) this host has. */
+    roles: z.array(label).optional(),
+    datacenter: label.optional(),
+  }),
+]);
+
+/** An Ansible inventory (a file, or a command printing its JSON) and the pattern naming the env's hosts. */
+const inventorySpec = z.union([
+  z.strictObject({
+    inventory: checked(checkAbsolutePath),
+    pattern: z.string().min(1).max(500).refine((s) => !CONTROL.test(s), 'must not contain control characters').default('all'),
+  }),
+  z.strictObject({
+    inventoryCommand: z.tuple([checked(checkAbsolutePath)], plainString),
+    pattern: z.string().min(1).max(500).refine((s) => !CONTROL.test(s), 'must not contain control characters').default('all'),
+    /** Seconds the command may take. */
+    timeout: seconds.default(30),
   }),
 ]);
 
@@ -112,7 +131,10 @@ const notifySettings = z.strictObject({
 });
 
 const envSettings = z.strictObject({
-  hosts: z.array(hostSpec).min(1, 'an env needs at least one host'),
+  /** The hosts, or where to find them: an Ansible inventory file or command, and a pattern. */
+  hosts: z.union([z.array(hostSpec).min(1, 'an env needs at least one host'), inventorySpec]),
+  /** Roles of the hosts, in the order they switch, each with the rollout settings that differ for it. */
+  roles: rolesSettings.optional(),
   branch: checked(checkRefName).optional(),
   ssh: sshSettings.partial().optional(),
   remote: remoteSettings.partial().optional(),
@@ -175,6 +197,7 @@ export type Task = z.output<typeof task>;
 export type SshSettings = z.output<typeof sshSettings>;
 export type RemoteSettings = z.output<typeof remoteSettings>;
 export type HostSpec = z.output<typeof hostSpec>;
+export type InventorySpec = z.output<typeof inventorySpec>;
 export type NotifyConfig = z.output<typeof notifySettings>;
 
 /** Format zod issues as `envs.prod.hosts[2]: not a valid host name`. */

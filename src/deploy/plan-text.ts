@@ -66,7 +66,8 @@ export function formatPlan(plan: RolloutPlan, ctx: PlanContext): string[] {
   });
   const checked = plan.phases.some((phase) => phase.hosts.some((h) => h.steps.some((step) => step.kind === 'http' || step.kind === 'command')));
   const health = checked ? `health checks retry ${plural(plan.retries, 'time')} (back-off from ${plan.backoffS}s)` : 'no health checks';
-  lines.push(`failure budget: ${plural(plan.failureBudget, 'host')} of ${plan.hosts.length}; ${health}`);
+  const budgets = plan.budgets.length > 1 ? plan.budgets.map((b) => `${b.name} ${b.failures} of ${b.hosts}`).join(', ') : `${plural(plan.failureBudget, 'host')} of ${plan.hosts.length}`;
+  lines.push(`failure budget${plan.budgets.length > 1 ? 's' : ''}: ${budgets}; ${health}`);
   lines.push(
     plan.autoRevert
       ? 'on failure: stop switching and put every host switched in this run back on the release it served before'

@@ -72,6 +72,7 @@ export function defaultPlan(appEnv: AppEnv, release: Pick<Release, 'id'>, hosts:
     release: release.id,
     hosts,
     rollout: appEnv.rollout,
+    roles: appEnv.roles,
     parallel: appEnv.parallel,
     remotePath: appEnv.remote.path,
     keepReleases: appEnv.remote.keepReleases,

@@ -87,10 +87,10 @@ async function deployLocked(appEnv: AppEnv, options: DeployOptions, reporter: Re
       );
     }
     verifyAllSwitched(release, shipped.hosts);
-    await recordRun(appEnv.paths.www, { kind: 'deploy', ...(await before), to: release, hosts }, reporter);
+    await recordRun(appEnv.paths.www, { kind: 'deploy', fleet: appEnv.hosts, ...(await before), to: release, hosts }, reporter);
     return { release, created: made.created, hosts: shipped.hosts };
   } catch (err) {
-    if (isWorthRecording(err)) await recordRun(appEnv.paths.www, { kind: 'deploy', ...(await before), to: release, hosts, error: err }, reporter);
+    if (isWorthRecording(err)) await recordRun(appEnv.paths.www, { kind: 'deploy', fleet: appEnv.hosts, ...(await before), to: release, hosts, error: err }, reporter);
     throw err;
   } finally {
     preconnected.close();

@@ -90,10 +90,10 @@ async function rollbackLocked(appEnv: AppEnv, options: RollbackOptions, reporter
       hosts = shipped.hosts;
       if (shipped.failure) throw shipped.failure;
       verifyAllSwitched(plan.to, hosts);
-      await recordRun(appEnv.paths.www, { kind: 'rollback', from: plan.from.id, to: plan.to, hosts, tip: view.tip }, reporter);
+      await recordRun(appEnv.paths.www, { kind: 'rollback', fleet: appEnv.hosts, from: plan.from.id, to: plan.to, hosts, tip: view.tip }, reporter);
       return { plan, hosts };
     } catch (err) {
-      if (isWorthRecording(err)) await recordRun(appEnv.paths.www, { kind: 'rollback', from: plan.from.id, to: plan.to, hosts, error: err, tip: view.tip }, reporter);
+      if (isWorthRecording(err)) await recordRun(appEnv.paths.www, { kind: 'rollback', fleet: appEnv.hosts, from: plan.from.id, to: plan.to, hosts, error: err, tip: view.tip }, reporter);
       throw err;
     }
   } finally {

@@ -74,10 +74,10 @@ async function syncLocked(appEnv: AppEnv, options: FlowOptions, reporter: Report
         bad.length < hosts.length ? ExitCode.partial : ExitCode.failed,
       );
     }
-    await recordRun(appEnv.paths.www, { kind: 'sync', from: live.id, to: live, hosts, tip }, reporter);
+    await recordRun(appEnv.paths.www, { kind: 'sync', fleet: appEnv.hosts, from: live.id, to: live, hosts, tip }, reporter);
     return { live, hosts };
   } catch (err) {
-    if (isWorthRecording(err)) await recordRun(appEnv.paths.www, { kind: 'sync', from: live.id, to: live, hosts: [...outcomes.values()], error: err, tip }, reporter);
+    if (isWorthRecording(err)) await recordRun(appEnv.paths.www, { kind: 'sync', fleet: appEnv.hosts, from: live.id, to: live, hosts: [...outcomes.values()], error: err, tip }, reporter);
     throw err;
   }
 }

@@ -13,7 +13,8 @@ export interface EnvRow {
   env: string;
   /** `<app>-<env>`, as commands take it. */
   target: string;
-  hosts: number;
+  /** null: the env's hosts come from an inventory, read only when a run or `deploy hosts` needs them. */
+  hosts: number | null;
   branch: string;
   /** The release the history says is live (or, with no history yet, the newest); null: none. */
   live: { id: string; commit: string; date: string } | null;
@@ -34,7 +35,7 @@ export interface AppRow {
 /** Stores are read this many at a time: each read is a few git processes. */
 const STORE_READS = 8;
 
-async function envRow(app: string, env: string, hosts: number, branch: string, www: string): Promise<EnvRow> {
+async function envRow(app: string, env: string, hosts: number | null, branch: string, www: string): Promise<EnvRow> {
   const row: EnvRow = { env, target: `${app}-${env}`, hosts, branch, live: null, releases: 0, lastRun: null };
   try {
     const { releases, live, last } = await readStoreSummary(www);
@@ -55,7 +56,7 @@ export async function collectApps(appsDir: string, root: string, elevated: boole
   const cache = elevated ? false : compileCache();
   const apps = await listApps(appsDir);
   const rows: AppRow[] = [];
-  const pending: { row: AppRow; env: string; hosts: number; branch: string; www: string }[] = [];
+  const pending: { row: AppRow; env: string; hosts: number | null; branch: string; www: string }[] = [];
   for (const app of apps) {
     const file = displayPath(join(appsDir, `${app}.ts`));
     try {
@@ -64,7 +65,7 @@ export async function collectApps(appsDir: string, root: string, elevated: boole
       const row: AppRow = { app, file, envs: [] };
       rows.push(row);
       for (const [env, e] of Object.entries(config.envs)) {
-        pending.push({ row, env, hosts: e.hosts.length, branch: e.branch ?? config.branch, www: adminPaths(root, env, app, config.private.dir).www });
+        pending.push({ row, env, hosts: Array.isArray(e.hosts) ? e.hosts.length : null, branch: e.branch ?? config.branch, www: adminPaths(root, env, app, config.private.dir).www });
       }
     } catch (err) {
       rows.push({ app, file, error: err instanceof ConfigError ? err.problems.join('\n') : errorMessage(err), envs: [] });
@@ -81,7 +82,7 @@ export function formatApps(rows: readonly AppRow[]): string[] {
   const cells = rows.flatMap((r) =>
     r.envs.map((e) => [
       e.target,
-      String(e.hosts),
+      e.hosts === null ? 'inventory' : String(e.hosts),
       e.branch,
       String(e.releases),
       e.error ? `? (${e.error})` : e.live ? `${e.live.id} ${e.live.date.slice(0, 10)}` : '-',

@@ -19,6 +19,11 @@ export type EventResult = 'ok' | 'failed' | 'partial' | 'reverted';
 
 export interface HostOutcome {
   host: string;
+  /** `user@address:port` the run reached it at, its roles and datacenter, and where it was named: the machine as resolved then, whatever the inventory says later. */
+  address?: string;
+  roles?: string[];
+  datacenter?: string;
+  source?: string;
   /** switched, already-live, staged, failed, repaired, in-sync, … as the command knew it */
   state: string;
   error?: string;

@@ -11,6 +11,7 @@ import { redact } from '../report/redact.js';
 import { appendEvent, type EventKind, type EventResult, type HistoryEvent, type HistoryTip, type HostOutcome } from './history.js';
 import type { Release } from './release.js';
 import { deployerName } from '../caller.js';
+import type { Host } from '../config/resolve.js';
 
 export interface RunRecord {
   kind: EventKind;
@@ -21,6 +22,8 @@ export interface RunRecord {
   error?: unknown;
   /** the history's tip as the run read it at its start (StoreView.tip): the append starts there */
   tip?: HistoryTip;
+  /** the env's hosts as resolved for this run (from the app file or an inventory) */
+  fleet?: readonly Host[];
 }
 
 /** Bad input changed nothing, so it is not an event. */
@@ -45,6 +48,7 @@ export async function recordRun(www: string, run: RunRecord, reporter: Reporter)
     result: resultOf(run.error),
     hosts: run.hosts.map((h) => ({
       host: h.host,
+      ...machine(run.fleet?.find((m) => m.name === h.host)),
       state: h.state === 'switched' && run.to && h.previous === run.to.id ? 'already-live' : h.state,
       ...(h.error ? { error: redact(h.error) } : {}),
     })),
@@ -55,4 +59,15 @@ export async function recordRun(www: string, run: RunRecord, reporter: Reporter)
   } catch (err) {
     reporter.emit({ kind: 'note', level: 'warn', text: `could not record this ${run.kind} in the history: ${errorMessage(err)}` });
   }
+}
+
+/** What the history keeps of a host: where it was reached, its roles and datacenter, where it was named. */
+function machine(host: Host | undefined): Pick<HostOutcome, 'address' | 'roles' | 'datacenter' | 'source'> {
+  if (!host) return {};
+  return {
+    address: `${host.user}@${host.address}:${host.port}`,
+    ...(host.roles?.length ? { roles: [...host.roles] } : {}),
+    ...(host.datacenter ? { datacenter: host.datacenter } : {}),
+    ...(host.source ? { source: host.source } : {}),
+  };
 }

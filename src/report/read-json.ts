@@ -146,7 +146,7 @@ export function logDocument(target: string, events: readonly HistoryEvent[]) {
       to: e.to ?? null,
       commit: e.commit ?? null,
       result: e.result,
-      hosts: e.hosts.map((h) => ({ host: h.host, state: h.state, error: h.error ?? null })),
+      hosts: e.hosts.map((h) => ({ host: h.host, state: h.state, error: h.error ?? null, address: h.address ?? null, roles: h.roles ?? [], datacenter: h.datacenter ?? null, source: h.source ?? null })),
       error: e.error ?? null,
     })),
   };
@@ -199,6 +199,7 @@ export function planDocument(plan: RolloutPlan, ctx: PlanContext) {
       }),
     })),
     failureBudget: plan.failureBudget,
+    budgets: plan.budgets,
     maxSwitching: plan.maxSwitching,
     autoRevert: plan.autoRevert,
     retries: plan.retries,

@@ -101,8 +101,8 @@ describe('a valid app', () => {
       aheadTar: '/srv/admin/prod/state/minimal/ahead.tar',
     });
     assert.deepEqual(e.hosts, [
-      { name: 'web1', address: 'web1', port: 22, user: 'root' },
-      { name: 'web2', address: 'web2', port: 22, user: 'root' },
+      { name: 'web1', address: 'web1', port: 22, user: 'root', roles: [], source: 'apps/minimal.ts' },
+      { name: 'web2', address: 'web2', port: 22, user: 'root', roles: [], source: 'apps/minimal.ts' },
     ]);
   });
 
@@ -150,9 +150,9 @@ describe('a valid app', () => {
     assert.equal(prod.ssh.keepaliveInterval, 2);
     assert.deepEqual(prod.remote, { path: '/srv/shop/prod', keepReleases: 7, rsync: '/usr/local/bin/rsync', transfer: 'auto' });
     assert.deepEqual(prod.hosts, [
-      { name: 'web1', address: 'web1', port: 2200, user: 'deploy' },
-      { name: 'web2', address: '10.0.0.2', port: 2201, user: 'www' },
-      { name: 'web3', address: '::1', port: 2200, user: 'deploy' },
+      { name: 'web1', address: 'web1', port: 2200, user: 'deploy', roles: [], source: 'apps/shop.ts' },
+      { name: 'web2', address: '10.0.0.2', port: 2201, user: 'www', roles: [], source: 'apps/shop.ts' },
+      { name: 'web3', address: '::1', port: 2200, user: 'deploy', roles: [], source: 'apps/shop.ts' },
     ]);
 
     // another env of the same app sees only the app settings
@@ -162,7 +162,7 @@ describe('a valid app', () => {
     assert.equal(staging.ssh.port, 2222);
     assert.equal(staging.ssh.commandTimeout, 30);
     assert.deepEqual(staging.remote, { path: '/srv/shop/staging', keepReleases: 3, rsync: 'rsync', transfer: 'auto' });
-    assert.deepEqual(staging.hosts, [{ name: 'stage1', address: 'stage1', port: 2222, user: 'deploy' }]);
+    assert.deepEqual(staging.hosts, [{ name: 'stage1', address: 'stage1', port: 2222, user: 'deploy', roles: [], source: 'apps/shop.ts' }]);
     assert.equal(staging.paths.www, '/srv/admin/staging/www/shop');
   });
 
@@ -181,8 +181,8 @@ describe('a valid app', () => {
     );
     const e = await load('blog-prod');
     assert.deepEqual(e.hosts, [
-      { name: 'web1', address: 'web1', port: 22, user: 'deploy' },
-      { name: 'web2', address: '10.0.0.2', port: 22, user: 'deploy' },
+      { name: 'web1', address: 'web1', port: 22, user: 'deploy', roles: [], source: 'apps/blog.ts' },
+      { name: 'web2', address: '10.0.0.2', port: 22, user: 'deploy', roles: [], source: 'apps/blog.ts' },
     ]);
     const apps = await listApps(appsDir);
     assert.ok(apps.includes('blog'));

@@ -101,8 +101,8 @@ describe('steps per host', () => {
       { kind: 'hook', when: 'pre-switch', name: 'warm cache', cmd: ['warm', 'r7', '/data/www/shop'], once: true },
       { kind: 'switch', to: 'r7' },
       { kind: 'hook', when: 'post-switch', name: 'touch /data/www/shop/current/app.wsgi', cmd: ['touch', '/data/www/shop/current/app.wsgi'], once: false },
-      { kind: 'http', url: 'http://10.0.0.1:8080/health', status: 200, body: 'ok', timeoutS: 5 },
-      { kind: 'command', cmd: ['check', 'web1'] },
+      { kind: 'http', url: 'http://10.0.0.1:8080/health', status: 200, body: 'ok', timeoutS: 5, retries: 2, backoffS: 0.5 },
+      { kind: 'command', cmd: ['check', 'web1'], retries: 2, backoffS: 0.5 },
     ]);
     const later = p.phases[1]!.hosts.flatMap((h) => h.steps);
     assert.ok(!later.some((s) => s.kind === 'hook' && s.once), 'run-once hooks run on one host only');

@@ -95,7 +95,10 @@ describe('logDocument', () => {
     assert.equal(doc.command, 'log');
     assert.deepEqual(doc.events[0], {
       kind: 'rollback', at: '2026-12-05T10:00:00Z', who: 'ana', from: 'r2', to: 'r1', commit: 'c'.repeat(40), result: 'partial',
-      hosts: [{ host: 'web1', state: 'switched', error: null }, { host: 'web2', state: 'failed', error: 'disk full' }], error: '1 host not switched',
+      hosts: [
+        { host: 'web1', state: 'switched', error: null, address: null, roles: [], datacenter: null, source: null },
+        { host: 'web2', state: 'failed', error: 'disk full', address: null, roles: [], datacenter: null, source: null },
+      ], error: '1 host not switched',
     });
     assert.deepEqual(doc.events[1], { kind: 'deploy', at: '2026-12-05T10:00:00Z', who: 'ana', from: null, to: 'r1', commit: null, result: 'ok', hosts: [], error: null });
   });

@@ -11,7 +11,7 @@ import { errorMessage } from '../../errors.js';
 import { type Reporter, step as timed } from '../../report/events.js';
 import { runCheck } from './health.js';
 import { onEachHost } from '../fanout.js';
-import { type Phase, type RolloutPlan, type Step, revertSteps } from '../plan.js';
+import { type Budget, type Phase, type RolloutPlan, type Step, revertSteps } from '../plan.js';
 import { describeStep } from '../plan-text.js';
 import { activateCmd } from '../remote.js';
 import { parseLines } from '../remote-output.js';
@@ -38,8 +38,9 @@ export interface RolloutResult {
   hosts: Map<string, HostRun>;
   /** Phases that started, by name. */
   phasesRun: string[];
-  /** The phase that spent the budget, if any. */
+  /** The phase that spent a budget, and which budget, if any. */
   failedPhase?: string;
+  spentBudget?: Budget;
   interrupted: boolean;
   budgetSpent: boolean;
   /** Whether the fleet-wide revert ran. */
@@ -81,7 +82,7 @@ async function runSteps(host: Host, steps: readonly Step[], dir: string, run: Ho
         run.serving = dir;
       }, () => `live on ${s.to}`);
     } else {
-      await timed(ctx.reporter, host.name, 'health', describeStep(s), () => runCheck(s, session, plan), (n) => `healthy${n > 1 ? ` after ${n} attempts` : ''}: ${s.kind === 'http' ? s.url : s.cmd.join(' ')}`);
+      await timed(ctx.reporter, host.name, 'health', describeStep(s), () => runCheck(s, session, { retries: s.retries ?? plan.retries, backoffS: s.backoffS ?? plan.backoffS }), (n) => `healthy${n > 1 ? ` after ${n} attempts` : ''}: ${s.kind === 'http' ? s.url : s.cmd.join(' ')}`);
     }
   }
 }
@@ -97,7 +98,7 @@ async function revertHost(host: Host, run: HostRun, plan: RolloutPlan, ctx: Roll
   const previous = idOfDir(run.before)!;
   try {
     await timed(ctx.reporter, host.name, 'revert', `reverting to ${previous}`, () =>
-      runSteps(host, revertSteps(host, { rollout: ctx.appEnv.rollout, remotePath: ctx.appEnv.remote.path }, previous), run.before!, run, plan, ctx), () => `reverted to ${previous}`);
+      runSteps(host, revertSteps(host, { rollout: ctx.appEnv.rollout, roles: ctx.appEnv.roles, remotePath: ctx.appEnv.remote.path }, previous), run.before!, run, plan, ctx), () => `reverted to ${previous}`);
     run.revert = 'done';
   } catch (err) {
     run.revert = 'failed';
@@ -111,7 +112,7 @@ const pauseOrAbort = (seconds: number, signal?: AbortSignal) =>
 export async function runRollout(plan: RolloutPlan, ctx: RolloutContext): Promise<RolloutResult> {
   const result: RolloutResult = { hosts: new Map(), phasesRun: [], interrupted: false, budgetSpent: false, reverted: false };
   for (const h of plan.hosts) result.hosts.set(h.name, { host: h.name, before: ctx.before.get(h.name), serving: ctx.before.get(h.name), switched: false });
-  let failures = 0;
+  const failures = new Map<string, number>();
   const stopping = () => result.budgetSpent || Boolean(ctx.signal?.aborted);
 
   for (const [i, phase] of plan.phases.entries()) {
@@ -122,9 +123,14 @@ export async function runRollout(plan: RolloutPlan, ctx: RolloutContext): Promis
     if (stopping()) break;
     result.phasesRun.push(phase.name);
     ctx.reporter.emit({ kind: 'note', level: 'info', text: `phase ${i + 1}/${plan.phases.length} ${phase.name}: ${phase.hosts.map((h) => h.host.name).join(', ')}` });
-    const failedHere = await runPhase(phase, plan, ctx, result, () => {
-      failures++;
-      if (failures > plan.failureBudget) result.budgetSpent = true;
+    const failedHere = await runPhase(phase, plan, ctx, result, (budget) => {
+      const n = (failures.get(budget) ?? 0) + 1;
+      failures.set(budget, n);
+      const limit = plan.budgets.find((b) => b.name === budget);
+      if (!result.budgetSpent && n > (limit?.failures ?? 0)) {
+        result.budgetSpent = true;
+        if (limit) result.spentBudget = limit;
+      }
     }, stopping);
     if (result.budgetSpent) {
       result.failedPhase = phase.name;
@@ -149,9 +155,9 @@ export async function runRollout(plan: RolloutPlan, ctx: RolloutContext): Promis
 }
 
 /** One phase: its hosts, at most `concurrency` at once; returns the hosts that failed. */
-async function runPhase(phase: Phase, plan: RolloutPlan, ctx: RolloutContext, result: RolloutResult, countFailure: () => void, stopping: () => boolean): Promise<Host[]> {
+async function runPhase(phase: Phase, plan: RolloutPlan, ctx: RolloutContext, result: RolloutResult, countFailure: (budget: string) => void, stopping: () => boolean): Promise<Host[]> {
   const failed: Host[] = [];
-  await onEachHost(phase.hosts.map((p) => ({ name: p.host.name, ...p })), phase.concurrency, async ({ host, steps }) => {
+  await onEachHost(phase.hosts.map((p) => ({ name: p.host.name, ...p })), phase.concurrency, async ({ host, steps, budget }) => {
     // a host that has not started when the rollout stops keeps what it serves
     if (stopping()) return;
     const run = result.hosts.get(host.name)!;
@@ -165,7 +171,7 @@ async function runPhase(phase: Phase, plan: RolloutPlan, ctx: RolloutContext, re
     } catch (err) {
       run.failure = { phase: phase.name, error: errorMessage(err).replace(new RegExp(`^${host.name}: `), '') };
       failed.push(host);
-      countFailure();
+      countFailure(budget);
     } finally {
       run.switched = run.serving === ctx.dir && run.before !== ctx.dir;
     }

@@ -58,7 +58,10 @@ export function rolloutVerdict(plan: RolloutPlan, result: RolloutResult, ctx: Ve
   ];
 
   if (result.budgetSpent) {
-    const head = `rollout of ${id} stopped in phase ${result.failedPhase}: ${plural(failed.length, 'host')} failed, more than the failure budget of ${plan.failureBudget}:`;
+    const spent = result.spentBudget;
+    // with roles or datacenters, say whose budget it was
+    const budget = spent && plan.budgets.length > 1 ? `${spent.name}'s failure budget of ${spent.failures}` : `the failure budget of ${spent?.failures ?? plan.failureBudget}`;
+    const head = `rollout of ${id} stopped in phase ${result.failedPhase}: ${plural(failed.length, 'host')} failed, more than ${budget}:`;
     if (!plan.autoRevert) {
       return new DeployFailedError([head, ...lines, 'not reverted (--no-auto-revert)', ...tail, ...nextSteps(result, ctx)].join('\n'), mixed ? ExitCode.partial : ExitCode.failed);
     }
@@ -72,7 +75,7 @@ export function rolloutVerdict(plan: RolloutPlan, result: RolloutResult, ctx: Ve
     );
   }
   return new DeployFailedError(
-    [`${id} is live on ${onNew} of ${runs.length} hosts; failed within the failure budget of ${plan.failureBudget}:`, ...lines, ...tail].join('\n'),
+    [`${id} is live on ${onNew} of ${runs.length} hosts; failed within ${plan.budgets.length > 1 ? `the failure budgets (${plan.budgets.map((b) => `${b.name}: ${b.failures}`).join(', ')})` : `the failure budget of ${plan.failureBudget}`}:`, ...lines, ...tail].join('\n'),
     ExitCode.partial,
   );
 }
