@@ -7,6 +7,7 @@
 import { ConfigError } from '../errors.js';
 import { type Inventory, hostFacts, loadInventory, selectHosts as selectPattern } from '../inventory/index.js';
 import { checkHostName } from './names.js';
+import { LABEL } from './rollout.js';
 import type { AppConfig, InventorySpec } from './schema.js';
 import type { HostInput } from './resolve.js';
 import { requireTrusted } from './trust.js';
@@ -43,6 +44,9 @@ export async function inventoryHosts(config: AppConfig, env: string, file: strin
       throw new ConfigError([`${file}: envs.${env}.roles.${name}.group: ${err instanceof ConfigError ? err.problems.join('; ') : String(err)}`]);
     }
   }
+  // the variables rollouts group by, besides the datacenter hostFacts reads
+  const envConfig = config.envs[env]!;
+  const keys = [...new Set([envConfig.rollout?.groupBy, ...Object.values(envConfig.roles ?? {}).map((r) => r.groupBy)])].filter((k): k is string => k !== undefined && k !== 'datacenter');
   const hosts = chosen.map((h): HostInput => {
     const facts = hostFacts(h);
     // the inventory's name for a host is what output, history and --hosts use: a plain name
@@ -50,6 +54,14 @@ export async function inventoryHosts(config: AppConfig, env: string, file: strin
     if (bad) throw new ConfigError([`${facts.source}: host ${JSON.stringify(facts.name)}: ${bad}`]);
     const roles = [...facts.roles];
     for (const [name, members] of roleMembers) if (members.has(h.name) && !roles.includes(name)) roles.push(name);
+    const vars: Record<string, string> = {};
+    for (const key of keys) {
+      const value = h.vars[key];
+      if (value === undefined) continue;
+      const text = typeof value === 'number' ? String(value) : value;
+      if (typeof text !== 'string' || !LABEL.test(text)) throw new ConfigError([`${h.varSources[key] ?? h.source}: host ${h.name}: ${key} ${JSON.stringify(value)} is not a word such as "r12" (it groups the rollout)`]);
+      vars[key] = text;
+    }
     return {
       name: facts.name,
       address: facts.address,
@@ -57,6 +69,7 @@ export async function inventoryHosts(config: AppConfig, env: string, file: strin
       ...(facts.user !== undefined ? { user: facts.user } : {}),
       roles,
       ...(facts.datacenter !== undefined ? { datacenter: facts.datacenter } : {}),
+      ...(Object.keys(vars).length ? { vars } : {}),
       source: facts.source,
     };
   });

@@ -18,6 +18,8 @@ export interface Host {
   /** The env's roles this host has (resolveAppEnv always sets it; hosts made by tests may not). */
   roles?: string[];
   datacenter?: string;
+  /** Other host variables a rollout may group by (`groupBy: 'rack'`). */
+  vars?: Record<string, string>;
   /** Where the host was named: the app file, or an inventory's file and line. */
   source?: string;
 }
@@ -30,6 +32,7 @@ export interface HostInput {
   user?: string;
   roles?: string[];
   datacenter?: string;
+  vars?: Record<string, string>;
   source: string;
 }
 
@@ -114,6 +117,7 @@ export function resolveAppEnv(config: AppConfig, app: string, env: string, file:
     user: h.user ?? ssh.user,
     roles: h.roles ?? [],
     ...(h.datacenter ? { datacenter: h.datacenter } : {}),
+    ...(h.vars && Object.keys(h.vars).length ? { vars: h.vars } : {}),
     source: h.source,
   }));
   const seen = new Set<string>();
@@ -171,7 +175,7 @@ export function roleProblems(hosts: readonly Host[], rollout: RolloutSettings, r
   const problems: string[] = [];
   if (!names.length) {
     problems.push(...rolloutProblems(rollout, hosts.map((h) => h.name)));
-    if (rollout.groupBy === 'datacenter') problems.push(...hosts.filter((h) => !h.datacenter).map((h) => `rollout.groupBy: host "${h.name}" (${h.source}) has no datacenter`));
+    problems.push(...ungrouped(hosts, rollout.groupBy).map((h) => `rollout.groupBy: host "${h.name}" (${h.source}) has no ${rollout.groupBy}`));
     return problems;
   }
   for (const h of hosts) {
@@ -183,9 +187,18 @@ export function roleProblems(hosts: readonly Host[], rollout: RolloutSettings, r
     const settings = roleRollout(rollout, roles[name]);
     const mine = hosts.filter((h) => primaryRole(h, roles) === name);
     problems.push(...rolloutProblems(settings, mine.map((h) => h.name)).map((p) => `roles.${name}: ${p}`));
-    if (settings.groupBy === 'datacenter') problems.push(...mine.filter((h) => !h.datacenter).map((h) => `roles.${name}.groupBy: host "${h.name}" (${h.source}) has no datacenter`));
+    problems.push(...ungrouped(mine, settings.groupBy).map((h) => `roles.${name}.groupBy: host "${h.name}" (${h.source}) has no ${settings.groupBy}`));
   }
   return problems;
+}
+
+/** The value of a host's `groupBy` variable: its datacenter, or another of its variables. */
+export function groupOf(host: Pick<Host, 'datacenter' | 'vars'>, key: string): string | undefined {
+  return key === 'datacenter' ? (host.datacenter ?? host.vars?.datacenter) : host.vars?.[key];
+}
+
+function ungrouped(hosts: readonly Host[], key: string | undefined): Host[] {
+  return key ? hosts.filter((h) => groupOf(h, key) === undefined) : [];
 }
 
 /** The role a host switches with: the first of its roles in the env's order. */

@@ -82,10 +82,10 @@ const shaping = {
   /** Hosts switching at once within a phase (default: the env's parallel). */
   maxSwitching: size,
   /**
-   * Shape phases by datacenter: a canary in each, then one datacenter at a time, with the
-   * failure budget counted per datacenter.
+   * Shape phases by datacenter (or any host variable, such as a rack): a canary in each
+   * group, then one group at a time, with the failure budget counted per group.
    */
-  groupBy: z.literal('datacenter'),
+  groupBy: z.string().regex(LABEL, 'a host variable such as "datacenter" or "rack"'),
   hooks,
   health,
 };

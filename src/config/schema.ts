@@ -93,6 +93,8 @@ const hostSpec = z.union([
     /** Roles of the env (see its `roles`) this host has. */
     roles: z.array(label).optional(),
     datacenter: label.optional(),
+    /** Variables a rollout may group by (`groupBy: 'rack'`). */
+    vars: z.record(label, label).optional(),
   }),
 ]);
 

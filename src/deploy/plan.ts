@@ -3,7 +3,7 @@
  * functions. A deploy executes it; `deploy plan` and `--dry-run` print it.
  * Nothing here touches a host, the store or the clock.
  */
-import { type Host, primaryRole } from '../config/resolve.js';
+import { type Host, groupOf, primaryRole } from '../config/resolve.js';
 import { type Hook, type Roles, type RolloutSettings, type Size, roleRollout } from '../config/rollout.js';
 import { UsageError } from '../errors.js';
 import { type Cmd, display } from '../exec/cmd.js';
@@ -156,12 +156,14 @@ export function roleGroups(hosts: readonly Host[], roles: Roles = {}): { role?: 
 
 /**
  * One group's phases, and which budget each of its hosts counts against. Grouped by
- * datacenter: the canary count taken in each datacenter (one phase), then each datacenter's
- * other hosts in batches sized against that datacenter, each datacenter with its own budget.
+ * datacenter (or another host variable): the canary count taken in each datacenter (one
+ * phase), then each datacenter's other hosts in batches sized against that datacenter, each
+ * datacenter with its own budget.
  */
 function groupPhases(hosts: readonly Host[], settings: RolloutSettings, prefix: string): { phases: { name: string; hosts: Host[] }[]; budgets: Budget[]; budgetOf: (h: Host) => string } {
   const label = (name: string) => `${prefix}${name}`;
-  if (settings.groupBy !== 'datacenter') {
+  const key = settings.groupBy;
+  if (!key) {
     const budget = prefix.trim() || 'all';
     return {
       phases: phaseHosts(hosts, settings).map((p) => ({ name: label(p.name), hosts: p.hosts })),
@@ -169,7 +171,7 @@ function groupPhases(hosts: readonly Host[], settings: RolloutSettings, prefix: 
       budgetOf: () => budget,
     };
   }
-  const dcOf = (h: Host) => h.datacenter ?? '-';
+  const dcOf = (h: Host) => groupOf(h, key) ?? '-';
   const dcs = [...new Set(hosts.map(dcOf))];
   const inDc = (dc: string) => hosts.filter((h) => dcOf(h) === dc);
   const canaries = dcs.flatMap((dc) => phaseHosts(inDc(dc), { canary: settings.canary, batches: ['100%'] }).find((p) => p.name === 'canary')?.hosts ?? []);

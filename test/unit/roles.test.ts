@@ -110,6 +110,30 @@ describe('datacenters', () => {
     assert.deepEqual(canary, [['a1', 'phx1'], ['b1', 'iad1'], ['c1', 'sjc1']]);
   });
 
+  it('any host variable can group the rollout: racks, from the app file or the inventory', async () => {
+    const racked = ['a', 'b', 'c', 'd'].map((n, i) => ({ ...host(n, []), vars: { rack: i < 2 ? 'r1' : 'r2' } }));
+    const p = plan(racked, { groupBy: 'rack', canary: 1, failureBudget: 1 });
+    assert.deepEqual(shape(p), ['canary: a,c', 'r1: b', 'r2: d']);
+    assert.deepEqual(p.budgets.map((b) => [b.name, b.failures]), [['r1', 1], ['r2', 1]]);
+    assert.deepEqual(roleProblems([host('x1', [])], rolloutSettings.parse({ groupBy: 'rack' }), {} as Roles), ['rollout.groupBy: host "x1" (inventory.ini) has no rack']);
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { inventoryHosts } = await import('../../src/config/hosts.js');
+    const { appSchema } = await import('../../src/config/schema.js');
+    const dir = mkdtempSync('/tmp/slipway-racks-');
+    try {
+      const file = join(dir, 'hosts.ini');
+      writeFileSync(file, '[web]\nweb1 rack=r1\nweb2 rack=12\n[web:vars]\nowner=ops team\n');
+      const config = appSchema.parse({ repo: '/srv/git/x.git', envs: { prod: { hosts: { inventory: file, pattern: 'web' }, rollout: { groupBy: 'rack' } } } });
+      const got = await inventoryHosts(config, 'prod', 'apps/x.ts', false);
+      assert.deepEqual(got?.hosts.map((h) => h.vars), [{ rack: 'r1' }, { rack: '12' }], 'only the variables a rollout groups by are kept');
+      writeFileSync(file, '[web]\nweb1 rack="r1; rm -rf /"\n');
+      await assert.rejects(inventoryHosts(config, 'prod', 'apps/x.ts', false), /hosts\.ini:2: host web1: rack "r1; rm -rf \/" is not a word/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('within roles: a role grouped by datacenter, the next role as one', () => {
     const hosts = [...dcs.slice(0, 5), host('w1', ['worker'], 'phx1'), host('w2', ['worker'], 'iad1')];
     const p = plan(hosts, {}, { web: { groupBy: 'datacenter', canary: 1 }, worker: {} });
