@@ -40,6 +40,8 @@ describe('the dashboard, on a real fleet and in a real browser', { timeout: 600_
   let base = '';
   /** Where the world lives: a directory only root may write, as an admin node's /data is. */
   let home = '';
+  /** Slipway as `make install` puts it on an admin node (root's, writable by nobody else): the worker runs it as root for others. */
+  let installed = '';
   let browser: Browser | undefined;
   const token = newToken(ALICE);
   const carolToken = newToken(CAROL);
@@ -129,8 +131,12 @@ describe('the dashboard, on a real fleet and in a real browser', { timeout: 600_
     await writeFile(secretFile, `${HOOK_SECRET}\n`, { mode: 0o640 });
     await chown(secretFile, 0, Number(sh('getent group slipway-web | cut -d: -f3').toString().trim()));
     await writeFile(config, JSON.stringify({ proxy: { addresses: ['127.0.0.1'] }, tokens: [token.entry, carolToken.entry], webhooks: [{ app: w.app, secretFile, as: ALICE }] }), { mode: 0o644 });
+    // Slipway installed as on an admin node: wherever this checkout is (a clone in /tmp, say), the worker trusts only root's files
+    const share = ['bash-completion', 'zsh', 'man'].map((d) => join(home, 'share', d));
+    execFileSync('bash', [fileURLToPath(new URL('../../scripts/install.sh', import.meta.url)), 'install', join(home, 'slipway'), join(home, 'bin'), join(home, 'etc-apps'), ...share], { stdio: 'ignore' });
+    installed = join(home, 'slipway', 'dist', 'bin', 'deploy.js');
     // root's worker, started by root itself with nothing of this test's environment
-    worker = execa('node', [CLI, 'worker', '--root', w.root, '--apps', w.appsDir, '--config', config], {
+    worker = execa('node', [installed, 'worker', '--root', w.root, '--apps', w.appsDir, '--config', config], {
       cwd: '/',
       extendEnv: false,
       env: { PATH: process.env.PATH, HOME: '/root' },
@@ -140,7 +146,7 @@ describe('the dashboard, on a real fleet and in a real browser', { timeout: 600_
     worker.all!.on('data', (d: Buffer) => (workerSaid += d.toString()));
     await waitFor('the worker to start', () => /taking the dashboard's requests/.test(workerSaid) || worker!.exitCode !== null, 20_000);
     assert.match(workerSaid, /taking the dashboard's requests/, workerSaid);
-    server = execa('setpriv', [`--reuid=${SERVER_USER}`, '--regid=slipway-web', '--init-groups', 'node', CLI, 'serve', '--root', w.root, '--apps', w.appsDir, '--config', config, '--listen', '127.0.0.1:0'], {
+    server = execa('setpriv', [`--reuid=${SERVER_USER}`, '--regid=slipway-web', '--init-groups', 'node', installed, 'serve', '--root', w.root, '--apps', w.appsDir, '--config', config, '--listen', '127.0.0.1:0'], {
       cwd: '/',
       extendEnv: false,
       env: { PATH: process.env.PATH, HOME: '/nonexistent' },
