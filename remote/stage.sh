@@ -1,6 +1,7 @@
 # shellcheck shell=sh
 # shellcheck disable=SC2154 # bad is set by verify, in common.sh
 # Stage one release on a host (after common.sh). Arguments: base dir rev port timeout rsync
+# (port: the admin's forwarded port, or a relay's address:port)
 # group basedir baserev mode payload arg, then the release's private files. What follows
 # on stdin depends on the payload:
 #   full  a tar of the whole release (a host with no release at all)
@@ -25,7 +26,11 @@ umask 022
 export LC_ALL=C
 work=".$dir.partial"
 tree="$work/tree"
-src="rsync://slipway@127.0.0.1:$port/release/"
+# the admin node's daemon through the port forwarded over this connection, or a relay's address:port
+case $port in
+  *:*) src="rsync://slipway@$port/release/" ;;
+  *) src="rsync://slipway@127.0.0.1:$port/release/" ;;
+esac
 
 # Exits 0 if the host holds the release already, intact. A release held but not live is used
 # only if it still matches its manifest: its files are shared with other releases, so a hand

@@ -70,6 +70,8 @@ export interface AppEnv {
   rollout: RolloutSettings;
   /** The env's roles, in the order they switch; empty: one rollout over every host. */
   roles: Roles;
+  /** Relays per datacenter (a count) or named; undefined: every host pulls from the admin node. */
+  relays?: number | string[];
   /** Where to report each run; an env's webhook or statsd replaces the app's. */
   notify: NotifyConfig;
 }
@@ -133,7 +135,7 @@ export function resolveAppEnv(config: AppConfig, app: string, env: string, file:
   }
   const rollout = envConfig.rollout ?? DEFAULT_ROLLOUT;
   const roles = envConfig.roles ?? {};
-  const problems = roleProblems(hosts, rollout, roles);
+  const problems = [...roleProblems(hosts, rollout, roles), ...relayProblems(hosts, envConfig.relays)];
   if (problems.length) throw new ConfigError(problems.map((p) => `${file}: envs.${env}.${p}`));
   return {
     app,
@@ -161,6 +163,7 @@ export function resolveAppEnv(config: AppConfig, app: string, env: string, file:
     hostsFrom,
     rollout,
     roles,
+    ...(envConfig.relays !== undefined ? { relays: envConfig.relays } : {}),
     notify: { ...config.notify, ...envConfig.notify },
   };
 }
@@ -204,4 +207,17 @@ function ungrouped(hosts: readonly Host[], key: string | undefined): Host[] {
 /** The role a host switches with: the first of its roles in the env's order. */
 export function primaryRole(host: Pick<Host, 'roles'>, roles: Roles): string | undefined {
   return Object.keys(roles).find((r) => host.roles?.includes(r));
+}
+
+/** Named relays are hosts of the env, each with a datacenter to serve; a count needs datacenters to count in. */
+export function relayProblems(hosts: readonly Host[], relays: number | string[] | undefined): string[] {
+  if (relays === undefined) return [];
+  if (typeof relays === 'number') {
+    return hosts.some((h) => h.datacenter) ? [] : ['relays: no host has a datacenter, so there is nothing to relay within (set datacenter on the hosts, or in the inventory)'];
+  }
+  return relays.flatMap((name) => {
+    const h = hosts.find((x) => x.name === name);
+    if (!h) return [`relays: "${name}" is not a host of this env`];
+    return h.datacenter ? [] : [`relays: "${name}" has no datacenter to serve`];
+  });
 }

@@ -141,6 +141,11 @@ const envSettings = z.strictObject({
   ssh: sshSettings.partial().optional(),
   remote: remoteSettings.partial().optional(),
   parallel: z.number().int().min(1).max(1000).optional(),
+  /**
+   * Relays: per datacenter, this many hosts (the first of each, in env order) or these named
+   * hosts pull the release from the admin node; the datacenter's other hosts pull it from them.
+   */
+  relays: z.union([z.number().int().min(1).max(10), z.array(checked(checkHostName)).min(1)]).optional(),
   rollout: rolloutSettings.optional(),
   notify: notifySettings.optional(),
   /** Only members of these unix groups may deploy this env (checked before anything runs). */

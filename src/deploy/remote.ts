@@ -10,12 +10,12 @@ import { join } from 'node:path';
 import type { Cmd } from '../exec/cmd.js';
 import { packageRoot } from '../package-root.js';
 import type { Release } from '../release-store/release.js';
-import { releaseDir } from './layout.js';
+import { RELEASE_DIR, releaseDir } from './layout.js';
 
 /** The scripts web servers run, in remote/ of the installed package. */
 export const SCRIPTS_DIR = join(packageRoot(), 'remote');
 
-export type ScriptName = 'stage' | 'ahead' | 'activate' | 'look' | 'prune' | 'status' | 'inspect' | 'repair' | 'forget' | 'check';
+export type ScriptName = 'stage' | 'ahead' | 'activate' | 'look' | 'prune' | 'status' | 'inspect' | 'repair' | 'forget' | 'check' | 'relay';
 
 const bodies = new Map<ScriptName, string>();
 
@@ -59,8 +59,15 @@ export interface StageOptions {
   payload?: StagePayload;
 }
 
-/** `port`: the forwarded port of the admin's rsync daemon (unused by tar payloads). */
-export function stageCmd(base: string, release: Release, port: number, timeoutS: number, rsync: string, options: StageOptions = {}): Cmd {
+/** An rsync daemon's `address:port`: a relay's, which a host of its datacenter pulls from. */
+const ENDPOINT = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}:[1-9][0-9]{0,4}$/;
+
+/**
+ * `port`: the forwarded port of the admin's rsync daemon (unused by tar payloads), or a
+ * relay's `address:port` to pull from instead.
+ */
+export function stageCmd(base: string, release: Release, port: number | string, timeoutS: number, rsync: string, options: StageOptions = {}): Cmd {
+  if (typeof port === 'string' && !ENDPOINT.test(port)) throw new Error(`not an address:port to pull from: ${JSON.stringify(port)}`);
   const { group = '', mode = 0o640, payload = { kind: 'rsync' } } = options;
   const from = payload.kind === 'tar' || payload.kind === 'list' ? [releaseDir(payload.from), payload.from.commit] : ['', ''];
   const arg = payload.kind === 'tar' ? payload.deleted.join('\n') : payload.kind === 'ahead' ? payload.token : '';
@@ -68,6 +75,13 @@ export function stageCmd(base: string, release: Release, port: number, timeoutS:
   // names with a newline cannot go through the list file; they keep the tree's mode and the default group
   const privates = release.privateFiles.filter((f) => !f.includes('\n'));
   return script('stage', [base, releaseDir(release), release.commit, String(port), String(Math.ceil(timeoutS)), rsync, group, from[0]!, from[1]!, mode.toString(8).padStart(4, '0'), kind, arg, ...privates]);
+}
+
+/** Serve the staged release `dir` to the datacenter, bound to `address`, behind the secret given on stdin (remote/relay.sh). */
+export function relayCmd(base: string, dir: string, address: string, rsync: string): Cmd {
+  if (!RELEASE_DIR.test(dir)) throw new Error(`not a release directory: ${JSON.stringify(dir)}`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/.test(address)) throw new Error(`not an address to serve on: ${JSON.stringify(address)}`);
+  return script('relay', [base, dir, address, rsync]);
 }
 
 /** Unpack a tree sent ahead of its release (tar on stdin) under `token` (hex, ours). */

@@ -17,6 +17,7 @@ import { pruneCmd } from './remote.js';
 import { parseLines, type TransferStats } from './remote-output.js';
 import { idOfDir, releaseDir } from './layout.js';
 import { runRollout } from './switch/rollout.js';
+import { Relays } from './stage/relays.js';
 import { HostLook } from './look.js';
 import { rolloutVerdict } from './switch/verdict.js';
 import type { SendAhead } from './stage/ahead.js';
@@ -87,7 +88,8 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
   const connector = options.connect ?? (await (options.preconnected?.connector ?? envConnector(appEnv)));
   // one bound for the run: what was opened early, what is sent ahead and what is staged here
   const slots = options.preconnected?.slots ?? new HostSlots(appEnv.parallel);
-  const shipment = new Shipment(appEnv, release, options.tree, options.releases ?? (await listReleases(appEnv.paths.www)), options.ahead, slots);
+  const relays = appEnv.relays !== undefined ? new Relays(appEnv, hosts, releaseDir(release), reporter) : undefined;
+  const shipment = new Shipment(appEnv, release, options.tree, options.releases ?? (await listReleases(appEnv.paths.www)), options.ahead, slots, relays);
   const sessions = new Map<string, HostConnection>();
   const looks = new Map<string, HostLook>();
   const reports = new Map<string, HostReport>(hosts.map((h) => [h.name, { host: h.name, state: 'failed' }]));
@@ -99,7 +101,7 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
   signal?.addEventListener('abort', stop, { once: true });
   try {
     const failedHosts = (outcomes: { host: string; ok: boolean }[]) => outcomes.filter((o) => !o.ok).map((o) => o.host);
-    const staged = await phase(reporter, 'stage', () => onEachHost(hosts, appEnv.parallel, async (host) => {
+    const staged = await phase(reporter, 'stage', () => onEachHost(relays ? relays.order(hosts) : hosts, appEnv.parallel, async (host) => {
       const session = await (options.preconnected?.sessions.get(host.name) ?? slots.run(() => connect(host, connector, reporter)));
       sessions.set(host.name, session);
       if (signal?.aborted) throw new Error(`interrupted by ${String(signal.reason)} before staging`);
@@ -113,8 +115,16 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
       looks.set(host.name, look);
       // what the host has decides what it is sent; without a look the host decides
       const state = await look.state.catch(() => undefined);
-      return shipment.stageOn(session, state, reporter);
+      if (!relays?.isRelay(host.name)) return shipment.stageOn(session, state, reporter);
+      // a relay serves its datacenter once it has the release, or tells its hosts to go elsewhere
+      const result = await shipment.stageOn(session, state, reporter).catch((err: unknown) => {
+        relays.start(session, false);
+        throw err;
+      });
+      relays.start(session, true);
+      return result;
     }, { signal }), failedHosts);
+    await relays?.close();
     signal?.removeEventListener('abort', stop);
     for (const s of staged) {
       const report = reports.get(s.host)!;
@@ -149,6 +159,7 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
     signal?.removeEventListener('abort', stop);
     for (const look of looks.values()) look.close();
     for (const session of sessions.values()) session.close();
+    await relays?.close();
     options.preconnected?.close();
     await shipment.close();
   }

@@ -17,6 +17,7 @@ import type { Release } from '../../release-store/release.js';
 import { type FullTar, fullTar } from './payload.js';
 import type { Preconnected } from '../connect/preconnect.js';
 import { aheadCmd } from '../remote.js';
+import { relayAssignments } from './relays.js';
 import type { Reporter } from '../../report/events.js';
 import { type Transfer, withTransfer } from '../../report/progress.js';
 
@@ -54,7 +55,9 @@ export class SendAhead {
   /** Once `synced` (the www tree is final): send it to every host whose look found no release, within the run's slots (fanout.ts). */
   start(synced: Promise<void>): void {
     if (this.sent.size || this.appEnv.remote.transfer === 'rsync') return;
-    for (const host of this.appEnv.hosts) this.sent.set(host.name, synced.then(() => this.sendTo(host.name)).catch(() => undefined));
+    // a host with a relay in its datacenter pulls from the relay: the admin node sends the relays
+    const { relayOf } = relayAssignments(this.appEnv.hosts, this.appEnv.relays);
+    for (const host of this.appEnv.hosts.filter((h) => !relayOf.has(h.name))) this.sent.set(host.name, synced.then(() => this.sendTo(host.name)).catch(() => undefined));
   }
 
   private async sendTo(host: string): Promise<FullTar | undefined> {

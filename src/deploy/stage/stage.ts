@@ -23,6 +23,7 @@ import { type StagePayload, FALL_BACK_TO_RSYNC, deltaInput, stageCmd } from '../
 import { type HostState, type TransferStats, describeKept, holds, parseKept, parseLines, parseRsyncStats } from '../remote-output.js';
 import { idOfDir, releaseDir } from '../layout.js';
 import { type ReleaseServer, startReleaseServer } from './release-server.js';
+import type { RelayEndpoint, Relays } from './relays.js';
 import { HostSlots } from '../fanout.js';
 import type { HostConnection } from '../../exec/runner.js';
 import { formatBytes, lastLines, plural } from '../../report/line.js';
@@ -44,6 +45,8 @@ export interface StageResult {
   ahead?: boolean;
   /** The host held the release, but not intact (or not checkable): why it was staged again. */
   restaged?: string;
+  /** The relay it pulled the release from (none: from the admin node). */
+  relay?: string;
 }
 
 /**
@@ -79,6 +82,8 @@ export class Shipment {
     private readonly ahead?: SendAhead,
     /** The run's bound on host operations; a host holds a slot while it is sent its payload. */
     private readonly slots = new HostSlots(appEnv.parallel),
+    /** Hosts pulling from a relay of their datacenter (relays.ts). */
+    private readonly relays?: Relays,
   ) {
     this.dir = releaseDir(release);
   }
@@ -145,7 +150,9 @@ export class Shipment {
       if (choice.kind === 'present') {
         return { previous: idOfDir(state?.live), previousDir: state?.live, present: true, live: state?.live === this.dir, transferred: { files: 0, bytes: 0 }, held };
       }
-      let run = await this.slots.run(() => this.send(session, choice, reporter));
+      const relay = await this.relays?.endpointFor(session.host.name);
+      let run = relay ? await this.fromRelay(session, choice, relay, reporter) : undefined;
+      run ??= await this.slots.run(() => this.send(session, choice, reporter));
       const [edited] = parseKept(parseLines(run.result.stdout).get('edited') ?? []);
       if (edited) reporter.emit({ kind: 'note', level: 'warn', text: `${session.host.name}: ${release.id} ${describeKept(edited)}: staging it again` });
       // the host changed since its look: a tar no longer fits, rsync takes what it has into account
@@ -166,19 +173,35 @@ export class Shipment {
         held,
         ahead: lines.has('ahead'),
         ...(edited ? { restaged: `${release.id} ${describeKept(edited)}: staged again` } : {}),
+        ...(run.relay ? { relay: run.relay } : {}),
       };
-    }, (r) => (r.present ? `${release.id} already staged` : `${r.restaged ? `${r.restaged}; ` : ''}staged ${release.id} (${plural(r.transferred.files, 'file')}, ${formatBytes(r.transferred.bytes)} received${r.from ? `, delta from ${r.from}` : ''}${r.ahead ? ', sent while the release was committed' : ''})`), (r) => r.transferred);
+    }, (r) => (r.present ? `${release.id} already staged` : `${r.restaged ? `${r.restaged}; ` : ''}staged ${release.id} (${plural(r.transferred.files, 'file')}, ${formatBytes(r.transferred.bytes)} received${r.relay ? ` from relay ${r.relay}` : ''}${r.from ? `, delta from ${r.from}` : ''}${r.ahead ? ', sent while the release was committed' : ''})`), (r) => r.transferred);
+  }
+
+  /**
+   * Pull the release from the datacenter's relay: the whole tree (hard-linking what the host
+   * has) or, for a host holding a base, the paths that differ. A pull that fails drops the
+   * relay, and this host is staged from the admin node; undefined then.
+   */
+  private async fromRelay(session: HostConnection, choice: Payload, relay: RelayEndpoint, reporter: Reporter): Promise<Sent & { relay?: string } | undefined> {
+    const payload: Payload = choice.kind === 'tar' || choice.kind === 'list' ? { kind: 'list', from: choice.from, paths: choice.paths, total: choice.total } : { kind: 'rsync', whole: true };
+    const run = await this.slots.run(() => this.send(session, payload, reporter, relay));
+    if (run.result.exitCode === 0) return { ...run, relay: relay.name };
+    const why = lastLines(run.result.stderr || run.result.stdout, 2, ' / ') || `exit ${run.result.exitCode}`;
+    this.relays?.drop(relay.name, why);
+    reporter.emit({ kind: 'note', level: 'warn', text: `${session.host.name}: pulling from relay ${relay.name} failed (${why}): pulling from the admin node instead` });
+    return undefined;
   }
 
   /**
    * Run the stage script once with this payload; a tar's size is known here (rsync reports
    * its own). What the host is handed is counted, for the progress of long transfers.
    */
-  private async send(session: HostConnection, payload: Payload, reporter: Reporter) {
+  private async send(session: HostConnection, payload: Payload, reporter: Reporter, relay?: RelayEndpoint): Promise<Sent> {
     const { appEnv, release } = this;
     const transfer = (total: number | undefined, body: (t: Transfer) => Promise<Sent>) => withTransfer(reporter, session.host.name, `staging ${release.id}`, total, body);
     const options = { group: appEnv.privateGroup, mode: appEnv.privateMode, payload };
-    const stage = (port: number) => stageCmd(appEnv.remote.path, release, port, appEnv.ssh.commandTimeout, appEnv.remote.rsync, options);
+    const stage = (port: number | string) => stageCmd(appEnv.remote.path, release, port, appEnv.ssh.commandTimeout, appEnv.remote.rsync, options);
     // the transfer has its own I/O timeout (rsync --timeout, SSH keepalives); this one only bounds a wedged script
     const timeoutMs = 6 * 3600 * 1000;
     if (payload.kind === 'full') {
@@ -199,8 +222,15 @@ export class Shipment {
         return { result, sent: { files: payload.files ?? 0, bytes: tar.length } };
       });
     }
-    const server = await (this.server ??= this.files().then((dir) => startReleaseServer(dir)));
     const total = payload.total ?? (payload.whole ? await this.bytesOf() : undefined);
+    if (relay) {
+      return transfer(total, async () => {
+        const list = payload.kind === 'list' ? payload.paths : '';
+        const result = await session.run(stage(relay.endpoint), { input: `${relay.secret}\n${list}`, timeoutMs, reject: false });
+        return { result, sent: undefined };
+      });
+    }
+    const server = await (this.server ??= this.files().then((dir) => startReleaseServer(dir)));
     return transfer(total, async (t) => {
       const forward = await session.forwardIn((stream) => server.serve(stream, (n) => t.add(n)));
       try {

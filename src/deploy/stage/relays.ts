@@ -1,0 +1,167 @@
+/**
+ * Relays: per datacenter, one or more hosts pull the release from the admin node once, then
+ * serve it for this run (remote/relay.sh: rsync --daemon on the datacenter-facing address,
+ * read-only, behind a secret of the relay's own for this run) to the datacenter's other hosts, which pull it from
+ * there. The admin node keeps the control plane (every host's SSH connection, the
+ * stage-all-then-switch gate) and sends each byte once per relay, not once per host. A
+ * relay that fails, or fails a host mid-transfer, is dropped: its hosts pull from the admin
+ * node as without relays.
+ */
+import { randomBytes } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import type { AppEnv, Host } from '../../config/resolve.js';
+import type { HostConnection } from '../../exec/runner.js';
+import { type Reporter, step } from '../../report/events.js';
+import { errorMessage } from '../../errors.js';
+import { lastLines } from '../../report/line.js';
+import { relayCmd } from '../remote.js';
+
+/** Each host's relay (by name), for the hosts of a run; a relay and a host with no datacenter have none. */
+export function relayAssignments(hosts: readonly Host[], relays: number | readonly string[] | undefined): { relays: Host[]; relayOf: Map<string, string> } {
+  const relayOf = new Map<string, string>();
+  if (relays === undefined) return { relays: [], relayOf };
+  const byDc = new Map<string, Host[]>();
+  for (const h of hosts) if (h.datacenter) byDc.set(h.datacenter, [...(byDc.get(h.datacenter) ?? []), h]);
+  const chosen: Host[] = [];
+  for (const members of byDc.values()) {
+    const mine = typeof relays === 'number' ? members.slice(0, relays) : members.filter((h) => relays.includes(h.name));
+    // a datacenter of relays only has nobody to serve
+    if (!mine.length || mine.length === members.length) continue;
+    chosen.push(...mine);
+    // the datacenter's other hosts, spread over its relays in turn
+    members.filter((h) => !mine.includes(h)).forEach((h, i) => relayOf.set(h.name, mine[i % mine.length]!.name));
+  }
+  return { relays: chosen, relayOf };
+}
+
+/** What a host needs to pull from its relay. */
+export interface RelayEndpoint {
+  name: string;
+  /** `address:port` of the relay's daemon. */
+  endpoint: string;
+  secret: string;
+}
+
+interface Serving {
+  ready: Promise<RelayEndpoint>;
+  input: PassThrough;
+  failed?: string;
+  /** The relay's command, ended once its daemon is gone. */
+  ended?: Promise<unknown>;
+}
+
+export class Relays {
+  private readonly serving = new Map<string, Serving>();
+  private readonly waiting = new Map<string, { resolve: (s: Serving) => void; promise: Promise<Serving> }>();
+  readonly relays: Host[];
+  private readonly relayOf: Map<string, string>;
+
+  constructor(
+    private readonly appEnv: AppEnv,
+    hosts: readonly Host[],
+    private readonly dir: string,
+    private readonly reporter: Reporter,
+  ) {
+    ({ relays: this.relays, relayOf: this.relayOf } = relayAssignments(hosts, appEnv.relays));
+    for (const r of this.relays) {
+      let resolve!: (s: Serving) => void;
+      const promise = new Promise<Serving>((res) => (resolve = res));
+      this.waiting.set(r.name, { resolve, promise });
+    }
+  }
+
+  isRelay(host: string): boolean {
+    return this.waiting.has(host);
+  }
+
+  /** Hosts that pull from a relay: the send-ahead leaves them out. */
+  pullsFromRelay(host: string): boolean {
+    return this.relayOf.has(host);
+  }
+
+  /** Relays first: a host waiting for its relay must not hold a place the relay needs to stage. */
+  order<T extends { name: string }>(hosts: readonly T[]): T[] {
+    return [...hosts.filter((h) => this.isRelay(h.name)), ...hosts.filter((h) => !this.isRelay(h.name))];
+  }
+
+  /** Once the relay has staged the release: start serving it (or say it failed, so its hosts go to the admin node). */
+  start(session: HostConnection | undefined, staged: boolean): void {
+    const name = session?.host.name;
+    const wait = name ? this.waiting.get(name) : undefined;
+    if (!wait || !name) return;
+    const input = new PassThrough();
+    if (!staged || !session) {
+      wait.resolve({ ready: refused('it could not stage the release'), input, failed: 'it could not stage the release' });
+      return;
+    }
+    const members = [...this.relayOf.values()].filter((r) => r === name).length;
+    // a secret per relay, given only to its own datacenter's hosts over their SSH connections
+    const secret = randomBytes(24).toString('base64url');
+    const host = session.host;
+    let ended: Promise<unknown> = Promise.resolve();
+    const ready = step(this.reporter, name, 'relay', `serving ${this.dir} to its datacenter`, () =>
+      new Promise<RelayEndpoint>((resolve, reject) => {
+        let said = '';
+        const cmd = relayCmd(this.appEnv.remote.path, this.dir, host.address, this.appEnv.remote.rsync);
+        ended = session
+          .run(cmd, {
+            input,
+            timeoutMs: 0,
+            reject: false,
+            onLine: (line, stream) => {
+              said = `${said}\n${line}`.slice(-2000);
+              const m = stream === 'stdout' ? /^relay ([0-9]{1,5})$/.exec(line) : null;
+              if (m) resolve({ name, endpoint: `${host.address}:${m[1]}`, secret });
+            },
+          })
+          .then((r) => reject(new Error(`the relay ended (exit ${r.exitCode}): ${lastLines(said, 3, ' / ') || 'no output'}`)), reject);
+        input.write(`${secret}\n`);
+      }), (e) => `serving on ${e.endpoint} to ${members} host${members === 1 ? '' : 's'}`);
+    ready.catch(() => undefined);
+    wait.resolve({ ready, input, ended: ready.then(() => ended, () => ended).catch(() => undefined) });
+  }
+
+  /** The relay this host pulls from, once it serves; undefined: pull from the admin node. */
+  async endpointFor(host: string): Promise<RelayEndpoint | undefined> {
+    const relay = this.relayOf.get(host);
+    const wait = relay ? this.waiting.get(relay) : undefined;
+    if (!relay || !wait) return undefined;
+    const serving = await wait.promise;
+    if (serving.failed) return undefined;
+    return serving.ready.catch((err: unknown) => {
+      serving.failed ??= errorMessage(err);
+      return undefined;
+    });
+  }
+
+  /** A host's pull from this relay failed: later hosts go to the admin node at once. */
+  drop(relay: string, why: string): void {
+    void this.waiting.get(relay)?.promise.then((s) => {
+      s.failed ??= why;
+    });
+  }
+
+  /** The run is over: every relay's daemon stops and its files go (the end of its stdin); waits for that, a few seconds at most. */
+  async close(): Promise<void> {
+    const ending: Promise<unknown>[] = [];
+    for (const wait of this.waiting.values()) {
+      // a relay that never staged still gets an answer, so nothing waits forever
+      wait.resolve({ ready: refused('the run ended'), input: new PassThrough(), failed: 'the run ended' });
+      ending.push(wait.promise.then((s) => {
+        s.input.end();
+        return s.ended;
+      }));
+    }
+    await Promise.race([Promise.all(ending), new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref())]);
+  }
+}
+
+/** How long the end of a run waits for its relays to stop (a lost connection ends them anyway). */
+const CLOSE_WAIT_MS = 5000;
+
+/** A relay that will not serve: handled here, as nobody may be waiting for it. */
+function refused(why: string): Promise<RelayEndpoint> {
+  const p = Promise.reject(new Error(why));
+  p.catch(() => undefined);
+  return p;
+}

@@ -1,0 +1,51 @@
+/** Which hosts relay for which, and the commands a relay and its hosts run: pure. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type Host, relayProblems } from '../../src/config/resolve.js';
+import { relayAssignments } from '../../src/deploy/stage/relays.js';
+import { relayCmd, stageCmd } from '../../src/deploy/remote.js';
+
+const host = (name: string, datacenter?: string): Host => ({ name, address: `10.0.0.${name.replace(/\D/g, '')}`, port: 22, user: 'root', ...(datacenter ? { datacenter } : {}) });
+const fleet = [host('web1', 'phx1'), host('web2', 'phx1'), host('web3', 'phx1'), host('web4', 'iad1'), host('web5', 'iad1'), host('web6')];
+const release = { id: 'r3', commit: 'a'.repeat(40), number: 3, privateFiles: [] } as unknown as Parameters<typeof stageCmd>[1];
+
+describe('relay assignments', () => {
+  it('a count: the first hosts of each datacenter relay; the others are spread over them; a host without a datacenter has none', () => {
+    const one = relayAssignments(fleet, 1);
+    assert.deepEqual(one.relays.map((h) => h.name), ['web1', 'web4']);
+    assert.deepEqual([...one.relayOf], [['web2', 'web1'], ['web3', 'web1'], ['web5', 'web4']]);
+    const two = relayAssignments(fleet, 2);
+    assert.deepEqual(two.relays.map((h) => h.name), ['web1', 'web2'], 'a datacenter of relays only (iad1 with 2) relays for nobody');
+    assert.deepEqual([...two.relayOf], [['web3', 'web1']]);
+  });
+
+  it('named relays serve their own datacenter only; none set, nobody relays', () => {
+    const named = relayAssignments(fleet, ['web3']);
+    assert.deepEqual([...named.relayOf], [['web1', 'web3'], ['web2', 'web3']]);
+    assert.deepEqual(relayAssignments(fleet, undefined), { relays: [], relayOf: new Map() });
+  });
+
+  it('problems: a named relay that is no host, or has no datacenter; a count with no datacenters', () => {
+    assert.deepEqual(relayProblems(fleet, ['web9', 'web6']), ['relays: "web9" is not a host of this env', 'relays: "web6" has no datacenter to serve']);
+    assert.match(relayProblems([host('a1')], 1)[0]!, /no host has a datacenter/);
+    assert.deepEqual(relayProblems(fleet, 1), []);
+  });
+});
+
+describe('relay commands', () => {
+  it('a host pulls from a relay\'s address:port; anything else is refused before it reaches a shell', () => {
+    const cmd = stageCmd('/data/www/shop', release, '10.0.0.1:31000', 20, 'rsync');
+    assert.equal(cmd[5], 'r3-aaaaaaaaaaaa');
+    assert.equal(cmd[7], '10.0.0.1:31000');
+    for (const bad of ['10.0.0.1;id:31000', '$(id):1', '-x:31000', '10.0.0.1:', 'a b:1', '10.0.0.1:31000\n']) {
+      assert.throws(() => stageCmd('/data/www/shop', release, bad, 20, 'rsync'), /not an address:port/, bad);
+    }
+  });
+
+  it('a relay serves a release directory on an address, nothing else', () => {
+    const cmd = relayCmd('/data/www/shop', 'r3-aaaaaaaaaaaa', '10.0.0.1', 'rsync');
+    assert.deepEqual(cmd.slice(3), ['slipway-relay', '/data/www/shop', 'r3-aaaaaaaaaaaa', '10.0.0.1', 'rsync']);
+    assert.throws(() => relayCmd('/data/www/shop', '../etc', '10.0.0.1', 'rsync'), /not a release directory/);
+    assert.throws(() => relayCmd('/data/www/shop', 'r3-aaaaaaaaaaaa', '10.0.0.1 --config=/etc/x', 'rsync'), /not an address/);
+  });
+});
