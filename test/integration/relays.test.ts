@@ -1,9 +1,9 @@
 /**
- * Relays on a real loopback fleet: per datacenter one host pulls the release from the admin
- * node and serves it, for the run only, to the others, which pull it from there; a relay
- * killed in the middle of a transfer sends its hosts back to the admin node, and every host
- * still ends on the exact release tree. (docs/benchmark.md measures what relays save on a
- * network with bandwidth; on loopback every byte is free.)
+ * Relays on a fleet with bandwidth (test/fleet/netfleet.sh: hosts in network namespaces, two
+ * datacenters, every link shaped with tc tbf): per datacenter one host pulls the release from
+ * the admin node and serves it, for the run only, to the others, which pull it from there, as
+ * the admin node's egress counter shows; a relay killed in the middle of a transfer sends its
+ * hosts back to the admin node, and every host still ends on the exact release tree.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
@@ -12,19 +12,18 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import { type World, commitTree, git, makeWorld, treeOf } from '../support/world.js';
-import type { FleetHost } from '../support/fleet.js';
+import { type NetFleet, type NetFleetHost, startNetFleet } from '../support/netfleet.js';
 
-/** Pulls from a relay go at 1.5 MB/s, so a test can catch one in the middle; the rest at full speed. */
-const SLOW_RSYNC = `#!/bin/sh
-case " $* " in *" --daemon "*) exec rsync "$@" ;; esac
-case "$*" in *rsync://slipway@127.0.0.1:*) exec rsync "$@" ;; esac
-exec rsync --bwlimit=1500 "$@"
-`;
+/** Host links of 25 Mbit/s: a few MB take seconds, long enough to catch a pull in the middle. */
+const RATES = { adminRate: '100mbit', dcRate: '1gbit', hostRate: '25mbit' };
 
 describe('relays: a datacenter pulls from its relay, not from the admin node', { timeout: 600_000 }, () => {
   let w: World;
-  const host = (i: number): FleetHost => w.fleet.hosts[i - 1]!;
-  const dcOf = (i: number) => (i <= 3 ? 'dc1' : 'dc2');
+  let net: NetFleet;
+  // hosts are dealt to datacenters in turn: dc1 has web1, web3, web5 (relay web1); dc2 web2, web4, web6 (relay web2)
+  const host = (i: number): NetFleetHost => net.hosts[i - 1]!;
+  /** The bytes of the release's files: what one copy of the tree costs on the wire. */
+  const treeBytes = async () => (await git(w.www, 'ls-tree', '-r', '-l', 'HEAD')).split('\n').reduce((n, line) => n + (Number(line.split(/\s+/)[3]) || 0), 0);
 
   /** Every host serves exactly the store's live release: the same files, modes and links. */
   const exactEverywhere = async () => {
@@ -41,9 +40,8 @@ describe('relays: a datacenter pulls from its relay, not from the admin node', {
   const relayDaemons = async () => (await execa('pgrep', ['-af', 'slipway-relay\\.'], { reject: false })).stdout.trim();
 
   before(async () => {
-    w = await makeWorld({ net: '127.0.99', size: 5 });
-    for (const h of w.fleet.hosts) await writeFile(join(h.dataDir, 'rsync'), SLOW_RSYNC, { mode: 0o755 });
-    const hosts = w.fleet.hosts.map((h, i) => `{ name: '${h.name}', address: '${h.address}', datacenter: '${dcOf(i + 1)}' }`).join(', ');
+    w = await makeWorld({ net: 'unused', fleet: async (dir) => (net = await startNetFleet({ dir, dcs: 2, hosts: 6, prefix: '10.215', http: true, ...RATES })) });
+    const hosts = net.hosts.map((h) => `{ name: '${h.name}', address: '${h.address}', datacenter: '${h.datacenter}' }`).join(', ');
     await writeFile(
       join(w.appsDir, `${w.app}.ts`),
       `import { defineApp } from 'slipway';
@@ -52,7 +50,7 @@ export default defineApp({
   branch: 'main',
   gitConfig: { 'protocol.file.allow': 'always' },
   ssh: { key: '${w.fleet.clientKey}', knownHosts: '${w.fleet.knownHosts}', connectTimeout: 5, commandTimeout: 20 },
-  remote: { path: '/data/www/{app}', rsync: '/data/rsync' },
+  remote: { path: '/data/www/{app}' },
   envs: { prod: { hosts: [${hosts}], relays: 1 } },
 });
 `,
@@ -64,19 +62,24 @@ export default defineApp({
   });
 
   it('a first deploy: the admin node sends the tree to one relay per datacenter, the others pull it from their relay', async () => {
-    // 3 MB that compress poorly: a pull from a relay takes about 2 s at 1.5 MB/s
+    // 4 MB that compress poorly: about 2.6 s for a relay's host link to send to its two hosts
     const blob = Buffer.alloc(3 * 1024 * 1024);
     for (let i = 0; i < blob.length; i += 4) blob.writeUInt32LE((i * 2654435761) >>> 0, i);
     await w.commit({ 'static/blob.bin': blob.toString('base64') }, 'v1 with a blob');
+    const sentBefore = await net.adminEgressBytes();
     const r = await w.deploy(w.target);
     assert.equal(r.exitCode, 0, r.all);
-    for (const [i, relay] of [[2, 'web1'], [3, 'web1'], [5, 'web4']] as const) {
+    const sent = (await net.adminEgressBytes()) - sentBefore;
+    for (const [i, relay] of [[3, 'web1'], [5, 'web1'], [4, 'web2'], [6, 'web2']] as const) {
       assert.match(r.stderr, new RegExp(`\\[${host(i).name}\\] staged r1 \\([^)]*received from relay ${relay}\\)`), r.stderr);
     }
-    for (const i of [1, 4]) {
+    for (const i of [1, 2]) {
       assert.doesNotMatch(r.stderr, new RegExp(`\\[${host(i).name}\\] staged r1 \\([^)]*from relay`));
-      assert.match(r.stderr, new RegExp(`\\[${host(i).name}\\] serving on ${host(i).address.replace(/\./g, '\\.')}:31\\d\\d\\d to ${i === 1 ? 2 : 1} host`));
+      assert.match(r.stderr, new RegExp(`\\[${host(i).name}\\] serving on ${host(i).address.replace(/\./g, '\\.')}:31\\d\\d\\d to 2 hosts`));
     }
+    // two copies of the tree (one per relay) and the control traffic, not six copies
+    const tree = await treeBytes();
+    assert.ok(sent > 2 * tree && sent < 3 * tree, `the admin node sent ${sent} B for a ${tree} B tree`);
     await exactEverywhere();
     assert.equal(await relayDaemons(), '', 'the relays served for the run only');
   });
@@ -86,11 +89,11 @@ export default defineApp({
     for (let i = 0; i < blob.length; i += 4) blob.writeUInt32LE((i * 40503 + 7) >>> 0, i);
     await w.commit({ 'static/blob2.bin': blob.toString('base64') }, 'v2 with a bigger blob');
     const run = w.deploy(w.target);
-    // web2 is pulling from web1: its half-built release is there, and web1's daemon is serving it
-    const releases = join(w.remoteBase(host(2)), 'releases');
+    // web3 is pulling from web1: its half-built release is there, and web1's daemon is serving it
+    const releases = join(w.remoteBase(host(3)), 'releases');
     const until = Date.now() + 60_000;
     while (!readdirSync(releases).some((n) => n.startsWith('.r2-') && n.endsWith('.partial') && existsSync(join(releases, n, 'tree')))) {
-      assert.ok(Date.now() < until, 'web2 never started pulling r2');
+      assert.ok(Date.now() < until, 'web3 never started pulling r2');
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     // while it serves: nothing to list, and no pull without the relay's secret (only its datacenter's hosts are given it)
@@ -106,8 +109,8 @@ export default defineApp({
     assert.equal(killed.exitCode, 0, 'web1\'s relay daemon was running and is killed');
     const r = await run;
     assert.equal(r.exitCode, 0, r.all);
-    assert.match(r.stderr, /web2: pulling from relay web1 failed \(.*\): pulling from the admin node instead/);
-    assert.match(r.stderr, /\[web5\] staged r2 \([^)]*received from relay web4/, 'the other datacenter\'s relay was not disturbed');
+    assert.match(r.stderr, /web[35]: pulling from relay web1 failed \(.*\): pulling from the admin node instead/);
+    assert.match(r.stderr, /\[web4\] staged r2 \([^)]*received from relay web2/, 'the other datacenter\'s relay was not disturbed');
     await exactEverywhere();
     assert.equal(await relayDaemons(), '');
   });
@@ -116,8 +119,8 @@ export default defineApp({
     await w.commit({ 'index.html': '<h1>shop v3</h1>\n' }, 'v3');
     const r = await w.deploy(w.target);
     assert.equal(r.exitCode, 0, r.all);
-    for (const i of [2, 3]) assert.match(r.stderr, new RegExp(`\\[web${i}\\] staged r3 \\(1 file, [^)]*received from relay web1, delta from r2\\)`));
+    for (const i of [3, 5]) assert.match(r.stderr, new RegExp(`\\[web${i}\\] staged r3 \\(1 file, [^)]*received from relay web1, delta from r2\\)`));
     await exactEverywhere();
-    for (const h of w.fleet.hosts) assert.equal(await (await fetch(`${h.httpUrl}/${w.app}/index.html`)).text(), '<h1>shop v3</h1>\n');
+    for (const h of net.hosts) assert.equal(await (await fetch(`${h.httpUrl}/${w.app}/index.html`)).text(), '<h1>shop v3</h1>\n');
   });
 });

@@ -46,6 +46,8 @@ export interface WorldOptions {
   appHosts?: number;
   /** Extra keys for the prod env (e.g. `rollout: {...}`), as TypeScript source. */
   envExtra?: string;
+  /** Another fleet than the loopback one (test/support/netfleet.ts), started in `dir`. */
+  fleet?: (dir: string) => Promise<Fleet>;
 }
 
 export type AppParts = Pick<WorldOptions, 'appExtra' | 'remoteExtra' | 'envExtra' | 'appHosts'>;
@@ -75,7 +77,7 @@ export interface World {
 export async function makeWorld(options: WorldOptions): Promise<World> {
   const dir = await mkdtemp(join(tmpdir(), 'slipway-it-'));
   const app = options.app ?? 'shop';
-  const fleet = await startFleet({ size: options.size ?? 3, net: options.net, dir: join(dir, 'fleet') });
+  const fleet = options.fleet ? await options.fleet(join(dir, 'fleet')) : await startFleet({ size: options.size ?? 3, net: options.net, dir: join(dir, 'fleet') });
   const repos = join(dir, 'repos');
   const work = join(dir, 'work');
   const appsDir = join(dir, 'apps');
