@@ -3,7 +3,7 @@ SHELL := /bin/bash
 DEMO_DIR ?= /tmp/slipway-demo
 TEST_FILES = $(wildcard test/unit/*.test.ts) $(wildcard test/pipeline/*.test.ts) $(wildcard test/integration/*.test.ts)
 
-.PHONY: all deps build typecheck lint-sh test test-unit test-pipeline test-integration demo demo-down install uninstall bench bench-dashboard clean
+.PHONY: all deps build typecheck lint-sh test test-unit test-pipeline test-integration demo demo-down install uninstall bench bench-dashboard bench-shaped clean
 
 all: build
 
@@ -79,6 +79,15 @@ bench: build
 # BENCH_OUT=<file> for the figures as JSON; other knobs: see bench/dashboard.ts.
 bench-dashboard: deps
 	node --import tsx bench/dashboard.ts
+
+# Slipway's first deploy of the 44 MB synthetic app to 100 hosts in 4 datacenters, each host in
+# its own network namespace and every link shaped with tc tbf (bandwidth only, no latency):
+# admin uplink 1 Gbit/s, DC uplinks 10 Gbit/s, host links 1 Gbit/s (test/fleet/netfleet.sh).
+# Wall time, the admin node's egress bytes (total and per host), each DC uplink's bytes, admin
+# CPU. Needs root; a few minutes; not part of `make test`. BENCH_HOSTS, BENCH_DCS,
+# BENCH_ADMIN_RATE, BENCH_DC_RATE, BENCH_HOST_RATE, BENCH_OUT=<file> (JSON): see bench/shaped.ts.
+bench-shaped: build
+	node --import tsx bench/shaped.ts
 
 clean:
 	rm -rf dist node_modules

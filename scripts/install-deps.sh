@@ -22,6 +22,7 @@ command -v groff >/dev/null || need+=(groff-base)   # the man page is rendered i
 [ -x /usr/bin/chromium ] || need+=(chromium)   # the dashboard's browser test (playwright-core drives it)
 [ -x /usr/bin/time ] || need+=(time)   # GNU time: the benchmark's CPU and memory figures
 command -v ansible-inventory >/dev/null || need+=(ansible-core)   # the inventory test compares Slipway's reading with Ansible's
+command -v tc >/dev/null || need+=(iproute2)   # the shaped fleet: network namespaces, bridges, tbf
 if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || { echo "install-deps: need root to install: ${need[*]}" >&2; exit 1; }
   echo "install-deps: installing ${need[*]}"

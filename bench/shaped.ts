@@ -1,0 +1,335 @@
+/**
+ * `make bench-shaped` (#21): Slipway's first deploy of the synthetic 44 MB app (bench/synth.ts)
+ * to a fleet whose hosts live in network namespaces, in datacenters, every link shaped with
+ * `tc tbf` (test/fleet/netfleet.sh: bandwidth only, NO added latency; this kernel has no netem).
+ * Defaults: 100 hosts in 4 datacenters, admin uplink 1 Gbit/s, DC uplinks 10 Gbit/s, host links
+ * 1 Gbit/s. What it reports per scenario: wall time, the admin node's egress (its uplink's byte
+ * counter, before/after) and that per host, each datacenter uplink's incoming bytes, the time
+ * the admin uplink alone needs for those bytes (the "link floor"), admin CPU (user+sys of the
+ * whole `deploy` process tree, GNU time) and peak RSS. A table on stdout; JSON in BENCH_OUT.
+ *
+ * The admin node's side (its root with the release store, the app's repo) is on disk
+ * (BENCH_DISK, /var/tmp) as on a real admin node; the hosts' /data on tmpfs (/dev/shm) when it
+ * has room: on this machine they would otherwise all share one disk. Every measured run is a
+ * first deploy: hosts and the env's store emptied, then `sync`, before it.
+ *
+ * env: BENCH_HOSTS (100), BENCH_DCS (4), BENCH_ADMIN_RATE (1gbit), BENCH_DC_RATE (10gbit),
+ *      BENCH_HOST_RATE (1gbit), BENCH_PREFIX (10.213: the fleet's private /16),
+ *      BENCH_REPS (1: measured runs of each scenario), BENCH_WARMUP (1: one unmeasured deploy
+ *      first; 0 to skip), BENCH_SCENARIOS (a comma list; default all), BENCH_OUT (a file for
+ *      the JSON), BENCH_DISK (/var/tmp), BENCH_SSH (extra keys of the app's `ssh`, as TypeScript
+ *      source, e.g. `keepaliveInterval: 5,`; default none: Slipway's defaults)
+ *
+ * A deploy that fails on some hosts is reported (exit status, hosts live, the failures'
+ * reasons), not fatal: over a saturated uplink that is a result too.
+ */
+import { existsSync, statfsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { type NetFleet, rateBits, startNetFleet } from '../test/support/netfleet.js';
+import { writeSyntheticApp } from './synth.js';
+
+/**
+ * The scenarios, each an env of the bench app (target `bench-<name>`) with these extra keys.
+ * ─── Add scenarios here ───: one line each.
+ */
+const SCENARIOS: Scenario[] = [
+  { name: 'direct', envExtra: '', about: "every host pulls from the admin node (today's behaviour)" },
+  { name: 'relays', envExtra: 'relays: 1,', about: 'one relay per datacenter' },
+];
+
+interface Scenario {
+  /** the env's name: letters and digits */
+  name: string;
+  /** extra keys of the env, as TypeScript source (`relays: 1,`) */
+  envExtra: string;
+  about: string;
+}
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const CLI = join(HERE, '..', 'dist', 'bin', 'deploy.js');
+const APP = 'bench';
+const HOSTS = Number(process.env.BENCH_HOSTS ?? 100);
+const DCS = Number(process.env.BENCH_DCS ?? 4);
+const RATES = { admin: process.env.BENCH_ADMIN_RATE ?? '1gbit', dc: process.env.BENCH_DC_RATE ?? '10gbit', host: process.env.BENCH_HOST_RATE ?? '1gbit' };
+const PREFIX = process.env.BENCH_PREFIX ?? '10.213';
+const REPS = Number(process.env.BENCH_REPS ?? 1);
+const WARMUP = process.env.BENCH_WARMUP !== '0';
+const OUT = process.env.BENCH_OUT;
+const SSH_EXTRA = process.env.BENCH_SSH ?? '';
+const DISK = process.env.BENCH_DISK ?? '/var/tmp';
+const CHOSEN = (process.env.BENCH_SCENARIOS ?? '').split(',').filter(Boolean);
+const GIT_ENV = { GIT_AUTHOR_NAME: 'dev', GIT_AUTHOR_EMAIL: 'dev@example.com', GIT_COMMITTER_NAME: 'dev', GIT_COMMITTER_EMAIL: 'dev@example.com', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
+
+const log = (text: string) => process.stderr.write(`bench-shaped: ${text}\n`);
+const git = (cwd: string, ...args: string[]) => execa('git', args, { cwd, env: GIT_ENV });
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const MB = 1e6;
+
+interface Sample {
+  wallS: number;
+  /** user+sys of the whole deploy process tree (GNU time) */
+  cpuS: number;
+  rssMB: number;
+  adminEgressBytes: number;
+  adminIngressBytes: number;
+  egressPerHost: number;
+  /** the admin uplink's time for adminEgressBytes at its rate */
+  linkFloorS: number;
+  /** bytes into each datacenter over its uplink */
+  dcDownBytes: Record<string, number>;
+  /** what Slipway's per-host lines say the hosts received, per host */
+  receivedPerHost: number;
+  /** hosts that say they staged from a relay */
+  fromRelay: number;
+  /** hosts serving the release afterwards */
+  live: number;
+  /** the deploy's exit status */
+  exitCode: number;
+  /** `host: reason` of each host the deploy did not stage */
+  failures: string[];
+}
+
+/** The measured run under way: a Ctrl-C stops it before the fleet. */
+const running = new Set<ReturnType<typeof execa>>();
+
+/** The environment `sudo` leaves a command (see bench/bench.ts), plus what the run sets. */
+function sudoEnv(set: Record<string, string> = {}): Record<string, string> {
+  const keep = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LANGUAGE', 'LC_ALL', 'TERM'];
+  const kept = Object.fromEntries(keep.flatMap((k) => (process.env[k] === undefined ? [] : [[k, process.env[k]!]])));
+  return { ...kept, ...set };
+}
+
+function parseSize(n: string, unit: string): number {
+  return Number(n) * (unit === 'GB' ? 1024 ** 3 : unit === 'MB' ? 1024 * 1024 : unit === 'kB' ? 1024 : 1);
+}
+
+/** tmpfs for the hosts when it has room for every host's copy (they live in RAM), else the disk. */
+function hostsPlace(): string {
+  if (!existsSync('/dev/shm')) return DISK;
+  const fs = statfsSync('/dev/shm');
+  const needed = HOSTS * 45e6 * 1.5;
+  if (fs.bavail * fs.bsize >= needed) return '/dev/shm';
+  log(`/dev/shm has ${((fs.bavail * fs.bsize) / 1e9).toFixed(1)} GB free, ${(needed / 1e9).toFixed(1)} GB needed: the hosts are on disk`);
+  return DISK;
+}
+
+class Bench {
+  readonly repos: string;
+  readonly work: string;
+  readonly apps: string;
+  readonly root: string;
+
+  constructor(readonly dir: string) {
+    this.repos = join(dir, 'repos');
+    this.work = join(dir, 'work');
+    this.apps = join(dir, 'apps');
+    this.root = join(dir, 'admin');
+  }
+
+  async setup(): Promise<void> {
+    await mkdir(this.repos, { recursive: true });
+    await mkdir(this.apps, { recursive: true });
+    const stats = await writeSyntheticApp(this.work);
+    log(`synthetic app: ${stats.files} files, ${(stats.bytes / 1024 / 1024).toFixed(1)} MB`);
+    await git(this.dir, '-c', 'init.defaultBranch=main', 'init', '-q', this.work);
+    await git(this.work, 'add', '-A');
+    await git(this.work, 'commit', '-qm', 'bench app');
+    await git(this.dir, 'clone', '-q', '--bare', this.work, join(this.repos, 'bench.git'));
+  }
+
+  /** One env per scenario, each listing every host with its datacenter. */
+  async writeApp(fleet: NetFleet, scenarios: Scenario[]): Promise<void> {
+    const hosts = fleet.hosts.map((h) => `{ name: '${h.name}', address: '${h.address}', datacenter: '${h.datacenter}' }`).join(', ');
+    const envs = scenarios.map((s) => `    ${s.name}: { ${s.envExtra} hosts: [${hosts}] },`).join('\n');
+    await writeFile(
+      join(this.apps, `${APP}.ts`),
+      `import { defineApp } from 'slipway';
+export default defineApp({
+  repo: '${join(this.repos, 'bench.git')}',
+  branch: 'main',
+  ssh: { key: '${fleet.clientKey}', knownHosts: '${fleet.knownHosts}', ${SSH_EXTRA} },
+  envs: {
+${envs}
+  },
+});
+`,
+    );
+  }
+
+  /** Empty hosts and the env's store: the next deploy is a first deploy. */
+  async wipe(fleet: NetFleet, env: string): Promise<void> {
+    await Promise.all(fleet.hosts.map((h) => rm(join(h.dataDir, 'www', APP), { recursive: true, force: true })));
+    await rm(join(this.root, env), { recursive: true, force: true });
+  }
+
+  /** A first deploy of scenario s, measured. */
+  async deploy(fleet: NetFleet, s: Scenario): Promise<Sample & { out: string }> {
+    await this.wipe(fleet, s.name);
+    await execa('sync');
+    const egress0 = await fleet.adminEgressBytes();
+    const ingress0 = await fleet.adminIngressBytes();
+    const dc0 = await Promise.all(fleet.datacenters.map((dc) => fleet.dcUplinkBytes(dc)));
+    const timeFile = join(this.dir, 'time');
+    const started = performance.now();
+    const child = execa('/usr/bin/time', ['-f', '%U %S %M', '-o', timeFile, 'node', CLI, `${APP}-${s.name}`], {
+      env: sudoEnv({ SLIPWAY_APPS: this.apps, SLIPWAY_ROOT: this.root, CI: '1' }),
+      extendEnv: false,
+      reject: false,
+      all: true,
+      timeout: 1_800_000,
+    });
+    running.add(child);
+    const r = await child.finally(() => running.delete(child));
+    const wallS = (performance.now() - started) / 1000;
+    const out = String(r.all);
+    const failures = [...out.matchAll(/^\s+(\S+): not staged \((.*)\)/gm)].map((m) => `${m[1]}: ${m[2]}`);
+    // a run that failed as a whole (not host by host) says nothing worth measuring
+    if (r.exitCode !== 0 && !failures.length) throw new Error(`deploy ${APP}-${s.name} exited ${r.exitCode}:\n${out.split('\n').slice(-30).join('\n')}`);
+    const adminEgressBytes = (await fleet.adminEgressBytes()) - egress0;
+    const adminIngressBytes = (await fleet.adminIngressBytes()) - ingress0;
+    const dc1 = await Promise.all(fleet.datacenters.map((dc) => fleet.dcUplinkBytes(dc)));
+    const [user, sys, rssKB] = (await readFile(timeFile, 'utf8')).trim().split('\n').pop()!.split(' ').map(Number);
+    const staged = [...out.matchAll(/\] staged r\d+ \(\d+ files?, ([0-9.]+) (B|kB|MB|GB) received([^)\n]*)\)/g)];
+    const live = fleet.hosts.filter((h) => existsSync(join(h.dataDir, 'www', APP, 'current', 'index.html'))).length;
+    return {
+      wallS,
+      cpuS: user! + sys!,
+      rssMB: rssKB! / 1024,
+      adminEgressBytes,
+      adminIngressBytes,
+      egressPerHost: adminEgressBytes / fleet.hosts.length,
+      linkFloorS: (adminEgressBytes * 8) / rateBits(fleet.rates.admin),
+      dcDownBytes: Object.fromEntries(fleet.datacenters.map((dc, i) => [dc, dc1[i]!.down - dc0[i]!.down])),
+      receivedPerHost: staged.reduce((a, m) => a + parseSize(m[1]!, m[2]!), 0) / fleet.hosts.length,
+      fromRelay: staged.filter((m) => m[3]!.includes('from relay')).length,
+      live,
+      exitCode: r.exitCode ?? -1,
+      failures,
+      out,
+    };
+  }
+}
+
+function table(results: Record<string, Sample[]>, dcs: string[]): string {
+  const rows: string[][] = [['scenario', 'runs', 'wall s', 'link floor s', 'admin egress MB', 'MB/host', 'rcvd MB/host', 'DC in MB (' + dcs.join('/') + ')', 'admin cpu s', 'rss MB', 'live', 'exit', 'from relay']];
+  for (const [name, samples] of Object.entries(results)) {
+    const m = (f: (x: Sample) => number) => median(samples.map(f));
+    rows.push([
+      name,
+      String(samples.length),
+      m((x) => x.wallS).toFixed(1),
+      m((x) => x.linkFloorS).toFixed(1),
+      (m((x) => x.adminEgressBytes) / MB).toFixed(0),
+      (m((x) => x.egressPerHost) / MB).toFixed(1),
+      (m((x) => x.receivedPerHost) / MB).toFixed(1),
+      dcs.map((dc) => (m((x) => x.dcDownBytes[dc] ?? 0) / MB).toFixed(0)).join(' / '),
+      m((x) => x.cpuS).toFixed(1),
+      m((x) => x.rssMB).toFixed(0),
+      `${m((x) => x.live)}/${HOSTS}`,
+      samples.map((x) => x.exitCode).join(','),
+      String(m((x) => x.fromRelay)),
+    ]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (make bench-shaped does)`);
+  for (const r of Object.values(RATES)) rateBits(r);
+  const scenarios = CHOSEN.length ? SCENARIOS.filter((s) => CHOSEN.includes(s.name)) : SCENARIOS;
+  const unknown = CHOSEN.filter((c) => !SCENARIOS.some((s) => s.name === c));
+  if (unknown.length || !scenarios.length) throw new Error(`BENCH_SCENARIOS=${process.env.BENCH_SCENARIOS}: expected some of ${SCENARIOS.map((s) => s.name).join(',')}`);
+  const started = performance.now();
+  const dir = await mkdtemp(join(DISK, 'slipway-bench-shaped-'));
+  const hostsDir = await mkdtemp(join(hostsPlace(), 'slipway-bench-shaped-hosts-'));
+  log(`the admin node in ${dir}, the hosts in ${hostsDir}`);
+  const bench = new Bench(dir);
+  let fleet: NetFleet | undefined;
+  const cleanup = async () => {
+    for (const child of running) {
+      child.kill('SIGTERM');
+      await child.catch(() => undefined);
+    }
+    await fleet?.down().catch((err: unknown) => log(`fleet down failed: ${String(err)}`));
+    for (const d of [dir, hostsDir]) await rm(d, { recursive: true, force: true }).catch(() => undefined);
+  };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    // `on`, not `once`: execa's exit hook re-raises a signal that no other listener holds
+    process.on(sig, () => {
+      if (stopping) return;
+      log(`${sig}: stopping the fleet`);
+      stopping = cleanup().finally(() => process.exit(130));
+    });
+  }
+  const results: Record<string, Sample[]> = {};
+  const logs: Record<string, string> = {};
+  let shaping = '';
+  let datacenters: string[] = [];
+  try {
+    await bench.setup();
+    log(`starting ${HOSTS} hosts in ${DCS} datacenters on ${PREFIX}.0.0/16`);
+    const t0 = performance.now();
+    fleet = await startNetFleet({ dir: join(hostsDir, 'fleet'), hosts: HOSTS, dcs: DCS, adminRate: RATES.admin, dcRate: RATES.dc, hostRate: RATES.host, prefix: PREFIX, timeout: 120 });
+    shaping = fleet.shaping;
+    datacenters = fleet.datacenters;
+    log(`fleet up in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${shaping}`);
+    await bench.writeApp(fleet, scenarios);
+    if (WARMUP) {
+      const w = await bench.deploy(fleet, scenarios[0]!);
+      log(`warm-up (${scenarios[0]!.name}, unmeasured): ${w.wallS.toFixed(1)} s, ${w.live}/${HOSTS} live${w.failures.length ? `; not staged: ${w.failures.join('; ')}` : ''}`);
+    }
+    for (let rep = 0; rep < REPS; rep++) {
+      // alternate the order, so that no scenario always goes first
+      const order = rep % 2 ? [...scenarios].reverse() : scenarios;
+      for (const s of order) {
+        const { out, ...sample } = await bench.deploy(fleet, s);
+        (results[s.name] ??= []).push(sample);
+        logs[s.name] = out.split('\n').slice(-200).join('\n');
+        log(
+          `${s.name} #${rep + 1}: ${sample.wallS.toFixed(1)} s (link floor ${sample.linkFloorS.toFixed(1)} s), admin egress ${(sample.adminEgressBytes / MB).toFixed(0)} MB (${(sample.egressPerHost / MB).toFixed(1)} MB/host), cpu ${sample.cpuS.toFixed(1)} s, ${sample.live}/${HOSTS} live`,
+        );
+        if (sample.failures.length) log(`${s.name} #${rep + 1}: not staged: ${sample.failures.join('; ')}`);
+      }
+    }
+    await bench.wipe(fleet, scenarios[0]!.name);
+  } finally {
+    if (!stopping) await cleanup();
+  }
+  const text = table(results, datacenters);
+  const about = scenarios.map((s) => `  ${s.name}: ${s.about}`).join('\n');
+  const failed = Object.entries(results).flatMap(([name, samples]) => samples.flatMap((x, i) => (x.failures.length ? [`  ${name} #${i + 1}: deploy exited ${x.exitCode}, ${x.live}/${HOSTS} live; not staged: ${x.failures.join('; ')}`] : [])));
+  process.stdout.write(
+    `\nfirst deploy of the 44 MB synthetic app to ${HOSTS} hosts in ${DCS} datacenters (netns fleet)\n` +
+      `shaping: ${shaping}${SSH_EXTRA ? `; app ssh settings: ${SSH_EXTRA}` : ''}\n\n${text}\n\n${about}\n` +
+      (failed.length ? `FAILED HOSTS:\n${failed.join('\n')}\n` : '') +
+      `wall s: the whole \`deploy ${APP}-<scenario>\` run (update, release, ship); link floor s: the admin egress at the admin uplink's rate; ` +
+      `admin egress: bytes the admin node sent into the fleet (its uplink's counter, frames with headers), MB/host that over the hosts; rcvd: what Slipway's per-host lines say each host received; MB = 10^6 bytes; DC in: bytes into each datacenter over its uplink; ` +
+      `cpu: user+sys of the deploy's whole process tree; medians of ${REPS} run(s)${WARMUP ? ' after one unmeasured warm-up' : ''}.\n`,
+  );
+  if (OUT) {
+    await writeFile(
+      OUT,
+      `${JSON.stringify({ date: new Date().toISOString(), machine: { cpus: os.cpus().length, load: os.loadavg() }, hosts: HOSTS, dcs: DCS, rates: RATES, sshExtra: SSH_EXTRA, shaping, latency: 'none (tbf only, no netem)', reps: REPS, warmup: WARMUP, scenarios, table: text.split('\n'), results, lastLogLines: logs }, null, 2)}\n`,
+    );
+    log(`results in ${OUT}`);
+  }
+  log(`${((performance.now() - started) / 60000).toFixed(1)} min`);
+}
+
+/** Set by a signal: the run is being torn down and exits when that is done. */
+let stopping: Promise<void> | undefined;
+
+main().catch(async (err: unknown) => {
+  if (stopping) return void (await stopping);
+  process.stderr.write(`bench-shaped: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
