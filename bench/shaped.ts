@@ -39,6 +39,7 @@ import { writeSyntheticApp } from './synth.js';
 const SCENARIOS: Scenario[] = [
   { name: 'direct', envExtra: '', about: "every host pulls from the admin node (today's behaviour)" },
   { name: 'relays', envExtra: 'relays: 1,', about: 'one relay per datacenter' },
+  { name: 'relays2', envExtra: 'relays: 2,', about: 'two relays per datacenter' },
 ];
 
 interface Scenario {
