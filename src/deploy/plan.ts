@@ -88,12 +88,14 @@ export function selectHosts(all: readonly Host[], only?: readonly string[], excl
   return chosen;
 }
 
+/** The canary: the first `canary` hosts, or the named ones among these hosts. */
+export function canaryOf(hosts: readonly Host[], canary: RolloutSettings['canary']): Host[] {
+  return typeof canary === 'number' ? hosts.slice(0, canary) : hosts.filter((h) => canary.includes(h.name));
+}
+
 /** Split hosts into phases: the canary first, then batches; the last batch size repeats. */
 export function phaseHosts(hosts: readonly Host[], rollout: Pick<RolloutSettings, 'canary' | 'batches'>): { name: string; hosts: Host[] }[] {
-  const canary =
-    typeof rollout.canary === 'number'
-      ? hosts.slice(0, rollout.canary)
-      : hosts.filter((h) => (rollout.canary as string[]).includes(h.name));
+  const canary = canaryOf(hosts, rollout.canary);
   const rest = hosts.filter((h) => !canary.includes(h));
   const phases: { name: string; hosts: Host[] }[] = canary.length ? [{ name: 'canary', hosts: canary }] : [];
   for (let at = 0, i = 0; at < rest.length; i++) {
@@ -174,7 +176,7 @@ function groupPhases(hosts: readonly Host[], settings: RolloutSettings, prefix: 
   const dcOf = (h: Host) => groupOf(h, key) ?? '-';
   const dcs = [...new Set(hosts.map(dcOf))];
   const inDc = (dc: string) => hosts.filter((h) => dcOf(h) === dc);
-  const canaries = dcs.flatMap((dc) => phaseHosts(inDc(dc), { canary: settings.canary, batches: ['100%'] }).find((p) => p.name === 'canary')?.hosts ?? []);
+  const canaries = dcs.flatMap((dc) => canaryOf(inDc(dc), settings.canary));
   const phases = canaries.length ? [{ name: label('canary'), hosts: canaries }] : [];
   for (const dc of dcs) {
     const rest = inDc(dc).filter((h) => !canaries.includes(h));

@@ -59,8 +59,9 @@ export interface StageOptions {
   payload?: StagePayload;
 }
 
-/** An rsync daemon's `address:port`: a relay's, which a host of its datacenter pulls from. */
-const ENDPOINT = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}:[1-9][0-9]{0,4}$/;
+/** A relay's address (a name or IPv4), and its daemon's `address:port`, which its datacenter's hosts pull from. */
+const ADDRESS = '[A-Za-z0-9][A-Za-z0-9.-]{0,252}';
+const ENDPOINT = new RegExp(`^${ADDRESS}:[1-9][0-9]{0,4}$`);
 
 /**
  * `port`: the forwarded port of the admin's rsync daemon (unused by tar payloads), or a
@@ -80,7 +81,7 @@ export function stageCmd(base: string, release: Release, port: number | string, 
 /** Serve the staged release `dir` to the datacenter, bound to `address`, behind the secret given on stdin (remote/relay.sh). */
 export function relayCmd(base: string, dir: string, address: string, rsync: string): Cmd {
   if (!RELEASE_DIR.test(dir)) throw new Error(`not a release directory: ${JSON.stringify(dir)}`);
-  if (!/^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/.test(address)) throw new Error(`not an address to serve on: ${JSON.stringify(address)}`);
+  if (!new RegExp(`^${ADDRESS}$`).test(address)) throw new Error(`not an address to serve on: ${JSON.stringify(address)}`);
   return script('relay', [base, dir, address, rsync]);
 }
 

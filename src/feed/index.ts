@@ -11,7 +11,7 @@
  * dashboard's user is its only member. Without the group the feed is root's alone.
  * Writing the feed never fails a run; a problem is a warning.
  */
-import { closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync, chmodSync, chownSync, lstatSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync, chmodSync, chownSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { AppEnv } from '../config/resolve.js';
@@ -250,23 +250,46 @@ async function planOutline(appEnv: AppEnv): Promise<PlanOutline> {
   };
 }
 
-/** Each recent release's changed files against the live one: names only, never contents. */
-async function releaseDiffs(www: string, releases: readonly Release[], live: Release | undefined): Promise<Record<string, ReleaseDiff>> {
+/**
+ * Each recent release's changed files against the live one: names only, never contents. A
+ * release never changes, so what the last run wrote against the same live release is kept and
+ * only new releases are diffed: a run that changed nothing runs no git diff.
+ */
+async function releaseDiffs(www: string, releases: readonly Release[], live: Release | undefined, before: DiffsFile | undefined): Promise<Record<string, ReleaseDiff>> {
   const out: Record<string, ReleaseDiff> = {};
   if (!live) return out;
+  const kept = before?.live === live.id ? before.diffs : {};
   for (const r of releases.slice(0, DIFFS_KEPT)) {
     if (r.id === live.id) continue;
+    const known = kept[r.id];
+    if (known) {
+      out[r.id] = known;
+      continue;
+    }
     const files = await changedFiles(www, live, r);
     out[r.id] = { files: files.slice(0, DIFF_FILES_KEPT), total: files.length };
   }
   return out;
 }
 
+interface DiffsFile {
+  live: string | null;
+  diffs: Record<string, ReleaseDiff>;
+}
+
+function readDiffsFile(file: string): DiffsFile | undefined {
+  try {
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as DiffsFile & { v?: number };
+    return doc.v === FEED_VERSION && doc.diffs && typeof doc.diffs === 'object' ? doc : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Rewrite the app-env's summary from its store (after a run). */
 export async function publishSummary(appEnv: AppEnv, gid: number | undefined = feedGid()): Promise<void> {
   const target = `${appEnv.app}-${appEnv.env}`;
   const [view, history, plan] = await Promise.all([viewStore(appEnv.paths.www), readHistory(appEnv.paths.www), planOutline(appEnv)]);
-  const diffs = await releaseDiffs(appEnv.paths.www, view.releases, view.live);
   const totals = new Map<string, { kind: string; result: string; count: number }>();
   for (const e of history) {
     const key = `${e.kind} ${e.result}`;
@@ -292,6 +315,8 @@ export async function publishSummary(appEnv: AppEnv, gid: number | undefined = f
     updated: new Date().toISOString(),
   };
   const dir = targetDir(appEnv, gid);
-  writeAtomic(join(dir, 'diffs.json'), `${JSON.stringify({ v: FEED_VERSION, live: view.live?.id ?? null, diffs })}\n`);
+  const diffsFile = join(dir, 'diffs.json');
+  const diffs = await releaseDiffs(appEnv.paths.www, view.releases, view.live, readDiffsFile(diffsFile));
+  writeAtomic(diffsFile, `${JSON.stringify({ v: FEED_VERSION, live: view.live?.id ?? null, diffs })}\n`);
   writeAtomic(join(dir, 'summary.json'), `${JSON.stringify(summary)}\n`);
 }

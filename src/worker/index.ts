@@ -11,13 +11,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { chmod, chown, lstat, mkdir, open, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { FEED_GROUP, feedGid, feedMkdir, writeAtomic } from '../feed/index.js';
 import { type DeployRequest, REQUEST_ID, REQUEST_MAX_BYTES, type RequestStatus, requestSchema, spoolDir, statusDir } from '../feed/requests.js';
 import { formatIssues } from '../config/schema.js';
 import { isAlive } from '../flows/lock.js';
 import { errorMessage } from '../errors.js';
 import { passwdEntry } from '../caller.js';
+import { unixGroups } from '../serve/auth.js';
 
 /** A request file being written (src/feed/requests.ts), and how long one may take before it is removed. */
 const PARTIAL = '.partial';
@@ -56,7 +56,7 @@ export class Worker {
   private readonly statuses: string;
   private readonly waiting: DeployRequest[] = [];
   private readonly running = new Set<ChildProcess>();
-  private readonly members = new Map<number, { at: number; ok: Promise<boolean> }>();
+  private readonly groupsOf = unixGroups();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private gid: number | undefined;
@@ -180,17 +180,11 @@ export class Worker {
     }
   }
 
-  /** Root, or a member of the feed's group (looked up once a minute per uid). */
-  private mayRequest(uid: number): Promise<boolean> {
-    if (uid === 0) return Promise.resolve(true);
-    const hit = this.members.get(uid);
-    if (hit && Date.now() - hit.at < 60_000) return hit.ok;
+  /** Root, or a member of the feed's group (the dashboard's own lookup, remembered for a minute). */
+  private async mayRequest(uid: number): Promise<boolean> {
+    if (uid === 0) return true;
     const name = passwdEntry(uid)?.name;
-    const ok = name
-      ? execa('id', ['-Gn', '--', name], { reject: false }).then((r) => r.exitCode === 0 && r.stdout.trim().split(/\s+/).includes(FEED_GROUP))
-      : Promise.resolve(false);
-    this.members.set(uid, { at: Date.now(), ok });
-    return ok;
+    return name !== undefined && (await this.groupsOf(name)).includes(FEED_GROUP);
   }
 
   private pump(): void {

@@ -103,14 +103,7 @@ describe('the dashboard, on a real fleet and in a real browser', { timeout: 600_
     // the worker runs requests as root for people it does not trust, so it uses only files root alone may write
     home = await mkdtemp(join('/var/lib', 'slipway-dash-'));
     await chmod(home, 0o755);
-    const tmp = process.env.TMPDIR;
-    process.env.TMPDIR = home;
-    try {
-      w = await makeWorld({ net: '127.0.96', size: 2 });
-    } finally {
-      if (tmp === undefined) delete process.env.TMPDIR;
-      else process.env.TMPDIR = tmp;
-    }
+    w = await makeWorld({ net: '127.0.96', size: 2, tmp: home });
     hold = join(w.dir, 'hold');
     go = join(w.dir, 'go');
     tick = join(w.dir, 'tick');

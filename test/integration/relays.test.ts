@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
@@ -42,19 +41,7 @@ describe('relays: a datacenter pulls from its relay, not from the admin node', {
   before(async () => {
     w = await makeWorld({ net: 'unused', fleet: async (dir) => (net = await startNetFleet({ dir, dcs: 2, hosts: 6, prefix: '10.215', http: true, ...RATES })) });
     const hosts = net.hosts.map((h) => `{ name: '${h.name}', address: '${h.address}', datacenter: '${h.datacenter}' }`).join(', ');
-    await writeFile(
-      join(w.appsDir, `${w.app}.ts`),
-      `import { defineApp } from 'slipway';
-export default defineApp({
-  repo: '${join(w.dir, 'repos', 'shop.git')}',
-  branch: 'main',
-  gitConfig: { 'protocol.file.allow': 'always' },
-  ssh: { key: '${w.fleet.clientKey}', knownHosts: '${w.fleet.knownHosts}', connectTimeout: 5, commandTimeout: 20 },
-  remote: { path: '/data/www/{app}' },
-  envs: { prod: { hosts: [${hosts}], relays: 1 } },
-});
-`,
-    );
+    await w.writeApp({ env: `hosts: [${hosts}], relays: 1,` });
   });
 
   after(async () => {

@@ -40,20 +40,7 @@ describe('hosts from an Ansible inventory, with roles and datacenters', { timeou
   const host = (i: number) => w.fleet.hosts[i - 1]!;
 
   /** The app file, with the prod env's hosts and roles as given. */
-  const writeApp = (env: string) =>
-    writeFile(
-      join(w.appsDir, `${w.app}.ts`),
-      `import { defineApp } from 'slipway';
-export default defineApp({
-  repo: '${join(w.dir, 'repos', 'shop.git')}',
-  branch: 'main',
-  gitConfig: { 'protocol.file.allow': 'always' },
-  ssh: { key: '${w.fleet.clientKey}', knownHosts: '${w.fleet.knownHosts}', connectTimeout: 5, commandTimeout: 20 },
-  remote: { path: '/data/www/{app}' },
-  envs: { prod: { ${env} } },
-});
-`,
-    );
+  const writeApp = (env: string) => w.writeApp({ env });
 
   const deploy = (...args: string[]) => w.deploy(...args);
   /** What ansible-inventory says a pattern selects: the same inventory, read by Ansible itself. */

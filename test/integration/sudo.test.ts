@@ -76,14 +76,7 @@ describe('sudo deploy is not root for whoever may run it', { timeout: 600_000 },
     // a place only root can write, so that the world's files pass the trust checks
     base = await mkdtemp(join('/var/lib', 'slipway-sudo-'));
     await chmod(base, 0o755);
-    const tmp = process.env.TMPDIR;
-    process.env.TMPDIR = base;
-    try {
-      w = await makeWorld({ net: '127.0.81', size: 1 });
-    } finally {
-      if (tmp === undefined) delete process.env.TMPDIR;
-      else process.env.TMPDIR = tmp;
-    }
+    w = await makeWorld({ net: '127.0.81', size: 1, tmp: base });
     await chmod(w.dir, 0o755);
     // where the app file's top-level code records who ran it: anyone may write here
     markers = await mkdtemp(join(tmpdir(), 'slipway-markers-'));

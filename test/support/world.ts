@@ -44,13 +44,17 @@ export interface WorldOptions {
   remoteExtra?: string;
   /** How many of the fleet's hosts the app file lists (default: all), so a test can add one later. */
   appHosts?: number;
+  /** The prod env's keys, its hosts included, as TypeScript source: instead of the fleet's hosts and envExtra. */
+  env?: string;
   /** Extra keys for the prod env (e.g. `rollout: {...}`), as TypeScript source. */
   envExtra?: string;
+  /** Where the world's directory is made (default: the system's temp dir); under sudo, a directory only root may write. */
+  tmp?: string;
   /** Another fleet than the loopback one (test/support/netfleet.ts), started in `dir`. */
   fleet?: (dir: string) => Promise<Fleet>;
 }
 
-export type AppParts = Pick<WorldOptions, 'appExtra' | 'remoteExtra' | 'envExtra' | 'appHosts'>;
+export type AppParts = Pick<WorldOptions, 'appExtra' | 'remoteExtra' | 'envExtra' | 'appHosts' | 'env'>;
 
 export interface World {
   dir: string;
@@ -75,7 +79,7 @@ export interface World {
 }
 
 export async function makeWorld(options: WorldOptions): Promise<World> {
-  const dir = await mkdtemp(join(tmpdir(), 'slipway-it-'));
+  const dir = await mkdtemp(join(options.tmp ?? tmpdir(), 'slipway-it-'));
   const app = options.app ?? 'shop';
   const fleet = options.fleet ? await options.fleet(join(dir, 'fleet')) : await startFleet({ size: options.size ?? 3, net: options.net, dir: join(dir, 'fleet') });
   const repos = join(dir, 'repos');
@@ -115,7 +119,7 @@ export async function makeWorld(options: WorldOptions): Promise<World> {
   await chmod(join(privateDir, '.env'), 0o600);
 
   const writeApp = async (parts: AppParts = {}) => {
-    const { appExtra: extra = '', remoteExtra = '', envExtra = '', appHosts = fleet.hosts.length } = { ...options, ...parts };
+    const { appExtra: extra = '', remoteExtra = '', envExtra = '', appHosts = fleet.hosts.length, env } = { ...options, ...parts };
     const hosts = fleet.hosts.slice(0, appHosts).map((h) => `{ name: '${h.name}', address: '${h.address}' }`).join(', ');
     await writeFile(
       join(appsDir, `${app}.ts`),
@@ -127,7 +131,7 @@ export default defineApp({
   ssh: { key: '${fleet.clientKey}', knownHosts: '${fleet.knownHosts}', connectTimeout: 5, commandTimeout: 20 },
   remote: { path: '/data/www/{app}', ${remoteExtra} },
   ${extra}
-  envs: { prod: { hosts: [${hosts}], ${envExtra} } },
+  envs: { prod: { ${env ?? `hosts: [${hosts}], ${envExtra}`} } },
 });
 `,
     );

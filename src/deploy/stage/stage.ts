@@ -223,20 +223,18 @@ export class Shipment {
       });
     }
     const total = payload.total ?? (payload.whole ? await this.bytesOf() : undefined);
-    if (relay) {
-      return transfer(total, async () => {
-        const list = payload.kind === 'list' ? payload.paths : '';
-        const result = await session.run(stage(relay.endpoint), { input: `${relay.secret}\n${list}`, timeoutMs, reject: false });
-        return { result, sent: undefined };
-      });
-    }
+    // rsync pulls: the secret, then the paths of a list, on the stage script's stdin
+    const pull = async (from: number | string, secret: string): Promise<Sent> => {
+      const list = payload.kind === 'list' ? payload.paths : '';
+      return { result: await session.run(stage(from), { input: `${secret}\n${list}`, timeoutMs, reject: false }), sent: undefined };
+    };
+    // from the datacenter's relay, or from the admin node through a port forwarded over this connection
+    if (relay) return transfer(total, () => pull(relay.endpoint, relay.secret));
     const server = await (this.server ??= this.files().then((dir) => startReleaseServer(dir)));
     return transfer(total, async (t) => {
       const forward = await session.forwardIn((stream) => server.serve(stream, (n) => t.add(n)));
       try {
-        const list = payload.kind === 'list' ? payload.paths : '';
-        const result = await session.run(stage(forward.port), { input: `${server.secret}\n${list}`, timeoutMs, reject: false });
-        return { result, sent: undefined };
+        return await pull(forward.port, server.secret);
       } finally {
         // not awaited: the listener is gone at once, and the cancel's round trip need not hold up the switch
         void forward.close();
