@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import ssh2 from 'ssh2';
 import { defaultSsh } from '../../src/config/resolve.js';
+import type { SshSettings } from '../../src/config/schema.js';
 import { HostSession } from '../../src/deploy/connect/ssh.js';
 import { parseKnownHosts } from '../../src/deploy/connect/known-hosts.js';
 import type { HostConnection } from '../../src/exec/runner.js';
@@ -19,6 +20,12 @@ import type { HostConnection } from '../../src/exec/runner.js';
 let dir: string;
 let server: ssh2.Server;
 let host: HostConnection;
+let port: number;
+const open = (ssh: Partial<SshSettings> = {}) =>
+  HostSession.open(
+    { name: 'web1', address: '127.0.0.1', port, user: 'root' },
+    { ssh: { ...defaultSsh(), connectTimeout: 5, ...ssh }, knownHosts: parseKnownHosts(`[127.0.0.1]:${port} ${readFileSync(join(dir, 'host.pub'), 'utf8')}`, '/k'), privateKey: readFileSync(join(dir, 'admin')) },
+  );
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'slipway-ssh-run-'));
@@ -27,6 +34,9 @@ before(async () => {
   server = new ssh2.Server({ hostKeys: [readFileSync(join(dir, 'host'))] }, (client) => {
     client.on('authentication', (ctx) => ctx.accept());
     client.on('error', () => undefined);
+    // a port forward is never answered: ssh2 replies to global requests in order, so no
+    // keepalive ping after it is answered either, as when pings queue behind a busy link
+    client.on('request', () => undefined);
     client.on('session', (accept) => {
       accept().on('exec', (acceptExec, _reject, info) => {
         const stream = acceptExec();
@@ -38,6 +48,16 @@ before(async () => {
           stream.write(' line\nno newline at the end');
           stream.exit(0);
           stream.end();
+        } else if (info.command.includes('trickle') || info.command.includes('silent')) {
+          // output every 200 ms for 5 s, or nothing for as long
+          const talk = info.command.includes('trickle');
+          const timer = setInterval(() => talk && stream.write('.'), 200);
+          setTimeout(() => {
+            clearInterval(timer);
+            stream.exit(0);
+            stream.end();
+          }, 5000);
+          stream.on('close', () => clearInterval(timer));
         } else if (info.command.includes('fail')) {
           stream.stderr.write('something went wrong\nit was the disk\n');
           stream.exit(3);
@@ -55,12 +75,8 @@ before(async () => {
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as AddressInfo).port;
-  const known = `[127.0.0.1]:${port} ${readFileSync(join(dir, 'host.pub'), 'utf8')}`;
-  host = await HostSession.open(
-    { name: 'web1', address: '127.0.0.1', port, user: 'root' },
-    { ssh: { ...defaultSsh(), connectTimeout: 5 }, knownHosts: parseKnownHosts(known, '/k'), privateKey: readFileSync(join(dir, 'admin')) },
-  );
+  port = (server.address() as AddressInfo).port;
+  host = await open();
 });
 
 after(() => {
@@ -92,5 +108,35 @@ describe('HostSession.run', () => {
   test('its input reaches the command', async () => {
     const r = await host.run(['cat'], { input: 'secret\nC path\n' });
     assert.equal(r.stdout, 'secret\nC path\n');
+  });
+});
+
+describe('keepalives', () => {
+  // pings every second, three unanswered ones lose the host; the server answers none of them
+  const unanswered = async () => {
+    const session = await open({ keepaliveInterval: 1, keepaliveCountMax: 2 });
+    void session.forwardIn(() => undefined).catch(() => undefined);
+    return session;
+  };
+
+  test('a host that keeps sending data is alive, though its answers to pings are stuck', async () => {
+    const session = await unanswered();
+    try {
+      const r = await session.run(['sh', '-c', 'trickle', 'slipway-stage']);
+      assert.equal(r.stdout, '.'.repeat(r.stdout.length));
+      assert.ok(r.stdout.length > 10, r.stdout);
+      assert.equal(session.lost, undefined);
+    } finally {
+      session.close();
+    }
+  });
+
+  test('a host that sends nothing and answers no ping is lost', async () => {
+    const session = await unanswered();
+    try {
+      await assert.rejects(session.run(['sh', '-c', 'silent', 'slipway-stage']), /^HostError: web1: the SSH connection failed: Keepalive timeout$/);
+    } finally {
+      session.close();
+    }
   });
 });
