@@ -142,5 +142,15 @@ rsync_linked() {
     case " $* " in *"/$d "*) continue ;; esac
     set -- "$@" "--link-dest=$base/releases/$d"
   done
-  "$rsync" "$@" --password-file=- "$link_src" "$link_dest"
+  run_rsync "$@" --password-file=- "$link_src" "$link_dest"
+}
+
+# rsync, within the pull's deadline when it has one (stage.sh): past it, rsync and its
+# children are stopped (timeout signals its whole process group) and this returns 124.
+run_rsync() {
+  if [ -n "${deadline:-}" ]; then
+    timeout -k 5 "$deadline" "$rsync" "$@" || { rc=$?; [ "$rc" != 124 ] || echo "too slow: the pull did not end within its ${deadline} s" >&2; return "$rc"; }
+  else
+    "$rsync" "$@"
+  fi
 }

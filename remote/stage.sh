@@ -2,7 +2,8 @@
 # shellcheck disable=SC2154 # bad is set by verify, in common.sh
 # Stage one release on a host (after common.sh). Arguments: base dir rev port timeout rsync
 # (port: the admin's forwarded port, or a relay's address:port)
-# group basedir baserev mode payload arg, then the release's private files. What follows
+# group basedir baserev mode payload arg deadline, then the release's private files (deadline:
+# seconds an rsync pull may take in all, or empty; a pull past it exits 124). What follows
 # on stdin depends on the payload:
 #   full  a tar of the whole release (a host with no release at all)
 #   ahead nothing: the tree was sent ahead (ahead.sh) into .ahead.<arg>.partial; it is moved into place
@@ -20,8 +21,8 @@
 # temporary copies of private files) are kept out of the tree: a repository may hold any
 # name, and a name it holds is never written through.
 set -eu
-base=$1 dir=$2 rev=$3 port=$4 timeout=$5 rsync=$6 group=$7 basedir=$8 baserev=$9 mode=${10} payload=${11} arg=${12}
-shift 12
+base=$1 dir=$2 rev=$3 port=$4 timeout=$5 rsync=$6 group=$7 basedir=$8 baserev=$9 mode=${10} payload=${11} arg=${12} deadline=${13}
+shift 13
 umask 022
 export LC_ALL=C
 work=".$dir.partial"
@@ -101,8 +102,8 @@ delta_list() {
   find "$tree" -mindepth 1 -type d -empty -delete &&
   # the changed paths too: rsync must not skip one whose size and time match the base's
   (cd "$tree" && xargs -0 rm -f -- < ../delta-get) &&
-  printf '%s\n' "$secret" | "$rsync" -lpt --chmod=u+rw,go-w,go+rX --files-from="$work/delta-get" --from0 --stats \
-    --timeout="$timeout" --contimeout="$timeout" --password-file=- "$src" "$tree/" || return 1
+  printf '%s\n' "$secret" | run_rsync -lpt --chmod=u+rw,go-w,go+rX --files-from="$work/delta-get" --from0 --stats \
+    --timeout="$timeout" --contimeout="$timeout" --password-file=- "$src" "$tree/" || return
   echo "delta $basedir list"
 }
 
@@ -121,7 +122,8 @@ receive() {
     full) { mkdir -m 700 "$work" && mkdir "$tree" && untar -C "$tree"; } || { rm -rf -- "$work"; echo "cannot unpack the release" >&2; exit 1; } ;;
     ahead) { [ -d ".ahead.$arg.partial/tree" ] && mv -T ".ahead.$arg.partial" "$work"; } || fall_back_to_rsync "the tree sent ahead is not here"; echo ahead ;;
     tar) delta_tar || fall_back_to_rsync "$basedir is not intact here, or its delta did not apply" ;;
-    list) IFS= read -r secret; delta_list || pull ;;
+    # a pull past its deadline is not tried again another way: the admin node decides
+    list) IFS= read -r secret; delta_list || { [ $? != 124 ] || exit 124; pull; } ;;
     *) IFS= read -r secret; pull ;;
   esac
 }

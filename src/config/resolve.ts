@@ -72,9 +72,14 @@ export interface AppEnv {
   roles: Roles;
   /** Relays per datacenter (a count) or named; undefined: every host pulls from the admin node. */
   relays?: number | string[];
+  /** Bytes per second below which a host gives up on its relay (relays.ts). */
+  relayMinRate: number;
   /** Where to report each run; an env's webhook or statsd replaces the app's. */
   notify: NotifyConfig;
 }
+
+/** 256KB/s: a relay serving 50 hosts over 1 Gbit/s gives each about ten times this. */
+export const DEFAULT_RELAY_MIN_RATE = 256 * 1024;
 
 export function defaultSsh(home = homedir()): SshSettings {
   return {
@@ -164,6 +169,7 @@ export function resolveAppEnv(config: AppConfig, app: string, env: string, file:
     rollout,
     roles,
     ...(envConfig.relays !== undefined ? { relays: envConfig.relays } : {}),
+    relayMinRate: envConfig.relayMinRate ?? DEFAULT_RELAY_MIN_RATE,
     notify: { ...config.notify, ...envConfig.notify },
   };
 }

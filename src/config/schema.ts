@@ -29,6 +29,22 @@ const argv = z.array(plainString).min(1, 'a command needs at least a program');
 const unixName = z.string().regex(/^[a-z_][a-z0-9_.-]{0,31}$/, 'not a valid unix user or group name');
 const seconds = z.number().positive().max(86_400);
 
+const RATE_UNITS = { kB: 1024, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 } as const;
+/** A transfer rate as people write it (`500KB/s`, `2MB/s`, `1.5 MB/s`), in bytes per second (units of 1024, as Slipway's output shows sizes). */
+export function parseRate(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?) ?(kB|KB|MB|GB)\/s$/.exec(text);
+  const rate = m ? Number(m[1]) * RATE_UNITS[m[2] as keyof typeof RATE_UNITS] : undefined;
+  return rate && rate >= 1 ? Math.round(rate) : undefined;
+}
+const rate = z.string().transform((text, ctx) => {
+  const value = parseRate(text);
+  if (value === undefined) {
+    ctx.addIssue({ code: 'custom', message: `not a rate: ${JSON.stringify(text)} (like 500KB/s or 2MB/s)` });
+    return z.NEVER;
+  }
+  return value;
+});
+
 export interface TaskContext {
   /** The source checkout the task runs in. */
   readonly cwd: string;
@@ -146,6 +162,12 @@ const envSettings = z.strictObject({
    * hosts pull the release from the admin node; the datacenter's other hosts pull it from them.
    */
   relays: z.union([z.number().int().min(1).max(10), z.array(checked(checkHostName)).min(1)]).optional(),
+  /**
+   * A host pulling from its relay slower than this (over the whole pull, after a grace for
+   * connecting) gives up on the relay and pulls from the admin node; so do the relay's other
+   * hosts from then on. Default 256KB/s: far below a working relay's share of its link.
+   */
+  relayMinRate: rate.optional(),
   rollout: rolloutSettings.optional(),
   notify: notifySettings.optional(),
   /** Only members of these unix groups may deploy this env (checked before anything runs). */

@@ -57,6 +57,8 @@ export interface StageOptions {
   mode?: number;
   /** Default: rsync. */
   payload?: StagePayload;
+  /** Seconds the pull may take in all (a relay's: one too slow is given up on); default none. */
+  deadline?: number;
 }
 
 /** A relay's address (a name or IPv4), and its daemon's `address:port`, which its datacenter's hosts pull from. */
@@ -69,13 +71,13 @@ const ENDPOINT = new RegExp(`^${ADDRESS}:[1-9][0-9]{0,4}$`);
  */
 export function stageCmd(base: string, release: Release, port: number | string, timeoutS: number, rsync: string, options: StageOptions = {}): Cmd {
   if (typeof port === 'string' && !ENDPOINT.test(port)) throw new Error(`not an address:port to pull from: ${JSON.stringify(port)}`);
-  const { group = '', mode = 0o640, payload = { kind: 'rsync' } } = options;
+  const { group = '', mode = 0o640, payload = { kind: 'rsync' }, deadline } = options;
   const from = payload.kind === 'tar' || payload.kind === 'list' ? [releaseDir(payload.from), payload.from.commit] : ['', ''];
   const arg = payload.kind === 'tar' ? payload.deleted.join('\n') : payload.kind === 'ahead' ? payload.token : '';
   const kind = payload.kind === 'rsync' ? '' : payload.kind;
   // names with a newline cannot go through the list file; they keep the tree's mode and the default group
   const privates = release.privateFiles.filter((f) => !f.includes('\n'));
-  return script('stage', [base, releaseDir(release), release.commit, String(port), String(Math.ceil(timeoutS)), rsync, group, from[0]!, from[1]!, mode.toString(8).padStart(4, '0'), kind, arg, ...privates]);
+  return script('stage', [base, releaseDir(release), release.commit, String(port), String(Math.ceil(timeoutS)), rsync, group, from[0]!, from[1]!, mode.toString(8).padStart(4, '0'), kind, arg, deadline ? String(Math.ceil(deadline)) : '', ...privates]);
 }
 
 /** Serve the staged release `dir` to the datacenter, bound to `address`, behind the secret given on stdin (remote/relay.sh). */

@@ -110,4 +110,32 @@ describe('relays: a datacenter pulls from its relay, not from the admin node', {
     await exactEverywhere();
     for (const h of net.hosts) assert.equal(await (await fetch(`${h.httpUrl}/${w.app}/index.html`)).text(), '<h1>shop v3</h1>\n');
   });
+
+  it('a slow relay: its hosts give up on it once their pull is past its deadline, and pull from the admin node', async () => {
+    // web2 serves dc2 through a link of 2 Mbit/s out (its staging, which comes in, is not slowed)
+    const slow = ['qdisc', 'change', 'dev', 'eth0', 'root', 'tbf', 'rate', '2mbit', 'burst', '65536', 'latency', '20ms'];
+    await net.inNetns(host(2).name, 'tc', slow);
+    try {
+      const hosts = net.hosts.map((h) => `{ name: '${h.name}', address: '${h.address}', datacenter: '${h.datacenter}' }`).join(', ');
+      await w.writeApp({ env: `hosts: [${hosts}], relays: 1, relayMinRate: '1MB/s',` });
+      // 8 MB in the release: 18 s for a pull from a relay (10 s of grace, then 1 MB/s), where
+      // web2's 2 Mbit/s shared by two hosts needs about 64 s
+      const blob = Buffer.alloc(6 * 1024 * 1024);
+      for (let i = 0; i < blob.length; i += 4) blob.writeUInt32LE((i * 69069 + 1) >>> 0, i);
+      await w.commit({ 'static/blob3.bin': blob.toString('base64') }, 'v4 with a third blob');
+      const r = await w.deploy(w.target);
+      assert.equal(r.exitCode, 0, r.all);
+      for (const i of [4, 6]) {
+        assert.match(r.stderr, new RegExp(`web${i}: pulling from relay web2 failed \\(too slow: not done within 18 s, under 1\\.0 MB/s\\): pulling from the admin node instead`), r.stderr);
+        assert.match(r.stderr, new RegExp(`\\[web${i}\\] staged r4 \\((?![^)]*from relay)`), 'staged from the admin node');
+      }
+      assert.match(r.stderr, /\[web3\] staged r4 \([^)]*received from relay web1/, 'the other datacenter\'s relay was not slow');
+      await exactEverywhere();
+      assert.equal(await relayDaemons(), '');
+      // nothing of the given-up pulls is left running on the hosts
+      assert.equal((await execa('pgrep', ['-af', `rsync://slipway@${host(2).address}`], { reject: false })).stdout.trim(), '');
+    } finally {
+      await net.inNetns(host(2).name, 'tc', slow.map((a) => (a === '2mbit' ? RATES.hostRate : a)));
+    }
+  });
 });

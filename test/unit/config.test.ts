@@ -79,6 +79,7 @@ describe('a valid app', () => {
     assert.equal(e.privateEnvFile, '.env');
     assert.equal(e.privateMode, 0o640);
     assert.equal(e.parallel, 25);
+    assert.equal(e.relayMinRate, 256 * 1024);
     assert.deepEqual(e.ssh, {
       user: 'root',
       port: 22,
@@ -259,6 +260,13 @@ describe('app file errors, reported with their path', () => {
       );
     }
     assert.equal(p.length, expected.length, p.join('\n'));
+  });
+
+  test('a relay\'s slowest rate is written with its unit', async () => {
+    app('rates', `{ repo: '/srv/git/r.git', envs: { prod: { hosts: ['web1'], relayMinRate: '2MB/s' } } }`);
+    assert.equal((await load('rates-prod')).relayMinRate, 2 * 1024 * 1024);
+    app('badrate', `{ repo: '/srv/git/r.git', envs: { prod: { hosts: ['web1'], relayMinRate: '2 mbit' } } }`);
+    assert.deepEqual(await problems('badrate-prod'), ['apps/badrate.ts: envs.prod.relayMinRate: not a rate: "2 mbit" (like 500KB/s or 2MB/s)']);
   });
 
   test('a bad host name is reported at its index', async () => {

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type Host, relayProblems } from '../../src/config/resolve.js';
 import { relayAssignments } from '../../src/deploy/stage/relays.js';
+import { relayDeadline } from '../../src/deploy/stage/stage.js';
 import { relayCmd, stageCmd } from '../../src/deploy/remote.js';
+import { parseRate } from '../../src/config/schema.js';
 
 const host = (name: string, datacenter?: string): Host => ({ name, address: `10.0.0.${name.replace(/\D/g, '')}`, port: 22, user: 'root', ...(datacenter ? { datacenter } : {}) });
 const fleet = [host('web1', 'phx1'), host('web2', 'phx1'), host('web3', 'phx1'), host('web4', 'iad1'), host('web5', 'iad1'), host('web6')];
@@ -47,5 +49,28 @@ describe('relay commands', () => {
     assert.deepEqual(cmd.slice(3), ['slipway-relay', '/data/www/shop', 'r3-aaaaaaaaaaaa', '10.0.0.1', 'rsync']);
     assert.throws(() => relayCmd('/data/www/shop', '../etc', '10.0.0.1', 'rsync'), /not a release directory/);
     assert.throws(() => relayCmd('/data/www/shop', 'r3-aaaaaaaaaaaa', '10.0.0.1 --config=/etc/x', 'rsync'), /not an address/);
+  });
+});
+
+describe('a slow relay', () => {
+  it('rates are written as people write them, in bytes per second', () => {
+    assert.equal(parseRate('256KB/s'), 256 * 1024);
+    assert.equal(parseRate('256kB/s'), 256 * 1024);
+    assert.equal(parseRate('1.5 MB/s'), 1.5 * 1024 * 1024);
+    assert.equal(parseRate('2GB/s'), 2 * 1024 ** 3);
+    for (const bad of ['', '1MB', '1 mb/s', '-1MB/s', '0KB/s', '1e3KB/s', '1MB/s;id', '1Mbit/s', ' 1MB/s']) assert.equal(parseRate(bad), undefined, bad);
+  });
+
+  it('a pull may take a grace for connecting and listing, then its bytes at the slowest rate allowed', () => {
+    assert.equal(relayDeadline(0, 256 * 1024), 10);
+    assert.equal(relayDeadline(44 * 1024 * 1024, 256 * 1024), 10 + 176);
+    assert.equal(relayDeadline(1, 1e6), 11, 'whole seconds, rounded up');
+  });
+
+  it('the deadline reaches the stage script as its own argument, before the private files', () => {
+    const withPrivate = { ...release, privateFiles: ['app/settings_local.py'] } as typeof release;
+    const cmd = stageCmd('/data/www/shop', withPrivate, '10.0.0.1:31000', 20, 'rsync', { deadline: 181.2 });
+    assert.deepEqual(cmd.slice(-2), ['182', 'app/settings_local.py']);
+    assert.equal(stageCmd('/data/www/shop', withPrivate, 1234, 20, 'rsync').at(-2), '', 'none from the admin node');
   });
 });

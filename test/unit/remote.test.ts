@@ -109,7 +109,7 @@ describe('command builders', () => {
   test('stageCmd: sh -c <fixed script> slipway-stage base dir rev port timeout rsync group', () => {
     const cmd = stageCmd('/data/www/demo', release, 40123, 29.2, 'rsync');
     assert.deepEqual([cmd[0], cmd[1]], ['sh', '-c']);
-    assert.deepEqual(cmd.slice(3), ['slipway-stage', '/data/www/demo', 'r42-9fceb02d0ae5', release.commit, '40123', '30', 'rsync', '', '', '', '0640', '', '', ...release.privateFiles]);
+    assert.deepEqual(cmd.slice(3), ['slipway-stage', '/data/www/demo', 'r42-9fceb02d0ae5', release.commit, '40123', '30', 'rsync', '', '', '', '0640', '', '', '', ...release.privateFiles]);
     assert.equal(cmd[2], scriptText('stage'));
     assert.match(cmd[2]!, /\nset -eu\n/);
   });

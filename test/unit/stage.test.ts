@@ -32,14 +32,14 @@ describe('staging command and its base release', () => {
     const cmd = stageCmd('/data/www/shop', rel(5, ['app/my settings.py']), 4242, 20, 'rsync', { payload: { kind: 'list', from: rel(4) }, mode: 0o640 });
     assert.deepEqual(cmd.slice(4), [
       '/data/www/shop', 'r5-555555555555', '5'.repeat(40), '4242', '20', 'rsync', '',
-      'r4-444444444444', '4'.repeat(40), '0640', 'list', '', 'app/my settings.py',
+      'r4-444444444444', '4'.repeat(40), '0640', 'list', '', '', 'app/my settings.py',
     ]);
     assert.equal(cmd[0], 'sh');
   });
 
   it('with a tar payload, the deleted paths travel as one newline-separated argument', () => {
     const cmd = stageCmd('/data/www/shop', rel(5), 4242, 20, 'rsync', { payload: { kind: 'tar', from: rel(4), deleted: ['old/a b', "it's"] }, mode: 0o600 });
-    assert.deepEqual(cmd.slice(13), ['0600', 'tar', "old/a b\nit's"]);
+    assert.deepEqual(cmd.slice(13), ['0600', 'tar', "old/a b\nit's", '']);
   });
 
   it('a whole-tree tar names no base', () => {

@@ -118,7 +118,7 @@ export class Shipment {
     if (!payload) this.deltas.set(base.id, (payload = this.deltaFrom(base)));
     // without a look a tar might not fit the host; a list falls back to a full pull there
     const p = await payload;
-    return !state && p.kind === 'tar' ? { kind: 'list', from: base, paths: p.paths } : p;
+    return !state && p.kind === 'tar' ? { kind: 'list', from: base, paths: p.paths, total: p.total } : p;
   }
 
   private async deltaFrom(base: Release): Promise<Payload> {
@@ -127,7 +127,8 @@ export class Shipment {
     const paths = deltaInput(delta);
     if (this.appEnv.remote.transfer !== 'rsync') {
       const tar = await deltaTar(await this.files(), delta);
-      if (tar) return { kind: 'tar', from: base, deleted: delta.deleted, tar, files: delta.changed.length, paths };
+      // the paths' bytes, should a host pull them from its relay instead (its deadline)
+      if (tar) return { kind: 'tar', from: base, deleted: delta.deleted, tar, files: delta.changed.length, paths, total: this.relays ? await this.bytesOf(delta.changed) : undefined };
     }
     return { kind: 'list', from: base, paths, total: await this.bytesOf(delta.changed) };
   }
@@ -185,9 +186,14 @@ export class Shipment {
    */
   private async fromRelay(session: HostConnection, choice: Payload, relay: RelayEndpoint, reporter: Reporter): Promise<Sent & { relay?: string } | undefined> {
     const payload: Payload = choice.kind === 'tar' || choice.kind === 'list' ? { kind: 'list', from: choice.from, paths: choice.paths, total: choice.total } : { kind: 'rsync', whole: true };
-    const run = await this.slots.run(() => this.send(session, payload, reporter, relay));
+    // a relay that is slow, not only one that stalls (rsync's --timeout), is given up on
+    const bytes = payload.kind === 'list' ? payload.total : await this.bytesOf();
+    const deadline = bytes === undefined ? undefined : relayDeadline(bytes, this.appEnv.relayMinRate);
+    const run = await this.slots.run(() => this.send(session, payload, reporter, { ...relay, deadline }));
     if (run.result.exitCode === 0) return { ...run, relay: relay.name };
-    const why = lastLines(run.result.stderr || run.result.stdout, 2, ' / ') || `exit ${run.result.exitCode}`;
+    const why = run.result.exitCode === PULL_DEADLINE && deadline
+      ? `too slow: not done within ${deadline} s, under ${formatBytes(this.appEnv.relayMinRate)}/s`
+      : lastLines(run.result.stderr || run.result.stdout, 2, ' / ') || `exit ${run.result.exitCode}`;
     this.relays?.drop(relay.name, why);
     reporter.emit({ kind: 'note', level: 'warn', text: `${session.host.name}: pulling from relay ${relay.name} failed (${why}): pulling from the admin node instead` });
     return undefined;
@@ -197,11 +203,11 @@ export class Shipment {
    * Run the stage script once with this payload; a tar's size is known here (rsync reports
    * its own). What the host is handed is counted, for the progress of long transfers.
    */
-  private async send(session: HostConnection, payload: Payload, reporter: Reporter, relay?: RelayEndpoint): Promise<Sent> {
+  private async send(session: HostConnection, payload: Payload, reporter: Reporter, relay?: RelayEndpoint & { deadline?: number }): Promise<Sent> {
     const { appEnv, release } = this;
     const transfer = (total: number | undefined, body: (t: Transfer) => Promise<Sent>) => withTransfer(reporter, session.host.name, `staging ${release.id}`, total, body);
     const options = { group: appEnv.privateGroup, mode: appEnv.privateMode, payload };
-    const stage = (port: number | string) => stageCmd(appEnv.remote.path, release, port, appEnv.ssh.commandTimeout, appEnv.remote.rsync, options);
+    const stage = (port: number | string) => stageCmd(appEnv.remote.path, release, port, appEnv.ssh.commandTimeout, appEnv.remote.rsync, { ...options, deadline: relay?.deadline });
     // the transfer has its own I/O timeout (rsync --timeout, SSH keepalives); this one only bounds a wedged script
     const timeoutMs = 6 * 3600 * 1000;
     if (payload.kind === 'full') {
@@ -256,6 +262,16 @@ export class Shipment {
     // the tar sent ahead is SendAhead's to remove
     if (this.full && (await this.full.catch(() => undefined))?.file === this.fullTarFile()) await rm(this.fullTarFile(), { force: true });
   }
+}
+
+/** stage.sh's exit when a pull did not end within its deadline (timeout(1)'s status). */
+const PULL_DEADLINE = 124;
+/** Connecting to a relay and listing the tree take this long before the bytes are counted. */
+const RELAY_GRACE_S = 10;
+
+/** Seconds a pull of `bytes` from a relay may take before the relay counts as too slow. */
+export function relayDeadline(bytes: number, minRate: number): number {
+  return RELAY_GRACE_S + Math.ceil(bytes / minRate);
 }
 
 /** A host's own words for a full disk (dash says `printf: printf: I/O error`), said plainly. */
