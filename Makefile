@@ -69,9 +69,11 @@ uninstall:
 	@bash scripts/install.sh uninstall $(INSTALL_DIRS)
 
 # Slipway against plain parallel rsync over OpenSSH on a 20-host loopback fleet (then 50 and 100
-# hosts); ~15 min, needs root. Not part of `make test`. BENCH_REPS, BENCH_SCALE: see bench/bench.ts.
+# hosts), then the shaped network (bench-shaped, below); ~25 min, needs root. Not part of `make
+# test`. BENCH_REPS, BENCH_SCALE: see bench/bench.ts; SHAPED_*: see bench/shaped.ts.
 bench: build
 	node --import tsx bench/bench.ts
+	node --import tsx bench/shaped.ts
 
 # The dashboard (`deploy serve`) on a synthetic feed of 150 app-envs (50 apps × 3 envs × 20
 # hosts): the overview's server time (target < 100 ms), and a run page following a 100-host
@@ -80,12 +82,12 @@ bench: build
 bench-dashboard: deps
 	node --import tsx bench/dashboard.ts
 
-# Slipway's first deploy of the 44 MB synthetic app to 100 hosts in 4 datacenters, each host in
-# its own network namespace and every link shaped with tc tbf (bandwidth only, no latency):
-# admin uplink 1 Gbit/s, DC uplinks 10 Gbit/s, host links 1 Gbit/s (test/fleet/netfleet.sh).
-# Wall time, the admin node's egress bytes (total and per host), each DC uplink's bytes, admin
-# CPU. Needs root; a few minutes; not part of `make test`. BENCH_HOSTS, BENCH_DCS,
-# BENCH_ADMIN_RATE, BENCH_DC_RATE, BENCH_HOST_RATE, BENCH_OUT=<file> (JSON): see bench/shaped.ts.
+# Slipway's first deploy of the 44 MB synthetic app to 100, then 200 hosts in 4 datacenters,
+# each host in its own network namespace and every link shaped with tc tbf (bandwidth only, no
+# latency): admin uplink 1 Gbit/s, DC uplinks 10 Gbit/s, host links 1 Gbit/s
+# (test/fleet/netfleet.sh); direct pulls against relays. Wall time, the admin node's egress
+# bytes (total and per host), each DC uplink's bytes, admin CPU. Needs root; ~10 min; not part
+# of `make test`. SHAPED_HOSTS, SHAPED_DCS, SHAPED_*_RATE, SHAPED_OUT=<file>: see bench/shaped.ts.
 bench-shaped: build
 	node --import tsx bench/shaped.ts
 
