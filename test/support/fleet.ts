@@ -46,16 +46,13 @@ export function fleetNet(net: string, moved = process.env.SLIPWAY_TEST_NET): str
   return net.replace(/^127\.[0-9]+/, moved);
 }
 
-export async function startFleet(opts: { size: number; net: string; dir: string }): Promise<Fleet> {
-  if (process.getuid?.() !== 0) throw new Error('the test fleet needs root (mount namespaces, sshd on port 22): run the tests as root');
-  // Invoked through bash so that a lost executable bit does not matter.
-  const run = async (...args: string[]): Promise<string> => {
-    const { stdout } = await execa('bash', [script, ...args], {
-      env: { FLEET_DIR: opts.dir, FLEET_NET: fleetNet(opts.net) },
-    });
-    return stdout;
-  };
-
+/**
+ * Start a fleet script (fleet.sh, netfleet.sh) with `up`, taking down whatever it started if
+ * that fails; then its commands, and the per-host controls every Fleet has. Invoked through
+ * bash, so that a lost executable bit does not matter.
+ */
+export async function upFleetScript(script: string, env: Record<string, string>, upArgs: string[] = []) {
+  const run = async (...args: string[]): Promise<string> => (await execa('bash', [script, ...args], { env })).stdout;
   let downed: Promise<void> | undefined;
   const down = (): Promise<void> => {
     // Concurrent or repeated calls share one run; a failed run may be retried.
@@ -68,14 +65,27 @@ export async function startFleet(opts: { size: number; net: string; dir: string 
     );
     return downed;
   };
-
   try {
-    await run('up', String(opts.size));
+    await run('up', ...upArgs);
   } catch (err) {
     // A half-started fleet would outlive the test run: take down what did start.
     await down().catch(() => undefined);
     throw err;
   }
+  const controls: Pick<Fleet, 'stop' | 'start' | 'freeze' | 'thaw' | 'rekey' | 'down'> = {
+    stop: async (name) => void (await run('stop', name)),
+    start: async (name) => void (await run('start', name)),
+    freeze: async (name) => void (await run('freeze', name)),
+    thaw: async (name) => void (await run('thaw', name)),
+    rekey: async (name) => void (await run('rekey', name)),
+    down,
+  };
+  return { run, controls };
+}
+
+export async function startFleet(opts: { size: number; net: string; dir: string }): Promise<Fleet> {
+  if (process.getuid?.() !== 0) throw new Error('the test fleet needs root (mount namespaces, sshd on port 22): run the tests as root');
+  const { run, controls } = await upFleetScript(script, { FLEET_DIR: opts.dir, FLEET_NET: fleetNet(opts.net) }, [String(opts.size)]);
 
   // The script's list is the truth about names and addresses.
   const hosts = (await run('hosts'))
@@ -96,11 +106,6 @@ export async function startFleet(opts: { size: number; net: string; dir: string 
     hosts,
     knownHosts: join(opts.dir, 'known_hosts'),
     clientKey: join(opts.dir, 'clientkey'),
-    stop: async (name) => void (await run('stop', name)),
-    start: async (name) => void (await run('start', name)),
-    freeze: async (name) => void (await run('freeze', name)),
-    thaw: async (name) => void (await run('thaw', name)),
-    rekey: async (name) => void (await run('rekey', name)),
-    down,
+    ...controls,
   };
 }

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import type { Fleet, FleetHost } from './fleet.js';
+import { type Fleet, type FleetHost, upFleetScript } from './fleet.js';
 
 export interface NetFleetHost extends FleetHost {
   /** dc1, dc2, … (hosts are dealt to datacenters in turn: web1 → dc1, web2 → dc2, …) */
@@ -88,29 +88,7 @@ export async function startNetFleet(opts: NetFleetOptions): Promise<NetFleet> {
     NETFLEET_TIMEOUT: String(opts.timeout ?? 60),
   };
   if (opts.prefix) env.NETFLEET_PREFIX = opts.prefix;
-  // Invoked through bash so that a lost executable bit does not matter.
-  const run = async (...args: string[]): Promise<string> => (await execa('bash', [script, ...args], { env })).stdout;
-
-  let downed: Promise<void> | undefined;
-  const down = (): Promise<void> => {
-    // Concurrent or repeated calls share one run; a failed run may be retried.
-    downed ??= run('down').then(
-      () => undefined,
-      (err: unknown) => {
-        downed = undefined;
-        throw err;
-      },
-    );
-    return downed;
-  };
-
-  try {
-    // `up` takes down what it started when it fails; this covers a kill of the script itself.
-    await run('up');
-  } catch (err) {
-    await down().catch(() => undefined);
-    throw err;
-  }
+  const { run, controls } = await upFleetScript(script, env);
 
   const id = (await readFile(join(opts.dir, 'id'), 'utf8')).trim();
   const hosts = (await run('hosts'))
@@ -161,11 +139,6 @@ export async function startNetFleet(opts: NetFleetOptions): Promise<NetFleet> {
       if (!h) throw new Error(`no host ${name}`);
       return execa('nsenter', [`--net=/run/netns/${h.netns}`, '--', cmd, ...args]);
     },
-    stop: async (name) => void (await run('stop', name)),
-    start: async (name) => void (await run('start', name)),
-    freeze: async (name) => void (await run('freeze', name)),
-    thaw: async (name) => void (await run('thaw', name)),
-    rekey: async (name) => void (await run('rekey', name)),
-    down,
+    ...controls,
   };
 }
