@@ -87,7 +87,7 @@ describe('deploy over recorded hosts', () => {
       assert.equal(result.release.id, 'r2');
       for (const h of HOSTS) {
         const [stage] = rec.callsOn(h, 'stage');
-        assert.deepEqual(stageArgs(stage!.args), { dir: `r2-${result.release.commit.slice(0, 12)}`, commit: result.release.commit, from: `r1-${r1.commit.slice(0, 12)}`, payload: 'tar', arg: '', privateFiles: ['app/settings_local.py'] });
+        assert.deepEqual(stageArgs(stage!.args), { dir: `r2-${result.release.commit.slice(0, 12)}`, commit: result.release.commit, from: `r1-${r1.commit.slice(0, 12)}`, payload: 'tar', arg: '', deadline: undefined, privateFiles: ['app/settings_local.py'] });
         assert.deepEqual(files(stage!.stdin!), ['index.html'], 'only the changed file crosses the wire');
         assert.ok(rec.first(new RegExp(`^${h} prune$`)) > rec.last(/ switch /), `${h} pruned before the whole rollout had switched`);
       }
