@@ -138,4 +138,34 @@ describe('relays: a datacenter pulls from its relay, not from the admin node', {
       await net.inNetns(host(2).name, 'tc', slow.map((a) => (a === '2mbit' ? RATES.hostRate : a)));
     }
   });
+
+  it('two relays per datacenter: the hosts of one killed mid-transfer pull from the other, not from the admin node', async () => {
+    // dc1's relays are web1 and web3, and web5 pulls from web1; dc2's web2 and web4, for web6
+    const hosts = net.hosts.map((h) => `{ name: '${h.name}', address: '${h.address}', datacenter: '${h.datacenter}' }`).join(', ');
+    await w.writeApp({ env: `hosts: [${hosts}], relays: 2,` });
+    const blob = Buffer.alloc(6 * 1024 * 1024);
+    for (let i = 0; i < blob.length; i += 4) blob.writeUInt32LE((i * 1103515245 + 12345) >>> 0, i);
+    await w.commit({ 'static/blob4.bin': blob.toString('base64') }, 'v5 with a fourth blob');
+    const sentBefore = await net.adminEgressBytes();
+    const run = w.deploy(w.target);
+    const releases = join(w.remoteBase(host(5)), 'releases');
+    const until = Date.now() + 60_000;
+    while (!readdirSync(releases).some((n) => n.startsWith('.r5-') && n.endsWith('.partial') && existsSync(join(releases, n, 'tree')))) {
+      assert.ok(Date.now() < until, 'web5 never started pulling r5');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const killed = await execa('pkill', ['-9', '-f', '--', `--address=${host(1).address} `], { reject: false });
+    assert.equal(killed.exitCode, 0, 'web1\'s relay daemon was running and is killed');
+    const r = await run;
+    assert.equal(r.exitCode, 0, r.all);
+    assert.match(r.stderr, /web5: pulling from relay web1 failed \(.*\): pulling from relay web3 instead/);
+    assert.match(r.stderr, /\[web5\] staged r5 \([^)]*received from relay web3/);
+    assert.match(r.stderr, /\[web6\] staged r5 \([^)]*received from relay web2/);
+    // the four relays' copies of the 8 MB that changed, and no fifth for web5
+    const sent = (await net.adminEgressBytes()) - sentBefore;
+    assert.ok(sent < 4.6 * blob.length * (4 / 3), `the admin node sent ${sent} B`);
+    await exactEverywhere();
+    assert.equal(await relayDaemons(), '');
+  });
 });
+

@@ -19,12 +19,14 @@ describe('relay assignments', () => {
     const two = relayAssignments(fleet, 2);
     assert.deepEqual(two.relays.map((h) => h.name), ['web1', 'web2'], 'a datacenter of relays only (iad1 with 2) relays for nobody');
     assert.deepEqual([...two.relayOf], [['web3', 'web1']]);
+    assert.deepEqual([...two.peers], [['web1', ['web2']], ['web2', ['web1']]], 'a failed relay\'s hosts try the others of its datacenter');
+    assert.deepEqual([...one.peers], [['web1', []], ['web4', []]]);
   });
 
   it('named relays serve their own datacenter only; none set, nobody relays', () => {
     const named = relayAssignments(fleet, ['web3']);
     assert.deepEqual([...named.relayOf], [['web1', 'web3'], ['web2', 'web3']]);
-    assert.deepEqual(relayAssignments(fleet, undefined), { relays: [], relayOf: new Map() });
+    assert.deepEqual(relayAssignments(fleet, undefined), { relays: [], relayOf: new Map(), peers: new Map() });
   });
 
   it('problems: a named relay that is no host, or has no datacenter; a count with no datacenters', () => {

@@ -4,8 +4,8 @@
  * read-only, behind a secret of the relay's own for this run) to the datacenter's other hosts, which pull it from
  * there. The admin node keeps the control plane (every host's SSH connection, the
  * stage-all-then-switch gate) and sends each byte once per relay, not once per host. A
- * relay that fails, or fails a host mid-transfer, is dropped: its hosts pull from the admin
- * node as without relays.
+ * relay that fails, is too slow, or fails a host mid-transfer, is dropped: its hosts pull
+ * from another relay of their datacenter, or from the admin node as without relays.
  */
 import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
@@ -16,10 +16,14 @@ import { errorMessage } from '../../errors.js';
 import { lastLines } from '../../report/line.js';
 import { relayCmd } from '../remote.js';
 
-/** Each host's relay (by name), for the hosts of a run; a relay and a host with no datacenter have none. */
-export function relayAssignments(hosts: readonly Host[], relays: number | readonly string[] | undefined): { relays: Host[]; relayOf: Map<string, string> } {
+/**
+ * Each host's relay (by name), for the hosts of a run; a relay and a host with no datacenter
+ * have none. `peers`: each relay's others in its datacenter, which its hosts try when it fails.
+ */
+export function relayAssignments(hosts: readonly Host[], relays: number | readonly string[] | undefined): { relays: Host[]; relayOf: Map<string, string>; peers: Map<string, string[]> } {
   const relayOf = new Map<string, string>();
-  if (relays === undefined) return { relays: [], relayOf };
+  const peers = new Map<string, string[]>();
+  if (relays === undefined) return { relays: [], relayOf, peers };
   const byDc = new Map<string, Host[]>();
   for (const h of hosts) if (h.datacenter) byDc.set(h.datacenter, [...(byDc.get(h.datacenter) ?? []), h]);
   const chosen: Host[] = [];
@@ -28,10 +32,11 @@ export function relayAssignments(hosts: readonly Host[], relays: number | readon
     // a datacenter of relays only has nobody to serve
     if (!mine.length || mine.length === members.length) continue;
     chosen.push(...mine);
+    for (const r of mine) peers.set(r.name, mine.filter((o) => o !== r).map((o) => o.name));
     // the datacenter's other hosts, spread over its relays in turn
     members.filter((h) => !mine.includes(h)).forEach((h, i) => relayOf.set(h.name, mine[i % mine.length]!.name));
   }
-  return { relays: chosen, relayOf };
+  return { relays: chosen, relayOf, peers };
 }
 
 /** What a host needs to pull from its relay. */
@@ -55,6 +60,7 @@ export class Relays {
   private readonly waiting = new Map<string, { resolve: (s: Serving) => void; promise: Promise<Serving> }>();
   readonly relays: Host[];
   private readonly relayOf: Map<string, string>;
+  private readonly peers: Map<string, string[]>;
 
   constructor(
     private readonly appEnv: AppEnv,
@@ -62,7 +68,7 @@ export class Relays {
     private readonly dir: string,
     private readonly reporter: Reporter,
   ) {
-    ({ relays: this.relays, relayOf: this.relayOf } = relayAssignments(hosts, appEnv.relays));
+    ({ relays: this.relays, relayOf: this.relayOf, peers: this.peers } = relayAssignments(hosts, appEnv.relays));
     for (const r of this.relays) {
       let resolve!: (s: Serving) => void;
       const promise = new Promise<Serving>((res) => (resolve = res));
@@ -121,20 +127,28 @@ export class Relays {
     wait.resolve({ ready, input, ended: ready.then(() => ended, () => ended).catch(() => undefined) });
   }
 
-  /** The relay this host pulls from, once it serves; undefined: pull from the admin node. */
-  async endpointFor(host: string): Promise<RelayEndpoint | undefined> {
+  /**
+   * The relay this host pulls from, once it serves: its own, or when that one failed another of
+   * its datacenter's not in `tried`; undefined: pull from the admin node.
+   */
+  async endpointFor(host: string, tried: ReadonlySet<string> = new Set()): Promise<RelayEndpoint | undefined> {
     const relay = this.relayOf.get(host);
-    const wait = relay ? this.waiting.get(relay) : undefined;
-    if (!relay || !wait) return undefined;
-    const serving = await wait.promise;
-    if (serving.failed) return undefined;
-    return serving.ready.catch((err: unknown) => {
-      serving.failed ??= errorMessage(err);
-      return undefined;
-    });
+    if (!relay) return undefined;
+    for (const name of [relay, ...(this.peers.get(relay) ?? [])]) {
+      const wait = this.waiting.get(name);
+      if (!wait || tried.has(name)) continue;
+      const serving = await wait.promise;
+      if (serving.failed) continue;
+      const endpoint = await serving.ready.catch((err: unknown) => {
+        serving.failed ??= errorMessage(err);
+        return undefined;
+      });
+      if (endpoint) return endpoint;
+    }
+    return undefined;
   }
 
-  /** A host's pull from this relay failed: later hosts go to the admin node at once. */
+  /** A host's pull from this relay failed: later hosts go to another relay or the admin node at once. */
   drop(relay: string, why: string): void {
     void this.waiting.get(relay)?.promise.then((s) => {
       s.failed ??= why;

@@ -182,20 +182,28 @@ export class Shipment {
   /**
    * Pull the release from the datacenter's relay: the whole tree (hard-linking what the host
    * has) or, for a host holding a base, the paths that differ. A pull that fails drops the
-   * relay, and this host is staged from the admin node; undefined then.
+   * relay, and this host tries another relay of its datacenter, then the admin node
+   * (undefined then).
    */
-  private async fromRelay(session: HostConnection, choice: Payload, relay: RelayEndpoint, reporter: Reporter): Promise<Sent & { relay?: string } | undefined> {
+  private async fromRelay(session: HostConnection, choice: Payload, first: RelayEndpoint, reporter: Reporter): Promise<Sent & { relay?: string } | undefined> {
+    const host = session.host.name;
     const payload: Payload = choice.kind === 'tar' || choice.kind === 'list' ? { kind: 'list', from: choice.from, paths: choice.paths, total: choice.total } : { kind: 'rsync', whole: true };
     // a relay that is slow, not only one that stalls (rsync's --timeout), is given up on
     const bytes = payload.kind === 'list' ? payload.total : await this.bytesOf();
     const deadline = bytes === undefined ? undefined : relayDeadline(bytes, this.appEnv.relayMinRate);
-    const run = await this.slots.run(() => this.send(session, payload, reporter, { ...relay, deadline }));
-    if (run.result.exitCode === 0) return { ...run, relay: relay.name };
-    const why = run.result.exitCode === PULL_DEADLINE && deadline
-      ? `too slow: not done within ${deadline} s, under ${formatBytes(this.appEnv.relayMinRate)}/s`
-      : lastLines(run.result.stderr || run.result.stdout, 2, ' / ') || `exit ${run.result.exitCode}`;
-    this.relays?.drop(relay.name, why);
-    reporter.emit({ kind: 'note', level: 'warn', text: `${session.host.name}: pulling from relay ${relay.name} failed (${why}): pulling from the admin node instead` });
+    const tried = new Set<string>();
+    for (let relay: RelayEndpoint | undefined = first; relay; ) {
+      tried.add(relay.name);
+      const run = await this.slots.run(() => this.send(session, payload, reporter, { ...relay!, deadline }));
+      if (run.result.exitCode === 0) return { ...run, relay: relay.name };
+      const why = run.result.exitCode === PULL_DEADLINE && deadline
+        ? `too slow: not done within ${deadline} s, under ${formatBytes(this.appEnv.relayMinRate)}/s`
+        : lastLines(run.result.stderr || run.result.stdout, 2, ' / ') || `exit ${run.result.exitCode}`;
+      this.relays?.drop(relay.name, why);
+      const next: RelayEndpoint | undefined = await this.relays?.endpointFor(host, tried);
+      reporter.emit({ kind: 'note', level: 'warn', text: `${host}: pulling from relay ${relay.name} failed (${why}): pulling from ${next ? `relay ${next.name}` : 'the admin node'} instead` });
+      relay = next;
+    }
     return undefined;
   }
 
