@@ -35,6 +35,20 @@ describe('relays: a datacenter pulls from its relay, not from the admin node', {
       assert.deepEqual(readdirSync(join(w.remoteBase(h), 'releases')).filter((n) => n.endsWith('.partial')), [], `${h.name}: nothing half-staged left`);
     }
   };
+  /** Until host h has begun building release `id` (its half-built tree is there): it is pulling it. */
+  const untilPulling = async (h: NetFleetHost, id: string) => {
+    const releases = join(w.remoteBase(h), 'releases');
+    const until = Date.now() + 60_000;
+    while (!readdirSync(releases).some((n) => n.startsWith(`.${id}-`) && n.endsWith('.partial') && existsSync(join(releases, n, 'tree')))) {
+      assert.ok(Date.now() < until, `${h.name} never started pulling ${id}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  /** Kill -9 relay h's daemon, which must be running. */
+  const killRelay = async (h: NetFleetHost) => {
+    const killed = await execa('pkill', ['-9', '-f', '--', `--address=${h.address} `], { reject: false });
+    assert.equal(killed.exitCode, 0, `${h.name}'s relay daemon was running and is killed`);
+  };
   /** No relay daemon outlives its run (its command line names the relay's own config). */
   const relayDaemons = async () => (await execa('pgrep', ['-af', 'slipway-relay\\.'], { reject: false })).stdout.trim();
 
@@ -76,13 +90,8 @@ describe('relays: a datacenter pulls from its relay, not from the admin node', {
     for (let i = 0; i < blob.length; i += 4) blob.writeUInt32LE((i * 40503 + 7) >>> 0, i);
     await w.commit({ 'static/blob2.bin': blob.toString('base64') }, 'v2 with a bigger blob');
     const run = w.deploy(w.target);
-    // web3 is pulling from web1: its half-built release is there, and web1's daemon is serving it
-    const releases = join(w.remoteBase(host(3)), 'releases');
-    const until = Date.now() + 60_000;
-    while (!readdirSync(releases).some((n) => n.startsWith('.r2-') && n.endsWith('.partial') && existsSync(join(releases, n, 'tree')))) {
-      assert.ok(Date.now() < until, 'web3 never started pulling r2');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    // web3 is pulling from web1, whose daemon is serving it
+    await untilPulling(host(3), 'r2');
     // while it serves: nothing to list, and no pull without the relay's secret (only its datacenter's hosts are given it)
     const port = /--port=(\d+)/.exec((await execa('pgrep', ['-af', '--', `--address=${host(1).address} `])).stdout)?.[1];
     assert.ok(port, 'web1 serves on a port');
@@ -92,8 +101,7 @@ describe('relays: a datacenter pulls from its relay, not from the admin node', {
     assert.notEqual(stranger.exitCode, 0);
     assert.match(stranger.stderr, /auth failed/);
     assert.equal(existsSync(join(w.dir, 'stolen')), false);
-    const killed = await execa('pkill', ['-9', '-f', '--', `--address=${host(1).address} `], { reject: false });
-    assert.equal(killed.exitCode, 0, 'web1\'s relay daemon was running and is killed');
+    await killRelay(host(1));
     const r = await run;
     assert.equal(r.exitCode, 0, r.all);
     assert.match(r.stderr, /web[35]: pulling from relay web1 failed \(.*\): pulling from the admin node instead/);
@@ -148,14 +156,8 @@ describe('relays: a datacenter pulls from its relay, not from the admin node', {
     await w.commit({ 'static/blob4.bin': blob.toString('base64') }, 'v5 with a fourth blob');
     const sentBefore = await net.adminEgressBytes();
     const run = w.deploy(w.target);
-    const releases = join(w.remoteBase(host(5)), 'releases');
-    const until = Date.now() + 60_000;
-    while (!readdirSync(releases).some((n) => n.startsWith('.r5-') && n.endsWith('.partial') && existsSync(join(releases, n, 'tree')))) {
-      assert.ok(Date.now() < until, 'web5 never started pulling r5');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    const killed = await execa('pkill', ['-9', '-f', '--', `--address=${host(1).address} `], { reject: false });
-    assert.equal(killed.exitCode, 0, 'web1\'s relay daemon was running and is killed');
+    await untilPulling(host(5), 'r5');
+    await killRelay(host(1));
     const r = await run;
     assert.equal(r.exitCode, 0, r.all);
     assert.match(r.stderr, /web5: pulling from relay web1 failed \(.*\): pulling from relay web3 instead/);
