@@ -2,7 +2,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type Host, relayProblems } from '../../src/config/resolve.js';
-import { relayAssignments } from '../../src/deploy/stage/relays.js';
+import { Relays, relayAssignments } from '../../src/deploy/stage/relays.js';
+import type { AppEnv } from '../../src/config/resolve.js';
+import type { HostConnection } from '../../src/exec/runner.js';
+import { quietReporter } from '../support/admin.js';
 import { relayDeadline } from '../../src/deploy/stage/stage.js';
 import { relayCmd, stageCmd } from '../../src/deploy/remote.js';
 import { parseRate } from '../../src/config/schema.js';
@@ -74,5 +77,23 @@ describe('a slow relay', () => {
     const cmd = stageCmd('/data/www/shop', withPrivate, '10.0.0.1:31000', 20, 'rsync', { deadline: 181.2 });
     assert.deepEqual(cmd.slice(-2), ['182', 'app/settings_local.py']);
     assert.equal(stageCmd('/data/www/shop', withPrivate, 1234, 20, 'rsync').at(-2), '', 'none from the admin node');
+  });
+});
+
+describe('a failed relay\'s hosts', () => {
+  it('try the other relays of their datacenter, spread over them, before the admin node', async () => {
+    const dc = ['r1', 'r2', 'r3', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map((n) => host(n.replace('r', 'web10').replace('h', 'web2'), 'phx1'));
+    const relays = new Relays({ relays: 3, remote: { path: '/data/www/shop', rsync: 'rsync' } } as unknown as AppEnv, dc, 'r3-aaaaaaaaaaaa', quietReporter());
+    // a relay's command says the port it serves on, then serves until the run ends
+    const serving = (h: typeof dc[number]) => ({ host: h, run: (_cmd: unknown, o: { onLine: (l: string, s: string) => void }) => (o.onLine('relay 31000', 'stdout'), new Promise(() => undefined)) }) as unknown as HostConnection;
+    const [r1, r2, r3] = dc;
+    relays.start(serving(r1!), false);
+    relays.start(serving(r2!), true);
+    relays.start(serving(r3!), true);
+    // web1's hosts (every third: web21, web24) go to web102 and web103 in turn; the others keep theirs
+    const firstChoice = await Promise.all(dc.slice(3).map(async (h) => (await relays.endpointFor(h.name))?.name));
+    assert.deepEqual(firstChoice, ['web102', 'web102', 'web103', 'web103', 'web102', 'web103']);
+    assert.equal((await relays.endpointFor('web21', new Set(['web101', 'web102'])))?.name, 'web103');
+    assert.equal(await relays.endpointFor('web21', new Set(['web101', 'web102', 'web103'])), undefined, 'then the admin node');
   });
 });

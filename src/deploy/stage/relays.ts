@@ -134,7 +134,10 @@ export class Relays {
   async endpointFor(host: string, tried: ReadonlySet<string> = new Set()): Promise<RelayEndpoint | undefined> {
     const relay = this.relayOf.get(host);
     if (!relay) return undefined;
-    for (const name of [relay, ...(this.peers.get(relay) ?? [])]) {
+    // a failed relay's hosts spread over the others, each starting at its own place among them
+    const peers = this.peers.get(relay) ?? [];
+    const turn = peers.length ? this.turnOf(host) % peers.length : 0;
+    for (const name of [relay, ...peers.slice(turn), ...peers.slice(0, turn)]) {
       const wait = this.waiting.get(name);
       if (!wait || tried.has(name)) continue;
       const serving = await wait.promise;
@@ -146,6 +149,17 @@ export class Relays {
       if (endpoint) return endpoint;
     }
     return undefined;
+  }
+
+  /** Where a host stands among its relay's hosts (0, 1, …): which of the relay's peers it tries first. */
+  private turnOf(host: string): number {
+    const relay = this.relayOf.get(host);
+    let n = 0;
+    for (const [h, r] of this.relayOf) {
+      if (h === host) return n;
+      if (r === relay) n++;
+    }
+    return 0;
   }
 
   /** A host's pull from this relay failed: later hosts go to another relay or the admin node at once. */
