@@ -5,6 +5,7 @@
  */
 import { loadTarget } from '../config/load.js';
 import { defaultPlan } from '../deploy/ship.js';
+import { plannedRelays } from '../deploy/stage/relays.js';
 import { readLive } from '../deploy/status.js';
 import { formatPlan, type PlanContext } from '../deploy/plan-text.js';
 import { DeployFailedError } from '../errors.js';
@@ -37,6 +38,7 @@ export async function planCommand(target: string, options: RunSelection & { revi
     commits: created ? source.commits : [],
     live,
     parallel: appEnv.parallel,
+    ...(appEnv.relays !== undefined ? { relays: { relays: plannedRelays(appEnv.hosts, appEnv.relays), minRate: appEnv.relayMinRate } } : {}),
   };
   if (options.json) process.stdout.write(printable(planDocument(plan, ctx)));
   else process.stdout.write(`${formatPlan(plan, ctx).join('\n')}\nnothing was changed: this is a plan\n`);

@@ -1,7 +1,7 @@
 /** The rollout plan as text, for `deploy plan` and `--dry-run`. Pure: lines in, lines out. */
 import { display } from '../exec/cmd.js';
 import type { RolloutPlan, Step } from './plan.js';
-import { plural } from '../report/line.js';
+import { formatBytes, plural } from '../report/line.js';
 import { alignColumns } from '../report/table.js';
 
 export interface PlanContext {
@@ -16,6 +16,14 @@ export interface PlanContext {
   /** What each host serves now (release id or 'none'), or why it could not be read. */
   live: ReadonlyMap<string, { id?: string; error?: string }>;
   parallel: number;
+  /** With relays: each relay, its datacenter and the hosts that pull from it; and the slowest rate a pull from one may have. */
+  relays?: { relays: PlannedRelay[]; minRate: number };
+}
+
+export interface PlannedRelay {
+  name: string;
+  datacenter: string;
+  serves: string[];
 }
 
 export function describeStep(step: Step): string {
@@ -46,6 +54,11 @@ export function formatPlan(plan: RolloutPlan, ctx: PlanContext): string[] {
     if (ctx.commits.length > 50) lines.push(`    … and ${ctx.commits.length - 50} more`);
   }
   lines.push(`stage ${plan.release} on all ${plural(plan.hosts.length, 'host')} first (up to ${Math.min(ctx.parallel, plan.hosts.length)} at once): ${plan.hosts.map((h) => h.name).join(', ')}`);
+  if (ctx.relays?.relays.length) {
+    const { relays, minRate } = ctx.relays;
+    lines.push(`  through ${plural(relays.length, 'relay')}, which pull it from here and serve their datacenter (a host whose relay fails or serves it under ${formatBytes(minRate)}/s tries another of its datacenter, then pulls from here):`);
+    lines.push(...alignColumns(relays.map((r) => [`    ${r.name}`, `(${r.datacenter})`, `serves ${r.serves.join(', ')}`]), ' '));
+  }
   // host names padded to the longest, so what each host serves lines up across the phases
   const planned = plan.phases.flatMap((phase) => phase.hosts.map(({ host }) => host.name));
   const aligned = alignColumns(planned.map((name) => {

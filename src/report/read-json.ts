@@ -205,5 +205,7 @@ export function planDocument(plan: RolloutPlan, ctx: PlanContext) {
     retries: plan.retries,
     backoffS: plan.backoffS,
     keepReleases: plan.keepReleases,
+    relays: ctx.relays?.relays.map((r) => ({ relay: r.name, datacenter: r.datacenter, serves: r.serves })) ?? [],
+    relayMinRate: ctx.relays ? ctx.relays.minRate : null,
   };
 }

@@ -67,6 +67,10 @@ describe('relays: a datacenter pulls from its relay, not from the admin node', {
     const blob = Buffer.alloc(3 * 1024 * 1024);
     for (let i = 0; i < blob.length; i += 4) blob.writeUInt32LE((i * 2654435761) >>> 0, i);
     await w.commit({ 'static/blob.bin': blob.toString('base64') }, 'v1 with a blob');
+    // the plan says who will pull from whom
+    const plan = await w.deploy('plan', w.target);
+    assert.equal(plan.exitCode, 0, plan.all);
+    assert.match(plan.stdout, /through 2 relays, [^\n]*\n +web1 \(dc1\) serves web3, web5\n +web2 \(dc2\) serves web4, web6\n/);
     const sentBefore = await net.adminEgressBytes();
     const r = await w.deploy(w.target);
     assert.equal(r.exitCode, 0, r.all);

@@ -5,6 +5,7 @@ import type { Host } from '../../src/config/resolve.js';
 import { DEFAULT_ROLLOUT, type RolloutSettings, rolloutProblems, rolloutSettings } from '../../src/config/rollout.js';
 import { buildPlan, phaseHosts, selectHosts, sizeOf } from '../../src/deploy/plan.js';
 import { formatPlan } from '../../src/deploy/plan-text.js';
+import { plannedRelays } from '../../src/deploy/stage/relays.js';
 import { UsageError } from '../../src/errors.js';
 
 const fleet = (n: number): Host[] =>
@@ -145,6 +146,19 @@ describe('steps per host', () => {
     assert.match(text, /web1 \(serves r7\)\n    nothing to do: already serves r7\n  web2 \(serves r6\)\n    switch current → r7\n  web3 \(serves r7\)\n    nothing to do/);
     assert.match(text, /failure budget: 0 hosts of 3; no health checks$/m);
     assert.doesNotMatch(text, /retry/);
+    assert.doesNotMatch(text, /relay/, 'no relays: every host pulls from the admin node, nothing to say');
+  });
+
+  it('with relays: who pulls from whom, and when a host gives up on its relay', () => {
+    const hosts = fleet(5).map((h, i) => ({ ...h, datacenter: i % 2 ? 'iad1' : 'phx1' }));
+    const text = formatPlan(buildPlan({ release: 'r7', hosts, rollout: DEFAULT_ROLLOUT, parallel: 25, remotePath: '/data/www/shop', keepReleases: 5 }), {
+      target: 'shop-prod',
+      release: { id: 'r7', created: false },
+      live: new Map(),
+      parallel: 25,
+      relays: { relays: plannedRelays(hosts, 1), minRate: 256 * 1024 },
+    }).join('\n');
+    assert.match(text, /\n  through 2 relays, which pull it from here and serve their datacenter \(a host whose relay fails or serves it under 256\.0 kB\/s tries another of its datacenter, then pulls from here\):\n    web1 \(phx1\) serves web3, web5\n    web2 \(iad1\) serves web4\n/);
   });
 });
 

@@ -143,6 +143,9 @@ describe('planDocument', () => {
     assert.deepEqual(planned[1]!.steps, [{ kind: 'switch', text: 'switch current → r7' }]);
     assert.equal(doc.autoRevert, plan.autoRevert);
     assert.equal(doc.keepReleases, 5);
+    assert.deepEqual([doc.relays, doc.relayMinRate], [[], null]);
+    const relayed = planDocument(plan, { target: 'shop-prod', release: { id: 'r7', created: false }, live: new Map(), parallel: 25, relays: { relays: [{ name: 'web1', datacenter: 'phx1', serves: ['web2', 'web3'] }], minRate: 1024 } });
+    assert.deepEqual([relayed.relays, relayed.relayMinRate], [[{ relay: 'web1', datacenter: 'phx1', serves: ['web2', 'web3'] }], 1024]);
   });
 });
 

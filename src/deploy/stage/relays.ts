@@ -39,6 +39,12 @@ export function relayAssignments(hosts: readonly Host[], relays: number | readon
   return { relays: chosen, relayOf, peers };
 }
 
+/** Each relay of these hosts, its datacenter and the hosts it serves (for `deploy plan`). */
+export function plannedRelays(hosts: readonly Host[], relays: number | readonly string[] | undefined): { name: string; datacenter: string; serves: string[] }[] {
+  const { relays: chosen, relayOf } = relayAssignments(hosts, relays);
+  return chosen.map((r) => ({ name: r.name, datacenter: r.datacenter ?? '', serves: [...relayOf].filter(([, of]) => of === r.name).map(([h]) => h) }));
+}
+
 /** What a host needs to pull from its relay. */
 export interface RelayEndpoint {
   name: string;
