@@ -164,8 +164,9 @@ const envSettings = z.strictObject({
   relays: z.union([z.number().int().min(1).max(10), z.array(checked(checkHostName)).min(1)]).optional(),
   /**
    * A host pulling from its relay slower than this (over the whole pull, after a grace for
-   * connecting) gives up on the relay and pulls from the admin node; so do the relay's other
-   * hosts from then on. Default 256KB/s: far below a working relay's share of its link.
+   * connecting) gives up on the relay and pulls from another relay of its datacenter, or from
+   * the admin node; so do the relay's other hosts from then on. Default 256KB/s: far below a
+   * working relay's share of its link.
    */
   relayMinRate: rate.optional(),
   rollout: rolloutSettings.optional(),
