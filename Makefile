@@ -69,7 +69,7 @@ uninstall:
 	@bash scripts/install.sh uninstall $(INSTALL_DIRS)
 
 # Slipway against plain parallel rsync over OpenSSH on a 20-host loopback fleet (then 50 and 100
-# hosts), then the shaped network (bench-shaped, below); ~25 min, needs root. Not part of `make
+# hosts), then the shaped network (bench-shaped, below); ~16 min, needs root. Not part of `make
 # test`. BENCH_REPS, BENCH_SCALE: see bench/bench.ts; SHAPED_*: see bench/shaped.ts.
 bench: build
 	node --import tsx bench/bench.ts
