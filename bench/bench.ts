@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { type Fleet, startFleet } from '../test/support/fleet.js';
-import { writeSyntheticApp } from './synth.js';
+import { git, makeBenchRepo, median, parseSize, running, sudoEnv, timed } from './common.js';
 import { formatUse, summarise, TRACED } from './trace.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -67,7 +67,6 @@ function places(): { admin: string; hosts: string } {
 }
 /** The targets of #22: the admin node on disk, as users' admin nodes are. */
 const TARGETS: Record<Scenario, number> = { first: 0.5, onefile: 0.25, nochange: 0.12, rollback: 0.4 };
-const GIT_ENV = { GIT_AUTHOR_NAME: 'dev', GIT_AUTHOR_EMAIL: 'dev@example.com', GIT_COMMITTER_NAME: 'dev', GIT_COMMITTER_EMAIL: 'dev@example.com', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
 
 type Scenario = 'first' | 'onefile' | 'nochange' | 'rollback';
 type Tool = 'slipway' | 'baseline';
@@ -84,43 +83,12 @@ interface Measured extends Sample {
 }
 
 const log = (text: string) => process.stderr.write(`bench: ${text}\n`);
-const git = (cwd: string, ...args: string[]) => execa('git', args, { cwd, env: GIT_ENV });
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
-/** The measured runs under way: a Ctrl-C stops them before the fleet. */
-const running = new Set<ReturnType<typeof execa>>();
-
-/**
- * What both tools run with: the environment `sudo` leaves a command (env_reset), since users
- * and Jenkins run `sudo deploy`, plus what the run itself sets. Nothing else of the runner's
- * environment leaks in: NODE_OPTIONS could change anything, and NODE_EXTRA_CA_CERTS makes
- * Node 20 parse every CA certificate while it starts (85 ms on the 2-core test machine, in
- * every Slipway run and in no baseline run), which sudo would have dropped.
- */
-function sudoEnv(set: Record<string, string> = {}): Record<string, string> {
-  const keep = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LANGUAGE', 'LC_ALL', 'TERM'];
-  const kept = Object.fromEntries(keep.flatMap((k) => (process.env[k] === undefined ? [] : [[k, process.env[k]!]])));
-  return { ...kept, ...set };
-}
-
-/** Run a command under GNU time: wall, user+sys of the whole (reaped) process tree, peak RSS. */
+/** Run a command under GNU time: wall, user+sys of the whole (reaped) process tree, peak RSS; a failure throws. */
 async function measure(cmd: string, args: string[], env: Record<string, string>, timeFile: string): Promise<Omit<Measured, 'bytesPerHost'>> {
-  const started = performance.now();
-  const child = execa('/usr/bin/time', ['-f', '%U %S %M', '-o', timeFile, cmd, ...args], { env, extendEnv: false, reject: false, all: true, timeout: 900_000 });
-  running.add(child);
-  const r = await child.finally(() => running.delete(child));
-  const wallS = (performance.now() - started) / 1000;
-  if (r.exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.exitCode}:\n${String(r.all).split('\n').slice(-30).join('\n')}`);
-  const [user, sys, rssKB] = (await readFile(timeFile, 'utf8')).trim().split('\n').pop()!.split(' ').map(Number);
-  return { wallS, cpuS: user! + sys!, rssMB: rssKB! / 1024, out: String(r.all) };
-}
-
-function parseSize(n: string, unit: string): number {
-  return Number(n) * (unit === 'MB' ? 1024 * 1024 : unit === 'kB' ? 1024 : 1);
+  const { exitCode, ...m } = await timed(cmd, args, env, timeFile, 900_000);
+  if (exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${exitCode}:\n${m.out.split('\n').slice(-30).join('\n')}`);
+  return m;
 }
 
 class Bench {
@@ -145,14 +113,8 @@ class Bench {
   }
 
   async setup(): Promise<void> {
-    await mkdir(this.repos, { recursive: true });
     await mkdir(this.apps, { recursive: true });
-    const stats = await writeSyntheticApp(this.work);
-    log(`synthetic app: ${stats.files} files, ${(stats.bytes / 1024 / 1024).toFixed(1)} MB`);
-    await git(this.dir, '-c', 'init.defaultBranch=main', 'init', '-q', this.work);
-    await git(this.work, 'add', '-A');
-    await git(this.work, 'commit', '-qm', 'bench app');
-    await git(this.dir, 'clone', '-q', '--bare', this.work, join(this.repos, 'bench.git'));
+    await makeBenchRepo(this.dir, this.work, join(this.repos, 'bench.git'), log);
     await git(this.work, 'remote', 'add', 'origin', join(this.repos, 'bench.git'));
     await this.syncTree();
     const help = await execa('node', [CLI, 'rollback', '--help'], { reject: false, all: true });

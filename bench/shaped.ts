@@ -33,7 +33,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { type NetFleet, rateBits, startNetFleet } from '../test/support/netfleet.js';
-import { writeSyntheticApp } from './synth.js';
+import { git, makeBenchRepo, median, parseSize, running, sudoEnv, timed } from './common.js';
 
 /**
  * The scenarios, each an env of the bench app (target `bench-<name>`) with these extra keys.
@@ -67,15 +67,8 @@ const OUT = process.env.SHAPED_OUT;
 const SSH_EXTRA = process.env.SHAPED_SSH ?? '';
 const DISK = process.env.BENCH_DISK ?? '/var/tmp';
 const CHOSEN = (process.env.SHAPED_SCENARIOS ?? '').split(',').filter(Boolean);
-const GIT_ENV = { GIT_AUTHOR_NAME: 'dev', GIT_AUTHOR_EMAIL: 'dev@example.com', GIT_COMMITTER_NAME: 'dev', GIT_COMMITTER_EMAIL: 'dev@example.com', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
 
 const log = (text: string) => process.stderr.write(`bench-shaped: ${text}\n`);
-const git = (cwd: string, ...args: string[]) => execa('git', args, { cwd, env: GIT_ENV });
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const MB = 1e6;
 
 interface Sample {
@@ -106,25 +99,11 @@ interface Sample {
   failures: string[];
 }
 
-/** The measured run under way: a Ctrl-C stops it before the fleet. */
-const running = new Set<ReturnType<typeof execa>>();
-
-/** The environment `sudo` leaves a command (see bench/bench.ts), plus what the run sets. */
-function sudoEnv(set: Record<string, string> = {}): Record<string, string> {
-  const keep = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LANGUAGE', 'LC_ALL', 'TERM'];
-  const kept = Object.fromEntries(keep.flatMap((k) => (process.env[k] === undefined ? [] : [[k, process.env[k]!]])));
-  return { ...kept, ...set };
-}
-
 /** The machine's CPU time so far, all cores (/proc/stat's first line, in ticks): busy is all but idle and iowait. */
 async function machineCpu(): Promise<{ busy: number; total: number }> {
   const ticks = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
   const total = ticks.reduce((a, b) => a + b, 0);
   return { busy: total - ticks[3]! - ticks[4]!, total };
-}
-
-function parseSize(n: string, unit: string): number {
-  return Number(n) * (unit === 'GB' ? 1024 ** 3 : unit === 'MB' ? 1024 * 1024 : unit === 'kB' ? 1024 : 1);
 }
 
 /** tmpfs for the hosts when it has room for every host's copy (they live in RAM), else the disk. */
@@ -152,15 +131,8 @@ class Bench {
 
   /** The app's repo; returns its tree's bytes. */
   async setup(): Promise<number> {
-    await mkdir(this.repos, { recursive: true });
     await mkdir(this.apps, { recursive: true });
-    const stats = await writeSyntheticApp(this.work);
-    log(`synthetic app: ${stats.files} files, ${(stats.bytes / 1024 / 1024).toFixed(1)} MB`);
-    await git(this.dir, '-c', 'init.defaultBranch=main', 'init', '-q', this.work);
-    await git(this.work, 'add', '-A');
-    await git(this.work, 'commit', '-qm', 'bench app');
-    await git(this.dir, 'clone', '-q', '--bare', this.work, join(this.repos, 'bench.git'));
-    return stats.bytes;
+    return (await makeBenchRepo(this.dir, this.work, join(this.repos, 'bench.git'), log)).bytes;
   }
 
   /** One env per scenario, each listing every host with its datacenter. */
@@ -195,35 +167,23 @@ ${envs}
     const egress0 = await fleet.adminEgressBytes();
     const ingress0 = await fleet.adminIngressBytes();
     const dc0 = await Promise.all(fleet.datacenters.map((dc) => fleet.dcUplinkBytes(dc)));
-    const timeFile = join(this.dir, 'time');
     const cpu0 = await machineCpu();
-    const started = performance.now();
-    const child = execa('/usr/bin/time', ['-f', '%U %S %M', '-o', timeFile, 'node', CLI, `${APP}-${s.name}`], {
-      env: sudoEnv({ SLIPWAY_APPS: this.apps, SLIPWAY_ROOT: this.root, CI: '1' }),
-      extendEnv: false,
-      reject: false,
-      all: true,
-      timeout: 1_800_000,
-    });
-    running.add(child);
-    const r = await child.finally(() => running.delete(child));
-    const wallS = (performance.now() - started) / 1000;
+    const r = await timed('node', [CLI, `${APP}-${s.name}`], sudoEnv({ SLIPWAY_APPS: this.apps, SLIPWAY_ROOT: this.root, CI: '1' }), join(this.dir, 'time'), 1_800_000);
     const cpu1 = await machineCpu();
-    const out = String(r.all);
+    const out = r.out;
     const failures = [...out.matchAll(/^\s+(\S+): not staged \((.*)\)/gm)].map((m) => `${m[1]}: ${m[2]}`);
     // a run that failed as a whole (not host by host) says nothing worth measuring
     if (r.exitCode !== 0 && !failures.length) throw new Error(`deploy ${APP}-${s.name} exited ${r.exitCode}:\n${out.split('\n').slice(-30).join('\n')}`);
     const adminEgressBytes = (await fleet.adminEgressBytes()) - egress0;
     const adminIngressBytes = (await fleet.adminIngressBytes()) - ingress0;
     const dc1 = await Promise.all(fleet.datacenters.map((dc) => fleet.dcUplinkBytes(dc)));
-    const [user, sys, rssKB] = (await readFile(timeFile, 'utf8')).trim().split('\n').pop()!.split(' ').map(Number);
     const staged = [...out.matchAll(/\] staged r\d+ \(\d+ files?, ([0-9.]+) (B|kB|MB|GB) received([^)\n]*)\)/g)];
     const live = fleet.hosts.slice(0, size).filter((h) => existsSync(join(h.dataDir, 'www', APP, 'current', 'index.html'))).length;
     return {
       hosts: size,
-      wallS,
-      cpuS: user! + sys!,
-      rssMB: rssKB! / 1024,
+      wallS: r.wallS,
+      cpuS: r.cpuS,
+      rssMB: r.rssMB,
       adminEgressBytes,
       adminIngressBytes,
       egressPerHost: adminEgressBytes / size,
@@ -233,7 +193,7 @@ ${envs}
       fromRelay: staged.filter((m) => m[3]!.includes('from relay')).length,
       live,
       machineBusy: (cpu1.busy - cpu0.busy) / (cpu1.total - cpu0.total || 1),
-      exitCode: r.exitCode ?? -1,
+      exitCode: r.exitCode,
       failures,
       out,
     };

@@ -21,6 +21,7 @@
 # temporary copies of private files) are kept out of the tree: a repository may hold any
 # name, and a name it holds is never written through.
 set -eu
+# shellcheck disable=SC2034 # rsync and deadline are read by run_rsync, in common.sh
 base=$1 dir=$2 rev=$3 port=$4 timeout=$5 rsync=$6 group=$7 basedir=$8 baserev=$9 mode=${10} payload=${11} arg=${12} deadline=${13}
 shift 13
 umask 022
