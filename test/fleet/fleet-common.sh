@@ -1,7 +1,20 @@
 # shellcheck shell=bash
 # What fleet.sh (hosts on loopback) and netfleet.sh (hosts in network namespaces) share: a
 # host's sshd config and the process helpers. Sourced by both after they set F (the fleet's
-# dir), SSHD and hostdir(); FLEET_TOOL names the script in the files it writes.
+# dir), SSHD and FLEET_TOOL (the script's name, for messages and the files it writes); they set
+# HOSTS_LIST ("name addr ..." per host) before anything here runs.
+
+die() { echo "${FLEET_TOOL%.sh}: $*" >&2; exit 1; }
+say() { echo "${FLEET_TOOL%.sh}: $*" >&2; }
+
+hostdir() { echo "$F/hosts/$1"; }
+
+addr_of() {
+  local a
+  a=$(awk -v n="$1" '$1 == n { print $2 }' "$HOSTS_LIST" 2>/dev/null || true)
+  [ -n "$a" ] || die "no host named '$1' in $HOSTS_LIST (run '$FLEET_TOOL up' first)"
+  echo "$a"
+}
 
 # Alive and not a zombie: a dead daemon's parent is init, which may not reap it at once.
 alive() {

@@ -35,22 +35,10 @@ FLEET_TOOL=fleet.sh
 HTTP_PORT=8080
 HOSTS_LIST=$F/hosts.list
 
-die() { echo "fleet: $*" >&2; exit 1; }
-say() { echo "fleet: $*" >&2; }
-
 # Inside a host, /root and /data are mounted over: sshd (which reads its config and keys after
 # the mounts) and the http server would find nothing of ours under those paths.
 # The http server is copied into $F for the same reason, so the repo itself may live under /root.
 case $F/ in /root/* | /data/*) die "$F is under /root or /data, which every host mounts over" ;; esac
-
-hostdir() { echo "$F/hosts/$1"; }
-
-addr_of() {
-  local a
-  a=$(awk -v n="$1" '$1 == n { print $2 }' "$HOSTS_LIST" 2>/dev/null || true)
-  [ -n "$a" ] || die "no host named '$1' in $HOSTS_LIST (run 'fleet.sh up N' first)"
-  echo "$a"
-}
 
 # Print the pid in a pid file if that process is alive and its command line mentions $2,
 # so that a stale pid file whose pid was reused never makes us signal a stranger.
@@ -141,7 +129,6 @@ wait_ready() { # name what pidfile addr port log
     sleep 0.1
   done
 }
-
 
 cmd_up() {
   local n=${1:-} i name addr d conf changed=()

@@ -62,22 +62,10 @@ HTTP_PORT=8080
 HOSTS_LIST=$F/hosts.list
 LINKS_LIST=$F/links.list
 
-die() { echo "netfleet: $*" >&2; exit 1; }
-say() { echo "netfleet: $*" >&2; }
-
 case $F/ in /root/* | /data/*) die "$F is under /root or /data, which every host mounts over" ;; esac
-
-hostdir() { echo "$F/hosts/$1"; }
 
 # The run id of the fleet in $F, if any.
 run_id() { cat "$F/id" 2>/dev/null || true; }
-
-addr_of() {
-  local a
-  a=$(awk -v n="$1" '$1 == n { print $2 }' "$HOSTS_LIST" 2>/dev/null || true)
-  [ -n "$a" ] || die "no host named '$1' in $HOSTS_LIST (run 'netfleet.sh up' first)"
-  echo "$a"
-}
 
 netns_of() {
   local id
@@ -160,7 +148,6 @@ sshd_pids() {
   http=$(http_pid "$1" || true)
   pids_in_netns "$(netns_of "$1")" | { grep -vx -- "${http:-none}" || true; }
 }
-
 
 # Start host NAME: inside its netns, a fresh mount namespace with its /data and /root, then
 # (unless NETFLEET_HTTP=0) the http server in the background and sshd, which daemonizes.
