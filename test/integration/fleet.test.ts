@@ -8,26 +8,11 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { fleetNet, startFleet, type Fleet, type FleetHost } from '../support/fleet.js';
+import { fleetNet, fleetSshArgs, startFleet, type Fleet, type FleetHost } from '../support/fleet.js';
 
 /** The system ssh client, trusting only the fleet's known_hosts and nothing from ~/.ssh. */
 function ssh(fleet: Fleet, host: FleetHost, command: string, connectTimeout = 5) {
-  return execa(
-    'ssh',
-    [
-      '-F', '/dev/null',
-      '-i', fleet.clientKey,
-      '-o', `UserKnownHostsFile=${fleet.knownHosts}`,
-      '-o', 'GlobalKnownHostsFile=/dev/null',
-      '-o', 'StrictHostKeyChecking=yes',
-      '-o', 'BatchMode=yes',
-      '-o', 'IdentitiesOnly=yes',
-      '-o', `ConnectTimeout=${connectTimeout}`,
-      `root@${host.address}`,
-      command,
-    ],
-    { reject: false, timeout: 20_000 },
-  );
+  return execa('ssh', fleetSshArgs(fleet, host, command, connectTimeout), { reject: false, timeout: 20_000 });
 }
 
 /** GET with the path sent as is: fetch() would normalise "..", which is what we want to test. */

@@ -11,29 +11,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { type NetFleet, type NetFleetHost, rateBits, startNetFleet } from '../support/netfleet.js';
+import { fleetSshArgs } from '../support/fleet.js';
 
 const ADMIN_RATE = '50mbit';
 /** Its own /16, apart from the benchmark's default (10.213). */
 const PREFIX = '10.214';
 const MB = 1024 * 1024;
 
-function sshArgs(fleet: NetFleet, host: NetFleetHost, command: string): string[] {
-  return [
-    '-F', '/dev/null',
-    '-i', fleet.clientKey,
-    '-o', `UserKnownHostsFile=${fleet.knownHosts}`,
-    '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', 'BatchMode=yes',
-    '-o', 'IdentitiesOnly=yes',
-    '-o', 'ConnectTimeout=5',
-    `root@${host.address}`,
-    command,
-  ];
-}
 
 function ssh(fleet: NetFleet, host: NetFleetHost, command: string) {
-  return execa('ssh', sshArgs(fleet, host, command), { reject: false, timeout: 30_000 });
+  return execa('ssh', fleetSshArgs(fleet, host, command), { reject: false, timeout: 30_000 });
 }
 
 /** Every process whose command line mentions dir (the sshd configs and http servers live there). */
@@ -136,7 +123,7 @@ describe('netns fleet', { timeout: 90_000 }, () => {
     // admin → host: time and the admin egress counter
     const egress0 = await fleet.adminEgressBytes();
     let t0 = performance.now();
-    const up = await execa('ssh', sshArgs(fleet, host, 'wc -c'), { input: Buffer.alloc(bytes), timeout: 30_000 });
+    const up = await execa('ssh', fleetSshArgs(fleet, host, 'wc -c'), { input: Buffer.alloc(bytes), timeout: 30_000 });
     let seconds = (performance.now() - t0) / 1000;
     assert.equal(Number(up.stdout.trim()), bytes);
     const sent = (await fleet.adminEgressBytes()) - egress0;
@@ -145,7 +132,7 @@ describe('netns fleet', { timeout: 90_000 }, () => {
     assert.ok((bytes * 8) / seconds <= rate * 1.2, `admin → host: ${((bytes * 8) / seconds / 1e6).toFixed(1)} Mbit/s, over ${ADMIN_RATE} × 1.2`);
     // host → admin
     t0 = performance.now();
-    const down = await execa('ssh', sshArgs(fleet, host, `head -c ${bytes} /dev/zero`), { encoding: 'buffer', timeout: 30_000 });
+    const down = await execa('ssh', fleetSshArgs(fleet, host, `head -c ${bytes} /dev/zero`), { encoding: 'buffer', timeout: 30_000 });
     seconds = (performance.now() - t0) / 1000;
     assert.equal(down.stdout.length, bytes);
     t.diagnostic(`host → admin: ${bytes} B in ${seconds.toFixed(2)} s (${((bytes * 8) / seconds / 1e6).toFixed(1)} Mbit/s)`);

@@ -36,6 +36,22 @@ export interface Fleet {
 
 const script = fileURLToPath(new URL('../fleet/fleet.sh', import.meta.url));
 
+/** The system ssh client's arguments to run `command` on a fleet host, trusting only the fleet's known_hosts and nothing from ~/.ssh. */
+export function fleetSshArgs(fleet: Pick<Fleet, 'clientKey' | 'knownHosts'>, host: Pick<FleetHost, 'address'>, command: string, connectTimeout = 5): string[] {
+  return [
+    '-F', '/dev/null',
+    '-i', fleet.clientKey,
+    '-o', `UserKnownHostsFile=${fleet.knownHosts}`,
+    '-o', 'GlobalKnownHostsFile=/dev/null',
+    '-o', 'StrictHostKeyChecking=yes',
+    '-o', 'BatchMode=yes',
+    '-o', 'IdentitiesOnly=yes',
+    '-o', `ConnectTimeout=${connectTimeout}`,
+    `root@${host.address}`,
+    command,
+  ];
+}
+
 /**
  * The loopback network a test asks for (`127.0.11`), moved by SLIPWAY_TEST_NET (`127.4`: its
  * first two octets), so that two suites, or a suite and a demo, can run side by side.
