@@ -32,7 +32,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { type NetFleet, rateBits, startNetFleet } from '../test/support/netfleet.js';
+import { type NetFleet, hostEntries, rateBits, startNetFleet } from '../test/support/netfleet.js';
 import { git, makeBenchRepo, median, parseSize, running, sudoEnv, timed } from './common.js';
 
 /**
@@ -137,7 +137,7 @@ class Bench {
 
   /** One env per scenario, each listing every host with its datacenter. */
   async writeApp(fleet: NetFleet, size: number, scenarios: Scenario[]): Promise<void> {
-    const hosts = fleet.hosts.slice(0, size).map((h) => `{ name: '${h.name}', address: '${h.address}', datacenter: '${h.datacenter}' }`).join(', ');
+    const hosts = hostEntries(fleet.hosts.slice(0, size));
     const envs = scenarios.map((s) => `    ${s.name}: { ${s.envExtra} hosts: [${hosts}] },`).join('\n');
     await writeFile(
       join(this.apps, `${APP}.ts`),

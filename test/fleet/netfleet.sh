@@ -178,6 +178,13 @@ launch_host() { # name net|- http|-
 # shellcheck disable=SC2016  # $0 and $1 are the inner bash's arguments, as meant
 can_connect() { timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null; }
 
+# Say why, with the last lines of host NAME's logs, and fail.
+give_up() { # name why
+  say "$2; last lines of its logs:"
+  tail -n 5 "$F/$1.log" "$F/$1.http.log" >&2 2>/dev/null || true
+  exit 1
+}
+
 # Wait, until $DEADLINE, for every host's pid files, then for its ports to accept TCP.
 wait_ready() { # names...
   local name addr pending=("$@") left
@@ -188,21 +195,13 @@ wait_ready() { # names...
     done
     pending=("${left[@]+"${left[@]}"}")
     [ ${#pending[@]} -gt 0 ] || break
-    if [ "$SECONDS" -ge "$DEADLINE" ]; then
-      say "${#pending[@]} hosts not started after ${TIMEOUT}s (first: ${pending[0]}); last lines of its logs:"
-      tail -n 5 "$F/${pending[0]}.log" "$F/${pending[0]}.http.log" >&2 2>/dev/null || true
-      exit 1
-    fi
+    [ "$SECONDS" -lt "$DEADLINE" ] || give_up "${pending[0]}" "${#pending[@]} hosts not started after ${TIMEOUT}s (first: ${pending[0]})"
     sleep 0.1
   done
   for name in "$@"; do
     addr=$(addr_of "$name")
     until can_connect "$addr" 22 && { [ "$WITH_HTTP" != 1 ] || can_connect "$addr" "$HTTP_PORT"; }; do
-      if [ "$SECONDS" -ge "$DEADLINE" ]; then
-        say "$name: not accepting connections on $addr after ${TIMEOUT}s; last lines of its logs:"
-        tail -n 5 "$F/$name.log" "$F/$name.http.log" >&2 2>/dev/null || true
-        exit 1
-      fi
+      [ "$SECONDS" -lt "$DEADLINE" ] || give_up "$name" "$name: not accepting connections on $addr after ${TIMEOUT}s"
       sleep 0.1
     done
   done

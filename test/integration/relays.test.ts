@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import { type World, commitTree, git, makeWorld, treeOf } from '../support/world.js';
-import { type NetFleet, type NetFleetHost, startNetFleet } from '../support/netfleet.js';
+import { type NetFleet, type NetFleetHost, hostEntries, startNetFleet } from '../support/netfleet.js';
 
 /** Host links of 25 Mbit/s: a few MB take seconds, long enough to catch a pull in the middle. */
 const RATES = { adminRate: '100mbit', dcRate: '1gbit', hostRate: '25mbit' };
@@ -54,8 +54,7 @@ describe('relays: a datacenter pulls from its relay, not from the admin node', {
 
   before(async () => {
     w = await makeWorld({ net: 'unused', fleet: async (dir) => (net = await startNetFleet({ dir, dcs: 2, hosts: 6, prefix: '10.215', http: true, ...RATES })) });
-    const hosts = net.hosts.map((h) => `{ name: '${h.name}', address: '${h.address}', datacenter: '${h.datacenter}' }`).join(', ');
-    await w.writeApp({ env: `hosts: [${hosts}], relays: 1,` });
+    await w.writeApp({ env: `hosts: [${hostEntries(net.hosts)}], relays: 1,` });
   });
 
   after(async () => {
@@ -128,8 +127,7 @@ describe('relays: a datacenter pulls from its relay, not from the admin node', {
     const slow = ['qdisc', 'change', 'dev', 'eth0', 'root', 'tbf', 'rate', '2mbit', 'burst', '65536', 'latency', '20ms'];
     await net.inNetns(host(2).name, 'tc', slow);
     try {
-      const hosts = net.hosts.map((h) => `{ name: '${h.name}', address: '${h.address}', datacenter: '${h.datacenter}' }`).join(', ');
-      await w.writeApp({ env: `hosts: [${hosts}], relays: 1, relayMinRate: '1MB/s',` });
+      await w.writeApp({ env: `hosts: [${hostEntries(net.hosts)}], relays: 1, relayMinRate: '1MB/s',` });
       // 8 MB in the release: 18 s for a pull from a relay (10 s of grace, then 1 MB/s), where
       // web2's 2 Mbit/s shared by two hosts needs about 64 s
       const blob = Buffer.alloc(6 * 1024 * 1024);
@@ -153,8 +151,7 @@ describe('relays: a datacenter pulls from its relay, not from the admin node', {
 
   it('two relays per datacenter: the hosts of one killed mid-transfer pull from the other, not from the admin node', async () => {
     // dc1's relays are web1 and web3, and web5 pulls from web1; dc2's web2 and web4, for web6
-    const hosts = net.hosts.map((h) => `{ name: '${h.name}', address: '${h.address}', datacenter: '${h.datacenter}' }`).join(', ');
-    await w.writeApp({ env: `hosts: [${hosts}], relays: 2,` });
+    await w.writeApp({ env: `hosts: [${hostEntries(net.hosts)}], relays: 2,` });
     const blob = Buffer.alloc(6 * 1024 * 1024);
     for (let i = 0; i < blob.length; i += 4) blob.writeUInt32LE((i * 1103515245 + 12345) >>> 0, i);
     await w.commit({ 'static/blob4.bin': blob.toString('base64') }, 'v5 with a fourth blob');

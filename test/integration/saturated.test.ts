@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type World, commitTree, git, makeWorld, treeOf } from '../support/world.js';
-import { type NetFleet, startNetFleet } from '../support/netfleet.js';
+import { type NetFleet, hostEntries, startNetFleet } from '../support/netfleet.js';
 
 describe('a saturated admin uplink: busy hosts are not taken for frozen ones', { timeout: 300_000 }, () => {
   let w: World;
@@ -17,9 +17,8 @@ describe('a saturated admin uplink: busy hosts are not taken for frozen ones', {
 
   before(async () => {
     w = await makeWorld({ net: 'unused', fleet: async (dir) => (net = await startNetFleet({ dir, dcs: 1, hosts: 4, prefix: '10.216', http: false, adminRate: '8mbit', dcRate: '1gbit', hostRate: '1gbit' })) });
-    const hosts = net.hosts.map((h) => `{ name: '${h.name}', address: '${h.address}' }`).join(', ');
     // the default keepalives (every 2 s, 3 missed), written out: they are what is tested
-    await w.writeApp({ env: `hosts: [${hosts}], ssh: { keepaliveInterval: 2, keepaliveCountMax: 3 }, ` });
+    await w.writeApp({ env: `hosts: [${hostEntries(net.hosts)}], ssh: { keepaliveInterval: 2, keepaliveCountMax: 3 }, ` });
   });
 
   after(async () => {

@@ -66,6 +66,11 @@ export interface NetFleet extends Fleet {
 
 const script = fileURLToPath(new URL('../fleet/netfleet.sh', import.meta.url));
 
+/** Hosts as an app file's `hosts` entries (TypeScript source), each with its datacenter. */
+export function hostEntries(hosts: readonly NetFleetHost[]): string {
+  return hosts.map((h) => `{ name: '${h.name}', address: '${h.address}', datacenter: '${h.datacenter}' }`).join(', ');
+}
+
 /** A tc rate (`1gbit`, `50mbit`) in bits per second. */
 export function rateBits(rate: string): number {
   const m = /^(\d+)(bit|kbit|mbit|gbit)$/.exec(rate);
