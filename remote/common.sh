@@ -77,12 +77,12 @@ kept_releases() {
 }
 
 # What a host has, read before deciding what to send it: the live release, and every
-# release directory with its commit (a directory without one is incomplete). With $1 =
-# verify, a release other than the live one counts only if it matches its manifest (a
-# rollback would switch to it as it is); else `edited <dir> <n|unverifiable>`, and it is
-# staged afresh. Without, such releases are listed `unchecked`: a deploy rarely switches to
-# one, and then the stage script checks it (verifying every kept release costs each host a
-# walk of every kept tree on every deploy).
+# release directory with its commit (a directory without one is incomplete). The release
+# named $1 (a rollback's target, switched to as it is), if not the live one, counts only if
+# it matches its manifest; else `edited <dir> <n|unverifiable>`, and it is staged afresh.
+# Other releases are listed `unchecked`: should one be needed (a delta's base), the stage
+# script checks it. Each check walks a whole tree, so a host checks only the one that the
+# run may switch to, not every kept release (measured in docs/benchmark.md).
 look() {
   read_live
   echo "live $live"
@@ -90,7 +90,7 @@ look() {
     for d in r*-*; do
       revision_of "$d"
       [ -n "$r" ] || continue
-      if [ "$d" != "$live" ] && [ "${1-}" != verify ]; then echo "have $d $r unchecked"; continue; fi
+      if [ "$d" != "$live" ] && [ "$d" != "${1-}" ]; then echo "have $d $r unchecked"; continue; fi
       if [ "$d" != "$live" ]; then
         verify "$d"
         [ "$bad" = 0 ] || { echo "edited $d ${bad:-unverifiable}"; continue; }

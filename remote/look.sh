@@ -3,8 +3,8 @@
 # A host's look that then waits to switch it, in one remote process: the admin node sends
 # the release directory once every host has staged it. Input that ends without one (the
 # run stopped, failed elsewhere, or switches this host another way) and a connection that
-# closes both end it with nothing changed. Arguments: base, and `verify` to check the kept
-# releases against their manifests (see look).
+# closes both end it with nothing changed. Arguments: base, and the release directory to
+# check against its manifest (a rollback's target; see look), if any.
 base=$1
 look "${2-}"
 echo ready

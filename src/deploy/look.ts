@@ -30,22 +30,22 @@ export class HostLook {
   private ended = false;
 
   /** Look at the host now; ssh.commandTimeout bounds the look, and later the switch. */
-  static open(host: HostConnection, appEnv: AppEnv, verifyKept = false): HostLook {
-    return new HostLook(host, appEnv.remote.path, appEnv.ssh.commandTimeout * 1000, verifyKept);
+  static open(host: HostConnection, appEnv: AppEnv, verify?: string): HostLook {
+    return new HostLook(host, appEnv.remote.path, appEnv.ssh.commandTimeout * 1000, verify);
   }
 
   constructor(
     host: HostConnection,
     base: string,
     private readonly timeoutMs: number,
-    /** Check the kept releases against their manifests in the look (a rollback switches to one). */
-    verifyKept = false,
+    /** The kept release directory to check against its manifest in the look (a rollback's target, switched to as it is). */
+    verify?: string,
   ) {
     let ready!: (state: HostState) => void;
     const looked = new Promise<HostState>((resolve) => (ready = resolve));
     // the look's lines until `ready`; what follows is the switch's
     let said: string[] | undefined = [];
-    this.result = host.run(lookCmd(base, verifyKept), {
+    this.result = host.run(lookCmd(base, verify), {
       input: this.input,
       timeoutMs: 0,
       signal: this.stop.signal,

@@ -96,10 +96,12 @@ export function aheadCmd(base: string, token: string): Cmd {
 /**
  * Read what a host has (`live <dir>`, then `have <dir> <revision>` per complete release,
  * then `ready`), then wait: a release directory on stdin switches the host to it, as
- * activateCmd does; the end of stdin exits with nothing changed.
+ * activateCmd does; the end of stdin exits with nothing changed. `verify`: the release
+ * directory (a rollback's target) to check against its manifest; other kept ones are `unchecked`.
  */
-export function lookCmd(base: string, verifyKept = false): Cmd {
-  return script('look', verifyKept ? [base, 'verify'] : [base]);
+export function lookCmd(base: string, verify?: string): Cmd {
+  if (verify !== undefined && !RELEASE_DIR.test(verify)) throw new Error(`not a release directory: ${JSON.stringify(verify)}`);
+  return script('look', verify ? [base, verify] : [base]);
 }
 
 /** Point `current` at a staged release directory (`r42-…`), atomically; prints `previous <dir>`. */

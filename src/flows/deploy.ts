@@ -42,7 +42,7 @@ export function deploy(appEnv: AppEnv, options: DeployOptions, reporter: Reporte
 async function deployLocked(appEnv: AppEnv, options: DeployOptions, reporter: Reporter, signal: AbortSignal): Promise<DeployResult> {
   checkRequiredPrivateFiles(appEnv); // before any host or the checkout is touched
   // the pre-connect: hosts are connected to (and looked at) while the admin node works; the connections wait for the release
-  const preconnected = preconnect(appEnv, reporter, false, { connect: options.connect });
+  const preconnected = preconnect(appEnv, reporter, { connect: options.connect });
   // the send-ahead: hosts with no release get the tree while the admin node commits it (started by the release phase)
   const ahead = new SendAhead(appEnv, preconnected, reporter);
   // for the history, read while the source is updated: what was live before this run, and the tip its event goes on

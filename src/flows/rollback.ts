@@ -9,6 +9,7 @@ import type { AppEnv } from '../config/resolve.js';
 import { interruption } from '../interrupt.js';
 import { type HostReport, shipRelease, verifyAllSwitched } from '../deploy/ship.js';
 import { preconnect } from '../deploy/connect/preconnect.js';
+import { releaseDir } from '../deploy/layout.js';
 import { UsageError } from '../errors.js';
 import {
   changedFiles,
@@ -73,12 +74,12 @@ export function rollback(appEnv: AppEnv, options: RollbackOptions, reporter: Rep
 }
 
 async function rollbackLocked(appEnv: AppEnv, options: RollbackOptions, reporter: Reporter): Promise<RollbackResult> {
-  // hosts are connected to (and looked at) while the rollback is planned; whatever happens, they are closed
-  // a rollback switches to a kept release as it is: the looks check them against their manifests
-  const preconnected = preconnect(appEnv, reporter, true, { connect: options.connect });
+  // hosts are connected to while the rollback is planned; whatever happens, they are closed. A
+  // rollback switches to a kept release as it is: each look checks that one against its manifest
+  const planned = viewStore(appEnv.paths.www).then(async (view) => ({ view, plan: await planRollback(appEnv, view, options) }));
+  const preconnected = preconnect(appEnv, reporter, { connect: options.connect, verify: planned.then(({ plan }) => releaseDir(plan.to)) });
   try {
-    const view = await viewStore(appEnv.paths.www);
-    const plan = await planRollback(appEnv, view, options);
+    const { view, plan } = await planned;
     if (plan.migrations.length) {
       reporter.emit({ kind: 'note', level: 'warn', text: `--force: rolling back across ${plural(plan.migrations.length, 'changed migration file')}: ${plan.migrations.slice(0, 5).join(', ')}` });
     }

@@ -46,23 +46,23 @@ describe('rollback over recorded hosts', () => {
   it('switches every host that still holds the previous release back to it, sending nothing', () =>
     recorded(async (rec) => {
       const a = await setUp();
-      for (const h of HOSTS) rec.host(h).expect('look', look({ live: r3, kept: [r2, r1] }, { verify: true }));
+      for (const h of HOSTS) rec.host(h).expect('look', look({ live: r3, kept: [r2, r1] }));
       const { plan, hosts } = await rollback(a.appEnv, { connect: rec.connect }, quietReporter());
       assert.equal(plan.from.id, 'r3');
       assert.equal(plan.to.id, 'r2');
       assert.deepEqual(hosts.map((h) => `${h.host} ${h.state}`), ['web1 switched', 'web2 switched', 'web3 switched']);
       assert.deepEqual(rec.lines(/ switch /).sort(), ['web1 switch r2', 'web2 switch r2', 'web3 switch r2']);
-      // the look verified the kept releases: a rollback switches to one as it is
-      for (const h of HOSTS) assert.deepEqual(rec.callsOn(h, 'look')[0]!.args, ['/data/www/shop', 'verify']);
+      // the look checked the target against its manifest, and only it: a rollback switches to it as it is
+      for (const h of HOSTS) assert.deepEqual(rec.callsOn(h, 'look')[0]!.args, ['/data/www/shop', dir(r2)]);
     }));
 
   it('--to an older release: a host that pruned it is sent its tree as a delta from what it serves; the others only switch', () =>
     recorded(async (rec) => {
       const a = await setUp();
-      rec.host('web1').expect('look', look({ live: r3, kept: [r2, r1] }, { verify: true }));
-      rec.host('web2').expect('look', look({ live: r3, kept: [r2, r1] }, { verify: true }));
+      rec.host('web1').expect('look', look({ live: r3, kept: [r2, r1] }));
+      rec.host('web2').expect('look', look({ live: r3, kept: [r2, r1] }));
       rec.host('web3')
-        .expect('look', look({ live: r3, kept: [r2] }, { verify: true }))
+        .expect('look', look({ live: r3, kept: [r2] }))
         .expect('stage', staged({ live: r3, delta: { from: r3, by: 'tar' } }));
       const { hosts } = await rollback(a.appEnv, { to: 'r1', connect: rec.connect }, quietReporter());
       assert.ok(hosts.every((h) => h.state === 'switched'));
@@ -81,11 +81,11 @@ describe('rollback over recorded hosts', () => {
   it('a kept release edited by hand is staged afresh on that host, never switched to as it is', () =>
     recorded(async (rec) => {
       const a = await setUp();
-      rec.host('web1').expect('look', look({ live: r3, kept: [r2] }, { verify: true }));
+      rec.host('web1').expect('look', look({ live: r3, kept: [r2] }));
       rec.host('web2')
-        .expect('look', look({ live: r3, edited: [{ release: r2, differ: 2 }] }, { verify: true }))
+        .expect('look', look({ live: r3, edited: [{ release: r2, differ: 2 }] }))
         .expect('stage', staged({ live: r3, delta: { from: r3, by: 'tar' } }));
-      rec.host('web3').expect('look', look({ live: r3, kept: [r2] }, { verify: true }));
+      rec.host('web3').expect('look', look({ live: r3, kept: [r2] }));
       await rollback(a.appEnv, { connect: rec.connect }, quietReporter());
       assert.equal(stageArgs(rec.callsOn('web2', 'stage')[0]!.args).dir, dir(r2));
       assert.deepEqual(rec.lines(/ switch /).sort(), ['web1 switch r2', 'web2 switch r2', 'web3 switch r2']);
@@ -94,8 +94,8 @@ describe('rollback over recorded hosts', () => {
   it('refuses to roll back across changed migrations without --force; no host is switched or sent anything', () =>
     recorded(async (rec) => {
       const a = await setUp(['migrations']);
-      // the hosts are looked at while the rollback is planned: nothing more
-      for (const h of HOSTS) rec.host(h).expect('look', look({ live: r3, kept: [r2] }, { verify: true }));
+      // the hosts are connected to while the rollback is planned; the refused plan runs nothing on them
+      for (const h of HOSTS) rec.host(h);
       const err = await failure(rollback(a.appEnv, { connect: rec.connect }, quietReporter()));
       assert.ok(err instanceof UsageError, String(err));
       assert.match(err.message, /^refusing to roll back r3 → r2: migrations changed in between \(in r3\):\n {2}migrations\/0002_add_price\.sql\n/);
@@ -109,9 +109,9 @@ describe('rollback over recorded hosts', () => {
     recorded(async (rec) => {
       const a = await setUp();
       const fails = { stderr: `release ${dir(r2)} is not staged on this host\n`, exitCode: 3 };
-      rec.host('web2').expect('look', look({ live: r3, kept: [r2] }, { verify: true, switchFails: fails }));
+      rec.host('web2').expect('look', look({ live: r3, kept: [r2] }, { switchFails: fails }));
       for (const h of ['web1', 'web3']) {
-        rec.host(h).expect('look', look({ live: r3, kept: [r2] }, { verify: true })).expect('activate', activated(r2), { args: ['/data/www/shop', dir(r3)] });
+        rec.host(h).expect('look', look({ live: r3, kept: [r2] })).expect('activate', activated(r2), { args: ['/data/www/shop', dir(r3)] });
       }
       const err = await failure(rollback(a.appEnv, { connect: rec.connect }, quietReporter()));
       assert.ok(err instanceof DeployFailedError, String(err));

@@ -17,7 +17,7 @@ export interface HostHas {
   live?: Held;
   /** Releases kept beside the live one (the live one is held anyway). */
   kept?: Held[];
-  /** Kept releases edited by hand (rollback looks only): how many paths differ. */
+  /** Kept releases edited by hand (seen only by a look asked to check one): how many paths differ. */
   edited?: { release: Held; differ: number }[];
 }
 
@@ -25,19 +25,20 @@ const dirOf = (r: Held) => releaseDir(r);
 /** `r2-…` → `r2`, for the timeline. */
 const idOf = (dir: string) => dir.split('-')[0]!;
 
-/** The look's lines (common.sh look): `live`, a `have` per release (`unchecked` unless verified), `edited`. */
-export function lookLines(has: HostHas, verify = false): string {
+/**
+ * The look's lines (common.sh look): `live`, a `have` per release (`unchecked` but for the
+ * live one and the one `verify` names), and `edited` if that one was edited by hand.
+ */
+export function lookLines(has: HostHas, verify?: string): string {
   const live = has.live ? dirOf(has.live) : '';
   const held = [...(has.live ? [has.live] : []), ...(has.kept ?? [])];
   const lines = [`live ${live}`];
-  for (const r of held) lines.push(`have ${dirOf(r)} ${r.commit}${verify || dirOf(r) === live ? '' : ' unchecked'}`);
-  if (verify) for (const e of has.edited ?? []) lines.push(`edited ${dirOf(e.release)} ${e.differ}`);
+  for (const r of held) lines.push(`have ${dirOf(r)} ${r.commit}${dirOf(r) === verify || dirOf(r) === live ? '' : ' unchecked'}`);
+  for (const e of has.edited ?? []) if (dirOf(e.release) === verify) lines.push(`edited ${dirOf(e.release)} ${e.differ}`);
   return `${lines.join('\n')}\n`;
 }
 
 export interface LookOptions {
-  /** The look checks kept releases against their manifests (rollback). */
-  verify?: boolean;
   /** What the switch answers instead of switching (a host whose switch fails). */
   switchFails?: Reply;
   /** The look itself fails (before `ready`). */
@@ -45,14 +46,14 @@ export interface LookOptions {
 }
 
 /**
- * look.sh: the look, `ready`, then wait. A release directory on stdin switches the host
+ * look.sh: the look (checking the release its second argument names, if any), `ready`, then wait. A release directory on stdin switches the host
  * (`previous <dir>`, `switched`; marked `switch rN` in the timeline); the end of stdin without
  * one ends it with nothing changed (marked `look closed`).
  */
 export function look(has: HostHas, options: LookOptions = {}): Answer {
-  return async (_call: Call, io: CallIo): Promise<Reply> => {
+  return async (call: Call, io: CallIo): Promise<Reply> => {
     if (options.lookFails) return options.lookFails;
-    io.say(`${lookLines(has, options.verify)}ready\n`);
+    io.say(`${lookLines(has, call.args[1])}ready\n`);
     const dir = (await io.input()).toString('utf8').split('\n')[0] ?? '';
     if (!dir) {
       io.mark('look closed');

@@ -95,17 +95,24 @@ describe('manifest and verify', () => {
 });
 
 describe('the look and the forget script', () => {
-  test('the look lists a non-live release only if it matches its manifest; the live one always', () => {
+  test('the look lists the release it is asked to check only if it matches its manifest; the live one always', () => {
     const { base, dirs } = host(4, 3);
     appendFileSync(join(base, 'releases', dirs[3]!, 'only-r4.txt'), 'edited\n');
     appendFileSync(join(base, 'releases', dirs[2]!, 'index.html'), 'edited\n'); // the live one, shared with r1 and r2
     rmSync(join(base, 'releases', `.${dirs[1]}.manifest`));
-    const r = spawnSync('/bin/sh', ['-c', shellLine(lookCmd(base, true))], { input: '', env: { PATH: process.env.PATH } });
-    const state = parseLook(r.stdout.toString());
-    assert.deepEqual([...state.have.keys()], [dirs[2]]);
-    assert.deepEqual(state.edited, [{ dir: dirs[0], differ: 1 }, { dir: dirs[1] }, { dir: dirs[3], differ: 2 }], 'r4: its own edit and the shared index.html');
+    const look = (verify?: string) => parseLook(spawnSync('/bin/sh', ['-c', shellLine(lookCmd(base, verify))], { input: '', env: { PATH: process.env.PATH } }).stdout.toString());
+    // each edited or unverifiable release, asked for, is `edited`; the others stay unchecked
+    assert.deepEqual(look(dirs[0]).edited, [{ dir: dirs[0], differ: 1 }], 'r1 holds the live one\'s edited index.html');
+    assert.deepEqual(look(dirs[1]).edited, [{ dir: dirs[1] }], 'r2 has no manifest');
+    const r4 = look(dirs[3]);
+    assert.deepEqual(r4.edited, [{ dir: dirs[3], differ: 2 }], 'r4: its own edit and the shared index.html');
+    assert.deepEqual([...r4.have.keys()].sort(), [dirs[0], dirs[1], dirs[2]].sort());
+    assert.deepEqual([...(r4.unchecked ?? [])].sort(), [dirs[0], dirs[1]].sort());
+    // the live release is listed as it is, checked or not
+    assert.deepEqual([...look(dirs[2]).have.keys()].sort(), [...dirs].sort());
+    assert.equal(look(dirs[2]).edited, undefined);
     // a deploy's look checks nothing: every kept release is listed unchecked, for the stage script to check if it is needed
-    const quick = parseLook(spawnSync('/bin/sh', ['-c', shellLine(lookCmd(base))], { input: '', env: { PATH: process.env.PATH } }).stdout.toString());
+    const quick = look();
     assert.deepEqual([...quick.have.keys()].sort(), [...dirs].sort());
     assert.deepEqual([...(quick.unchecked ?? [])].sort(), [dirs[0], dirs[1], dirs[3]].sort());
     assert.equal(quick.edited, undefined);

@@ -43,7 +43,7 @@ describe('preconnect with an injected connector', () => {
       inFlight--;
       return looking(host);
     };
-    const early = preconnect(appEnv, memoryReporter(), false, { connect });
+    const early = preconnect(appEnv, memoryReporter(), { connect });
     for (let done = 0; done < hosts.length; done++) {
       await settle();
       assert.equal(inFlight, Math.min(2, hosts.length - done));

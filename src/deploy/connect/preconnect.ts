@@ -34,8 +34,17 @@ export interface Preconnected {
   close(): void;
 }
 
-/** `verifyKept`: the looks check kept releases against their manifests (a rollback; see remote/common.sh look). */
-export function preconnect(appEnv: AppEnv, reporter: Reporter, verifyKept = false, options: { connect?: Connector } = {}): Preconnected {
+export interface PreconnectOptions {
+  /** How hosts are reached (default: ssh, as the app-env says). */
+  connect?: Connector;
+  /**
+   * A rollback's target, once planned: each look waits for it and checks that release
+   * against its manifest (see remote/common.sh look); if it rejects, no look runs.
+   */
+  verify?: Promise<string>;
+}
+
+export function preconnect(appEnv: AppEnv, reporter: Reporter, options: PreconnectOptions = {}): Preconnected {
   const connector = options.connect ? Promise.resolve(options.connect) : envConnector(appEnv);
   // a bad key or known_hosts file is reported by shipRelease, as a usage error
   connector.catch(() => undefined);
@@ -66,7 +75,10 @@ export function preconnect(appEnv: AppEnv, reporter: Reporter, verifyKept = fals
     return all;
   };
   // each host is asked what it has as soon as it is connected: the answer decides what it is sent
-  const looks = new Map([...sessions].map(([name, session]) => [name, session.then((s) => HostLook.open(s, appEnv, verifyKept), () => undefined)]));
+  const verify = options.verify;
+  verify?.catch(() => undefined); // the flow reports why it failed
+  const open = (s: HostConnection) => (verify ? verify.then((dir) => HostLook.open(s, appEnv, dir), () => undefined) : HostLook.open(s, appEnv));
+  const looks = new Map([...sessions].map(([name, session]) => [name, session.then(open, () => undefined)]));
   const states = new Map([...looks].map(([name, look]) => [name, look.then((l) => l?.state).catch(() => undefined)]));
   const slots = new HostSlots(appEnv.parallel);
   for (const host of appEnv.hosts) {
