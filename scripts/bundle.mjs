@@ -5,6 +5,16 @@
 // ssh2 (native crypto bindings) and jiti (loads its own transpiler) stay packages.
 import { build } from 'esbuild';
 
+// zod re-exports all its locales, a third of its code, which every run parsed at start-up; the
+// CLI's messages are English, so in the bundle zod's locales module holds English alone
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => (/[\\/]node_modules[\\/]zod[\\/]/.test(args.importer) ? { path: args.path, namespace: 'zod-locales', pluginData: args.resolveDir } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({ contents: "export { default as en } from '../locales/en.js';", resolveDir: args.pluginData, loader: 'js' }));
+  },
+};
+
 await build({
   entryPoints: ['bin/deploy.ts'],
   outdir: 'dist/bin',
@@ -16,6 +26,10 @@ await build({
   target: 'node20',
   sourcemap: true,
   external: ['ssh2', 'jiti', 'cpu-features'],
+  plugins: [zodEnglishOnly],
+  // whitespace and comments out, names kept (stack traces): fewer bytes for Node to parse at each start
+  minifyWhitespace: true,
+  minifySyntax: true,
   // CommonJS packages in the bundle call require() for Node's own modules
   banner: { js: "import { createRequire as __slipwayRequire } from 'node:module'; const require = __slipwayRequire(import.meta.url);" },
   logLevel: 'warning',

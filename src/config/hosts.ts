@@ -5,7 +5,7 @@
  * as an app file is.
  */
 import { ConfigError } from '../errors.js';
-import { type Inventory, hostFacts, loadInventory, selectHosts as selectPattern } from '../inventory/index.js';
+import type { Inventory } from '../inventory/index.js';
 import { checkHostName } from './names.js';
 import { LABEL } from './rollout.js';
 import type { AppConfig, InventorySpec } from './schema.js';
@@ -33,6 +33,8 @@ export async function inventoryHosts(config: AppConfig, env: string, file: strin
   }
   const from = describeSpec(spec);
   if (elevated) requireTrusted('inventory' in spec ? spec.inventory : spec.inventoryCommand[0], 'the inventory');
+  // loaded only by envs that use an inventory: its YAML parser alone is a fifth of the code every run would parse
+  const { hostFacts, loadInventory, selectHosts: selectPattern } = await import('../inventory/index.js');
   const inventory: Inventory = await loadInventory('inventory' in spec ? { file: spec.inventory } : { command: spec.inventoryCommand, timeoutS: spec.timeout });
   const chosen = selectPattern(inventory, spec.pattern);
   const roleMembers = new Map<string, Set<string>>();
