@@ -9,7 +9,9 @@
  * without a journal) makes every file creation scan the inodes deleted in the last minutes,
  * so whichever tool ran right after a wipe of the fleet paid seconds more. `tmpfs` puts
  * everything on /dev/shm (the layout of the figures before #22), `disk` everything on disk.
- * Each measured run starts after `sync`, so none pays for the previous one's writeback.
+ * Each measured run starts after `sync`, so none pays for the previous one's writeback, and
+ * trees wiped on a disk are moved aside and deleted at the end (discard), so none pays for
+ * the deletion before it either.
  *
  * env: BENCH_REPS (default 5), BENCH_HOSTS (default 20), BENCH_SCALE (default "50,100";
  *      "" to skip), BENCH_NET (default 127.0.70; the scale fleet uses the next /24),
@@ -20,7 +22,7 @@
  *      disk time goes: fsyncs and bytes written by program; see bench/trace.ts)
  */
 import { existsSync, statfsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -39,6 +41,8 @@ const NET = process.env.BENCH_NET ?? '127.0.70';
 const OUT = process.env.BENCH_OUT ?? join(HERE, 'results.json');
 /** A directory for V8 CPU profiles of every Slipway run (node --cpu-prof), to see where its time goes. */
 const PROFILE = process.env.BENCH_PROFILE;
+/** statfs's f_type of tmpfs (linux/magic.h). */
+const TMPFS_MAGIC = 0x01021994;
 /** Largest fleet × 2 layouts × the app (45 MB) × 1.5 for releases and slack. */
 const NEEDED = Math.max(HOSTS, ...SCALE) * 2 * 45e6 * 1.5;
 
@@ -100,6 +104,8 @@ class Bench {
   /** The baseline's last release number on each fleet (0: none). */
   private baselineN = 0;
   private rollbackAvailable = false;
+  /** Trees moved aside by discard() so far. */
+  private buried = 0;
 
   constructor(
     readonly dir: string,
@@ -157,9 +163,26 @@ ${body}
 
   /** Empty hosts (both layouts) and, for Slipway, an empty admin node too. */
   async wipe(fleet: Fleet, env: string): Promise<void> {
-    await Promise.all(fleet.hosts.map((h) => Promise.all([rm(join(h.dataDir, 'www', APP), { recursive: true, force: true }), rm(join(h.dataDir, 'bench'), { recursive: true, force: true })])));
-    await rm(join(this.root, env), { recursive: true, force: true });
+    await Promise.all(fleet.hosts.flatMap((h) => [this.discard(join(h.dataDir, 'www', APP)), this.discard(join(h.dataDir, 'bench'))]));
+    await this.discard(join(this.root, env));
     this.baselineN = 0;
+  }
+
+  /**
+   * Remove a tree between runs. On tmpfs at once; on a disk it is moved aside and deleted at
+   * the end: on an ext4 without a journal (this machine's) the kernel will not reuse an inode
+   * freed in the last minute, and checks each such inode in turn for every file it creates,
+   * so a run that creates thousands of files within a minute of deleting thousands spends
+   * seconds in the kernel (a clone of the benchmark app: 0.3–0.5 s, 1.5–2.4 s right after
+   * such a deletion). Users' admin nodes do not delete an app's whole tree before deploying
+   * it, and a journaled ext4 has no such check (docs/benchmark.md).
+   */
+  async discard(path: string): Promise<void> {
+    if (!existsSync(path)) return;
+    if (statfsSync(path).type === TMPFS_MAGIC) return rm(path, { recursive: true, force: true });
+    const graveyard = join(path.startsWith(`${this.hostsDir}/`) ? this.hostsDir : this.dir, 'graveyard');
+    await mkdir(graveyard, { recursive: true });
+    await rename(path, join(graveyard, String(this.buried++)));
   }
 
   async slipway(env: string, command: string[] = []): Promise<Measured> {
@@ -331,7 +354,7 @@ async function main(): Promise<void> {
     await runScale(bench, small, `h${HOSTS}`, HOSTS, REPS, results);
     await small.down();
     // its hosts' copies live in RAM on tmpfs: free them before a fleet five times its size
-    await rm(join(hostsDir, 'fleet-small'), { recursive: true, force: true });
+    await bench.discard(join(hostsDir, 'fleet-small'));
     if (SCALE.length) {
       const big = Math.max(...SCALE);
       const net = NET.replace(/\d+$/, (x) => String(Number(x) + 1));
