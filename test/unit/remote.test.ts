@@ -134,6 +134,12 @@ describe('command builders', () => {
     assert.deepEqual(pruneCmd('/data/www/demo', 5).slice(3), ['slipway-prune', '/data/www/demo', '5']);
   });
 
+  test('lookCmd: the release to check against its manifest is an argument, and only a release directory', () => {
+    assert.deepEqual(lookCmd('/data/www/demo').slice(3), ['slipway-look', '/data/www/demo']);
+    assert.deepEqual(lookCmd('/data/www/demo', 'r42-9fceb02d0ae5').slice(3), ['slipway-look', '/data/www/demo', 'r42-9fceb02d0ae5']);
+    for (const bad of ['../r42-9fceb02d0ae5', 'verify', 'r42-9fceb02d0ae5\n', '$(touch x)', '']) assert.throws(() => lookCmd('/a', bad), /not a release directory/, JSON.stringify(bad));
+  });
+
   test('statusCmd: sh -c <fixed script> slipway-status base', () => {
     const cmd = statusCmd('/data/www/demo');
     assert.equal(cmd.length, 5);
