@@ -156,10 +156,19 @@ describe('relays: a datacenter pulls from its relay, not from the admin node', {
     for (let i = 0; i < blob.length; i += 4) blob.writeUInt32LE((i * 1103515245 + 12345) >>> 0, i);
     await w.commit({ 'static/blob4.bin': blob.toString('base64') }, 'v5 with a fourth blob');
     const sentBefore = await net.adminEgressBytes();
-    const run = w.deploy(w.target);
-    await untilPulling(host(5), 'r5');
-    await killRelay(host(1));
-    const r = await run;
+    // web1's link out at 4 Mbit/s (16 s for web5's 8 MB): the kill lands mid-transfer, which on
+    // the full-speed link web5 could finish between its pull starting and the kill (2 runs in 5)
+    const slow = ['qdisc', 'change', 'dev', 'eth0', 'root', 'tbf', 'rate', '4mbit', 'burst', '65536', 'latency', '20ms'];
+    await net.inNetns(host(1).name, 'tc', slow);
+    let r;
+    try {
+      const run = w.deploy(w.target);
+      await untilPulling(host(5), 'r5');
+      await killRelay(host(1));
+      r = await run;
+    } finally {
+      await net.inNetns(host(1).name, 'tc', slow.map((a) => (a === '4mbit' ? RATES.hostRate : a)));
+    }
     assert.equal(r.exitCode, 0, r.all);
     assert.match(r.stderr, /web5: pulling from relay web1 failed \(.*\): pulling from relay web3 instead/);
     assert.match(r.stderr, /\[web5\] staged r5 \([^)]*received from relay web3/);
