@@ -46,11 +46,23 @@ describe('relays: a datacenter pulls from its relay, not from the admin node', {
   };
   /** Kill -9 relay h's daemon, which must be running. */
   const killRelay = async (h: NetFleetHost) => {
-    const pattern = `--address=${h.address} `;
-    const killed = await execa('pkill', ['-9', '-f', '--', pattern], { reject: false });
-    assert.equal(killed.exitCode, 0, `${h.name}'s relay daemon was running and is killed`);
-    // a transfer the daemon forked while pkill read the process list outlives it: again until none is left
-    while ((await execa('pkill', ['-9', '-f', '--', pattern], { reject: false })).exitCode === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    // again until none is left: a transfer the daemon forks while pkill reads the process list outlives it
+    let kills = 0;
+    while ((await execa('pkill', ['-9', '-f', '--', `--address=${h.address} `], { reject: false })).exitCode === 0) {
+      kills++;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.ok(kills > 0, `${h.name}'s relay daemon was running and is killed`);
+  };
+  /** Run `body` with h's link out slowed to `rate` (tc tbf), then give it back its own. */
+  const slowedOut = async <T>(h: NetFleetHost, rate: string, body: () => Promise<T>): Promise<T> => {
+    const tbf = (r: string) => ['qdisc', 'change', 'dev', 'eth0', 'root', 'tbf', 'rate', r, 'burst', '65536', 'latency', '20ms'];
+    await net.inNetns(h.name, 'tc', tbf(rate));
+    try {
+      return await body();
+    } finally {
+      await net.inNetns(h.name, 'tc', tbf(RATES.hostRate));
+    }
   };
   /** No relay daemon outlives its run (its command line names the relay's own config). */
   const relayDaemons = async () => (await execa('pgrep', ['-af', 'slipway-relay\\.'], { reject: false })).stdout.trim();
@@ -127,9 +139,7 @@ describe('relays: a datacenter pulls from its relay, not from the admin node', {
 
   it('a slow relay: its hosts give up on it once their pull is past its deadline, and pull from the admin node', async () => {
     // web2 serves dc2 through a link of 2 Mbit/s out (its staging, which comes in, is not slowed)
-    const slow = ['qdisc', 'change', 'dev', 'eth0', 'root', 'tbf', 'rate', '2mbit', 'burst', '65536', 'latency', '20ms'];
-    await net.inNetns(host(2).name, 'tc', slow);
-    try {
+    await slowedOut(host(2), '2mbit', async () => {
       await w.writeApp({ env: `hosts: [${hostEntries(net.hosts)}], relays: 1, relayMinRate: '1MB/s',` });
       // 8 MB in the release: 18 s for a pull from a relay (10 s of grace, then 1 MB/s), where
       // web2's 2 Mbit/s shared by two hosts needs about 64 s
@@ -147,9 +157,7 @@ describe('relays: a datacenter pulls from its relay, not from the admin node', {
       assert.equal(await relayDaemons(), '');
       // nothing of the given-up pulls is left running on the hosts
       assert.equal((await execa('pgrep', ['-af', `rsync://slipway@${host(2).address}`], { reject: false })).stdout.trim(), '');
-    } finally {
-      await net.inNetns(host(2).name, 'tc', slow.map((a) => (a === '2mbit' ? RATES.hostRate : a)));
-    }
+    });
   });
 
   it('two relays per datacenter: the hosts of one killed mid-transfer pull from the other, not from the admin node', async () => {
@@ -160,17 +168,12 @@ describe('relays: a datacenter pulls from its relay, not from the admin node', {
     await w.commit({ 'static/blob4.bin': blob.toString('base64') }, 'v5 with a fourth blob');
     const sentBefore = await net.adminEgressBytes();
     // web1's link out at 4 Mbit/s (16 s for web5's 8 MB): the kill lands mid-transfer
-    const slow = ['qdisc', 'change', 'dev', 'eth0', 'root', 'tbf', 'rate', '4mbit', 'burst', '65536', 'latency', '20ms'];
-    await net.inNetns(host(1).name, 'tc', slow);
-    let r;
-    try {
+    const r = await slowedOut(host(1), '4mbit', async () => {
       const run = w.deploy(w.target);
       await untilPulling(host(5), 'r5');
       await killRelay(host(1));
-      r = await run;
-    } finally {
-      await net.inNetns(host(1).name, 'tc', slow.map((a) => (a === '4mbit' ? RATES.hostRate : a)));
-    }
+      return run;
+    });
     assert.equal(r.exitCode, 0, r.all);
     assert.match(r.stderr, /web5: pulling from relay web1 failed \(.*\): pulling from relay web3 instead/);
     assert.match(r.stderr, /\[web5\] staged r5 \([^)]*received from relay web3/);
