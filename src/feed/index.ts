@@ -18,7 +18,7 @@ import type { AppEnv } from '../config/resolve.js';
 import type { Reporter } from '../report/events.js';
 import { jsonReporter } from '../report/json.js';
 import { releasesDocument } from '../report/read-json.js';
-import { type FileChange, changedFiles, readHistory, viewStore } from '../release-store/index.js';
+import { type FileChange, type HistoryEntry, type HistoryEvent, changedFilesAgainst, listReleases, liveRelease, liveStateAt, readEntries, readHistory, readTip } from '../release-store/index.js';
 import type { Release } from '../release-store/release.js';
 import { redact } from '../report/redact.js';
 import { errorMessage } from '../errors.js';
@@ -73,6 +73,9 @@ export function feedGid(): number | undefined {
     return undefined;
   }
 }
+
+/** No gid known yet: look it up (a run passes the one it looked up when its file was opened). */
+const LOOK_UP = Symbol('look up the feed group');
 
 /** A directory of the feed: root's, the group's to read (setgid, so files inherit the group). */
 export function feedMkdir(dir: string, gid: number | undefined): void {
@@ -211,9 +214,11 @@ export interface FeedSummary {
   releases: ReturnType<typeof releasesDocument>['releases'];
   live: string | null;
   /** The newest HISTORY_KEPT events. */
-  history: Awaited<ReturnType<typeof readHistory>>;
+  history: HistoryEvent[];
   /** Every event of the history, counted by kind and result (for /metrics). */
-  historyTotals: { kind: string; result: string; count: number }[];
+  historyTotals: HistoryTotal[];
+  /** The history's commit the totals count up to (null: no history); the next summary adds only what came after it. */
+  historyTip?: string | null;
   /** The rollout a run follows, shown before a person confirms one on the dashboard (summaries before 0.2 have none). */
   plan?: PlanOutline;
   updated: string;
@@ -259,15 +264,11 @@ async function releaseDiffs(www: string, releases: readonly Release[], live: Rel
   const out: Record<string, ReleaseDiff> = {};
   if (!live) return out;
   const kept = before?.live === live.id ? before.diffs : {};
-  for (const r of releases.slice(0, DIFFS_KEPT)) {
-    if (r.id === live.id) continue;
-    const known = kept[r.id];
-    if (known) {
-      out[r.id] = known;
-      continue;
-    }
-    const files = await changedFiles(www, live, r);
-    out[r.id] = { files: files.slice(0, DIFF_FILES_KEPT), total: files.length };
+  const recent = releases.slice(0, DIFFS_KEPT).filter((r) => r.id !== live.id);
+  const fresh = await changedFilesAgainst(www, live, recent.filter((r) => !kept[r.id]));
+  for (const r of recent) {
+    const files = fresh.get(r.id);
+    out[r.id] = files ? { files: files.slice(0, DIFF_FILES_KEPT), total: files.length } : kept[r.id]!;
   }
   return out;
 }
@@ -286,18 +287,64 @@ function readDiffsFile(file: string): DiffsFile | undefined {
   }
 }
 
-/** Rewrite the app-env's summary from its store (after a run). */
-export async function publishSummary(appEnv: AppEnv, gid: number | undefined = feedGid()): Promise<void> {
-  const target = `${appEnv.app}-${appEnv.env}`;
-  const [view, history, plan] = await Promise.all([viewStore(appEnv.paths.www), readHistory(appEnv.paths.www), planOutline(appEnv)]);
-  const totals = new Map<string, { kind: string; result: string; count: number }>();
-  for (const e of history) {
+interface HistoryTotal {
+  kind: string;
+  result: string;
+  count: number;
+}
+
+/** `events` counted onto `base` by kind and result. */
+export function addTotals(base: readonly HistoryTotal[], events: readonly HistoryEvent[]): HistoryTotal[] {
+  const totals = new Map(base.map((t) => [`${t.kind} ${t.result}`, { ...t }]));
+  for (const e of events) {
     const key = `${e.kind} ${e.result}`;
     const t = totals.get(key) ?? { kind: e.kind, result: e.result, count: 0 };
     t.count++;
     totals.set(key, t);
   }
-  const doc = releasesDocument(target, view.releases, view.live, view.state);
+  return [...totals.values()];
+}
+
+/**
+ * The history's totals from its newest entries and the previous summary: the history only
+ * grows at its tip, so when the previous summary's tip is among the entries read, only the
+ * entries after it are added; when fewer than `limit` were read, they are the whole history.
+ * Undefined: the history must be read whole (a summary from before totals had a tip, say).
+ */
+export function totalsFrom(recent: readonly HistoryEntry[], limit: number, previous: Pick<FeedSummary, 'historyTotals' | 'historyTip'> | undefined): HistoryTotal[] | undefined {
+  const events = (entries: readonly HistoryEntry[]) => entries.flatMap((e) => (e.event ? [e.event] : []));
+  const at = previous?.historyTip ? recent.findIndex((e) => e.commit === previous.historyTip) : -1;
+  if (at >= 0 && Array.isArray(previous!.historyTotals)) return addTotals(previous!.historyTotals, events(recent.slice(0, at)));
+  if (recent.length < limit) return addTotals([], events(recent));
+  return undefined;
+}
+
+function readSummaryFile(file: string): FeedSummary | undefined {
+  try {
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as FeedSummary;
+    return doc.v === FEED_VERSION ? doc : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Rewrite the app-env's summary from its store (after a run). Its reads are few and do not
+ * grow with the store: the releases (one for-each-ref), the newest events with the live state
+ * their tip carries (one git log), and the changed files of new releases (one diff-tree).
+ */
+export async function publishSummary(appEnv: AppEnv, gid: number | undefined | typeof LOOK_UP = LOOK_UP): Promise<void> {
+  const target = `${appEnv.app}-${appEnv.env}`;
+  const www = appEnv.paths.www;
+  const [releases, recent, plan] = await Promise.all([listReleases(www), readEntries(www, HISTORY_KEPT), planOutline(appEnv)]);
+  const tip = recent[0];
+  // the tip carries the state after it; a store from before events carried it is replayed once
+  const state = liveStateAt(tip?.state ? { commit: tip.commit, state: tip.state } : tip ? await readTip(www) : undefined);
+  const live = liveRelease(releases, state);
+  const dir = targetDir(appEnv, gid === LOOK_UP ? feedGid() : gid);
+  const summaryFile = join(dir, 'summary.json');
+  const totals = totalsFrom(recent, HISTORY_KEPT, readSummaryFile(summaryFile)) ?? addTotals([], await readHistory(www));
+  const doc = releasesDocument(target, releases, live, state);
   const summary: FeedSummary = {
     v: FEED_VERSION,
     target,
@@ -309,14 +356,14 @@ export async function publishSummary(appEnv: AppEnv, gid: number | undefined = f
     allowGroups: appEnv.allowGroups ?? null,
     releases: doc.releases,
     live: doc.live,
-    history: history.slice(0, HISTORY_KEPT),
-    historyTotals: [...totals.values()],
+    history: recent.flatMap((e) => (e.event ? [e.event] : [])),
+    historyTotals: totals,
+    historyTip: tip?.commit ?? null,
     plan,
     updated: new Date().toISOString(),
   };
-  const dir = targetDir(appEnv, gid);
   const diffsFile = join(dir, 'diffs.json');
-  const diffs = await releaseDiffs(appEnv.paths.www, view.releases, view.live, readDiffsFile(diffsFile));
-  writeAtomic(diffsFile, `${JSON.stringify({ v: FEED_VERSION, live: view.live?.id ?? null, diffs })}\n`);
-  writeAtomic(join(dir, 'summary.json'), `${JSON.stringify(summary)}\n`);
+  const diffs = await releaseDiffs(www, releases, live, readDiffsFile(diffsFile));
+  writeAtomic(diffsFile, `${JSON.stringify({ v: FEED_VERSION, live: live?.id ?? null, diffs })}\n`);
+  writeAtomic(summaryFile, `${JSON.stringify(summary)}\n`);
 }

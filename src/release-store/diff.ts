@@ -28,6 +28,39 @@ export async function changedFiles(www: string, from: Release, to: Release, only
   return out;
 }
 
+/**
+ * Files that differ between `from` and each of `others`, by release id, in one git process
+ * (a summary lists up to 20 releases against the live one: one `git diff` each cost 20
+ * processes after a run). `git diff-tree --stdin` reads `<commit> <parent>` lines and diffs
+ * parent → commit, headed by the commit's id; a pair with no difference prints nothing.
+ */
+export async function changedFilesAgainst(www: string, from: Release, others: readonly Release[]): Promise<Map<string, FileChange[]>> {
+  const out = new Map<string, FileChange[]>(others.map((r) => [r.id, []]));
+  const pairs = others.filter((r) => r.commit !== from.commit);
+  if (!pairs.length) return out;
+  const byCommit = new Map<string, Release[]>();
+  for (const r of pairs) byCommit.set(r.commit, [...(byCommit.get(r.commit) ?? []), r]);
+  const input = pairs.map((r) => `${r.commit} ${from.commit}\n`).join('');
+  const { stdout } = await storeGit(www, ['diff-tree', '-r', '-z', '--no-renames', '--name-status', '--stdin'], { input });
+  const parts = stdout.split('\0');
+  let current: Release[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    const token = parts[i]!;
+    // a header: a commit id; a status is one letter (no renames or copies: no score), then its path
+    if (/^[0-9a-f]{40,64}$/.test(token)) {
+      current = byCommit.get(token) ?? [];
+      continue;
+    }
+    if (!token || i + 1 >= parts.length) continue;
+    const path = parts[++i]!;
+    for (const r of current) {
+      const privateFiles = new Set([...from.privateFiles, ...r.privateFiles]);
+      out.get(r.id)!.push({ status: token.slice(0, 1), path, private: privateFiles.has(path) });
+    }
+  }
+  return out;
+}
+
 /** A unified diff of the non-private files only. */
 export async function publicPatch(www: string, from: Release, to: Release): Promise<string> {
   const privateFiles = [...new Set([...from.privateFiles, ...to.privateFiles])];

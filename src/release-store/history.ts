@@ -126,18 +126,35 @@ export async function appendEvent(www: string, event: HistoryEvent, known?: Hist
 
 /** Every event (or the newest `limit`), newest first. A store without history (or without a repo) has none. */
 export async function readHistory(www: string, limit?: number): Promise<HistoryEvent[]> {
+  return (await readEntries(www, limit)).flatMap((e) => (e.event ? [e.event] : []));
+}
+
+/** A commit of the history: its event (undefined: a message that holds none) and the state after it, if it carries one. */
+export interface HistoryEntry {
+  commit: string;
+  event?: HistoryEvent;
+  state?: ReplayState;
+}
+
+/** The history's commits (or the newest `limit`), newest first, each with what its message holds. */
+export async function readEntries(www: string, limit?: number): Promise<HistoryEntry[]> {
   if (!existsSync(join(www, '.git'))) return [];
   const count = limit === undefined ? [] : [`--max-count=${Math.max(0, Math.floor(limit))}`];
-  const r = await storeGit(www, ['log', '--first-parent', ...count, '--format=%B%x00', HISTORY_REF, '--'], { reject: false });
+  const r = await storeGit(www, ['log', '--first-parent', ...count, '--format=%H%n%B%x00', HISTORY_REF, '--'], { reject: false });
   if (r.exitCode !== 0) {
     const missing = (await storeGit(www, ['rev-parse', '--verify', '--quiet', HISTORY_REF], { reject: false })).exitCode !== 0;
     if (missing) return [];
     throw new StepError(`cannot read ${HISTORY_REF} in ${www}: ${r.stderr.trim().split('\n').pop()}`);
   }
-  return r.stdout
-    .split('\0')
-    .map((m) => parseEventMessage(m.replace(/^\n/, '')))
-    .filter((e): e is HistoryEvent => e !== undefined);
+  const entries: HistoryEntry[] = [];
+  for (const record of r.stdout.split('\0')) {
+    const text = record.replace(/^\n/, '');
+    const at = text.indexOf('\n');
+    if (at < 0) continue;
+    const message = text.slice(at + 1);
+    entries.push({ commit: text.slice(0, at), event: parseEventMessage(message), state: parseStateOf(message) });
+  }
+  return entries;
 }
 
 /**

@@ -11,7 +11,7 @@ import { listReleases } from './store.js';
 
 export type { Release } from './release.js';
 export { exportRelease, listReleases, maintainStore, resolveRelease } from './store.js';
-export { type HistoryEvent, type LiveState, liveRelease, liveState, previousRelease, readHistory } from './history.js';
+export { type HistoryEntry, type HistoryEvent, type LiveState, liveRelease, liveState, liveStateAt, previousRelease, readEntries, readHistory, readTip } from './history.js';
 export { recordRun, isWorthRecording, type RunRecord } from './record.js';
 
 /**
@@ -66,7 +66,7 @@ export async function viewStore(www: string): Promise<StoreView> {
   const state = liveStateAt(tip);
   return { releases, state, live: liveRelease(releases, state), tip };
 }
-export { changedFiles, type FileChange, publicPatch, releasesTouching } from './diff.js';
+export { changedFiles, changedFilesAgainst, type FileChange, publicPatch, releasesTouching } from './diff.js';
 
 /** Check out a release's exact tree from the store, private files included, for hosts to pull. */
 export function exportStep(appEnv: AppEnv, release: Release, reporter: Reporter, dir = appEnv.paths.export): Promise<string> {
