@@ -6,7 +6,9 @@
  *
  * Ending the command's input without a release directory (close(), or the connection
  * going away) ends it with nothing changed, so a run that stops never switches a host
- * through it. A look switches once; a second switch (a revert) is a fresh command.
+ * through it. A look switches once; a second switch (a revert) is a fresh command. After
+ * its switch it waits once more: the run's prune goes through it (prune()) when the whole
+ * rollout succeeded, one session per host fewer; close() ends it.
  */
 import { PassThrough } from 'node:stream';
 import type { AppEnv } from '../config/resolve.js';
@@ -18,6 +20,8 @@ import { RELEASE_DIR } from './layout.js';
 
 /** The line the look prints once it has said what the host has, before it waits. */
 const READY = 'ready';
+/** The line its switch ends with when it switched; the look then waits for a prune or the end. */
+const SWITCHED = 'switched';
 
 export class HostLook {
   /** What the host had when it was looked at; rejects if the look failed. */
@@ -28,6 +32,11 @@ export class HostLook {
   private timer: NodeJS.Timeout | undefined;
   private used = false;
   private ended = false;
+  private inputEnded = false;
+  /** Called with each stdout line after `ready` (the switch's, then the prune's). */
+  private onAfter: ((line: string) => void) | undefined;
+  /** The switch went through and the command waits for a prune. */
+  private switched = false;
 
   /** Look at the host now; ssh.commandTimeout bounds the look, and later the switch. */
   static open(host: HostConnection, appEnv: AppEnv, verify?: string): HostLook {
@@ -51,7 +60,8 @@ export class HostLook {
       signal: this.stop.signal,
       reject: false,
       onLine: (line, stream) => {
-        if (stream !== 'stdout' || !said) return;
+        if (stream !== 'stdout') return;
+        if (!said) return void this.onAfter?.(line);
         if (line !== READY) return void said.push(line);
         clearTimeout(this.timer);
         ready(parseLook(said.join('\n')));
@@ -83,16 +93,50 @@ export class HostLook {
     if (!RELEASE_DIR.test(dir)) throw new Error(`not a release directory: ${JSON.stringify(dir)}`);
     this.used = true;
     this.arm();
-    this.input.end(`${dir}\n`);
-    return this.result.then((r) => ({ ...r, stdout: r.stdout.slice(r.stdout.search(/^ready$/m) + `${READY}\n`.length) }));
+    const lines: string[] = [];
+    // the switch's result is its lines up to `switched`; the command goes on waiting after it
+    const done = new Promise<RunResult>((resolve) => {
+      this.onAfter = (line) => {
+        lines.push(line);
+        if (line !== SWITCHED) return;
+        this.onAfter = undefined;
+        this.switched = true;
+        // waiting for the prune, which comes only after the whole rollout (pauses and checks included)
+        clearTimeout(this.timer);
+        resolve({ exitCode: 0, stdout: `${lines.join('\n')}\n`, stderr: '' });
+      };
+    });
+    const ended = this.result.then((r) => ({ ...r, stdout: r.stdout.slice(r.stdout.search(/^ready$/m) + `${READY}\n`.length) }));
+    this.input.write(`${dir}\n`);
+    return Promise.race([done, ended]);
   }
 
-  /** End the command with nothing switched (if it was not used). */
+  /**
+   * Prune old releases (keeping `keep`) in the command that switched the host: its result, as
+   * pruneCmd's would be. Undefined if this look did not switch the host or has ended; the
+   * caller then runs pruneCmd.
+   */
+  prune(keep: number): Promise<RunResult> | undefined {
+    if (!this.switched || this.ended || this.inputEnded) return undefined;
+    if (!Number.isInteger(keep) || keep < 1) throw new Error(`not a number of releases to keep: ${keep}`);
+    const lines: string[] = [];
+    this.onAfter = (line) => lines.push(line);
+    this.arm();
+    this.endInput(`prune ${keep}\n`);
+    return this.result.then((r) => ({ ...r, stdout: lines.length ? `${lines.join('\n')}\n` : '' }));
+  }
+
+  /** End the command: with nothing switched if it was not used, with nothing pruned after a switch. */
   close(): void {
     clearTimeout(this.timer);
-    if (this.used) return;
     this.used = true;
-    this.input.end();
+    this.endInput();
+  }
+
+  private endInput(last?: string): void {
+    if (this.inputEnded) return;
+    this.inputEnded = true;
+    this.input.end(last);
   }
 
   private arm(): void {

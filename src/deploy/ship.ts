@@ -153,7 +153,7 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
     // has nothing to prune: one round trip saved
     const keep = appEnv.remote.keepReleases;
     const grew = new Set(staged.filter((s) => s.ok && !s.value.present && !(s.value.held !== undefined && s.value.held + 1 <= keep)).map((s) => s.host));
-    await onEachHost(hosts.filter((h) => grew.has(h.name)), appEnv.parallel, (host) => pruneOn(sessions.get(host.name)!, appEnv, reporter), { slots });
+    await onEachHost(hosts.filter((h) => grew.has(h.name)), appEnv.parallel, (host) => pruneOn(sessions.get(host.name)!, appEnv, reporter, looks.get(host.name)), { slots });
     return { hosts: [...reports.values()] };
   } finally {
     signal?.removeEventListener('abort', stop);
@@ -167,15 +167,17 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
 
 /**
  * Prune old releases on one host; run only after the whole rollout succeeded, so a revert always
- * finds its release. A host that cannot prune (it stopped answering, say) still serves the
+ * finds its release. Through the look that switched the host when it can (no new session), else
+ * a command of its own. A host that cannot prune (it stopped answering, say) still serves the
  * release: a warning, not a failure; the next deploy prunes it.
  */
-export async function pruneOn(session: HostConnection, appEnv: AppEnv, reporter: Reporter): Promise<string[]> {
+export async function pruneOn(session: HostConnection, appEnv: AppEnv, reporter: Reporter, look?: HostLook): Promise<string[]> {
   const host = session.host.name;
   reporter.emit({ kind: 'step', host, step: 'prune', state: 'start', text: 'pruning old releases' });
   const started = performance.now();
   try {
-    const result = await session.run(pruneCmd(appEnv.remote.path, appEnv.remote.keepReleases), { reject: false });
+    const keep = appEnv.remote.keepReleases;
+    const result = await (look?.prune(keep) ?? session.run(pruneCmd(appEnv.remote.path, keep), { reject: false }));
     if (result.exitCode !== 0) throw new Error(`pruning failed (exit ${result.exitCode}): ${lastLines(result.stderr || result.stdout, 3, ' / ') || 'no output'}`);
     const pruned = (parseLines(result.stdout).get('pruned') ?? []).map((d) => idOfDir(d) ?? d);
     reporter.emit({ kind: 'step', host, step: 'prune', state: 'done', text: pruned.length ? `pruned ${pruned.join(', ')}` : 'nothing to prune', ms: performance.now() - started });

@@ -43,18 +43,21 @@ export interface LookOptions {
   switchFails?: Reply;
   /** The look itself fails (before `ready`). */
   lookFails?: Reply;
+  /** What the prune sent through the look after its switch answers (default: nothing pruned). */
+  prune?: Reply;
 }
 
 /**
  * look.sh: the look (checking the release its second argument names, if any), `ready`, then wait. A release directory on stdin switches the host
  * (`previous <dir>`, `switched`; marked `switch rN` in the timeline); the end of stdin without
- * one ends it with nothing changed (marked `look closed`).
+ * one ends it with nothing changed (marked `look closed`). After the switch it waits again:
+ * `prune <keep>` prunes (marked `prune`, answered by options.prune), the end of stdin ends it.
  */
 export function look(has: HostHas, options: LookOptions = {}): Answer {
   return async (call: Call, io: CallIo): Promise<Reply> => {
     if (options.lookFails) return options.lookFails;
     io.say(`${lookLines(has, call.args[1])}ready\n`);
-    const dir = (await io.input()).toString('utf8').split('\n')[0] ?? '';
+    const dir = (await io.line()) ?? '';
     if (!dir) {
       io.mark('look closed');
       return { exitCode: 0 };
@@ -64,7 +67,11 @@ export function look(has: HostHas, options: LookOptions = {}): Answer {
       return options.switchFails;
     }
     io.mark(`switch ${idOf(dir)}`);
-    return { stdout: `previous ${has.live ? dirOf(has.live) : ''}\nswitched\n` };
+    io.say(`previous ${has.live ? dirOf(has.live) : ''}\nswitched\n`);
+    const next = await io.line();
+    if (!next?.startsWith('prune ')) return { exitCode: 0 };
+    io.mark('prune');
+    return options.prune ?? {};
   };
 }
 

@@ -40,6 +40,8 @@ export type Reply = Partial<RunResult> | { lose: string };
 export interface CallIo {
   /** Everything the command reads on stdin, once its input ends (a gate's ends when it is told to switch). */
   input(): Promise<Buffer>;
+  /** The next line of stdin as it arrives, without its newline; undefined at the end of input (a look's switch, then its prune). */
+  line(): Promise<string | undefined>;
   /** Print stdout now, before the command ends (a gate's `ready`); the final stdout starts with it. */
   say(stdout: string): void;
   /** Add a line to the recording's timeline (`web1 switch r2-…`). */
@@ -250,8 +252,10 @@ class RecordedConnection implements HostConnection {
     rec.timeline.push(`${host} ${name}`);
     let said = '';
     let stdin: Promise<Buffer> | undefined;
+    let lines: LineReader | undefined;
     const io: CallIo = {
       input: () => (stdin ??= readAll(options.input).then((b) => (call.stdin = b))),
+      line: () => (lines ??= new LineReader(options.input, (b) => (call.stdin = b))).next(),
       say: (text) => {
         said += text;
         emitLines(text, 'stdout', options.onLine);
@@ -322,6 +326,44 @@ async function readAll(input: RunOptions['input']): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of input as Readable) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
   return Buffer.concat(chunks);
+}
+
+/** stdin line by line, as a script's `read` takes it; what was read so far is handed to `seen`. */
+class LineReader {
+  private buffered = '';
+  private read: Buffer[] = [];
+  private readonly chunks: AsyncIterator<unknown> | undefined;
+  private done = false;
+
+  constructor(input: RunOptions['input'], private readonly seen: (b: Buffer) => void) {
+    if (input === undefined) this.done = true;
+    else if (typeof input === 'string' || Buffer.isBuffer(input)) {
+      this.buffered = input.toString();
+      this.done = true;
+    } else this.chunks = (input as Readable)[Symbol.asyncIterator]();
+  }
+
+  async next(): Promise<string | undefined> {
+    while (!this.buffered.includes('\n') && !this.done) {
+      const chunk = await this.chunks!.next();
+      if (chunk.done) this.done = true;
+      else {
+        const b = Buffer.isBuffer(chunk.value) ? chunk.value : Buffer.from(String(chunk.value));
+        this.read.push(b);
+        this.seen(Buffer.concat(this.read));
+        this.buffered += b.toString('utf8');
+      }
+    }
+    const at = this.buffered.indexOf('\n');
+    if (at < 0) {
+      const rest = this.buffered;
+      this.buffered = '';
+      return rest || undefined;
+    }
+    const line = this.buffered.slice(0, at);
+    this.buffered = this.buffered.slice(at + 1);
+    return line;
+  }
 }
 
 function emitLines(text: string, stream: 'stdout' | 'stderr', onLine: RunOptions['onLine']): void {

@@ -4,7 +4,7 @@
  * HostConnection takes (input stream, onLine, signal, reject).
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -97,6 +97,30 @@ describe('HostLook: one remote command looks at a host, then switches it when to
     assert.equal(live(base), `releases/${releaseDir(r2)}`);
     assert.equal(session.started, 1, 'one remote command for both');
     assert.equal(look.switchTo(releaseDir(r1)), undefined, 'a look switches once; a revert is a fresh command');
+    // switched, it waits for a prune; closed instead, it ends with nothing pruned
+    look.close();
+    const ended = await session.runs[0]!;
+    assert.equal(ended.exitCode, 0, ended.stderr);
+    assert.ok(!parseLines(ended.stdout).has('pruned'), ended.stdout);
+    assert.deepEqual(readdirSync(join(base, 'releases')).filter((d) => !d.startsWith('.')).sort(), [releaseDir(r1), releaseDir(r2)]);
+  });
+
+  test('after its switch, prune() prunes in the same command: the release served before goes once keep is 1', async () => {
+    const base = host();
+    const session = localSession();
+    const look = new HostLook(session, base, 10_000);
+    await look.state;
+    assert.equal(look.prune(1), undefined, 'nothing to prune through a look that has not switched');
+    assert.equal((await look.switchTo(releaseDir(r2))!).exitCode, 0);
+    assert.throws(() => look.prune(0), /not a number of releases to keep/);
+    const r = await look.prune(1)!;
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.deepEqual(parseLines(r.stdout).get('pruned'), [releaseDir(r1)]);
+    assert.ok(!parseLines(r.stdout).has('switched'), 'the prune result is only what followed the switch');
+    assert.deepEqual(readdirSync(join(base, 'releases')).sort(), [`.${releaseDir(r2)}.manifest`, `.${releaseDir(r2)}.rev`, releaseDir(r2)]);
+    assert.equal(live(base), `releases/${releaseDir(r2)}`);
+    assert.equal(session.started, 1, 'look, switch and prune: one remote command');
+    assert.equal(look.prune(1), undefined, 'the command has ended: a prune is a fresh command');
   });
 
   test('close() ends the command with nothing switched, and the look can no longer switch', async () => {
