@@ -167,10 +167,12 @@ prune_releases() {
   [ -n "$live" ] || return 0
   start_served_log
   cd releases || exit 1
-  # prints the releases to remove; writes the new log (the kept ones, oldest first)
-  drop=$(release_dirs | awk -v keep="$keep" -v live="$live" -v served=../.switched -v newlog=../.switched.tmp '
+  # prints the releases to remove; writes the new log (the kept ones, oldest first). The names
+  # come from a glob, filtered as release_dirs does (without its ls and grep: two processes
+  # fewer on every host at every deploy; no interval in the pattern, which some awks lack).
+  drop=$(printf '%s\n' r*-* | awk -v keep="$keep" -v live="$live" -v served=../.switched -v newlog=../.switched.tmp '
     function num(d) { return substr(d, 2, index(d, "-") - 2) + 0 }
-    { here[$0] = 1 }
+    /^r[1-9][0-9]*-[0-9a-f]+$/ && length($0) - index($0, "-") == 12 { here[$0] = 1 }
     END {
       n = 0
       while ((getline d < served) > 0) if (d in here) seen[++n] = d
@@ -188,9 +190,9 @@ prune_releases() {
   done
   [ -n "$drop" ] || return 0
   for d in $drop; do
-    # the directory first: a directory without its record would be read as an older Slipway's
-    rm -rf -- "$d"
-    rm -f -- ".$d.rev" ".$d.manifest"
+    # the directory first (rm removes in order): a directory without its record would be read
+    # as an older Slipway's
+    rm -rf -- "$d" ".$d.rev" ".$d.manifest"
     printf 'pruned %s\n' "$d"
   done
 }

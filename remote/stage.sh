@@ -58,7 +58,7 @@ clear_the_way() {
     [ -e "$p" ] && rm -rf -- "$p"
   done
   [ ! -e "$dir" ] || rm -rf -- "$dir"
-  rm -f -- ".$dir.rev" ".$dir.manifest"
+  if [ -e ".$dir.rev" ] || [ -e ".$dir.manifest" ]; then rm -f -- ".$dir.rev" ".$dir.manifest"; fi
 }
 
 # Gives up on a tar payload, with nothing staged: exit 75 tells the admin node to stage this
@@ -143,12 +143,12 @@ protect_private_files() {
 }
 
 # The record (manifest, then commit) goes beside the release before the tree is moved into
-# place: a release directory is complete once it is there.
+# place: a release directory is complete once it is there. The records are written where
+# they stay: without the directory they mean nothing (revision_of), and clear_the_way or
+# a prune removes a half-written one.
 put_in_place() {
-  manifest "$tree" > "$work/manifest"
-  mv -fT "$work/manifest" ".$dir.manifest"
-  printf '%s\n' "$rev" > "$work/rev"
-  mv -fT "$work/rev" ".$dir.rev"
+  manifest "$tree" > ".$dir.manifest"
+  printf '%s\n' "$rev" > ".$dir.rev"
   mv -T "$tree" "$dir"
   rm -rf -- "$work"
 }

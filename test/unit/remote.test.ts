@@ -314,6 +314,17 @@ describe('switching a host (ACTIVATE then PRUNE), run by the real sh', () => {
     );
   });
 
+  test('prunes only the names Slipway makes: anything else in releases/ is left alone', () => {
+    const base = freshBase();
+    for (const n of [1, 2, 3]) staged(base, rel(n));
+    const others = ['r1-abc', 'r1-0123456789abc', 'r2-0123456789aZ', 'r0-0123456789ab', 'rx-0123456789ab', 'notes', 'r-'];
+    for (const name of others) mkdirSync(join(base, 'releases', name));
+    const r = switchTo(base, rel(3), 1);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual((parseLines(r.stdout).get('pruned') ?? []).sort(), [rel(1), rel(2)].map(releaseDir).sort());
+    for (const name of others) assert.ok(existsSync(join(base, 'releases', name)), `${name} is still there`);
+  });
+
   test('never removes the live release, even when it is older than the ones kept', () => {
     const base = freshBase();
     const all = [1, 2, 3, 4, 5, 6].map((n) => rel(n));
