@@ -1,7 +1,10 @@
 # Slipway. `make demo` and `make test` work on a fresh Debian machine as root.
 SHELL := /bin/bash
 DEMO_DIR ?= /tmp/slipway-demo
-TEST_FILES = $(wildcard test/unit/*.test.ts) $(wildcard test/pipeline/*.test.ts) $(wildcard test/integration/*.test.ts)
+# Unit and pipeline files are independent and mostly wait on child processes: two at once take
+# about three quarters of the time. Integration files start fleets and time keepalives: one at a time.
+FAST_TEST_FILES = $(wildcard test/unit/*.test.ts) $(wildcard test/pipeline/*.test.ts)
+INTEGRATION_TEST_FILES = $(wildcard test/integration/*.test.ts)
 
 .PHONY: all deps build typecheck lint-sh test test-unit test-pipeline test-integration demo demo-down install uninstall bench bench-dashboard bench-shaped clean
 
@@ -28,17 +31,18 @@ lint-sh: deps
 # Every test: unit tests, pipeline tests over recorded hosts, then integration tests on loopback
 # fleets they start and stop themselves.
 test: build typecheck lint-sh
-	node --import tsx --test --test-reporter=spec $(TEST_FILES)
+	node --import tsx --test --test-concurrency=2 --test-reporter=spec $(FAST_TEST_FILES)
+	node --import tsx --test --test-reporter=spec $(INTEGRATION_TEST_FILES)
 
 test-unit: deps
-	node --import tsx --test --test-reporter=spec $(wildcard test/unit/*.test.ts)
+	node --import tsx --test --test-concurrency=2 --test-reporter=spec $(wildcard test/unit/*.test.ts)
 
 # The flows (deploy, rollback, sync) over recorded hosts: the admin side real, no fleet.
 test-pipeline: deps
 	node --import tsx --test --test-reporter=spec $(wildcard test/pipeline/*.test.ts)
 
 test-integration: build
-	node --import tsx --test --test-reporter=spec $(wildcard test/integration/*.test.ts)
+	node --import tsx --test --test-reporter=spec $(INTEGRATION_TEST_FILES)
 
 # A real deploy of apps/demo.ts to a 3-host loopback fleet, then what each host serves.
 demo: build
