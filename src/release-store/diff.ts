@@ -38,12 +38,16 @@ export async function changedFilesAgainst(www: string, from: Release, others: re
   const out = new Map<string, FileChange[]>(others.map((r) => [r.id, []]));
   const pairs = others.filter((r) => r.commit !== from.commit);
   if (!pairs.length) return out;
-  const byCommit = new Map<string, Release[]>();
-  for (const r of pairs) byCommit.set(r.commit, [...(byCommit.get(r.commit) ?? []), r]);
+  // each release's list and private files, by commit (two releases may share a commit)
+  const byCommit = new Map<string, { changes: FileChange[]; privateFiles: Set<string> }[]>();
+  for (const r of pairs) {
+    const target = { changes: out.get(r.id)!, privateFiles: new Set([...from.privateFiles, ...r.privateFiles]) };
+    byCommit.set(r.commit, [...(byCommit.get(r.commit) ?? []), target]);
+  }
   const input = pairs.map((r) => `${r.commit} ${from.commit}\n`).join('');
   const { stdout } = await storeGit(www, ['diff-tree', '-r', '-z', '--no-renames', '--name-status', '--stdin'], { input });
   const parts = stdout.split('\0');
-  let current: Release[] = [];
+  let current: { changes: FileChange[]; privateFiles: Set<string> }[] = [];
   for (let i = 0; i < parts.length; i++) {
     const token = parts[i]!;
     // a header: a commit id; a status is one letter (no renames or copies: no score), then its path
@@ -53,10 +57,7 @@ export async function changedFilesAgainst(www: string, from: Release, others: re
     }
     if (!token || i + 1 >= parts.length) continue;
     const path = parts[++i]!;
-    for (const r of current) {
-      const privateFiles = new Set([...from.privateFiles, ...r.privateFiles]);
-      out.get(r.id)!.push({ status: token.slice(0, 1), path, private: privateFiles.has(path) });
-    }
+    for (const t of current) t.changes.push({ status: token.slice(0, 1), path, private: t.privateFiles.has(path) });
   }
   return out;
 }
