@@ -42,8 +42,20 @@ export function isElevated(f: ProcessFacts = facts()): boolean {
   return f.euid === 0 && SUDO_VARS.some((name) => f.env[name] !== undefined);
 }
 
-/** The passwd entry of a user name or uid, or undefined. */
+/**
+ * The passwd entry of a user name or uid, or undefined. This process's own uid is asked of
+ * Node (getpwuid_r, through NSS as getent is): every run names its deployer before it
+ * connects anywhere, and a process spawned then costs it 20 ms or more.
+ */
 export function passwdEntry(key: string | number): { name: string; uid: number; gid: number } | undefined {
+  if (key === process.geteuid?.()) {
+    try {
+      const self = userInfo();
+      return { name: self.username, uid: self.uid, gid: self.gid };
+    } catch {
+      // no passwd entry for this uid: getent says so below
+    }
+  }
   try {
     const line = execFileSync('getent', ['passwd', '--', String(key)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n')[0]!;
     const [name, , uid, gid] = line.split(':');

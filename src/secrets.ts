@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { AppEnv } from './config/resolve.js';
 import { storeGit } from './exec/git.js';
 import { listReleases } from './release-store/store.js';
+import type { Release } from './release-store/release.js';
 import { privateDirWarning } from './release-store/private.js';
 import type { Reporter } from './report/events.js';
 import { addSecrets } from './report/redact.js';
@@ -55,8 +56,8 @@ export async function privateDirSecrets(appEnv: AppEnv): Promise<string[]> {
  * release committed them. Identical contents are read once: one `cat-file
  * --batch-check` names the blobs, then each distinct blob is read.
  */
-export async function storeSecrets(www: string): Promise<string[]> {
-  const wanted = (await listReleases(www)).flatMap((r) => r.privateFiles.map((p) => `${r.commit}:${p}`));
+export async function storeSecrets(www: string, releases?: readonly Release[]): Promise<string[]> {
+  const wanted = (releases ?? (await listReleases(www))).flatMap((r) => r.privateFiles.map((p) => `${r.commit}:${p}`));
   if (!wanted.length) return [];
   const { stdout } = await storeGit(www, ['cat-file', '--batch-check=%(objectname) %(objecttype) %(objectsize)'], { input: `${wanted.join('\n')}\n` });
   const blobs = new Set<string>();
@@ -72,12 +73,16 @@ export async function storeSecrets(www: string): Promise<string[]> {
 /**
  * Register every secret of this app-env for redaction (see above). With a reporter
  * (a fleet run), a missing private dir is warned about here, where every fleet
- * command reads it.
+ * command reads it. Returns the store's releases it read, newest first: a run that holds
+ * the app-env's lock uses them rather than reading them again (one git process fewer
+ * before its first connection).
  */
-export async function registerSecrets(appEnv: AppEnv, reporter?: Reporter): Promise<void> {
+export async function registerSecrets(appEnv: AppEnv, reporter?: Reporter): Promise<Release[]> {
   const warning = reporter && privateDirWarning(appEnv);
   if (warning) reporter.emit({ kind: 'note', level: 'warn', text: warning });
   addSecrets(Object.values(await readPrivateVars(appEnv)));
   addSecrets(await privateDirSecrets(appEnv));
-  addSecrets(await storeSecrets(appEnv.paths.www));
+  const releases = await listReleases(appEnv.paths.www);
+  addSecrets(await storeSecrets(appEnv.paths.www, releases));
+  return releases;
 }

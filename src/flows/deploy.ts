@@ -36,17 +36,17 @@ export interface DeployOptions extends UpdateOptions, FlowOptions {
 /** Deploy as the only run of the app-env; with a wait, as a queued request for `revision`. */
 export function deploy(appEnv: AppEnv, options: DeployOptions, reporter: Reporter, signal: AbortSignal = interruption): Promise<DeployResult> {
   const run = { verb: 'deploying', queue: { revision: options.revision }, revision: options.revision, build: options.build };
-  return guarded(appEnv, reporter, options.waitMs ?? 0, run, () => deployLocked(appEnv, options, reporter, signal));
+  return guarded(appEnv, reporter, options.waitMs ?? 0, run, (releases) => deployLocked(appEnv, options, reporter, signal, releases));
 }
 
-async function deployLocked(appEnv: AppEnv, options: DeployOptions, reporter: Reporter, signal: AbortSignal): Promise<DeployResult> {
+async function deployLocked(appEnv: AppEnv, options: DeployOptions, reporter: Reporter, signal: AbortSignal, releases: Release[]): Promise<DeployResult> {
   checkRequiredPrivateFiles(appEnv); // before any host or the checkout is touched
   // the pre-connect: hosts are connected to (and looked at) while the admin node works; the connections wait for the release
   const preconnected = preconnect(appEnv, reporter, { connect: options.connect });
   // the send-ahead: hosts with no release get the tree while the admin node commits it (started by the release phase)
   const ahead = new SendAhead(appEnv, preconnected, reporter);
   // for the history, read while the source is updated: what was live before this run, and the tip its event goes on
-  const before = viewStore(appEnv.paths.www).then((view) => ({ from: view.live?.id, tip: view.tip }), () => ({}));
+  const before = viewStore(appEnv.paths.www, releases).then((view) => ({ from: view.live?.id, tip: view.tip }), () => ({}));
   let release: Release | undefined;
   let hosts: HostOutcome[] = [];
   // stop once the connections show that the run cannot succeed: no admin task (a migration) runs
@@ -66,7 +66,7 @@ async function deployLocked(appEnv: AppEnv, options: DeployOptions, reporter: Re
     await stopIfDoomed(false, `stopped before the release: ${appEnv.tasks.length ? 'the admin tasks ran, ' : ''}nothing was released, no host was touched`);
     await before; // read before the store changes
     const made = await phase(reporter, 'release', async () => {
-      const making = makeRelease(appEnv, source, reporter, options.build);
+      const making = makeRelease(appEnv, source, reporter, options.build, releases);
       ahead.start(making.synced);
       const result = await making.committed;
       reporter.emit({ kind: 'release', id: result.release.id, commit: result.release.commit, created: result.created });

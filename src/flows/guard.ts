@@ -14,6 +14,7 @@ import { display } from '../exec/cmd.js';
 import { local } from '../exec/local.js';
 import type { Connector } from '../exec/runner.js';
 import { handleSignals } from '../interrupt.js';
+import type { Release } from '../release-store/release.js';
 import type { Reporter } from '../report/events.js';
 import { plural } from '../report/line.js';
 import { registerSecrets } from '../secrets.js';
@@ -56,8 +57,11 @@ export interface GuardedRun {
   build?: string;
 }
 
-/** Run `body` as the only run of this app-env, interruptible by SIGINT/SIGTERM. */
-export async function guarded<T>(appEnv: AppEnv, reporter: Reporter, waitMs: number, run: GuardedRun, body: () => Promise<T>): Promise<T> {
+/**
+ * Run `body` as the only run of this app-env, interruptible by SIGINT/SIGTERM. It is given
+ * the store's releases, read under the lock: no other run can add one while it holds it.
+ */
+export async function guarded<T>(appEnv: AppEnv, reporter: Reporter, waitMs: number, run: GuardedRun, body: (releases: Release[]) => Promise<T>): Promise<T> {
   const target = `${appEnv.app}-${appEnv.env}`;
   await verifyAllowed(target, appEnv.allowGroups);
   await prepareAdminDirs(appEnv.paths);
@@ -93,8 +97,8 @@ export async function guarded<T>(appEnv: AppEnv, reporter: Reporter, waitMs: num
     reporter.begin(`${run.verb} ${target} on ${plural(hosts.length, 'host')}`, hosts);
     reporter.emit({ kind: 'run', state: 'start', target, hosts, ...(run.revision ? { revision: run.revision } : {}), ...(run.build ? { build: run.build } : {}) });
     // under the lock, so a release the previous holder made is read too; before any host is touched
-    await registerSecrets(appEnv, reporter);
-    return await body();
+    const releases = await registerSecrets(appEnv, reporter);
+    return await body(releases);
   } finally {
     unhandle();
     if (ticket) await leaveQueue(state, ticket);

@@ -70,13 +70,13 @@ export interface RollbackResult {
 }
 
 export function rollback(appEnv: AppEnv, options: RollbackOptions, reporter: Reporter): Promise<RollbackResult> {
-  return guarded(appEnv, reporter, options.waitMs ?? 0, { verb: 'rolling back' }, () => rollbackLocked(appEnv, options, reporter));
+  return guarded(appEnv, reporter, options.waitMs ?? 0, { verb: 'rolling back' }, (releases) => rollbackLocked(appEnv, options, reporter, releases));
 }
 
-async function rollbackLocked(appEnv: AppEnv, options: RollbackOptions, reporter: Reporter): Promise<RollbackResult> {
+async function rollbackLocked(appEnv: AppEnv, options: RollbackOptions, reporter: Reporter, releases: Release[]): Promise<RollbackResult> {
   // hosts are connected to while the rollback is planned; whatever happens, they are closed. A
   // rollback switches to a kept release as it is: each look checks that one against its manifest
-  const planned = viewStore(appEnv.paths.www).then(async (view) => ({ view, plan: await planRollback(appEnv, view, options) }));
+  const planned = viewStore(appEnv.paths.www, releases).then(async (view) => ({ view, plan: await planRollback(appEnv, view, options) }));
   const preconnected = preconnect(appEnv, reporter, { connect: options.connect, verify: planned.then(({ plan }) => releaseDir(plan.to)) });
   try {
     const { view, plan } = await planned;

@@ -37,11 +37,11 @@ export function needsOf(tree: HostTree): Needs {
 }
 
 export function sync(appEnv: AppEnv, options: FlowOptions, reporter: Reporter): Promise<SyncResult> {
-  return guarded(appEnv, reporter, options.waitMs ?? 0, { verb: 'syncing' }, () => syncLocked(appEnv, options, reporter));
+  return guarded(appEnv, reporter, options.waitMs ?? 0, { verb: 'syncing' }, (releases) => syncLocked(appEnv, options, reporter, releases));
 }
 
-async function syncLocked(appEnv: AppEnv, options: FlowOptions, reporter: Reporter): Promise<SyncResult> {
-  const { live, tip } = await viewStore(appEnv.paths.www);
+async function syncLocked(appEnv: AppEnv, options: FlowOptions, reporter: Reporter, releases: Release[]): Promise<SyncResult> {
+  const { live, tip } = await viewStore(appEnv.paths.www, releases);
   if (!live) throw new UsageError(`${appEnv.app}-${appEnv.env} has no release yet: deploy it first`);
   reporter.emit({ kind: 'release', id: live.id, commit: live.commit, created: false });
   const outcomes = new Map<string, HostOutcome>(appEnv.hosts.map((h) => [h.name, { host: h.name, state: 'failed' }]));

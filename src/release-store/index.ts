@@ -24,7 +24,8 @@ export interface ReleaseInMaking {
   committed: Promise<CommitResult>;
 }
 
-export function makeRelease(appEnv: AppEnv, source: SourceState, reporter: Reporter, build?: string): ReleaseInMaking {
+/** `known`: the store's releases, read under the app-env's lock the run holds (else read here). */
+export function makeRelease(appEnv: AppEnv, source: SourceState, reporter: Reporter, build?: string, known?: Release[]): ReleaseInMaking {
   let markSynced!: () => void;
   let failSynced!: (err: unknown) => void;
   const synced = new Promise<void>((resolve, reject) => ((markSynced = resolve), (failSynced = reject)));
@@ -46,6 +47,7 @@ export function makeRelease(appEnv: AppEnv, source: SourceState, reporter: Repor
         build,
       },
       privateFiles,
+      known,
     );
   }, (r) => (r.created ? `committed release ${r.release.id} (${r.release.commit.slice(0, 12)})` : `no change since ${r.release.id}: no new release`));
   committed.catch(failSynced);
@@ -61,8 +63,9 @@ export interface StoreView {
   tip?: HistoryTip;
 }
 
-export async function viewStore(www: string): Promise<StoreView> {
-  const [releases, tip] = await Promise.all([listReleases(www), readTip(www)]);
+/** `known`: the store's releases, if the caller has just read them (under the app-env's lock). */
+export async function viewStore(www: string, known?: Release[]): Promise<StoreView> {
+  const [releases, tip] = await Promise.all([known ?? listReleases(www), readTip(www)]);
   const state = liveStateAt(tip);
   return { releases, state, live: liveRelease(releases, state), tip };
 }

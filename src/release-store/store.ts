@@ -154,13 +154,14 @@ export interface CommitResult {
 /**
  * Commit the www tree as a new release, unless it is the same tree as the last one.
  * Plumbing, not `git commit`: the tree, the commit and then, in one transaction, the
- * branch and the release tag; a handful of git runs fewer on every deploy.
+ * branch and the release tag; a handful of git runs fewer on every deploy. `known`: the
+ * store's releases, if the caller read them under the app-env's lock.
  */
-export async function commitRelease(www: string, facts: Omit<ReleaseFacts, 'privateFiles'>, privateFiles: string[]): Promise<CommitResult> {
+export async function commitRelease(www: string, facts: Omit<ReleaseFacts, 'privateFiles'>, privateFiles: string[], known?: Release[]): Promise<CommitResult> {
   await clearStaleIndexLock(www);
   await storeGit(www, [...ADD_INTO_PACK, 'add', '--all', '--force', '.']);
   const [releases, head, tree] = await Promise.all([
-    listReleases(www),
+    known ?? listReleases(www),
     storeGit(www, ['log', '-1', '--format=%H %T', 'HEAD'], { reject: false }).then((r) => (r.exitCode === 0 ? r.stdout.trim().split(' ') : undefined)),
     storeGit(www, ['write-tree']).then((r) => r.stdout.trim()),
   ]);
