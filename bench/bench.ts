@@ -9,6 +9,8 @@
  * without a journal) makes every file creation scan the inodes deleted in the last minutes,
  * so whichever tool ran right after a wipe of the fleet paid seconds more. `tmpfs` puts
  * everything on /dev/shm (the layout of the figures before #22), `disk` everything on disk.
+ * Beside each rep, the floor: one process contacting every host (contact.mjs), which any tool
+ * that reaches every host over SSH pays; the table sets it against each scenario's baseline.
  * Each measured run starts after `sync`, so none pays for the previous one's writeback, and
  * trees wiped on a disk are moved aside and deleted at the end (discard), so none pays for
  * the deletion before it either.
@@ -33,6 +35,7 @@ import { formatUse, summarise, TRACED } from './trace.js';
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const CLI = join(HERE, '..', 'dist', 'bin', 'deploy.js');
 const BASELINE = join(HERE, 'baseline.sh');
+const CONTACT = join(HERE, 'contact.mjs');
 const APP = 'bench';
 const REPS = Number(process.env.BENCH_REPS ?? 5);
 const HOSTS = Number(process.env.BENCH_HOSTS ?? 20);
@@ -216,6 +219,16 @@ ${body}
     return { ...m, bytesPerHost: sent / hosts };
   }
 
+  /**
+   * The floor: one Node process connects to every host (keys checked), runs `true` and closes
+   * (contact.mjs). Whatever contacts every host over SSH pays this much on this machine, so a
+   * target below floor/baseline cannot be met here by any such tool.
+   */
+  async contact(fleet: Fleet, hosts: number): Promise<Sample> {
+    const { out: _, ...m } = await measure('node', [CONTACT, fleet.clientKey, fleet.knownHosts, ...fleet.hosts.slice(0, hosts).map((h) => h.address)], sudoEnv(), join(this.dir, 'time'));
+    return { ...m, bytesPerHost: 0 };
+  }
+
   /** A Slipway run under strace (see bench/trace.ts): the summary of where its disk time went. */
   async traced(env: string, command: string[] = []): Promise<string> {
     const file = join(this.dir, 'strace.log');
@@ -230,7 +243,7 @@ ${body}
   }
 }
 
-type Results = Record<string, Partial<Record<Scenario, { slipway: Sample[]; baseline: Sample[]; profile?: string }>>>;
+type Results = Record<string, Partial<Record<Scenario, { slipway: Sample[]; baseline: Sample[]; profile?: string }>> & { contact?: Sample[] }>;
 
 /** The timestamped admin lines and the slowest host's lines of a Slipway run: where the time went. */
 function profileOf(out: string): string {
@@ -278,6 +291,10 @@ async function runScale(bench: Bench, fleet: Fleet, env: string, hosts: number, 
     await record('onefile', rep, () => bench.slipway(env), () => bench.baseline(fleet, hosts, 'ship'));
     await record('nochange', rep, () => bench.slipway(env), () => bench.baseline(fleet, hosts, 'ship'));
     if (bench.hasRollback) await record('rollback', rep, () => bench.slipway(env, ['rollback']), () => bench.baseline(fleet, hosts, 'rollback'));
+    await execa('sync');
+    const floor = await bench.contact(fleet, hosts);
+    (res.contact ??= []).push(floor);
+    log(`${env} contact #${rep + 1}: ${floor.wallS.toFixed(2)} s, cpu ${floor.cpuS.toFixed(2)} s`);
   }
 }
 
@@ -299,8 +316,10 @@ async function traceScenarios(bench: Bench, fleet: Fleet, env: string): Promise<
 const NOT_YET = 'not available yet (no `deploy rollback` command)';
 
 function table(results: Results, rollback: boolean): string {
-  const rows: string[][] = [['hosts', 'scenario', 'runs', 'slipway s', 'baseline s', 'ratio', 'target', 'cpu S/B s', 'cpu ratio', 'rss S/B MB', 'kB/host S/B']];
+  const rows: string[][] = [['hosts', 'scenario', 'runs', 'slipway s', 'baseline s', 'ratio', 'target', 'floor', 'cpu S/B s', 'cpu ratio', 'rss S/B MB', 'kB/host S/B']];
   for (const [env, byScenario] of Object.entries(results)) {
+    // what contacting every host costs, against each scenario's baseline: a target under it is out of reach here
+    const contact = byScenario.contact?.length ? median(byScenario.contact.map((x) => x.wallS)) : undefined;
     for (const scenario of ['first', 'onefile', 'nochange', 'rollback'] as Scenario[]) {
       const r = byScenario[scenario];
       if (!r) {
@@ -309,6 +328,7 @@ function table(results: Results, rollback: boolean): string {
       }
       const m = (tool: Tool, k: keyof Sample) => median(r[tool].map((x) => x[k]));
       const ratio = m('slipway', 'wallS') / m('baseline', 'wallS');
+      const floor = contact === undefined ? undefined : contact / m('baseline', 'wallS');
       rows.push([
         env.slice(1),
         scenario,
@@ -317,6 +337,7 @@ function table(results: Results, rollback: boolean): string {
         m('baseline', 'wallS').toFixed(2),
         `${ratio.toFixed(2)}×`,
         `≤ ${TARGETS[scenario]}× ${ratio <= TARGETS[scenario] ? 'ok' : 'MISSED'}`,
+        floor === undefined ? '-' : `${floor.toFixed(2)}×${floor > TARGETS[scenario] ? ' (> target)' : ''}`,
         `${m('slipway', 'cpuS').toFixed(2)} / ${m('baseline', 'cpuS').toFixed(2)}`,
         `${(m('slipway', 'cpuS') / m('baseline', 'cpuS')).toFixed(2)}×`,
         `${m('slipway', 'rssMB').toFixed(0)} / ${m('baseline', 'rssMB').toFixed(0)}`,
@@ -382,7 +403,7 @@ async function main(): Promise<void> {
     if (!stopping) await cleanup();
   }
   const text = table(results, bench.hasRollback);
-  process.stdout.write(`\nlayout ${LAYOUT} (admin node in ${where.admin}, hosts in ${where.hosts})\n${text}\n\nslipway = the whole \`deploy ${APP}-<env>\` run (update, release, ship); ratios are medians of wall time.\n`);
+  process.stdout.write(`\nlayout ${LAYOUT} (admin node in ${where.admin}, hosts in ${where.hosts})\n${text}\n\nslipway = the whole \`deploy ${APP}-<env>\` run (update, release, ship); ratios are medians of wall time.\nfloor = connecting to every host and running \`true\` (bench/contact.mjs: ssh2 alone, one process), over the baseline: any tool that contacts every host pays it.\n`);
   await writeFile(
     OUT,
     `${JSON.stringify({ date: new Date().toISOString(), machine: { cpus: (await import('node:os')).cpus().length, load: (await import('node:os')).loadavg() }, layout: { name: LAYOUT, ...where }, reps: REPS, rollbackAvailable: bench.hasRollback, targets: TARGETS, table: text.split('\n'), results }, null, 2)}\n`,
