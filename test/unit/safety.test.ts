@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { chmod, chown, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { fullTar } from '../../src/deploy/stage/payload.js';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { identify } from '../../src/caller.js';
+import { identify, passwdEntry } from '../../src/caller.js';
 import { checkAdminRoot } from '../../src/config/paths.js';
 import { requireTrusted, trustProblem } from '../../src/config/trust.js';
 import { checkAbsolutePath, checkAppName, checkEnvName, checkHostName, checkRefName, checkRelativePath } from '../../src/config/names.js';
@@ -79,6 +80,18 @@ describe('the deployer behind sudo', () => {
     assert.deepEqual(as({ USER: 'alice', LOGNAME: 'alice' }), { user: 'root', label: 'root', elevated: false });
     // a non-root user cannot borrow a name with SUDO_USER either
     assert.deepEqual(as(env, sudoParent, 1001, 1001), { user: 'alice', label: 'alice', elevated: false });
+  });
+
+  it("its own passwd entry, read without getent, is getent's; other accounts still come from getent", () => {
+    const entry = (key: string | number) => {
+      const [name, , uid, gid] = execFileSync('getent', ['passwd', '--', String(key)], { encoding: 'utf8' }).split(':');
+      return { name, uid: Number(uid), gid: Number(gid) };
+    };
+    const self = process.geteuid!();
+    assert.deepEqual(passwdEntry(self), entry(self));
+    assert.deepEqual(passwdEntry('nobody'), entry('nobody'));
+    assert.deepEqual(passwdEntry(entry('nobody').uid), entry('nobody'));
+    assert.equal(passwdEntry('no-such-user-slipway'), undefined);
   });
 
   it('setuid: the real uid is the caller', () => {
