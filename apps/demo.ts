@@ -5,6 +5,7 @@
 import { defineApp } from 'slipway';
 
 const demo = process.env.SLIPWAY_DEMO_DIR ?? '/tmp/slipway-demo';
+const net = process.env.SLIPWAY_DEMO_NET ?? '127.0.1';
 
 export default defineApp({
   repo: `${demo}/repos/demo.git`,
@@ -26,9 +27,9 @@ export default defineApp({
   envs: {
     prod: {
       hosts: [
-        { name: 'web1', address: '127.0.1.1' },
-        { name: 'web2', address: '127.0.1.2' },
-        { name: 'web3', address: '127.0.1.3' },
+        { name: 'web1', address: `${net}.1` },
+        { name: 'web2', address: `${net}.2` },
+        { name: 'web3', address: `${net}.3` },
       ],
     },
   },

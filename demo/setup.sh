@@ -20,7 +20,7 @@ if [ ! -d "$D/repos/demo.git" ]; then
   rm -rf "$D/work/demo" && git_ init -q "$D/work/demo"
   cd "$D/work/demo"
   mkdir -p css static app
-  printf '<h1>Slipway demo</h1>\n<p>release served by <!--host--></p>\n' > index.html
+  printf '<h1>Slipway demo</h1>\n<p>one release, the same on every host</p>\n' > index.html
   printf 'ok\n' > health.txt
   printf 'body { margin: 0 }\n' > css/base.css
   printf 'h1 { color: teal }\n' > css/site.css
