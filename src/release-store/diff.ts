@@ -39,7 +39,8 @@ export async function changedFilesAgainst(www: string, from: Release, others: re
   const pairs = others.filter((r) => r.commit !== from.commit);
   if (!pairs.length) return out;
   // each release's list and private files, by commit (two releases may share a commit)
-  const byCommit = new Map<string, { changes: FileChange[]; privateFiles: Set<string> }[]>();
+  type Target = { changes: FileChange[]; privateFiles: Set<string> };
+  const byCommit = new Map<string, Target[]>();
   for (const r of pairs) {
     const target = { changes: out.get(r.id)!, privateFiles: new Set([...from.privateFiles, ...r.privateFiles]) };
     byCommit.set(r.commit, [...(byCommit.get(r.commit) ?? []), target]);
@@ -47,7 +48,7 @@ export async function changedFilesAgainst(www: string, from: Release, others: re
   const input = pairs.map((r) => `${r.commit} ${from.commit}\n`).join('');
   const { stdout } = await storeGit(www, ['diff-tree', '-r', '-z', '--no-renames', '--name-status', '--stdin'], { input });
   const parts = stdout.split('\0');
-  let current: { changes: FileChange[]; privateFiles: Set<string> }[] = [];
+  let current: Target[] = [];
   for (let i = 0; i < parts.length; i++) {
     const token = parts[i]!;
     // a header: a commit id; a status is one letter (no renames or copies: no score), then its path
