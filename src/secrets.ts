@@ -9,7 +9,8 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AppEnv } from './config/resolve.js';
-import { storeGit } from './exec/git.js';
+import { gitCmd, STORE_SETTINGS, storeGit } from './exec/git.js';
+import { local } from './exec/local.js';
 import { listReleases } from './release-store/store.js';
 import type { Release } from './release-store/release.js';
 import { privateDirWarning } from './release-store/private.js';
@@ -52,12 +53,12 @@ export async function privateDirSecrets(appEnv: AppEnv): Promise<string[]> {
 }
 
 /**
- * The secrets of the private files of every release in the store, as each
- * release committed them. Identical contents are read once: one `cat-file
- * --batch-check` names the blobs, then each distinct blob is read.
+ * The secrets of the private files of the store's `releases`, as each release committed
+ * them. Two git processes whatever the store holds: one `cat-file --batch-check` names the
+ * blobs (identical contents are one blob), one `cat-file --batch` reads the distinct ones.
  */
-export async function storeSecrets(www: string, releases?: readonly Release[]): Promise<string[]> {
-  const wanted = (releases ?? (await listReleases(www))).flatMap((r) => r.privateFiles.map((p) => `${r.commit}:${p}`));
+export async function storeSecrets(www: string, releases: readonly Release[]): Promise<string[]> {
+  const wanted = releases.flatMap((r) => r.privateFiles.map((p) => `${r.commit}:${p}`));
   if (!wanted.length) return [];
   const { stdout } = await storeGit(www, ['cat-file', '--batch-check=%(objectname) %(objecttype) %(objectsize)'], { input: `${wanted.join('\n')}\n` });
   const blobs = new Set<string>();
@@ -65,8 +66,16 @@ export async function storeSecrets(www: string, releases?: readonly Release[]): 
     const [oid, type, size] = line.split(' ');
     if (oid && type === 'blob' && Number(size) <= MAX_SECRET_FILE) blobs.add(oid);
   }
+  if (!blobs.size) return [];
+  // bytes, not text: each blob is framed by its size in bytes ("<oid> blob <size>\n<bytes>\n")
+  const batch = await local.bytes(gitCmd(www, STORE_SETTINGS, ['cat-file', '--batch']), `${[...blobs].join('\n')}\n`, blobs.size * (MAX_SECRET_FILE + 128));
   const out: string[] = [];
-  for (const oid of blobs) out.push(...secretsOfText((await storeGit(www, ['cat-file', 'blob', oid])).stdout));
+  for (let at = 0; at < batch.length; ) {
+    const eol = batch.indexOf(0x0a, at);
+    const size = Number(batch.subarray(at, eol).toString('latin1').split(' ')[2]);
+    out.push(...secretsOfText(batch.subarray(eol + 1, eol + 1 + size).toString('utf8')));
+    at = eol + 1 + size + 1;
+  }
   return out;
 }
 
@@ -80,9 +89,10 @@ export async function storeSecrets(www: string, releases?: readonly Release[]): 
 export async function registerSecrets(appEnv: AppEnv, reporter?: Reporter): Promise<Release[]> {
   const warning = reporter && privateDirWarning(appEnv);
   if (warning) reporter.emit({ kind: 'note', level: 'warn', text: warning });
-  addSecrets(Object.values(await readPrivateVars(appEnv)));
-  addSecrets(await privateDirSecrets(appEnv));
-  const releases = await listReleases(appEnv.paths.www);
+  // read side by side: a fleet run waits for all of it before its first connection
+  const [vars, files, releases] = await Promise.all([readPrivateVars(appEnv), privateDirSecrets(appEnv), listReleases(appEnv.paths.www)]);
+  addSecrets(Object.values(vars));
+  addSecrets(files);
   addSecrets(await storeSecrets(appEnv.paths.www, releases));
   return releases;
 }
