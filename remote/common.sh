@@ -83,6 +83,9 @@ kept_releases() {
 # Other releases are listed `unchecked`: should one be needed (a delta's base), the stage
 # script checks it. Each check walks a whole tree, so a host checks only the one that the
 # run may switch to, not every kept release (measured in docs/benchmark.md).
+# With $2 (a deploy's keepReleases): `spare <dir>` for each release the prune after a deploy
+# of a new release would remove, as one keeping one fewer now does (the new one takes a
+# place). The stage script may take over such a release's tree instead of linking a new one.
 look() {
   read_live
   echo "live $live"
@@ -97,6 +100,11 @@ look() {
       fi
       echo "have $d $r"
     done
+    # a host from before the served log: its first prune writes one (start_served_log)
+    if [ -n "${2-}" ] && [ -n "$live" ] && [ -f "$base/.switched" ]; then
+      prune_plan $(($2 - 1))
+      for d in $drop; do echo "spare $d"; done
+    fi
   fi
 }
 
@@ -155,11 +163,46 @@ run_rsync() {
   fi
 }
 
-# Keep the live release and the ones served most recently, `keep` in all: `.switched` is
-# the log of switches, oldest first (switch_to appends to it), so the release that was live
-# before this deploy (what `deploy rollback` goes back to) is always kept, however old its
-# number. Releases that never went live count for nothing: attempts older than the live
-# release go, newer ones stay. One awk decides; one rm removes. Needs base; argument: keep.
+# The prune's decision, in releases/ with live read: keep the live release and the ones
+# served most recently, $1 in all: `.switched` is the log of switches, oldest first
+# (switch_to appends to it), so the release that was live before a deploy (what `deploy
+# rollback` goes back to) is always kept, however old its number. Releases that never went
+# live count for nothing: attempts older than the live release go, newer ones stay. Sets
+# drop to the releases to remove; writes to $2, if given, the new log (the kept ones, oldest
+# first). Shell builtins alone, as read_live: every deploy's look and prune runs this on
+# every host. The names come from a glob, filtered as release_dirs does.
+prune_plan() {
+  here=' ' served='' kept=" $live " order='' k=1 drop=''
+  for d in r*-*; do
+    case $d in r[1-9]*-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]) ;; *) continue ;; esac
+    n=${d%%-*}
+    case ${n#r} in *[!0-9]*) continue ;; esac
+    here="$here$d "
+  done
+  # the releases still here, most recently served first
+  if [ -f ../.switched ]; then
+    while IFS= read -r d || [ -n "$d" ]; do
+      case $here in *" $d "*) served="$d $served" ;; esac
+    done < ../.switched
+  fi
+  for d in $served; do
+    [ "$k" -lt "$1" ] || break
+    case $kept in *" $d "*) continue ;; esac
+    kept="$kept$d " order="$d $order" k=$((k + 1))
+  done
+  # shellcheck disable=SC2086 # names that passed the filter above: no spaces, no wildcards
+  [ -z "${2-}" ] || printf '%s\n' $order "$live" > "$2"
+  n=${live%%-*} n=${n#r}
+  case $n in '' | *[!0-9]*) n=0 ;; esac
+  for d in $here; do
+    case $kept in *" $d "*) continue ;; esac
+    m=${d%%-*}
+    case " $served " in *" $d "*) ;; *) [ "${m#r}" -lt "$n" ] || continue ;; esac
+    drop="$drop$d "
+  done
+}
+
+# Prunes old releases, keeping $1 (see prune_plan); one rm removes. Needs base.
 prune_releases() {
   keep=$1
   cd "$base" || exit 1
@@ -167,21 +210,7 @@ prune_releases() {
   [ -n "$live" ] || return 0
   start_served_log
   cd releases || exit 1
-  # prints the releases to remove; writes the new log (the kept ones, oldest first). The names
-  # come from a glob, filtered as release_dirs does (without its ls and grep: two processes
-  # fewer on every host at every deploy; no interval in the pattern, which some awks lack).
-  drop=$(printf '%s\n' r*-* | awk -v keep="$keep" -v live="$live" -v served=../.switched -v newlog=../.switched.tmp '
-    function num(d) { return substr(d, 2, index(d, "-") - 2) + 0 }
-    /^r[1-9][0-9]*-[0-9a-f]+$/ && length($0) - index($0, "-") == 12 { here[$0] = 1 }
-    END {
-      n = 0
-      while ((getline d < served) > 0) if (d in here) seen[++n] = d
-      kept[live] = 1; k = 1; order[1] = live
-      for (i = n; i >= 1 && k < keep; i--) if (!(seen[i] in kept)) { kept[seen[i]] = 1; order[++k] = seen[i] }
-      for (i = 1; i <= n; i++) wasServed[seen[i]] = 1
-      for (i = k; i >= 1; i--) print order[i] > newlog
-      for (d in here) if (!(d in kept) && ((d in wasServed) || num(d) < num(live))) print d
-    }')
+  prune_plan "$keep" ../.switched.tmp
   mv -f ../.switched.tmp ../.switched
   # records and manifests whose release is gone (an interrupted stage or prune)
   for m in .r*.rev .r*.manifest; do

@@ -6,9 +6,11 @@
 # closes both end it with nothing changed. Once switched it waits again: `prune <keep>` (sent
 # when the whole rollout succeeded) prunes old releases in the same command, saving each host
 # a session of its own; the end of input ends it. Arguments: base, and the release directory
-# to check against its manifest (a rollback's target; see look), if any.
+# to check against its manifest (a rollback's target; see look) or nothing, and a deploy's
+# keepReleases, to name the spare releases (see look), if any.
 base=$1
-look "${2-}"
+case ${3-} in *[!0-9]*) echo "not a number of releases to keep: $3" >&2; exit 2 ;; esac
+look "${2-}" "${3-}"
 echo ready
 IFS= read -r dir || exit 0
 case $dir in

@@ -2,8 +2,9 @@
 # shellcheck disable=SC2154 # bad is set by verify, in common.sh
 # Stage one release on a host (after common.sh). Arguments: base dir rev port timeout rsync
 # (port: the admin's forwarded port, or a relay's address:port)
-# group basedir baserev mode payload arg deadline, then the release's private files (deadline:
-# seconds an rsync pull may take in all, or empty; a pull past it exits 124). What follows
+# group basedir baserev mode payload arg deadline reuse, then the release's private files
+# (deadline: seconds an rsync pull may take in all, or empty; a pull past it exits 124;
+# reuse: 1 to build a delta in basedir's own tree, see seed_tree). What follows
 # on stdin depends on the payload:
 #   full  a tar of the whole release (a host with no release at all)
 #   ahead nothing: the tree was sent ahead (ahead.sh) into .ahead.<arg>.partial; it is moved into place
@@ -22,8 +23,8 @@
 # name, and a name it holds is never written through.
 set -eu
 # shellcheck disable=SC2034 # rsync and deadline are read by run_rsync, in common.sh
-base=$1 dir=$2 rev=$3 port=$4 timeout=$5 rsync=$6 group=$7 basedir=$8 baserev=$9 mode=${10} payload=${11} arg=${12} deadline=${13}
-shift 13
+base=$1 dir=$2 rev=$3 port=$4 timeout=$5 rsync=$6 group=$7 basedir=$8 baserev=$9 mode=${10} payload=${11} arg=${12} deadline=${13} reuse=${14}
+shift 14
 umask 022
 export LC_ALL=C
 work=".$dir.partial"
@@ -77,15 +78,28 @@ base_intact() {
     verify "$basedir" && [ "${bad:-0}" = 0 ]
 }
 
-# Delta: when this host has the base release intact, copy it as hard links (no network,
-# no walk of the admin's tree) and replace only the paths that differ, never changing a
-# linked inode in place (it belongs to the base release too). The deleted paths go first,
+# The tree a delta is applied to, from the intact base: hard links of it (its files are
+# shared with other releases, so none is ever written in place). With reuse, the base is a
+# release the prune after this deploy would remove anyway (the look named it `spare`): its
+# tree is renamed into place instead, sparing the host a link per file now and an unlink per
+# file at the prune (measured in docs/benchmark.md). Never the live release: a delta that
+# then fails has only cost a release the prune was to remove.
+seed_tree() {
+  mkdir -m 700 "$work" || return 1
+  if [ "$reuse" != 1 ]; then cp -al "$basedir" "$tree"; return; fi
+  [ "$basedir" != "$live" ] || return 1
+  # the directory first: its record without it means nothing (revision_of)
+  mv -T "$basedir" "$tree" && rm -f -- ".$basedir.rev" ".$basedir.manifest" && echo "reused $basedir"
+}
+
+# Delta: when this host has the base release intact, seed the tree from it (no network, no
+# walk of the admin's tree) and replace only the paths that differ, never changing a
+# linked inode in place (it belongs to other releases too). The deleted paths go first,
 # with the dirs they leave empty (git has none): a path whose type changed is deleted then
 # added, so once they are gone no path the new files are written under is a symlink, and
 # nothing is written through one. Then tar --unlink-first, or rsync of the listed paths.
 delta_tar() {
-  base_intact || return 1
-  mkdir -m 700 "$work" && cp -al "$basedir" "$tree" || return 1
+  base_intact && seed_tree || return 1
   if [ -n "$arg" ]; then
     printf '%s\n' "$arg" | tr '\n' '\0' | (cd "$tree" && xargs -0 rm -f --) || return 1
     find "$tree" -mindepth 1 -type d -empty -delete || return 1
@@ -94,8 +108,7 @@ delta_tar() {
   echo "delta $basedir tar"
 }
 delta_list() {
-  base_intact || return 1
-  mkdir -m 700 "$work" && cp -al "$basedir" "$tree" || return 1
+  base_intact && seed_tree || return 1
   cat > "$work/delta" &&
   sed -n 's/^D//p' "$work/delta" | tr '\n' '\0' > "$work/delta-rm" &&
   sed -n 's/^C//p' "$work/delta" | tr '\n' '\0' > "$work/delta-get" &&

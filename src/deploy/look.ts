@@ -38,9 +38,12 @@ export class HostLook {
   /** The switch went through and the command waits for a prune. */
   private switched = false;
 
-  /** Look at the host now; ssh.commandTimeout bounds the look, and later the switch. */
+  /**
+   * Look at the host now; ssh.commandTimeout bounds the look, and later the switch. Without
+   * `verify` (a deploy's look) it names the spare releases too (HostState.spare).
+   */
   static open(host: HostConnection, appEnv: AppEnv, verify?: string): HostLook {
-    return new HostLook(host, appEnv.remote.path, appEnv.ssh.commandTimeout * 1000, verify);
+    return new HostLook(host, appEnv.remote.path, appEnv.ssh.commandTimeout * 1000, verify, verify ? undefined : appEnv.remote.keepReleases);
   }
 
   constructor(
@@ -49,12 +52,14 @@ export class HostLook {
     private readonly timeoutMs: number,
     /** The kept release directory to check against its manifest in the look (a rollback's target, switched to as it is). */
     verify?: string,
+    /** A deploy's keepReleases: the look names the releases its prune would remove. */
+    keep?: number,
   ) {
     let ready!: (state: HostState) => void;
     const looked = new Promise<HostState>((resolve) => (ready = resolve));
     // the look's lines until `ready`; what follows is the switch's
     let said: string[] | undefined = [];
-    this.result = host.run(lookCmd(base, verify), {
+    this.result = host.run(lookCmd(base, verify, keep), {
       input: this.input,
       timeoutMs: 0,
       signal: this.stop.signal,

@@ -15,6 +15,8 @@ export interface HostState {
   edited?: KeptRelease[];
   /** Releases but the live one that the look did not check against their manifests. */
   unchecked?: Set<string>;
+  /** Releases the prune after a deploy of a new release would remove (a deploy's look only). */
+  spare?: Set<string>;
 }
 
 export function parseLook(stdout: string): HostState {
@@ -29,7 +31,8 @@ export function parseLook(stdout: string): HostState {
     if (flag === 'unchecked') unchecked.add(dir);
   }
   const edited = parseKept(lines.get('edited') ?? []);
-  return { ...(live ? { live } : {}), have, ...(edited.length ? { edited } : {}), ...(unchecked.size ? { unchecked } : {}) };
+  const spare = new Set((lines.get('spare') ?? []).filter((d) => RELEASE_DIR.test(d) && d !== live));
+  return { ...(live ? { live } : {}), have, ...(edited.length ? { edited } : {}), ...(unchecked.size ? { unchecked } : {}), ...(spare.size ? { spare } : {}) };
 }
 
 /** Does the host hold this release intact (its directory, with the right REVISION)? */

@@ -39,12 +39,14 @@ function script(name: ScriptName, args: string[]): Cmd {
  *   tar    a tar of the paths that differ from `from`, which the host has intact
  *   list   the same paths pulled with rsync (deltas too big for one tar)
  *   rsync  the whole tree pulled with rsync, hard-linking what the host already has
+ * A tar or list with `reuse` is applied to `from`'s own tree, renamed into place: `from` is a
+ * release the prune after this deploy would remove (the look's `spare`), never the live one.
  */
 export type StagePayload =
   | { kind: 'full' }
   | { kind: 'ahead'; token: string }
-  | { kind: 'tar'; from: Pick<Release, 'id' | 'commit'>; deleted: readonly string[] }
-  | { kind: 'list'; from: Pick<Release, 'id' | 'commit'> }
+  | { kind: 'tar'; from: Pick<Release, 'id' | 'commit'>; deleted: readonly string[]; reuse?: boolean }
+  | { kind: 'list'; from: Pick<Release, 'id' | 'commit'>; reuse?: boolean }
   | { kind: 'rsync' };
 
 /** The stage script's exit when a tar payload cannot be used there (fall_back_to_rsync): stage again with rsync. */
@@ -75,9 +77,10 @@ export function stageCmd(base: string, release: Release, port: number | string, 
   const from = payload.kind === 'tar' || payload.kind === 'list' ? [releaseDir(payload.from), payload.from.commit] : ['', ''];
   const arg = payload.kind === 'tar' ? payload.deleted.join('\n') : payload.kind === 'ahead' ? payload.token : '';
   const kind = payload.kind === 'rsync' ? '' : payload.kind;
+  const reuse = (payload.kind === 'tar' || payload.kind === 'list') && payload.reuse ? '1' : '';
   // names with a newline cannot go through the list file; they keep the tree's mode and the default group
   const privates = release.privateFiles.filter((f) => !f.includes('\n'));
-  return script('stage', [base, releaseDir(release), release.commit, String(port), String(Math.ceil(timeoutS)), rsync, group, from[0]!, from[1]!, mode.toString(8).padStart(4, '0'), kind, arg, deadline ? String(Math.ceil(deadline)) : '', ...privates]);
+  return script('stage', [base, releaseDir(release), release.commit, String(port), String(Math.ceil(timeoutS)), rsync, group, from[0]!, from[1]!, mode.toString(8).padStart(4, '0'), kind, arg, deadline ? String(Math.ceil(deadline)) : '', reuse, ...privates]);
 }
 
 /** Serve the staged release `dir` to the datacenter, bound to `address`, behind the secret given on stdin (remote/relay.sh). */
@@ -98,10 +101,13 @@ export function aheadCmd(base: string, token: string): Cmd {
  * then `ready`), then wait: a release directory on stdin switches the host to it, as
  * activateCmd does; the end of stdin exits with nothing changed. `verify`: the release
  * directory (a rollback's target) to check against its manifest; other kept ones are `unchecked`.
+ * `keep`: a deploy's keepReleases; the look then names `spare <dir>` each release the prune
+ * after a deploy of a new release would remove.
  */
-export function lookCmd(base: string, verify?: string): Cmd {
+export function lookCmd(base: string, verify?: string, keep?: number): Cmd {
   if (verify !== undefined && !RELEASE_DIR.test(verify)) throw new Error(`not a release directory: ${JSON.stringify(verify)}`);
-  return script('look', verify ? [base, verify] : [base]);
+  if (keep !== undefined && !(Number.isInteger(keep) && keep >= 1)) throw new Error(`not a number of releases to keep: ${keep}`);
+  return script('look', keep !== undefined ? [base, verify ?? '', String(keep)] : verify ? [base, verify] : [base]);
 }
 
 /** Point `current` at a staged release directory (`r42-…`), atomically; prints `previous <dir>`. */

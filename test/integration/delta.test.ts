@@ -115,4 +115,29 @@ describe('staging a release from the previous one (delta)', { timeout: 300_000 }
     assert.equal((r.stderr.match(new RegExp(`staged ${now} \\(2 files, .* received, delta from ${before}\\)`, 'g')) ?? []).length, 2, r.stderr);
     await expectExact(now);
   });
+
+  it("a release the prune would remove next lends its tree: the delta is applied there, and the live release is untouched", async () => {
+    // keeping 2, every release but the live one is spare: the first deploy's predates big.bin
+    // (17 MB: no tar, so not reused), the second's holds it as the new release does
+    await w.writeApp({ remoteExtra: 'keepReleases: 2' });
+    const withBig = newest;
+    await w.commit({ 'change.txt': 'v6\n' });
+    const first = await deploy();
+    assert.doesNotMatch(first.stderr, /in its own tree/, 'a spare whose delta is no tar is not reused');
+    const live = `r${++newest}`;
+    const liveBefore = [0, 1].map((i) => treeOf(releaseDir(i, live)));
+    await w.commit({ 'change.txt': 'v7\n' });
+    const r = await deploy();
+    const now = `r${++newest}`;
+    assert.equal((r.stderr.match(new RegExp(`staged ${now} \\(1 file, .* received, delta from r${withBig} in its own tree\\)`, 'g')) ?? []).length, 2, r.stderr);
+    await expectExact(now);
+    for (let i = 0; i < 2; i++) {
+      assert.deepEqual(treeOf(releaseDir(i, live)), liveBefore[i], `${w.fleet.hosts[i]!.name}: the release live before is untouched`);
+      const releases = join(w.remoteBase(w.fleet.hosts[i]!), 'releases');
+      assert.deepEqual(readdirSync(releases).filter((d) => !d.startsWith('.')).map((d) => d.split('-')[0]).sort(), [live, now].sort(), 'the spare is no more');
+      assert.ok(!readdirSync(releases).some((d) => d.startsWith(`.r${withBig}-`)), 'nor its record');
+      assert.equal(statSync(join(releaseDir(i, now), 'big.bin')).ino, statSync(join(releaseDir(i, live), 'big.bin')).ino, 'unchanged files are shared');
+    }
+    await w.writeApp({});
+  });
 });

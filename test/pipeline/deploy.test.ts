@@ -87,8 +87,9 @@ describe('deploy over recorded hosts', () => {
       assert.equal(result.release.id, 'r2');
       for (const h of HOSTS) {
         const [stage] = rec.callsOn(h, 'stage');
-        assert.deepEqual(stageArgs(stage!.args), { dir: `r2-${result.release.commit.slice(0, 12)}`, commit: result.release.commit, from: `r1-${r1.commit.slice(0, 12)}`, payload: 'tar', arg: '', deadline: undefined, privateFiles: ['app/settings_local.py'] });
+        assert.deepEqual(stageArgs(stage!.args), { dir: `r2-${result.release.commit.slice(0, 12)}`, commit: result.release.commit, from: `r1-${r1.commit.slice(0, 12)}`, payload: 'tar', arg: '', deadline: undefined, reuse: false, privateFiles: ['app/settings_local.py'] });
         assert.deepEqual(files(stage!.stdin!), ['index.html'], 'only the changed file crosses the wire');
+        assert.deepEqual(rec.callsOn(h, 'look')[0]!.args, ['/data/www/shop', '', '1'], 'a deploy\'s look names the spare releases, for keepReleases');
         assert.ok(rec.first(new RegExp(`^${h} prune$`)) > rec.last(/ switch /), `${h} pruned before the whole rollout had switched`);
         assert.equal(rec.callsOn(h, 'prune').length, 0, `${h}: no session of its own for the prune`);
       }

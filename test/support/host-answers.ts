@@ -139,7 +139,7 @@ export function forgot(...releases: { release: Held; differ: number }[]): Reply 
 
 /** The stage script's arguments by name (remote.ts stageCmd): what the admin node chose to send. */
 export function stageArgs(args: readonly string[]) {
-  return { dir: args[1], commit: args[2], from: args[7] || undefined, payload: args[10] || 'rsync', arg: args[11], deadline: args[12] || undefined, privateFiles: args.slice(13) };
+  return { dir: args[1], commit: args[2], from: args[7] || undefined, payload: args[10] || 'rsync', arg: args[11], deadline: args[12] || undefined, reuse: args[13] === '1', privateFiles: args.slice(14) };
 }
 
 /** status.sh: the live release and its commit (nothing when it serves none). */

@@ -75,8 +75,8 @@ describe('a slow relay', () => {
   it('the deadline reaches the stage script as its own argument, before the private files', () => {
     const withPrivate = { ...release, privateFiles: ['app/settings_local.py'] } as typeof release;
     const cmd = stageCmd('/data/www/shop', withPrivate, '10.0.0.1:31000', 20, 'rsync', { deadline: 181.2 });
-    assert.deepEqual(cmd.slice(-2), ['182', 'app/settings_local.py']);
-    assert.equal(stageCmd('/data/www/shop', withPrivate, 1234, 20, 'rsync').at(-2), '', 'none from the admin node');
+    assert.deepEqual(cmd.slice(-3), ['182', '', 'app/settings_local.py']);
+    assert.equal(stageCmd('/data/www/shop', withPrivate, 1234, 20, 'rsync').at(-3), '', 'none from the admin node');
   });
 });
 

@@ -2,13 +2,16 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   chmodSync,
+  cpSync,
   existsSync,
+  linkSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
   readdirSync,
   readlinkSync,
+  renameSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -109,7 +112,7 @@ describe('command builders', () => {
   test('stageCmd: sh -c <fixed script> slipway-stage base dir rev port timeout rsync group', () => {
     const cmd = stageCmd('/data/www/demo', release, 40123, 29.2, 'rsync');
     assert.deepEqual([cmd[0], cmd[1]], ['sh', '-c']);
-    assert.deepEqual(cmd.slice(3), ['slipway-stage', '/data/www/demo', 'r42-9fceb02d0ae5', release.commit, '40123', '30', 'rsync', '', '', '', '0640', '', '', '', ...release.privateFiles]);
+    assert.deepEqual(cmd.slice(3), ['slipway-stage', '/data/www/demo', 'r42-9fceb02d0ae5', release.commit, '40123', '30', 'rsync', '', '', '', '0640', '', '', '', '', ...release.privateFiles]);
     assert.equal(cmd[2], scriptText('stage'));
     assert.match(cmd[2]!, /\nset -eu\n/);
   });
@@ -391,6 +394,74 @@ describe('switching a host (ACTIVATE then PRUNE), run by the real sh', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.equal(readlinkSync(join(base, 'current')), `releases/${releaseDir(r1)}`);
     assert.ok(!existsSync(join(tmp, 'pwned')));
+  });
+});
+
+describe('spare releases: what the look says the prune after a deploy would remove', () => {
+  /** The look's spares for a deploy keeping `keep`, then what deploying a new release `next` prunes. */
+  function sparesThenPruned(base: string, keep: number, next: Release): { spare: string[]; pruned: string[] } {
+    const look = runRemote(lookCmd(base, undefined, keep), tmp, '');
+    assert.equal(look.status, 0, look.stderr);
+    const spare = [...(parseLook(look.stdout).spare ?? [])].sort();
+    staged(base, next);
+    const r = switchTo(base, next, keep);
+    assert.equal(r.status, 0, r.stderr);
+    return { spare, pruned: (parseLines(r.stdout).get('pruned') ?? []).sort() };
+  }
+  const deployed = (base: string, keep: number, ...ns: number[]) => {
+    for (const n of ns) {
+      if (!existsSync(join(base, 'releases', releaseDir(rel(n))))) staged(base, rel(n));
+      assert.equal(switchTo(base, rel(n), keep).status, 0);
+    }
+  };
+
+  test('a run of deploys: the oldest served ones, exactly', () => {
+    const base = freshBase();
+    deployed(base, 4, 1, 2, 3, 4, 5, 6);
+    const { spare, pruned } = sparesThenPruned(base, 3, rel(7));
+    assert.deepEqual(spare, [rel(3), rel(4)].map(releaseDir).sort());
+    assert.deepEqual(spare, pruned);
+  });
+
+  test('after a rollback: never the release rolled back from, nor one served recently', () => {
+    const base = freshBase();
+    deployed(base, 5, 1, 2, 3, 4, 5, 3);
+    const { spare, pruned } = sparesThenPruned(base, 3, rel(6));
+    assert.ok(!spare.includes(releaseDir(rel(5))) && !spare.includes(releaseDir(rel(3))));
+    assert.deepEqual(spare, pruned);
+  });
+
+  test('an attempt newer than the live release is never spare, though the prune after the deploy removes it', () => {
+    const base = freshBase();
+    deployed(base, 5, 1, 2, 3);
+    staged(base, rel(4));
+    const { spare, pruned } = sparesThenPruned(base, 2, rel(5));
+    assert.deepEqual(spare, [rel(1), rel(2)].map(releaseDir));
+    assert.deepEqual(pruned, [rel(1), rel(2), rel(4)].map(releaseDir), 'a spare is never more than the prune removes');
+  });
+
+  test('keep 1: every release but the live one', () => {
+    const base = freshBase();
+    deployed(base, 5, 1, 2, 3);
+    const { spare, pruned } = sparesThenPruned(base, 1, rel(4));
+    assert.deepEqual(spare, [rel(1), rel(2)].map(releaseDir).sort());
+    assert.deepEqual(pruned, [rel(1), rel(2), rel(3)].map(releaseDir).sort(), 'the prune removes the release live before it too');
+  });
+
+  test('none on a host without the served log (from before it), nor without a live release, nor for a rollback look', () => {
+    const base = freshBase();
+    for (const n of [1, 2, 3]) staged(base, rel(n));
+    assert.equal(parseLook(runRemote(lookCmd(base, undefined, 1), tmp, '').stdout).spare, undefined, 'no live release');
+    symlinkSync(`releases/${releaseDir(rel(3))}`, join(base, 'current'));
+    assert.equal(parseLook(runRemote(lookCmd(base, undefined, 1), tmp, '').stdout).spare, undefined, 'no served log');
+    writeFileSync(join(base, '.switched'), `${releaseDir(rel(3))}\n`);
+    assert.deepEqual([...(parseLook(runRemote(lookCmd(base, undefined, 1), tmp, '').stdout).spare ?? [])].sort(), [rel(1), rel(2)].map(releaseDir));
+    assert.equal(parseLook(runRemote(lookCmd(base, releaseDir(rel(1))), tmp, '').stdout).spare, undefined, 'a rollback look names none');
+  });
+
+  test('the keep argument is a number of releases or refused', () => {
+    assert.deepEqual(lookCmd('/data/www/demo', undefined, 5).slice(3), ['slipway-look', '/data/www/demo', '', '5']);
+    for (const bad of [0, -1, 1.5, Number.NaN]) assert.throws(() => lookCmd('/a', undefined, bad), /not a number of releases to keep/, String(bad));
   });
 });
 
@@ -693,6 +764,73 @@ exec rsync "$@"
     assert.equal(readFileSync(join(dir1, 'index.html'), 'utf8'), 'v1\n', 'the base keeps its content');
     assert.ok(!existsSync(join(dir2, 'old.txt')) && existsSync(join(dir1, 'old.txt')));
     assert.equal(statSync(join(dir2, 'keep.txt')).ino, statSync(join(dir1, 'keep.txt')).ino, 'unchanged files are links');
+  });
+
+  test('tar with reuse: the delta is applied in the spare release\'s own tree, renamed into place; no other release changes', () => {
+    const base = freshBase();
+    const [r1, r2, r3] = [rel(1), rel(2), rel(3)];
+    const dir1 = staged(base, r1, { 'index.html': 'v1\n', 'keep.txt': 'same\n', 'old.txt': 'bye\n' });
+    const dir2 = join(base, 'releases', releaseDir(r2));
+    cpSync(dir1, dir2, { recursive: true });
+    writeFileSync(join(dir2, 'index.html.tmp'), 'v2\n');
+    renameSync(join(dir2, 'index.html.tmp'), join(dir2, 'index.html'));
+    for (const f of ['keep.txt', 'old.txt']) {
+      rmSync(join(dir2, f));
+      linkSync(join(dir1, f), join(dir2, f));
+    }
+    writeManifest(dir2);
+    writeFileSync(recordOf(dir2), `${r2.commit}\n`);
+    symlinkSync(`releases/${releaseDir(r2)}`, join(base, 'current'));
+    const inode = statSync(join(dir1, 'keep.txt')).ino;
+    const tree = join(tmp, `delta-src-reuse${++counter}`);
+    mkdirSync(tree, { recursive: true });
+    writeFileSync(join(tree, 'index.html'), 'v3\n');
+    const r = runRemote(stageCmd(base, r3, 0, 30, '/bin/false', { payload: { kind: 'tar', from: r1, deleted: ['old.txt'], reuse: true } }), tmp, tarOf(tree, ['index.html']));
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(parseLines(r.stdout).get('reused'), [releaseDir(r1)]);
+    assert.deepEqual(releasesIn(base), [r2, r3].map(releaseDir), 'the spare became the new release');
+    assert.deepEqual(recordsIn(base), [r2, r3].map((x) => `.${releaseDir(x)}.rev`), 'its record went with it');
+    assert.ok(!existsSync(join(base, 'releases', `.${releaseDir(r1)}.manifest`)));
+    const dir3 = join(base, 'releases', releaseDir(r3));
+    assert.deepEqual(readdirSync(dir3).sort(), ['index.html', 'keep.txt']);
+    assert.equal(readFileSync(join(dir3, 'index.html'), 'utf8'), 'v3\n');
+    assert.equal(statSync(join(dir3, 'keep.txt')).ino, inode, 'unchanged files keep their inode, shared with the live release');
+    assert.equal(readFileSync(join(dir2, 'index.html'), 'utf8'), 'v2\n', 'the live release keeps its content');
+    assert.equal(readFileSync(join(dir2, 'old.txt'), 'utf8'), 'bye\n', 'and its files the delta deleted');
+    assert.equal(readFileSync(recordOf(dir3), 'utf8').trim(), r3.commit);
+    assert.equal(runRemote(lookCmd(base, releaseDir(r3)), tmp, '').stdout.includes(`have ${releaseDir(r3)} ${r3.commit}\n`), true, 'its manifest matches it');
+  });
+
+  test('tar with reuse of the live release: refused (exit 75), and the live release is untouched', () => {
+    const base = freshBase();
+    const [r1, r2] = [rel(1), rel(2)];
+    const dir1 = staged(base, r1, { 'index.html': 'v1\n' });
+    symlinkSync(`releases/${releaseDir(r1)}`, join(base, 'current'));
+    const tree = join(tmp, `delta-src-live${++counter}`);
+    mkdirSync(tree, { recursive: true });
+    writeFileSync(join(tree, 'index.html'), 'v2\n');
+    const r = runRemote(stageCmd(base, r2, 0, 30, '/bin/false', { payload: { kind: 'tar', from: r1, deleted: [], reuse: true } }), tmp, tarOf(tree, ['index.html']));
+    assert.equal(r.status, FALL_BACK_TO_RSYNC, r.stderr);
+    assert.deepEqual(releasesIn(base), [releaseDir(r1)]);
+    assert.equal(readFileSync(join(dir1, 'index.html'), 'utf8'), 'v1\n');
+    assert.ok(existsSync(recordOf(dir1)));
+    assert.equal(readlinkSync(join(base, 'current')), `releases/${releaseDir(r1)}`);
+  });
+
+  test('tar with reuse of an edited spare: refused (exit 75) before anything moves', () => {
+    const base = freshBase();
+    const [r1, r2, r3] = [rel(1), rel(2), rel(3)];
+    const dir1 = staged(base, r1, { 'index.html': 'v1\n' });
+    staged(base, r2, { 'index.html': 'v2\n' });
+    symlinkSync(`releases/${releaseDir(r2)}`, join(base, 'current'));
+    writeFileSync(join(dir1, 'index.html'), 'edited by hand\n');
+    const tree = join(tmp, `delta-src-edited${++counter}`);
+    mkdirSync(tree, { recursive: true });
+    writeFileSync(join(tree, 'index.html'), 'v3\n');
+    const r = runRemote(stageCmd(base, r3, 0, 30, '/bin/false', { payload: { kind: 'tar', from: r1, deleted: [], reuse: true } }), tmp, tarOf(tree, ['index.html']));
+    assert.equal(r.status, FALL_BACK_TO_RSYNC, r.stderr);
+    assert.deepEqual(releasesIn(base), [r1, r2].map(releaseDir));
+    assert.equal(readFileSync(join(dir1, 'index.html'), 'utf8'), 'edited by hand\n');
   });
 
   test('rsync: the pulled tree gets git modes too', () => {

@@ -215,10 +215,10 @@ describe('host states and private groups', () => {
   });
   it('passes the group and the private files as argv, never a name with a newline', () => {
     assert.deepEqual(stageCmd('/data/www/shop', release, 1234, 30, 'rsync').slice(4), [
-      '/data/www/shop', 'r7-cccccccccccc', 'c'.repeat(40), '1234', '30', 'rsync', '', '', '', '0640', '', '', '', 'app/settings_local.py',
+      '/data/www/shop', 'r7-cccccccccccc', 'c'.repeat(40), '1234', '30', 'rsync', '', '', '', '0640', '', '', '', '', 'app/settings_local.py',
     ]);
     const grouped = stageCmd('/data/www/shop', release, 1234, 30, 'rsync', { group: 'www-data' });
     assert.equal(grouped[10], 'www-data');
-    assert.deepEqual(grouped.slice(17), ['app/settings_local.py']);
+    assert.deepEqual(grouped.slice(18), ['app/settings_local.py']);
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { AppEnv } from '../../src/config/resolve.js';
@@ -7,7 +7,7 @@ import { deltaInput, stageCmd } from '../../src/deploy/remote.js';
 import { type HostState } from '../../src/deploy/remote-output.js';
 import { releaseDir } from '../../src/deploy/layout.js';
 import { Shipment, explainStageFailure } from '../../src/deploy/stage/stage.js';
-import { commitRelease } from '../../src/release-store/store.js';
+import { commitRelease, listReleases } from '../../src/release-store/store.js';
 import { FACTS, withStore } from '../support/store.js';
 import { baseOf } from '../../src/release-store/delta.js';
 import type { Release } from '../../src/release-store/release.js';
@@ -32,14 +32,14 @@ describe('staging command and its base release', () => {
     const cmd = stageCmd('/data/www/shop', rel(5, ['app/my settings.py']), 4242, 20, 'rsync', { payload: { kind: 'list', from: rel(4) }, mode: 0o640 });
     assert.deepEqual(cmd.slice(4), [
       '/data/www/shop', 'r5-555555555555', '5'.repeat(40), '4242', '20', 'rsync', '',
-      'r4-444444444444', '4'.repeat(40), '0640', 'list', '', '', 'app/my settings.py',
+      'r4-444444444444', '4'.repeat(40), '0640', 'list', '', '', '', 'app/my settings.py',
     ]);
     assert.equal(cmd[0], 'sh');
   });
 
   it('with a tar payload, the deleted paths travel as one newline-separated argument', () => {
     const cmd = stageCmd('/data/www/shop', rel(5), 4242, 20, 'rsync', { payload: { kind: 'tar', from: rel(4), deleted: ['old/a b', "it's"] }, mode: 0o600 });
-    assert.deepEqual(cmd.slice(13), ['0600', 'tar', "old/a b\nit's", '']);
+    assert.deepEqual(cmd.slice(13), ['0600', 'tar', "old/a b\nit's", '', '']);
   });
 
   it('a whole-tree tar names no base', () => {
@@ -102,6 +102,63 @@ describe('without a probe, a host is sent a delta it checks itself', () => {
       const blind = await shipment.choose(undefined);
       assert.equal(blind.kind, 'list');
       assert.equal((blind as { paths?: string }).paths, 'Cindex.html\n', 'the changed path travels with it');
+    }));
+});
+
+describe("a spare release's tree (one the prune after the deploy would remove)", () => {
+  /**
+   * r1 with `stable` files that stay and `gone` files r2 deletes; r2, r3 and r4 change one
+   * file each: what a host serving r3 with spare releases is sent for r4.
+   */
+  async function shipments(www: string, stable: number, gone: number): Promise<{ shipment: Shipment; releases: Release[] }> {
+    await writeFile(join(www, 'index.html'), 'v1\n');
+    for (let i = 0; i < stable; i++) await writeFile(join(www, `stable${i}.txt`), `${i}\n`);
+    for (let i = 0; i < gone; i++) await writeFile(join(www, `gone${i}.txt`), `${i}\n`);
+    await commitRelease(www, FACTS, []);
+    for (let i = 0; i < gone; i++) await rm(join(www, `gone${i}.txt`));
+    for (const v of ['v2', 'v3', 'v4']) {
+      await writeFile(join(www, 'index.html'), `${v}\n`);
+      await commitRelease(www, FACTS, []);
+    }
+    const releases = await listReleases(www);
+    const env = { remote: { transfer: 'auto' }, paths: { www, state: www, shipTar: join(www, 'ship.tar') } } as unknown as AppEnv;
+    return { shipment: new Shipment(env, releases.find((r) => r.id === 'r4')!, () => Promise.resolve(www), releases), releases };
+  }
+  const host = (releases: Release[], live: string, spare: string[], ...held: string[]): HostState => ({
+    live: releaseDir(releases.find((r) => r.id === live)!),
+    have: new Map([live, ...spare, ...held].map((id) => releases.find((r) => r.id === id)!).map((r) => [releaseDir(r), r.commit])),
+    spare: new Set(spare.map((id) => releaseDir(releases.find((r) => r.id === id)!))),
+  });
+  const sent = async (shipment: Shipment, state: HostState) => {
+    const choice = await shipment.choose(state);
+    assert.ok(choice.kind === 'tar');
+    return [choice.from.id, choice.reuse];
+  };
+
+  it('a delta from the newest spare, applied in its tree, when it is no bigger than the live one', () =>
+    withStore(async (www) => {
+      const { shipment, releases } = await shipments(www, 0, 3);
+      assert.deepEqual(await sent(shipment, host(releases, 'r3', ['r1', 'r2'])), ['r2', true]);
+    }));
+
+  it('a bigger one too, within a path more for every four files of the release', () =>
+    withStore(async (www) => {
+      const { shipment, releases } = await shipments(www, 40, 10);
+      assert.deepEqual(await sent(shipment, host(releases, 'r3', ['r1'])), ['r1', true], '10 more paths, 41 files');
+    }));
+
+  it('the delta from the live release when the spare one is much bigger', () =>
+    withStore(async (www) => {
+      const { shipment, releases } = await shipments(www, 30, 10);
+      assert.deepEqual(await sent(shipment, host(releases, 'r3', ['r1'])), ['r3', undefined], '10 more paths, 31 files');
+    }));
+
+  it('none for a host that holds a newer release (a rollback keeps more than a deploy prunes)', () =>
+    withStore(async (www) => {
+      const { shipment, releases } = await shipments(www, 0, 0);
+      const older = new Shipment(shipment['appEnv'], releases.find((r) => r.id === 'r2')!, () => Promise.resolve(www), releases);
+      assert.equal(older.spareFor(host(releases, 'r4', ['r1'], 'r3')), undefined);
+      assert.equal(shipment.spareFor(host(releases, 'r3', ['r1']))?.id, 'r1');
     }));
 });
 

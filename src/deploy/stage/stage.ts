@@ -3,7 +3,9 @@
  * from its look (what it had when the run connected):
  *   the release, intact     nothing: it is already staged (or already live)
  *   some other release      the paths that differ from it (its live one if it can): one
- *                           tar for small deltas, or an rsync of the list for big ones
+ *                           tar for small deltas, or an rsync of the list for big ones;
+ *                           a small tar from a spare release instead (one the prune after
+ *                           this deploy would remove), applied in that release's own tree
  *   no release at all       one tar of the whole tree, built once, streamed to every such host
  * The stage script checks again on the host; a tar that no longer fits the host (its
  * base changed since the look) is refused there, and the host is staged with rsync,
@@ -39,6 +41,8 @@ export interface StageResult {
   transferred: TransferStats;
   /** The release a delta was applied to. */
   from?: string;
+  /** The delta was applied in `from`'s own tree, renamed into place (a spare release). */
+  reused?: boolean;
   /** How many releases the host held before (from its look; undefined: not looked at). */
   held?: number;
   /** The tree was sent before the commit (ahead.ts). */
@@ -67,6 +71,7 @@ export class Shipment {
   private full?: Promise<FullTar>;
   private server?: Promise<ReleaseServer>;
   private sizes?: Promise<Map<string, number>>;
+  private fileCount?: Promise<number>;
 
   /**
    * tree: where the release's exact files are on the admin node (the www tree when the
@@ -114,11 +119,42 @@ export class Shipment {
     }
     const base = this.baseFor(state);
     if (!base) return { kind: 'rsync' };
+    const p = await this.payloadFrom(base);
+    // without a look a tar might not fit the host; a list falls back to a full pull there
+    if (!state) return p.kind === 'tar' ? { kind: 'list', from: base, paths: p.paths, total: p.total } : p;
+    const spare = this.spareFor(state);
+    if (p.kind !== 'tar' || !spare) return p;
+    const q = await this.payloadFrom(spare);
+    return q.kind === 'tar' && (await this.worthReusing(q, p)) ? { ...q, reuse: true } : p;
+  }
+
+  /** Is a spare release's delta small enough, next to the live one's, to be applied in its tree (REUSE_LIMITS)? */
+  private async worthReusing(spare: Payload & { kind: 'tar' }, live: Payload & { kind: 'tar' }): Promise<boolean> {
+    const paths = (p: Payload & { kind: 'tar' }) => (p.files ?? 0) + p.deleted.length;
+    const extraPaths = paths(spare) - paths(live);
+    const extraBytes = (spare.tar?.length ?? 0) - (live.tar?.length ?? 0);
+    if (extraPaths <= 0 && extraBytes <= 0) return true;
+    const files = await (this.fileCount ??= releasePaths(this.appEnv.paths.www, this.release).then((p) => p.length, () => 0));
+    return extraPaths * REUSE_LIMITS.filesPerExtraPath <= files && extraBytes <= files * REUSE_LIMITS.extraBytesPerFile;
+  }
+
+  private payloadFrom(base: Release): Promise<Payload> {
     let payload = this.deltas.get(base.id);
     if (!payload) this.deltas.set(base.id, (payload = this.deltaFrom(base)));
-    // without a look a tar might not fit the host; a list falls back to a full pull there
-    const p = await payload;
-    return !state && p.kind === 'tar' ? { kind: 'list', from: base, paths: p.paths, total: p.total } : p;
+    return payload;
+  }
+
+  /**
+   * The newest of the host's spare releases (its prune after this deploy would remove them)
+   * that it holds and the store has; none for a release older than one the host holds (a
+   * rollback's prune keeps more than a deploy's).
+   */
+  spareFor(state: HostState): Release | undefined {
+    if (!state.spare?.size) return undefined;
+    if (this.releases.some((r) => r.number >= this.release.number && r.id !== this.release.id && holds(state, r))) return undefined;
+    return this.releases
+      .filter((r) => r.number < this.release.number && state.spare!.has(releaseDir(r)) && releaseDir(r) !== state.live && holds(state, r))
+      .sort((a, b) => b.number - a.number)[0];
   }
 
   private async deltaFrom(base: Release): Promise<Payload> {
@@ -164,6 +200,7 @@ export class Shipment {
       const live = lines.get('live')?.[0]?.replace(/^none$/, '') || undefined;
       const present = lines.has('present');
       const [from] = (lines.get('delta')?.[0] ?? '').split(' ');
+      const reused = !!from && lines.get('reused')?.[0] === from;
       return {
         previous: idOfDir(live),
         previousDir: live,
@@ -171,12 +208,13 @@ export class Shipment {
         live: present && live === this.dir,
         transferred: present ? { files: 0, bytes: 0 } : (sent ?? parseRsyncStats(result.stdout)),
         from: idOfDir(from || undefined),
+        ...(reused ? { reused } : {}),
         held,
         ahead: lines.has('ahead'),
         ...(edited ? { restaged: `${release.id} ${describeKept(edited)}: staged again` } : {}),
         ...(run.relay ? { relay: run.relay } : {}),
       };
-    }, (r) => (r.present ? `${release.id} already staged` : `${r.restaged ? `${r.restaged}; ` : ''}staged ${release.id} (${plural(r.transferred.files, 'file')}, ${formatBytes(r.transferred.bytes)} received${r.relay ? ` from relay ${r.relay}` : ''}${r.from ? `, delta from ${r.from}` : ''}${r.ahead ? ', sent while the release was committed' : ''})`), (r) => r.transferred);
+    }, (r) => (r.present ? `${release.id} already staged` : `${r.restaged ? `${r.restaged}; ` : ''}staged ${release.id} (${plural(r.transferred.files, 'file')}, ${formatBytes(r.transferred.bytes)} received${r.relay ? ` from relay ${r.relay}` : ''}${r.from ? `, delta from ${r.from}${r.reused ? ' in its own tree' : ''}` : ''}${r.ahead ? ', sent while the release was committed' : ''})`), (r) => r.transferred);
   }
 
   /**
@@ -187,7 +225,7 @@ export class Shipment {
    */
   private async fromRelay(session: HostConnection, choice: Payload, first: RelayEndpoint, reporter: Reporter): Promise<Sent & { relay?: string } | undefined> {
     const host = session.host.name;
-    const payload: Payload = choice.kind === 'tar' || choice.kind === 'list' ? { kind: 'list', from: choice.from, paths: choice.paths, total: choice.total } : { kind: 'rsync', whole: true };
+    const payload: Payload = choice.kind === 'tar' || choice.kind === 'list' ? { kind: 'list', from: choice.from, reuse: choice.reuse, paths: choice.paths, total: choice.total } : { kind: 'rsync', whole: true };
     // a relay that is slow, not only one that stalls (rsync's --timeout), is given up on
     const bytes = payload.kind === 'list' ? payload.total : await this.bytesOf();
     const deadline = bytes === undefined ? undefined : relayDeadline(bytes, this.appEnv.relayMinRate);
@@ -288,3 +326,12 @@ export function explainStageFailure(reason: string): string {
     ? `this host could not write its release: is its disk full? (${reason})`
     : reason;
 }
+
+/**
+ * What reusing a spare release's tree may cost, per file of the release: reusing saves each
+ * host a link per file now and an unlink per file at the prune (some 20 µs a file, measured
+ * in docs/benchmark.md), but its delta may be bigger than the live release's. Every extra path
+ * is a file to write instead of a link; every extra byte goes to every host through the admin
+ * node's link (at 1 Gbit/s shared by 20 hosts, 20 µs is some 125 bytes).
+ */
+export const REUSE_LIMITS = { filesPerExtraPath: 4, extraBytesPerFile: 128 };
