@@ -152,9 +152,7 @@ export class Shipment {
   spareFor(state: HostState): Release | undefined {
     if (!state.spare?.size) return undefined;
     if (this.releases.some((r) => r.number >= this.release.number && r.id !== this.release.id && holds(state, r))) return undefined;
-    return this.releases
-      .filter((r) => r.number < this.release.number && state.spare!.has(releaseDir(r)) && releaseDir(r) !== state.live && holds(state, r))
-      .sort((a, b) => b.number - a.number)[0];
+    return this.releases.filter((r) => state.spare!.has(releaseDir(r)) && holds(state, r)).sort((a, b) => b.number - a.number)[0];
   }
 
   private async deltaFrom(base: Release): Promise<Payload> {
