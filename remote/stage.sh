@@ -89,7 +89,17 @@ seed_tree() {
   if [ "$reuse" != 1 ]; then cp -al "$basedir" "$tree"; return; fi
   [ "$basedir" != "$live" ] || return 1
   # the directory first: its record without it means nothing (revision_of)
-  mv -T "$basedir" "$tree" && rm -f -- ".$basedir.rev" ".$basedir.manifest" && echo "reused $basedir"
+  mv -T "$basedir" "$tree" && rm -f -- ".$basedir.rev" ".$basedir.manifest" && forget_served "$basedir" && echo "reused $basedir"
+}
+
+# Drops the release $1 from the served log (prune_plan): its tree is another release's now.
+# The log stays as short as the prune keeps it, though a host whose release count did not grow
+# is not pruned.
+forget_served() {
+  [ -f ../.switched ] || return 0
+  while IFS= read -r d || [ -n "$d" ]; do
+    [ "$d" = "$1" ] || printf '%s\n' "$d"
+  done < ../.switched > ../.switched.tmp && mv -f ../.switched.tmp ../.switched
 }
 
 # Delta: when this host has the base release intact, seed the tree from it (no network, no

@@ -22,7 +22,7 @@ import { HostLook } from './look.js';
 import { rolloutVerdict } from './switch/verdict.js';
 import type { SendAhead } from './stage/ahead.js';
 import type { Preconnected } from './connect/preconnect.js';
-import { Shipment } from './stage/stage.js';
+import { Shipment, type StageResult } from './stage/stage.js';
 import { lastLines } from '../report/line.js';
 
 export interface HostReport {
@@ -149,10 +149,11 @@ export async function shipRelease(appEnv: AppEnv, release: Release, reporter: Re
     }
     const failure = rolloutVerdict(plan, result, { target: `${appEnv.app}-${appEnv.env}`, dir });
     if (failure) return { hosts: [...reports.values()], failure };
-    // a host that got no new release directory, or holds no more than keepReleases with it,
-    // has nothing to prune: one round trip saved
+    // a host that got no new release directory, or holds no more than keepReleases with it
+    // (one built in a spare's tree replaced that spare), has nothing to prune: one round trip saved
     const keep = appEnv.remote.keepReleases;
-    const grew = new Set(staged.filter((s) => s.ok && !s.value.present && !(s.value.held !== undefined && s.value.held + 1 <= keep)).map((s) => s.host));
+    const holding = (s: StageResult) => (s.held === undefined ? Infinity : s.held + (s.reused ? 0 : 1));
+    const grew = new Set(staged.filter((s) => s.ok && !s.value.present && holding(s.value) > keep).map((s) => s.host));
     await onEachHost(hosts.filter((h) => grew.has(h.name)), appEnv.parallel, (host) => pruneOn(sessions.get(host.name)!, appEnv, reporter, looks.get(host.name)), { slots });
     return { hosts: [...reports.values()] };
   } finally {

@@ -4,7 +4,7 @@
  * with exactly the release commit's tree, and the base release must not change.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type World, commitTree, git, makeWorld, treeOf } from '../support/world.js';
@@ -131,8 +131,12 @@ describe('staging a release from the previous one (delta)', { timeout: 300_000 }
     const now = `r${++newest}`;
     assert.equal((r.stderr.match(new RegExp(`staged ${now} \\(1 file, .* received, delta from r${withBig} in its own tree\\)`, 'g')) ?? []).length, 2, r.stderr);
     await expectExact(now);
+    assert.doesNotMatch(r.stderr, /prune/, 'each host holds as many releases as before: nothing to prune, no round trip for it');
     for (let i = 0; i < 2; i++) {
       assert.deepEqual(treeOf(releaseDir(i, live)), liveBefore[i], `${w.fleet.hosts[i]!.name}: the release live before is untouched`);
+      const served = readFileSync(join(w.remoteBase(w.fleet.hosts[i]!), '.switched'), 'utf8').trim().split('\n');
+      assert.deepEqual(served.slice(-2).map((d) => d.split('-')[0]), [live, now], 'the served log ends with the two releases');
+      assert.ok(!served.some((d) => d.startsWith(`r${withBig}-`)), 'and no longer names the spare');
       const releases = join(w.remoteBase(w.fleet.hosts[i]!), 'releases');
       assert.deepEqual(readdirSync(releases).filter((d) => !d.startsWith('.')).map((d) => d.split('-')[0]).sort(), [live, now].sort(), 'the spare is no more');
       assert.ok(!readdirSync(releases).some((d) => d.startsWith(`.r${withBig}-`)), 'nor its record');

@@ -781,6 +781,7 @@ exec rsync "$@"
     writeManifest(dir2);
     writeFileSync(recordOf(dir2), `${r2.commit}\n`);
     symlinkSync(`releases/${releaseDir(r2)}`, join(base, 'current'));
+    writeFileSync(join(base, '.switched'), `${releaseDir(r1)}\n${releaseDir(r2)}\n`);
     const inode = statSync(join(dir1, 'keep.txt')).ino;
     const tree = join(tmp, `delta-src-reuse${++counter}`);
     mkdirSync(tree, { recursive: true });
@@ -791,6 +792,7 @@ exec rsync "$@"
     assert.deepEqual(releasesIn(base), [r2, r3].map(releaseDir), 'the spare became the new release');
     assert.deepEqual(recordsIn(base), [r2, r3].map((x) => `.${releaseDir(x)}.rev`), 'its record went with it');
     assert.ok(!existsSync(join(base, 'releases', `.${releaseDir(r1)}.manifest`)));
+    assert.equal(readFileSync(join(base, '.switched'), 'utf8'), `${releaseDir(r2)}\n`, 'nor is it in the served log');
     const dir3 = join(base, 'releases', releaseDir(r3));
     assert.deepEqual(readdirSync(dir3).sort(), ['index.html', 'keep.txt']);
     assert.equal(readFileSync(join(dir3, 'index.html'), 'utf8'), 'v3\n');
