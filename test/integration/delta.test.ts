@@ -104,6 +104,31 @@ describe('staging a release from the previous one (delta)', { timeout: 300_000 }
     await expectExact(now);
   });
 
+  it('a release the prune would remove next lends its tree: the delta is applied there, and the live release is untouched', async () => {
+    // keeping 2, every release but the live one is spare: the newest, the one before the live
+    // one, differs from the new release in change.txt alone, as the live one does
+    await w.writeApp({ remoteExtra: 'keepReleases: 2' });
+    const [spare, live, now] = [`r${newest - 1}`, `r${newest}`, `r${newest + 1}`];
+    const liveBefore = [0, 1].map((i) => treeOf(releaseDir(i, live)));
+    await w.commit({ 'change.txt': 'v4b\n' });
+    const r = await deploy();
+    newest++;
+    assert.equal((r.stderr.match(new RegExp(`staged ${now} \\(1 file, .* received, delta from ${spare} in its own tree\\)`, 'g')) ?? []).length, 2, r.stderr);
+    await expectExact(now);
+    for (let i = 0; i < 2; i++) {
+      assert.deepEqual(treeOf(releaseDir(i, live)), liveBefore[i], `${w.fleet.hosts[i]!.name}: the release live before is untouched`);
+      const releases = join(w.remoteBase(w.fleet.hosts[i]!), 'releases');
+      assert.ok(!readdirSync(releases).some((d) => d.startsWith(`${spare}-`) || d.startsWith(`.${spare}-`)), 'the spare and its records are gone');
+      assert.equal(statSync(join(releaseDir(i, now), 'keep.txt')).ino, statSync(join(releaseDir(i, live), 'keep.txt')).ino, 'unchanged files are shared');
+      const served = readFileSync(join(w.remoteBase(w.fleet.hosts[i]!), '.switched'), 'utf8');
+      assert.ok(!served.includes(`${spare}-`), 'the served log no longer names the spare');
+    }
+    // the hosts held more than 2: they prune down to the new release and the one before it
+    assert.equal((r.stderr.match(/pruned r/g) ?? []).length, 2, r.stderr);
+    for (let i = 0; i < 2; i++) assert.deepEqual(readdirSync(join(w.remoteBase(w.fleet.hosts[i]!), 'releases')).filter((d) => !d.startsWith('.')).map((d) => d.split('-')[0]).sort(), [live, now].sort());
+    await w.writeApp({});
+  });
+
   it('a delta too big for one tar is pulled path by path with rsync, and ends the same', async () => {
     // 17 MB that does not compress: over the tar payload's 16 MB
     const big = Buffer.alloc(17 * 1024 * 1024);
@@ -116,32 +141,4 @@ describe('staging a release from the previous one (delta)', { timeout: 300_000 }
     await expectExact(now);
   });
 
-  it("a release the prune would remove next lends its tree: the delta is applied there, and the live release is untouched", async () => {
-    // keeping 2, every release but the live one is spare: the first deploy's predates big.bin
-    // (17 MB: no tar, so not reused), the second's holds it as the new release does
-    await w.writeApp({ remoteExtra: 'keepReleases: 2' });
-    const withBig = newest;
-    await w.commit({ 'change.txt': 'v6\n' });
-    const first = await deploy();
-    assert.doesNotMatch(first.stderr, /in its own tree/, 'a spare whose delta is no tar is not reused');
-    const live = `r${++newest}`;
-    const liveBefore = [0, 1].map((i) => treeOf(releaseDir(i, live)));
-    await w.commit({ 'change.txt': 'v7\n' });
-    const r = await deploy();
-    const now = `r${++newest}`;
-    assert.equal((r.stderr.match(new RegExp(`staged ${now} \\(1 file, .* received, delta from r${withBig} in its own tree\\)`, 'g')) ?? []).length, 2, r.stderr);
-    await expectExact(now);
-    assert.doesNotMatch(r.stderr, /prune/, 'each host holds as many releases as before: nothing to prune, no round trip for it');
-    for (let i = 0; i < 2; i++) {
-      assert.deepEqual(treeOf(releaseDir(i, live)), liveBefore[i], `${w.fleet.hosts[i]!.name}: the release live before is untouched`);
-      const served = readFileSync(join(w.remoteBase(w.fleet.hosts[i]!), '.switched'), 'utf8').trim().split('\n');
-      assert.deepEqual(served.slice(-2).map((d) => d.split('-')[0]), [live, now], 'the served log ends with the two releases');
-      assert.ok(!served.some((d) => d.startsWith(`r${withBig}-`)), 'and no longer names the spare');
-      const releases = join(w.remoteBase(w.fleet.hosts[i]!), 'releases');
-      assert.deepEqual(readdirSync(releases).filter((d) => !d.startsWith('.')).map((d) => d.split('-')[0]).sort(), [live, now].sort(), 'the spare is no more');
-      assert.ok(!readdirSync(releases).some((d) => d.startsWith(`.r${withBig}-`)), 'nor its record');
-      assert.equal(statSync(join(releaseDir(i, now), 'big.bin')).ino, statSync(join(releaseDir(i, live), 'big.bin')).ino, 'unchanged files are shared');
-    }
-    await w.writeApp({});
-  });
 });

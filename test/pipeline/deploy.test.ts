@@ -38,6 +38,16 @@ const withR1 = new AdminTemplate(async (a) => {
 });
 after(() => withR1.down());
 
+/** r1 then r2 released (hosts serve r2 and keep r1), and a change to index.html committed since. */
+const spareOf: { r1?: Release; r2?: Release } = {};
+const withR2 = new AdminTemplate(async (a) => {
+  spareOf.r1 = await a.release();
+  await a.commit({ 'index.html': '<h1>shop v2</h1>\n' });
+  spareOf.r2 = await a.release();
+  await a.commit({ 'index.html': '<h1>shop v3</h1>\n' });
+});
+after(() => withR2.down());
+
 async function fromR1(env: Partial<EnvInput> = {}, keepReleases = 5): Promise<Admin> {
   admin = await withR1.make(env, { remote: { path: '/data/www/shop', keepReleases } });
   return admin;
@@ -95,6 +105,24 @@ describe('deploy over recorded hosts', () => {
       }
       assertStagedBeforeSwitch(rec);
       assert.ok(reporter.steps().includes('web2 prune done: pruned r1'), reporter.steps().join('\n'));
+    }));
+
+  it('a host whose look names a spare release gets the delta from it, applied in its tree; holding no more releases than before, it is not pruned', () =>
+    recorded(async (rec) => {
+      admin = await withR2.make({}, { remote: { path: '/data/www/shop', keepReleases: 2 } });
+      const { r1: spare, r2: live } = spareOf as Required<typeof spareOf>;
+      for (const h of HOSTS) {
+        rec.host(h).expect('look', look({ live, kept: [spare], spare: [spare] })).expect('stage', staged({ live, delta: { from: spare, by: 'tar', reused: true } }));
+      }
+      const reporter = quietReporter();
+      const result = await deploy(admin.appEnv, { connect: rec.connect }, reporter);
+      assert.equal(result.release.id, 'r3');
+      for (const h of HOSTS) {
+        const stage = stageArgs(rec.callsOn(h, 'stage')[0]!.args);
+        assert.deepEqual([stage.payload, stage.from, stage.reuse], ['tar', `r1-${spare.commit.slice(0, 12)}`, true]);
+      }
+      assert.equal(rec.lines(/ prune$/).length, 0, rec.timeline.join('\n'));
+      assert.ok(reporter.steps().some((s) => /^web1 stage done: staged r3 \(.*delta from r1 in its own tree\)$/.test(s)), reporter.steps().join('\n'));
     }));
 
   it('a canary switches alone first, then the rest', () =>

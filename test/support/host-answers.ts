@@ -19,6 +19,8 @@ export interface HostHas {
   kept?: Held[];
   /** Kept releases edited by hand (seen only by a look asked to check one): how many paths differ. */
   edited?: { release: Held; differ: number }[];
+  /** Kept releases its prune after a deploy would remove (named only to a deploy's look). */
+  spare?: Held[];
 }
 
 const dirOf = (r: Held) => releaseDir(r);
@@ -35,6 +37,7 @@ export function lookLines(has: HostHas, verify?: string): string {
   const lines = [`live ${live}`];
   for (const r of held) lines.push(`have ${dirOf(r)} ${r.commit}${dirOf(r) === verify || dirOf(r) === live ? '' : ' unchecked'}`);
   for (const e of has.edited ?? []) if (dirOf(e.release) === verify) lines.push(`edited ${dirOf(e.release)} ${e.differ}`);
+  if (!verify) for (const r of has.spare ?? []) lines.push(`spare ${dirOf(r)}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -88,8 +91,8 @@ export interface StagedOptions {
   live?: Held;
   /** The release was there already: nothing is staged. */
   present?: boolean;
-  /** A delta applied to this release's tree, by `tar` or `list`. */
-  delta?: { from: Held; by: 'tar' | 'list' };
+  /** A delta applied to this release's tree, by `tar` or `list`; `reused`: its own tree, renamed into place. */
+  delta?: { from: Held; by: 'tar' | 'list'; reused?: boolean };
   /** The tree had been sent ahead (ahead.sh). */
   ahead?: boolean;
   /** What rsync said it moved (a pull): files and bytes. */
@@ -100,6 +103,7 @@ export interface StagedOptions {
 export function staged(options: StagedOptions = {}): Reply {
   const lines = [`live ${options.live ? dirOf(options.live) : 'none'}`];
   if (options.present) return { stdout: `${lines.join('\n')}\npresent\n` };
+  if (options.delta?.reused) lines.push(`reused ${dirOf(options.delta.from)}`);
   if (options.delta) lines.push(`delta ${dirOf(options.delta.from)} ${options.delta.by}`);
   if (options.ahead) lines.push('ahead');
   if (options.pulled) lines.push(`Number of regular files transferred: ${options.pulled.files}`, `Total bytes received: ${options.pulled.bytes}`);
