@@ -71,7 +71,6 @@ export class Shipment {
   private full?: Promise<FullTar>;
   private server?: Promise<ReleaseServer>;
   private sizes?: Promise<Map<string, number>>;
-  private fileCount?: Promise<number>;
 
   /**
    * tree: where the release's exact files are on the admin node (the www tree when the
@@ -134,7 +133,7 @@ export class Shipment {
     const extraPaths = paths(spare) - paths(live);
     const extraBytes = (spare.tar?.length ?? 0) - (live.tar?.length ?? 0);
     if (extraPaths <= 0 && extraBytes <= 0) return true;
-    const files = await (this.fileCount ??= releasePaths(this.appEnv.paths.www, this.release).then((p) => p.length, () => 0));
+    const files = (await this.pathSizes())?.size ?? 0;
     return extraPaths * REUSE_LIMITS.filesPerExtraPath <= files && extraBytes <= files * REUSE_LIMITS.extraBytesPerFile;
   }
 
@@ -167,9 +166,14 @@ export class Shipment {
     return { kind: 'list', from: base, paths, total: await this.bytesOf(delta.changed) };
   }
 
+  /** Every path of the release with its size, read from the store once; undefined if it cannot tell. */
+  private pathSizes(): Promise<Map<string, number> | undefined> {
+    return (this.sizes ??= releaseSizes(this.appEnv.paths.www, this.release)).catch(() => undefined);
+  }
+
   /** The bytes of these paths of the release (all of them without a list), from the store; undefined if it cannot tell. */
   private async bytesOf(paths?: readonly string[]): Promise<number | undefined> {
-    const sizes = await (this.sizes ??= releaseSizes(this.appEnv.paths.www, this.release)).catch(() => undefined);
+    const sizes = await this.pathSizes();
     if (!sizes) return undefined;
     let total = 0;
     for (const size of paths ? paths.map((p) => sizes.get(p) ?? 0) : sizes.values()) total += size;
